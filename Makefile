@@ -1,0 +1,78 @@
+# smugglr - one Makefile, no autotools.
+#   make            build bin/smg-* and lib/libsmg.a
+#   make check      build and run every test (tests/run)
+#   make asan       the same programs built with ASan+UBSan into build-asan/
+#   make check-asan run the test suite against the sanitizer build
+#   make install    PREFIX=/usr/local DESTDIR= : programs and man pages
+#   make dist       versioned tarball with SHA256SUMS
+
+VERSION  = 0.1.0
+PREFIX  ?= /usr/local
+BINDIR   = $(PREFIX)/bin
+MANDIR   = $(PREFIX)/share/man
+CC      ?= cc
+PKGS     = sqlite3 libcurl libcrypto libsodium
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
+
+B       ?= build
+LIB_SRC  = $(wildcard lib/*.c)
+LIB_OBJ  = $(LIB_SRC:lib/%.c=$(B)/lib/%.o)
+PROG_SRC = $(wildcard bin/smg-*.c)
+PROGS    = $(PROG_SRC:bin/%.c=$(B)/bin/%)
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNITS    = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+SCRIPTS  = bin/smugglr
+MAN1     = $(wildcard man/*.1)
+MAN5     = $(wildcard man/*.5)
+
+all: $(PROGS) $(UNITS)
+
+$(B)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libsmg.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/bin/%: bin/%.c $(B)/libsmg.a $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libsmg.a $(LDFLAGS) $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libsmg.a $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libsmg.a $(LDFLAGS) $(LDLIBS)
+
+check: all
+	SMG_BUILD=$(CURDIR)/$(B) sh tests/run
+
+asan:
+	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined"
+
+check-asan: asan
+	ASAN_OPTIONS=detect_leaks=1 SMG_BUILD=$(CURDIR)/build-asan sh tests/run
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(SCRIPTS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+
+DIST = smugglr-$(VERSION)
+dist:
+	rm -rf $(B)/$(DIST) && mkdir -p $(B)/$(DIST)
+	git ls-files | tar -cf - -T - | tar -xf - -C $(B)/$(DIST)
+	tar -czf $(B)/$(DIST).tar.gz -C $(B) $(DIST)
+	cd $(B) && sha256sum $(DIST).tar.gz > SHA256SUMS
+	@echo "$(B)/$(DIST).tar.gz"
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all check asan check-asan install dist clean
+.SECONDARY:

@@ -1,0 +1,64 @@
+# tests/lib.sh - sourced by every shell test in tests/t.
+# Each check prints "ok - what" or "not ok - what"; tests/run counts them.
+# A test works in its own scratch directory $T, removed on exit.
+set -u
+T=$(mktemp -d "${TMPDIR:-/tmp}/smg-test.XXXXXX")
+trap 'cleanup_hook; rm -rf "$T"' EXIT
+cleanup_hook() { :; }
+cd "$T" || exit 1
+
+ok()   { echo "ok - $*"; }
+fail() { echo "not ok - $*"; }
+
+# check WHAT CMD...: the command succeeds.
+check() {
+	what=$1; shift
+	if "$@" >"$T/.out" 2>"$T/.err"; then ok "$what"
+	else fail "$what (exit $?)"; sed 's/^/    /' "$T/.err" | head -20; fi
+}
+
+# check_exit CODE WHAT CMD...: the command exits with CODE.
+check_exit() {
+	want=$1 what=$2; shift 2
+	"$@" >"$T/.out" 2>"$T/.err"; got=$?
+	if [ "$got" -eq "$want" ]; then ok "$what"
+	else fail "$what (exit $got, wanted $want)"; sed 's/^/    /' "$T/.err" | head -20; fi
+}
+
+# check_grep WHAT PATTERN FILE: FILE contains a line matching PATTERN.
+check_grep() {
+	if grep -q -e "$2" "$3"; then ok "$1"
+	else fail "$1 (no line matching '$2' in $3)"; sed 's/^/    /' "$3" | head -20; fi
+}
+
+check_nogrep() {
+	if grep -q -e "$2" "$3"; then fail "$1 (unexpected '$2' in $3)"; grep -e "$2" "$3" | head -5
+	else ok "$1"; fi
+}
+
+# check_eq WHAT GOT WANT
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"
+	else fail "$1 (got '$2', wanted '$3')"; fi
+}
+
+# check_same_db WHAT A B: sqldiff (an independent oracle) finds no difference.
+check_same_db() {
+	if sqldiff "$2" "$3" >"$T/.sqldiff" 2>&1 && [ ! -s "$T/.sqldiff" ]; then ok "$1"
+	else fail "$1 (sqldiff says:)"; head -20 "$T/.sqldiff" | sed 's/^/    /'; fi
+}
+
+# check_same_table WHAT A B TABLE: sqldiff on one table prints nothing.
+check_same_table() {
+	if sqldiff --table "$4" "$2" "$3" >"$T/.sqldiff" 2>&1 && [ ! -s "$T/.sqldiff" ]; then ok "$1"
+	else fail "$1 (sqldiff says:)"; head -20 "$T/.sqldiff" | sed 's/^/    /'; fi
+}
+
+# typed dump of a table: every value with its typeof(), for type-preservation checks
+typed_dump() {	# DB TABLE
+	sqlite3 "$1" "SELECT * FROM \"$2\" LIMIT 0" >/dev/null || return 1
+	cols=$(sqlite3 "$1" "SELECT group_concat('typeof(\"'||name||'\")||'':''||quote(\"'||name||'\")', '||''|''||') FROM pragma_table_info('$2')")
+	sqlite3 "$1" "SELECT $cols FROM \"$2\" ORDER BY 1"
+}
+
+sum_file() { sha256sum "$1" | cut -d' ' -f1; }
