@@ -1,0 +1,173 @@
+/*
+ * smg-diff - merge two row streams into a change stream.
+ */
+#include "cli.h"
+#include "diff.h"
+#include "progress.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: smg-diff [options] LOCAL REMOTE\n"
+	"Compare two row streams (\"-\", a stream file, or a SQLite database) and write\n"
+	"the changes that make them agree (smugglr-stream(5)).\n"
+	"  -d, --direction DIR        push (write remote), pull (write local) or sync\n"
+	"                             (both); default push\n"
+	"  -p, --policy POLICY        local_wins, remote_wins, newer_wins, uuid_v7_wins\n"
+	"                             (default local_wins)\n"
+	"      --delete               one-way mirror: delete rows the source lacks\n"
+	"  -r, --report FORMAT        instead of the stream, print a report: text or json\n"
+	"      --samples N            sample keys per bucket in a report (default 3)\n"
+	"      --exit-code            exit 1 when there are changes to write\n"
+	"  -q, --quiet                no progress on stderr\n"
+	SMG_SELECT_USAGE
+	"                             (the selection applies to database inputs)\n"
+	"  -h, --help                 this help\n"
+	"      --version              print the version\n";
+
+static void report_text(const struct smg_diff_result *res, const struct smg_diff_opts *o,
+			const char *lname, const char *rname)
+{
+	printf("%s (local) vs %s (remote), %s, %s\n", lname, rname,
+	       smg_direction_names[o->dir], smg_policy_names[o->policy]);
+	for (size_t i = 0; i < res->ntables; i++) {
+		const struct smg_diff_table *t = &res->tables[i];
+		const struct smg_counts *c = &t->counts;
+		printf("%s:%s", t->name, t->only_local ? " (only local)" :
+		       t->only_remote ? " (only remote)" : "");
+		for (int b = 0; b < SMG_NBUCKETS; b++)
+			if (c->bucket[b])
+				printf(" %s %lld", smg_bucket_names[b], (long long)c->bucket[b]);
+		printf("\n");
+		for (int b = 0; b < SMG_NBUCKETS; b++)
+			if (b != SMG_IDENTICAL && t->nsamples[b])
+				printf("  %s: %s%s\n", smg_bucket_names[b], t->samples[b].data,
+				       c->bucket[b] > t->nsamples[b] ? ", ..." : "");
+		if (c->upsert[0] + c->upsert[1] + c->del[0] + c->del[1] + c->skipped)
+			printf("  would write: local +%lld -%lld, remote +%lld -%lld%s%.0lld%s\n",
+			       (long long)c->upsert[0], (long long)c->del[0],
+			       (long long)c->upsert[1], (long long)c->del[1],
+			       c->skipped ? ", skipped " : "", (long long)c->skipped,
+			       c->skipped ? " (the policy keeps the other side)" : "");
+	}
+}
+
+static void report_json(const struct smg_diff_result *res, const struct smg_diff_opts *o,
+			const char *lname, const char *rname)
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	smg_buf_adds(&b, "{\"local\":");
+	smg_json_add_string(&b, lname, strlen(lname));
+	smg_buf_adds(&b, ",\"remote\":");
+	smg_json_add_string(&b, rname, strlen(rname));
+	smg_buf_addf(&b, ",\"direction\":\"%s\",\"policy\":\"%s\",\"tables\":[",
+		     smg_direction_names[o->dir], smg_policy_names[o->policy]);
+	for (size_t i = 0; i < res->ntables; i++) {
+		const struct smg_diff_table *t = &res->tables[i];
+		smg_buf_adds(&b, i ? ",{\"table\":" : "{\"table\":");
+		smg_json_add_string(&b, t->name, strlen(t->name));
+		smg_buf_addf(&b, ",\"only\":%s,\"counts\":",
+			     t->only_local ? "\"local\"" : t->only_remote ? "\"remote\"" : "null");
+		smg_json_add_counts(&b, &t->counts);
+		smg_buf_adds(&b, ",\"samples\":{");
+		bool first = true;
+		for (int k = 0; k < SMG_NBUCKETS; k++) {
+			if (!t->nsamples[k] || k == SMG_IDENTICAL)
+				continue;
+			smg_buf_addf(&b, "%s\"%s\":[%s]", first ? "" : ",", smg_bucket_names[k],
+				     t->samples[k].data);
+			first = false;
+		}
+		smg_buf_adds(&b, "}}");
+	}
+	smg_buf_adds(&b, "],\"total\":");
+	smg_json_add_counts(&b, &res->total);
+	smg_buf_adds(&b, "}\n");
+	smg_write_all(1, b.data, b.len, "stdout");
+	smg_buf_free(&b);
+}
+
+static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct smg_select *sel,
+		       int *report, bool *exit_code)
+{
+	static const struct option longopts[] = {
+		SMG_SELECT_LONGOPTS,
+		{"direction", required_argument, NULL, 'd'},
+		{"policy", required_argument, NULL, 'p'},
+		{"delete", no_argument, NULL, 'D'},
+		{"report", required_argument, NULL, 'r'},
+		{"samples", required_argument, NULL, 'n'},
+		{"exit-code", no_argument, NULL, 'E'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	int c, v;
+	while ((c = getopt_long(argc, argv, SMG_SELECT_SHORTOPTS "d:p:r:qh", longopts, NULL)) != -1) {
+		if (smg_select_getopt(sel, c, optarg))
+			continue;
+		switch (c) {
+		case 'd':
+			if ((v = smg_direction_parse(optarg)) < 0)
+				smg_die(SMG_EXIT_USAGE, "unknown direction \"%s\" (push, pull or sync)", optarg);
+			o->dir = (enum smg_direction)v;
+			break;
+		case 'p':
+			if ((v = smg_policy_parse(optarg)) < 0)
+				smg_die(SMG_EXIT_USAGE, "unknown policy \"%s\" (local_wins, remote_wins, "
+					"newer_wins or uuid_v7_wins)", optarg);
+			o->policy = (enum smg_policy)v;
+			break;
+		case 'D': o->del = true; break;
+		case 'r': *report = smg_report_parse(optarg); break;
+		case 'n':
+			o->samples = atoi(optarg);
+			if (o->samples < 0 || o->samples > SMG_DIFF_SAMPLES_MAX)
+				smg_die(SMG_EXIT_USAGE, "--samples takes 0 to %d", SMG_DIFF_SAMPLES_MAX);
+			break;
+		case 'E': *exit_code = true; break;
+		case 'q': smg_progress_disable(); break;
+		case 'h': smg_usage(usage, true);
+		case 'V': smg_version();
+		default: smg_usage(usage, false);
+		}
+	}
+	if (optind != argc - 2)
+		smg_usage(usage, false);
+	if (!strcmp(argv[optind], "-") && !strcmp(argv[optind + 1], "-"))
+		smg_die(SMG_EXIT_USAGE, "only one input can be stdin");
+}
+
+int main(int argc, char **argv)
+{
+	struct smg_diff_opts o = {.policy = SMG_LOCAL_WINS, .dir = SMG_PUSH, .samples = 3};
+	struct smg_select sel;
+	int report = -1;
+	bool exit_code = false;
+	smg_setprogname(argv[0]);
+	smg_select_defaults(&sel);
+	parse_args(argc, argv, &o, &sel, &report, &exit_code);
+	o.progress = smg_progress_enabled();
+	struct smg_source *local = smg_source_open(argv[optind], &sel);
+	struct smg_source *remote = smg_source_open(argv[optind + 1], &sel);
+	struct smg_writer w;
+	struct smg_diff_result res;
+	smg_writer_init(&w, 1, "stdout");
+	smg_diff(local, remote, &o, report < 0 ? &w : NULL, &res);
+	if (report == SMG_REPORT_TEXT)
+		report_text(&res, &o, smg_source_name(local), smg_source_name(remote));
+	else if (report == SMG_REPORT_JSON)
+		report_json(&res, &o, smg_source_name(local), smg_source_name(remote));
+	fflush(stdout);
+	const struct smg_counts *t = &res.total;
+	bool changes = t->upsert[0] + t->upsert[1] + t->del[0] + t->del[1] > 0;
+	smg_diff_result_free(&res);
+	smg_writer_free(&w);
+	smg_source_close(local);
+	smg_source_close(remote);
+	smg_select_free(&sel);
+	return exit_code && changes ? 1 : SMG_EXIT_OK;
+}

@@ -1,0 +1,332 @@
+/*
+ * db.c - SQLite as a source of rows.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void smg_select_add(char ***list, size_t *n, const char *name)
+{
+	*list = smg_xrealloc(*list, (*n + 1) * sizeof **list);
+	(*list)[(*n)++] = smg_xstrdup(name);
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void smg_select_free(struct smg_select *s)
+{
+	free_list(s->tables, s->ntables);
+	free_list(s->exclude_tables, s->nexclude_tables);
+	free_list(s->exclude_columns, s->nexclude_columns);
+	memset(s, 0, sizeof *s);
+}
+
+sqlite3 *smg_db_open(const char *path, bool writable)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		smg_die(errno == ENOENT ? SMG_EXIT_NOTFOUND : SMG_EXIT_FAILURE, "%s: %s", path,
+			strerror(errno));
+	sqlite3 *db;
+	int flags = writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK)
+		smg_die(SMG_EXIT_FAILURE, "%s: cannot open: %s", path, sqlite3_errmsg(db));
+	sqlite3_busy_timeout(db, 10000);
+	int rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+	if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+		smg_die(SMG_EXIT_DATA, "%s: not a SQLite database", path);
+	if (rc != SQLITE_OK)
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, sqlite3_errmsg(db));
+	return db;
+}
+
+void smg_db_close(sqlite3 *db)
+{
+	sqlite3_close(db);
+}
+
+void smg_sql_ident(struct smg_buf *b, const char *name)
+{
+	smg_buf_addc(b, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			smg_buf_addc(b, '"');
+		smg_buf_addc(b, *p);
+	}
+	smg_buf_addc(b, '"');
+}
+
+static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		smg_die(SMG_EXIT_FAILURE, "SQL error: %s (in %s)", sqlite3_errmsg(db), sql);
+	return st;
+}
+
+bool smg_db_has_table(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+static const char table_query[] =
+	"SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite\\_%' "
+	"ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name COLLATE BINARY";
+
+char *smg_db_table_list(sqlite3 *db)
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	sqlite3_stmt *st = prepare(db, table_query);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (b.len)
+			smg_buf_adds(&b, ", ");
+		smg_buf_adds(&b, (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	if (!b.len)
+		smg_buf_adds(&b, "(none)");
+	return smg_buf_detach(&b);
+}
+
+static bool listed(char **list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return true;
+	return false;
+}
+
+static bool column_excluded(const struct smg_select *sel, const char *table, const char *col)
+{
+	struct smg_buf full = SMG_BUF_INIT;
+	smg_buf_addf(&full, "%s.%s", table, col);
+	bool out = false;
+	for (size_t i = 0; i < sel->nexclude_columns && !out; i++) {
+		const char *g = sel->exclude_columns[i];
+		out = strchr(g, '.') ? sqlite3_strglob(g, full.data) == 0
+				     : sqlite3_strglob(g, col) == 0;
+	}
+	smg_buf_free(&full);
+	return out;
+}
+
+struct smg_table *smg_db_table(sqlite3 *db, const char *name, const struct smg_select *sel,
+			       const char **why)
+{
+	static char msg[512];
+	struct smg_table *t = smg_table_new(name);
+	/* table_xinfo shows generated columns as hidden: they cannot be written */
+	sqlite3_stmt *st = prepare(db, "SELECT name, pk, hidden FROM pragma_table_xinfo(?) ORDER BY cid");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	size_t npk = 0;
+	char *pknames[64] = {0};
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *col = (const char *)sqlite3_column_text(st, 0);
+		int pk = sqlite3_column_int(st, 1);
+		if (sqlite3_column_int(st, 2) != 0)
+			continue;
+		if (pk > 0 && pk <= 64) {
+			pknames[pk - 1] = smg_xstrdup(col);
+			npk = (size_t)pk > npk ? (size_t)pk : npk;
+		}
+		if (pk == 0 && column_excluded(sel, name, col))
+			continue;
+		smg_table_add_col(t, col);
+	}
+	sqlite3_finalize(st);
+	for (size_t k = 0; k < npk; k++) {
+		if (pknames[k])
+			smg_table_add_pk(t, pknames[k]);
+		free(pknames[k]);
+	}
+	st = prepare(db, "SELECT sql FROM sqlite_schema WHERE type='table' AND name=?");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		t->sql = smg_xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	const char *err = smg_table_finish(t, sel->ts);
+	if (err) {
+		snprintf(msg, sizeof msg, "%s", err);
+		*why = msg;
+		smg_table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static int by_table_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
+				 const struct smg_select *sel, size_t *n)
+{
+	char **names = NULL;
+	size_t nnames = 0;
+	if (sel->ntables) {
+		for (size_t i = 0; i < sel->ntables; i++) {
+			if (!smg_db_has_table(db, sel->tables[i])) {
+				char *have = smg_db_table_list(db);
+				smg_die(SMG_EXIT_NOTFOUND, "%s: no table \"%s\" (tables: %s)", dbname,
+					sel->tables[i], have);
+			}
+			if (!listed(names, nnames, sel->tables[i]))
+				smg_select_add(&names, &nnames, sel->tables[i]);
+		}
+		qsort(names, nnames, sizeof *names, by_table_name);
+	} else {
+		sqlite3_stmt *st = prepare(db, table_query);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *name = (const char *)sqlite3_column_text(st, 0);
+			if (!listed(sel->exclude_tables, sel->nexclude_tables, name))
+				smg_select_add(&names, &nnames, name);
+		}
+		sqlite3_finalize(st);
+	}
+	struct smg_table **out = smg_xcalloc(nnames, sizeof *out);
+	*n = 0;
+	for (size_t i = 0; i < nnames; i++) {
+		const char *why = NULL;
+		struct smg_table *t = smg_db_table(db, names[i], sel, &why);
+		if (t)
+			out[(*n)++] = t;
+		else if (sel->ntables)
+			smg_die(SMG_EXIT_USAGE, "%s: table \"%s\" cannot be synced: %s (smugglr matches "
+				"rows by primary key)", dbname, names[i], why);
+		else
+			smg_warn("%s: skipping table \"%s\": %s", dbname, names[i], why);
+	}
+	free_list(names, nnames);
+	return out;
+}
+
+void smg_tables_free(struct smg_table **t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		smg_table_free(t[i]);
+	free(t);
+}
+
+int64_t smg_db_count(sqlite3 *db, const struct smg_table *t)
+{
+	struct smg_buf sql = SMG_BUF_INIT;
+	smg_buf_adds(&sql, "SELECT count(*) FROM ");
+	smg_sql_ident(&sql, t->name);
+	sqlite3_stmt *st = prepare(db, sql.data);
+	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	smg_buf_free(&sql);
+	return n;
+}
+
+/* ---- scanning ------------------------------------------------------------- */
+
+struct smg_scan {
+	sqlite3_stmt *st;
+	const struct smg_table *t;
+	struct smg_value *vals;
+};
+
+void smg_column_value(sqlite3_stmt *st, int i, struct smg_value *v)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		v->type = SMG_INT;
+		v->i = sqlite3_column_int64(st, i);
+		break;
+	case SQLITE_FLOAT:
+		v->type = SMG_REAL;
+		v->r = sqlite3_column_double(st, i);
+		break;
+	case SQLITE_TEXT:
+		v->type = SMG_TEXT;
+		v->p = (const char *)sqlite3_column_text(st, i);
+		v->n = (size_t)sqlite3_column_bytes(st, i);
+		break;
+	case SQLITE_BLOB:
+		v->type = SMG_BLOB;
+		v->p = sqlite3_column_blob(st, i);
+		v->n = (size_t)sqlite3_column_bytes(st, i);
+		if (!v->p)
+			v->p = "";
+		break;
+	default:
+		v->type = SMG_NULL;
+	}
+}
+
+int smg_bind_value(sqlite3_stmt *st, int i, const struct smg_value *v)
+{
+	switch (v->type) {
+	case SMG_INT: return sqlite3_bind_int64(st, i, v->i);
+	case SMG_REAL: return sqlite3_bind_double(st, i, v->r);
+	case SMG_TEXT: return sqlite3_bind_text64(st, i, v->p, v->n, SQLITE_STATIC, SQLITE_UTF8);
+	case SMG_BLOB: return sqlite3_bind_blob64(st, i, v->p, v->n, SQLITE_STATIC);
+	default: return sqlite3_bind_null(st, i);
+	}
+}
+
+struct smg_scan *smg_scan_open(sqlite3 *db, const struct smg_table *t)
+{
+	struct smg_buf sql = SMG_BUF_INIT;
+	smg_buf_adds(&sql, "SELECT ");
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (i)
+			smg_buf_addc(&sql, ',');
+		smg_sql_ident(&sql, t->cols[i]);
+	}
+	smg_buf_adds(&sql, " FROM ");
+	smg_sql_ident(&sql, t->name);
+	smg_buf_adds(&sql, " ORDER BY ");
+	for (size_t k = 0; k < t->npk; k++) {
+		if (k)
+			smg_buf_addc(&sql, ',');
+		smg_sql_ident(&sql, t->pk[k]);
+		smg_buf_adds(&sql, " COLLATE BINARY");
+	}
+	struct smg_scan *s = smg_xcalloc(1, sizeof *s);
+	s->st = prepare(db, sql.data);
+	s->t = t;
+	s->vals = smg_xcalloc(t->ncols, sizeof *s->vals);
+	smg_buf_free(&sql);
+	return s;
+}
+
+bool smg_scan_next(struct smg_scan *s, const struct smg_value **vals,
+		   unsigned char hash[SMG_HASH_LEN])
+{
+	int rc = sqlite3_step(s->st);
+	if (rc == SQLITE_DONE)
+		return false;
+	if (rc != SQLITE_ROW)
+		smg_die(SMG_EXIT_FAILURE, "reading table \"%s\": %s", s->t->name,
+			sqlite3_errmsg(sqlite3_db_handle(s->st)));
+	for (size_t i = 0; i < s->t->ncols; i++)
+		smg_column_value(s->st, (int)i, &s->vals[i]);
+	smg_hash_row(s->t, s->vals, hash);
+	*vals = s->vals;
+	return true;
+}
+
+void smg_scan_close(struct smg_scan *s)
+{
+	if (!s)
+		return;
+	sqlite3_finalize(s->st);
+	free(s->vals);
+	free(s);
+}

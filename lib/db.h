@@ -1,0 +1,87 @@
+/*
+ * db.h - SQLite as a source of rows: which tables and columns are synced,
+ * and reading them in key order, hashed.  Also the row source that hides
+ * whether rows come from a database or from a stream.
+ */
+#ifndef SMG_DB_H
+#define SMG_DB_H
+
+#include "stream.h"
+#include <sqlite3.h>
+
+/* Which tables and columns a run covers. */
+struct smg_select {
+	char **tables;		/* explicit --table names; none = all */
+	size_t ntables;
+	char **exclude_tables;
+	size_t nexclude_tables;
+	char **exclude_columns;	/* globs on "column" or "table.column" */
+	size_t nexclude_columns;
+	const char *ts;		/* timestamp column name, or NULL */
+	bool keys_only;
+};
+
+void smg_select_add(char ***list, size_t *n, const char *name);
+void smg_select_free(struct smg_select *s);
+
+/* Open a database; dies with exit 3 when missing, 7 when not a database. */
+sqlite3 *smg_db_open(const char *path, bool writable);
+void smg_db_close(sqlite3 *db);
+/* Quote an identifier for SQL: "a""b". */
+void smg_sql_ident(struct smg_buf *b, const char *name);
+/* Does the table exist (as a table, not a view)? */
+bool smg_db_has_table(sqlite3 *db, const char *name);
+/* Comma-separated list of the database's tables, for error messages. */
+char *smg_db_table_list(sqlite3 *db);
+
+/* Describe one table as the stream would (columns minus the excluded ones,
+ * the key, the timestamp column).  NULL with *why set if it cannot be synced. */
+struct smg_table *smg_db_table(sqlite3 *db, const char *name, const struct smg_select *sel,
+			       const char **why);
+/* All tables the selection covers, sorted by name.  Explicitly named tables
+ * that are missing or lack a key are errors; others without a key are
+ * skipped with a warning. */
+struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
+				 const struct smg_select *sel, size_t *n);
+void smg_tables_free(struct smg_table **t, size_t n);
+int64_t smg_db_count(sqlite3 *db, const struct smg_table *t);
+
+/* A scan of one table in key order. */
+struct smg_scan;
+struct smg_scan *smg_scan_open(sqlite3 *db, const struct smg_table *t);
+/* Next row, or false at the end.  vals (t->ncols) and hash stay valid until
+ * the next call. */
+bool smg_scan_next(struct smg_scan *s, const struct smg_value **vals,
+		   unsigned char hash[SMG_HASH_LEN]);
+void smg_scan_close(struct smg_scan *s);
+
+/* Read the value of column i of a stepped statement. */
+void smg_column_value(sqlite3_stmt *st, int i, struct smg_value *v);
+/* Bind a value to parameter i (1-based). */
+int smg_bind_value(sqlite3_stmt *st, int i, const struct smg_value *v);
+
+/* ---- row sources --------------------------------------------------------- */
+
+struct smg_row {
+	const struct smg_value *key;	/* table->npk values */
+	const unsigned char *hash;
+	struct smg_value ts;		/* SMG_NULL when the table has none */
+};
+
+struct smg_source;
+
+/* spec: "-" (stdin), a stream file, or a SQLite database path. */
+struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel);
+const char *smg_source_name(const struct smg_source *s);
+/* Advance to the next table (skipping rows left in the current one);
+ * NULL after the last.  The table stays valid until the next call. */
+const struct smg_table *smg_source_next_table(struct smg_source *s);
+/* Next row of the current table, false at the table's end. */
+bool smg_source_next_row(struct smg_source *s, struct smg_row *row);
+/* The current row's values as a JSON array; NULL for a keys-only stream. */
+const char *smg_source_values_json(struct smg_source *s, size_t *len);
+/* Rows read so far, for progress. */
+int64_t smg_source_rows(const struct smg_source *s);
+void smg_source_close(struct smg_source *s);
+
+#endif

@@ -1,0 +1,366 @@
+/*
+ * diff.c - a streaming merge join of two sorted row sources.
+ *
+ * Both sides arrive in table-name order and, within a table, in key order,
+ * so one row of each side in memory is enough for any table size.
+ */
+#include "diff.h"
+#include "progress.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const smg_policy_names[4] = {"local_wins", "remote_wins", "newer_wins",
+					  "uuid_v7_wins"};
+const char *const smg_direction_names[3] = {"push", "pull", "sync"};
+
+static int lookup(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+int smg_policy_parse(const char *s)
+{
+	return lookup(s, smg_policy_names, 4);
+}
+
+int smg_direction_parse(const char *s)
+{
+	return lookup(s, smg_direction_names, 3);
+}
+
+bool smg_is_uuid_v7(const char *p, size_t n)
+{
+	static const int dash[] = {8, 13, 18, 23};
+	if (n != 36)
+		return false;
+	for (size_t i = 0, d = 0; i < n; i++) {
+		if (d < 4 && (int)i == dash[d]) {
+			if (p[i] != '-')
+				return false;
+			d++;
+		} else if (!strchr("0123456789abcdefABCDEF", p[i]) || !p[i]) {
+			return false;
+		}
+	}
+	/* version nibble 7, RFC 9562 variant 10xx */
+	return p[14] == '7' && strchr("89abAB", p[19]);
+}
+
+/* One table being merged, with what it needs to write changes. */
+struct merge {
+	struct smg_source *src[2];		/* indexed by side */
+	const struct smg_table *t[2];		/* NULL when the side lacks it */
+	const struct smg_table *out_table;	/* whose column order changes use */
+	size_t *perm;				/* remote column of each out column */
+	const struct smg_diff_opts *opts;
+	struct smg_writer *out;
+	bool header_written;
+	struct smg_diff_table *res;
+	struct smg_buf permuted;
+};
+
+static void die_table(const char *table, const char *fmt, const char *a, const char *b)
+{
+	smg_die(SMG_EXIT_DATA, "table \"%s\": %s%s%s", table, fmt, a ? a : "", b ? b : "");
+}
+
+static bool has_name(char **names, size_t n, const char *want)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], want))
+			return true;
+	return false;
+}
+
+static void missing_columns(struct smg_buf *b, const struct smg_table *x, const struct smg_table *y)
+{
+	for (size_t i = 0; i < x->ncols; i++)
+		if (!has_name(y->cols, y->ncols, x->cols[i]))
+			smg_buf_addf(b, "%s\"%s\"", b->len ? ", " : "", x->cols[i]);
+}
+
+/* Both sides must describe the same table, or the hashes mean nothing. */
+static void check_compatible(const struct smg_table *l, const struct smg_table *r,
+			     const char *lname, const char *rname)
+{
+	struct smg_buf a = SMG_BUF_INIT, b = SMG_BUF_INIT;
+	missing_columns(&a, l, r);
+	missing_columns(&b, r, l);
+	if (a.len || b.len) {
+		smg_die(SMG_EXIT_DATA, "table \"%s\": columns differ: only in %s: %s; only in %s: %s "
+			"(sync the schema, or exclude the columns)", l->name, lname,
+			a.len ? a.data : "none", rname, b.len ? b.data : "none");
+	}
+	bool same_pk = l->npk == r->npk;
+	for (size_t k = 0; same_pk && k < l->npk; k++)
+		same_pk = !strcmp(l->pk[k], r->pk[k]);
+	if (!same_pk)
+		die_table(l->name, "primary keys differ between ", lname, rname);
+	if ((l->ts == NULL) != (r->ts == NULL) || (l->ts && strcmp(l->ts, r->ts)))
+		die_table(l->name, "timestamp columns differ between ", lname, rname);
+}
+
+static size_t *permutation(const struct smg_table *out, const struct smg_table *r)
+{
+	bool identity = true;
+	size_t *perm = smg_xcalloc(out->ncols, sizeof *perm);
+	for (size_t i = 0; i < out->ncols; i++) {
+		perm[i] = (size_t)smg_table_col(r, out->cols[i]);
+		identity = identity && perm[i] == i;
+	}
+	if (identity) {
+		free(perm);
+		return NULL;
+	}
+	return perm;
+}
+
+static void add_sample(struct smg_diff_table *res, enum smg_bucket b,
+		       const struct smg_table *t, const struct smg_value *key, int max)
+{
+	if (res->nsamples[b] >= max)
+		return;
+	struct smg_buf *s = &res->samples[b];
+	if (s->len)
+		smg_buf_addc(s, ',');
+	smg_json_add_values(s, key, t->npk);
+	res->nsamples[b]++;
+}
+
+/* The values of the current row of side, in the out table's column order. */
+static const char *values_of(struct merge *m, enum smg_side side, size_t *len)
+{
+	const char *v = smg_source_values_json(m->src[side], len);
+	if (!v)
+		smg_die(SMG_EXIT_DATA, "%s is a keys-only stream: it cannot supply the values of "
+			"table \"%s\"", smg_source_name(m->src[side]), m->out_table->name);
+	if (side == SMG_SIDE_LOCAL || !m->perm)
+		return v;
+	size_t n = m->out_table->ncols;
+	const char **relem = smg_xcalloc(n, sizeof *relem);
+	size_t *rlen = smg_xcalloc(n, sizeof *rlen);
+	if (!smg_json_split(v, *len, relem, rlen, n))
+		smg_die(SMG_EXIT_DATA, "%s: values of table \"%s\" do not match its columns",
+			smg_source_name(m->src[side]), m->out_table->name);
+	smg_buf_reset(&m->permuted);
+	smg_buf_addc(&m->permuted, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			smg_buf_addc(&m->permuted, ',');
+		smg_buf_add(&m->permuted, relem[m->perm[i]], rlen[m->perm[i]]);
+	}
+	smg_buf_addc(&m->permuted, ']');
+	free(relem);
+	free(rlen);
+	*len = m->permuted.len;
+	return m->permuted.data;
+}
+
+static void emit(struct merge *m, enum smg_bucket b, enum smg_op op, enum smg_side to,
+		 const struct smg_value *key)
+{
+	if (op == SMG_OP_UPSERT)
+		m->res->counts.upsert[to]++;
+	else
+		m->res->counts.del[to]++;
+	if (!m->out)
+		return;
+	if (!m->header_written) {
+		smg_write_table(m->out, m->out_table);
+		m->header_written = true;
+	}
+	const char *v = NULL;
+	size_t vlen = 0;
+	if (op == SMG_OP_UPSERT)
+		v = values_of(m, to == SMG_SIDE_REMOTE ? SMG_SIDE_LOCAL : SMG_SIDE_REMOTE, &vlen);
+	smg_write_change(m->out, m->out_table, b, op, to, key, v, vlen);
+}
+
+static void check_uuid_key(struct merge *m, enum smg_side side, const struct smg_value *key)
+{
+	if (m->opts->policy != SMG_UUID_V7_WINS)
+		return;
+	const struct smg_table *t = m->t[side];
+	for (size_t k = 0; k < t->npk; k++)
+		if (key[k].type == SMG_TEXT && smg_is_uuid_v7(key[k].p, key[k].n))
+			return;
+	struct smg_buf kb = SMG_BUF_INIT;
+	smg_json_add_values(&kb, key, t->npk);
+	smg_die(SMG_EXIT_DATA, "table \"%s\": key %s in %s is not a UUIDv7, but "
+		"conflict_resolution is uuid_v7_wins", t->name, kb.data,
+		smg_source_name(m->src[side]));
+}
+
+static void one_sided(struct merge *m, enum smg_side has, const struct smg_value *key)
+{
+	enum smg_bucket b = has == SMG_SIDE_LOCAL ? SMG_LOCAL_ONLY : SMG_REMOTE_ONLY;
+	enum smg_side other = has == SMG_SIDE_LOCAL ? SMG_SIDE_REMOTE : SMG_SIDE_LOCAL;
+	/* pushing writes remote, pulling writes local, syncing writes both */
+	enum smg_direction toward = other == SMG_SIDE_REMOTE ? SMG_PUSH : SMG_PULL;
+	m->res->counts.bucket[b]++;
+	add_sample(m->res, b, m->t[has], key, m->opts->samples);
+	check_uuid_key(m, has, key);
+	if (m->opts->dir == SMG_SYNC || m->opts->dir == toward)
+		emit(m, b, SMG_OP_UPSERT, other, key);
+	else if (m->opts->del)
+		emit(m, b, SMG_OP_DELETE, has, key);
+}
+
+static enum smg_side winner(const struct smg_diff_opts *o, enum smg_bucket b,
+			    const unsigned char *hl, const unsigned char *hr)
+{
+	switch (o->policy) {
+	case SMG_LOCAL_WINS:
+		return SMG_SIDE_LOCAL;
+	case SMG_REMOTE_WINS:
+		return SMG_SIDE_REMOTE;
+	default:
+		if (b == SMG_LOCAL_NEWER)
+			return SMG_SIDE_LOCAL;
+		if (b == SMG_REMOTE_NEWER)
+			return SMG_SIDE_REMOTE;
+		/* No time to go by: the higher hash wins, so every peer that meets
+		 * the same two versions picks the same one and they converge. */
+		return memcmp(hl, hr, SMG_HASH_LEN) > 0 ? SMG_SIDE_LOCAL : SMG_SIDE_REMOTE;
+	}
+}
+
+static enum smg_bucket classify(const struct smg_row *l, const struct smg_row *r)
+{
+	int64_t tl, tr;
+	if (!memcmp(l->hash, r->hash, SMG_HASH_LEN))
+		return SMG_IDENTICAL;
+	if (smg_ts_parse(&l->ts, &tl) && smg_ts_parse(&r->ts, &tr) && tl != tr)
+		return tl > tr ? SMG_LOCAL_NEWER : SMG_REMOTE_NEWER;
+	return SMG_CONTENT_DIFFERS;
+}
+
+static void both_sides(struct merge *m, const struct smg_row *l, const struct smg_row *r)
+{
+	enum smg_bucket b = classify(l, r);
+	m->res->counts.bucket[b]++;
+	add_sample(m->res, b, m->t[0], l->key, m->opts->samples);
+	check_uuid_key(m, SMG_SIDE_LOCAL, l->key);
+	if (b == SMG_IDENTICAL)
+		return;
+	enum smg_side w = winner(m->opts, b, l->hash, r->hash);
+	bool allowed = m->opts->dir == SMG_SYNC ||
+		       (m->opts->dir == SMG_PUSH && w == SMG_SIDE_LOCAL) ||
+		       (m->opts->dir == SMG_PULL && w == SMG_SIDE_REMOTE);
+	if (allowed)
+		emit(m, b, SMG_OP_UPSERT, w == SMG_SIDE_LOCAL ? SMG_SIDE_REMOTE : SMG_SIDE_LOCAL,
+		     l->key);
+	else
+		m->res->counts.skipped++;
+}
+
+static void tick(struct merge *m)
+{
+	int64_t done = smg_source_rows(m->src[0]) + smg_source_rows(m->src[1]);
+	if (m->opts->progress)
+		smg_progress("diff", done, -1);
+}
+
+static void merge_rows(struct merge *m)
+{
+	struct smg_row l, r;
+	bool hl = m->t[0] && smg_source_next_row(m->src[0], &l);
+	bool hr = m->t[1] && smg_source_next_row(m->src[1], &r);
+	size_t npk = m->out_table->npk;
+	while (hl || hr) {
+		int c = !hl ? 1 : !hr ? -1 : smg_key_cmp(l.key, r.key, npk);
+		if (c < 0) {
+			one_sided(m, SMG_SIDE_LOCAL, l.key);
+			hl = smg_source_next_row(m->src[0], &l);
+		} else if (c > 0) {
+			one_sided(m, SMG_SIDE_REMOTE, r.key);
+			hr = smg_source_next_row(m->src[1], &r);
+		} else {
+			both_sides(m, &l, &r);
+			hl = smg_source_next_row(m->src[0], &l);
+			hr = smg_source_next_row(m->src[1], &r);
+		}
+		tick(m);
+	}
+}
+
+static struct smg_diff_table *add_result(struct smg_diff_result *res, const char *name)
+{
+	res->tables = smg_xrealloc(res->tables, (res->ntables + 1) * sizeof *res->tables);
+	struct smg_diff_table *t = &res->tables[res->ntables++];
+	memset(t, 0, sizeof *t);
+	t->name = smg_xstrdup(name);
+	return t;
+}
+
+static void add_counts(struct smg_counts *sum, const struct smg_counts *c)
+{
+	for (int i = 0; i < SMG_NBUCKETS; i++)
+		sum->bucket[i] += c->bucket[i];
+	for (int i = 0; i < 2; i++) {
+		sum->upsert[i] += c->upsert[i];
+		sum->del[i] += c->del[i];
+	}
+	sum->skipped += c->skipped;
+}
+
+void smg_diff(struct smg_source *local, struct smg_source *remote,
+	      const struct smg_diff_opts *opts, struct smg_writer *out,
+	      struct smg_diff_result *res)
+{
+	memset(res, 0, sizeof *res);
+	if (opts->dir == SMG_SYNC && opts->del)
+		smg_die(SMG_EXIT_USAGE, "--delete needs a one-way direction (push or pull): a two-way "
+			"sync cannot tell a deletion from an insertion");
+	const struct smg_table *tl = smg_source_next_table(local);
+	const struct smg_table *tr = smg_source_next_table(remote);
+	while (tl || tr) {
+		int c = !tl ? 1 : !tr ? -1 : strcmp(tl->name, tr->name);
+		struct merge m = {
+			.src = {local, remote},
+			.t = {c <= 0 ? tl : NULL, c >= 0 ? tr : NULL},
+			.opts = opts,
+			.out = out,
+		};
+		m.out_table = m.t[0] ? m.t[0] : m.t[1];
+		if (m.t[0] && m.t[1]) {
+			check_compatible(tl, tr, smg_source_name(local), smg_source_name(remote));
+			m.perm = permutation(tl, tr);
+		}
+		m.res = add_result(res, m.out_table->name);
+		m.res->only_local = !m.t[1];
+		m.res->only_remote = !m.t[0];
+		merge_rows(&m);
+		free(m.perm);
+		smg_buf_free(&m.permuted);
+		add_counts(&res->total, &m.res->counts);
+		if (out)
+			smg_writer_maybe_flush(out);
+		if (c <= 0)
+			tl = smg_source_next_table(local);
+		if (c >= 0)
+			tr = smg_source_next_table(remote);
+	}
+	if (opts->progress)
+		smg_progress_done();
+	if (out) {
+		for (size_t i = 0; i < res->ntables; i++)
+			smg_write_summary(out, res->tables[i].name, &res->tables[i].counts);
+		smg_write_end(out);
+	}
+}
+
+void smg_diff_result_free(struct smg_diff_result *res)
+{
+	for (size_t i = 0; i < res->ntables; i++) {
+		free(res->tables[i].name);
+		for (int b = 0; b < SMG_NBUCKETS; b++)
+			smg_buf_free(&res->tables[i].samples[b]);
+	}
+	free(res->tables);
+	memset(res, 0, sizeof *res);
+}

@@ -1,0 +1,570 @@
+/*
+ * json.c - the JSON the stream needs, and no more: typed values out, a
+ * cursor that decodes them back.  Hand-written because the stream is the
+ * hot path: a general JSON tree would allocate for every row.
+ */
+#include "stream.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+const char *smg_type_name(enum smg_type t)
+{
+	static const char *const names[] = {"null", "integer", "real", "text", "blob"};
+	return names[t];
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+static const char hexdig[] = "0123456789abcdef";
+
+static bool needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
+void smg_json_add_string(struct smg_buf *b, const char *p, size_t n)
+{
+	smg_buf_grow(b, n + 2);
+	b->data[b->len++] = '"';
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (!needs_escape(c))
+			continue;
+		smg_buf_add(b, p + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': smg_buf_add(b, "\\\"", 2); break;
+		case '\\': smg_buf_add(b, "\\\\", 2); break;
+		case '\n': smg_buf_add(b, "\\n", 2); break;
+		case '\r': smg_buf_add(b, "\\r", 2); break;
+		case '\t': smg_buf_add(b, "\\t", 2); break;
+		default: {
+			char e[6] = {'\\', 'u', '0', '0', hexdig[c >> 4], hexdig[c & 15]};
+			smg_buf_add(b, e, 6);
+		}
+		}
+	}
+	smg_buf_add(b, p + run, n - run);
+	smg_buf_addc_fast(b, '"');
+}
+
+bool smg_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		size_t len;
+		uint32_t cp;
+		if ((*p & 0xE0) == 0xC0) { len = 2; cp = *p & 0x1F; }
+		else if ((*p & 0xF0) == 0xE0) { len = 3; cp = *p & 0x0F; }
+		else if ((*p & 0xF8) == 0xF0) { len = 4; cp = *p & 0x07; }
+		else return false;
+		if ((size_t)(end - p) < len)
+			return false;
+		for (size_t i = 1; i < len; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3F);
+		}
+		/* overlong forms, surrogates and out-of-range code points are not UTF-8 */
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		p += len;
+	}
+	return true;
+}
+
+static void add_base64(struct smg_buf *b, const char *p, size_t n)
+{
+	size_t need = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	smg_buf_grow(b, need);
+	sodium_bin2base64(b->data + b->len, need, (const unsigned char *)p, n,
+			  sodium_base64_VARIANT_ORIGINAL);
+	b->len += need - 1;
+}
+
+static void add_int(struct smg_buf *b, int64_t v)
+{
+	char tmp[24];
+	char *e = tmp + sizeof tmp, *s = e;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	do {
+		*--s = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--s = '-';
+	smg_buf_add(b, s, (size_t)(e - s));
+}
+
+/* The shortest decimal that reads back as the same double, always with a
+ * '.' or an exponent so that a reader knows it is a REAL.  Infinities are
+ * written as 1e999, which JSON allows and strtod reads back exactly. */
+static void add_real(struct smg_buf *b, double r)
+{
+	if (isinf(r)) {
+		smg_buf_adds(b, r > 0 ? "1e999" : "-1e999");
+		return;
+	}
+	char tmp[40];
+	if (r == trunc(r) && fabs(r) < 1e15) {
+		snprintf(tmp, sizeof tmp, "%.1f", r);
+		smg_buf_adds(b, tmp);
+		return;
+	}
+	int len = 0;
+	for (int prec = 15; prec <= 17; prec++) {
+		len = snprintf(tmp, sizeof tmp, "%.*g", prec, r);
+		if (strtod(tmp, NULL) == r)
+			break;
+	}
+	if (!strpbrk(tmp, ".eEn"))
+		memcpy(tmp + len, ".0", 3);
+	smg_buf_adds(b, tmp);
+}
+
+void smg_json_add_value(struct smg_buf *b, const struct smg_value *v)
+{
+	switch (v->type) {
+	case SMG_NULL:
+		smg_buf_add(b, "null", 4);
+		break;
+	case SMG_INT:
+		add_int(b, v->i);
+		break;
+	case SMG_REAL:
+		add_real(b, v->r);
+		break;
+	case SMG_TEXT:
+		if (smg_utf8_valid(v->p, v->n)) {
+			smg_json_add_string(b, v->p, v->n);
+		} else {
+			/* JSON cannot carry invalid UTF-8; keep the bytes exactly. */
+			smg_buf_add(b, "{\"text64\":\"", 11);
+			add_base64(b, v->p, v->n);
+			smg_buf_add(b, "\"}", 2);
+		}
+		break;
+	case SMG_BLOB:
+		smg_buf_add(b, "{\"blob\":\"", 9);
+		add_base64(b, v->p, v->n);
+		smg_buf_add(b, "\"}", 2);
+		break;
+	}
+}
+
+void smg_json_add_values(struct smg_buf *b, const struct smg_value *v, size_t n)
+{
+	smg_buf_addc_fast(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			smg_buf_addc_fast(b, ',');
+		smg_json_add_value(b, &v[i]);
+	}
+	smg_buf_addc_fast(b, ']');
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+void smg_json_init(struct smg_json *j, const char *p, size_t n, struct smg_buf *scratch)
+{
+	j->p = j->start = p;
+	j->end = p + n;
+	j->err = NULL;
+	j->scratch = scratch;
+	smg_buf_grow(scratch, n + 8);
+}
+
+static bool fail(struct smg_json *j, const char *msg)
+{
+	if (!j->err)
+		j->err = msg;
+	return false;
+}
+
+void smg_json_ws(struct smg_json *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n'))
+		j->p++;
+}
+
+bool smg_json_expect(struct smg_json *j, char c)
+{
+	smg_json_ws(j);
+	if (j->p < j->end && *j->p == c) {
+		j->p++;
+		return true;
+	}
+	static char msg[32];
+	snprintf(msg, sizeof msg, "expected '%c'", c);
+	return fail(j, msg);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+static bool read_u16(struct smg_json *j, const char *p, uint32_t *out)
+{
+	if (j->end - p < 4)
+		return fail(j, "truncated \\u escape");
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(p[i]);
+		if (h < 0)
+			return fail(j, "bad \\u escape");
+		v = v << 4 | (uint32_t)h;
+	}
+	*out = v;
+	return true;
+}
+
+static char *put_utf8(char *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		*o++ = (char)cp;
+	} else if (cp < 0x800) {
+		*o++ = (char)(0xC0 | cp >> 6);
+		*o++ = (char)(0x80 | (cp & 0x3F));
+	} else if (cp < 0x10000) {
+		*o++ = (char)(0xE0 | cp >> 12);
+		*o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+		*o++ = (char)(0x80 | (cp & 0x3F));
+	} else {
+		*o++ = (char)(0xF0 | cp >> 18);
+		*o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+		*o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+		*o++ = (char)(0x80 | (cp & 0x3F));
+	}
+	return o;
+}
+
+/* Decode escapes from p (just after the opening quote) into scratch. */
+static bool unescape(struct smg_json *j, const char **out, size_t *outn)
+{
+	struct smg_buf *s = j->scratch;
+	char *o0 = s->data + s->len, *o = o0;
+	const char *p = j->p;
+	while (p < j->end && *p != '"') {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20)
+			return fail(j, "control character in string");
+		if (c != '\\') {
+			*o++ = *p++;
+			continue;
+		}
+		if (++p >= j->end)
+			return fail(j, "unterminated string");
+		switch (*p++) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '/': *o++ = '/'; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u': {
+			uint32_t cp, lo;
+			if (!read_u16(j, p, &cp))
+				return false;
+			p += 4;
+			if (cp >= 0xD800 && cp <= 0xDBFF) {
+				if (j->end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    !read_u16(j, p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+					return fail(j, "unpaired surrogate in \\u escape");
+				p += 6;
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+			} else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+				return fail(j, "unpaired surrogate in \\u escape");
+			}
+			o = put_utf8(o, cp);
+			break;
+		}
+		default:
+			return fail(j, "bad escape in string");
+		}
+	}
+	if (p >= j->end)
+		return fail(j, "unterminated string");
+	j->p = p + 1;
+	*out = o0;
+	*outn = (size_t)(o - o0);
+	s->len += *outn;
+	return true;
+}
+
+bool smg_json_string(struct smg_json *j, const char **out, size_t *n)
+{
+	if (!smg_json_expect(j, '"'))
+		return fail(j, "expected a string");
+	const char *p = j->p;
+	/* Most strings have no escape: point into the input, copy nothing. */
+	while (p < j->end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+		p++;
+	if (p < j->end && *p == '"') {
+		*out = j->p;
+		*n = (size_t)(p - j->p);
+		j->p = p + 1;
+	} else if (!unescape(j, out, n)) {
+		return false;
+	}
+	if (!smg_utf8_valid(*out, *n))
+		return fail(j, "string is not valid UTF-8");
+	return true;
+}
+
+static bool skip_string(struct smg_json *j)
+{
+	const char *p = j->p + 1;
+	while (p < j->end && *p != '"') {
+		if (*p == '\\')
+			p++;
+		p++;
+	}
+	if (p >= j->end)
+		return fail(j, "unterminated string");
+	j->p = p + 1;
+	return true;
+}
+
+bool smg_json_skip(struct smg_json *j, const char **raw, size_t *rawlen)
+{
+	smg_json_ws(j);
+	const char *start = j->p;
+	int depth = 0;
+	do {
+		if (j->p >= j->end)
+			return fail(j, "unexpected end of line");
+		char c = *j->p;
+		if (c == '"') {
+			if (!skip_string(j))
+				return false;
+		} else if (c == '[' || c == '{') {
+			depth++;
+			j->p++;
+		} else if (c == ']' || c == '}') {
+			if (--depth < 0)
+				return fail(j, "unbalanced brackets");
+			j->p++;
+		} else if (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			if (depth == 0)
+				return fail(j, "expected a value");
+			j->p++;
+		} else {
+			const char *q = j->p;
+			while (q < j->end && (strchr("+-.eE", *q) || (*q >= '0' && *q <= '9') ||
+					      (*q >= 'a' && *q <= 'z')))
+				q++;
+			if (q == j->p)
+				return fail(j, "unexpected character");
+			j->p = q;
+		}
+	} while (depth > 0);
+	if (raw) {
+		*raw = start;
+		*rawlen = (size_t)(j->p - start);
+	}
+	return true;
+}
+
+bool smg_json_int(struct smg_json *j, int64_t *out)
+{
+	smg_json_ws(j);
+	const char *p = j->p;
+	bool neg = p < j->end && *p == '-';
+	if (neg)
+		p++;
+	if (p >= j->end || *p < '0' || *p > '9')
+		return fail(j, "expected an integer");
+	uint64_t u = 0;
+	const uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; p < j->end && *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (u > (limit - d) / 10)
+			return fail(j, "integer out of 64-bit range");
+		u = u * 10 + d;
+	}
+	if (p < j->end && (*p == '.' || *p == 'e' || *p == 'E'))
+		return fail(j, "expected an integer");
+	*out = neg ? (int64_t)(0 - u) : (int64_t)u;
+	j->p = p;
+	return true;
+}
+
+static bool number(struct smg_json *j, struct smg_value *v)
+{
+	const char *p = j->p;
+	if (p < j->end && *p == '-')
+		p++;
+	bool real = false;
+	while (p < j->end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' ||
+			      *p == 'E' || *p == '+' || *p == '-')) {
+		if (*p == '.' || *p == 'e' || *p == 'E')
+			real = true;
+		p++;
+	}
+	if (!real) {
+		v->type = SMG_INT;
+		return smg_json_int(j, &v->i);
+	}
+	char tmp[64];
+	size_t n = (size_t)(p - j->p);
+	if (n >= sizeof tmp)
+		return fail(j, "number too long");
+	memcpy(tmp, j->p, n);
+	tmp[n] = '\0';
+	char *e;
+	v->type = SMG_REAL;
+	v->r = strtod(tmp, &e);
+	if (*e || n == 0)
+		return fail(j, "bad number");
+	j->p = p;
+	return true;
+}
+
+static bool base64_value(struct smg_json *j, struct smg_value *v, enum smg_type t)
+{
+	const char *b64;
+	size_t n;
+	if (!smg_json_string(j, &b64, &n))
+		return false;
+	struct smg_buf *s = j->scratch;
+	size_t got;
+	smg_buf_grow(s, n);
+	if (sodium_base642bin((unsigned char *)s->data + s->len, s->cap - s->len, b64, n,
+			      NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+		return fail(j, "bad base64");
+	v->type = t;
+	v->p = s->data + s->len;
+	v->n = got;
+	s->len += got;
+	return smg_json_expect(j, '}');
+}
+
+bool smg_json_value(struct smg_json *j, struct smg_value *v)
+{
+	smg_json_ws(j);
+	if (j->p >= j->end)
+		return fail(j, "expected a value");
+	v->p = NULL;
+	v->n = 0;
+	switch (*j->p) {
+	case '"':
+		v->type = SMG_TEXT;
+		return smg_json_string(j, &v->p, &v->n);
+	case 'n':
+		if (j->end - j->p >= 4 && !memcmp(j->p, "null", 4)) {
+			j->p += 4;
+			v->type = SMG_NULL;
+			return true;
+		}
+		return fail(j, "bad literal");
+	case '{': {
+		const char *k;
+		size_t kn;
+		j->p++;
+		if (!smg_json_string(j, &k, &kn) || !smg_json_expect(j, ':'))
+			return false;
+		if (kn == 4 && !memcmp(k, "blob", 4))
+			return base64_value(j, v, SMG_BLOB);
+		if (kn == 6 && !memcmp(k, "text64", 6))
+			return base64_value(j, v, SMG_TEXT);
+		return fail(j, "unknown typed value (want {\"blob\":...} or {\"text64\":...})");
+	}
+	case 't':
+	case 'f':
+		return fail(j, "booleans are not stream values");
+	case '[':
+		return fail(j, "arrays are not stream values");
+	default:
+		return number(j, v);
+	}
+}
+
+bool smg_json_values(struct smg_json *j, struct smg_value **vals, size_t *nvals, size_t *cap)
+{
+	*nvals = 0;
+	if (!smg_json_expect(j, '['))
+		return false;
+	smg_json_ws(j);
+	if (j->p < j->end && *j->p == ']') {
+		j->p++;
+		return true;
+	}
+	for (;;) {
+		if (*nvals == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*vals = smg_xrealloc(*vals, *cap * sizeof **vals);
+		}
+		if (!smg_json_value(j, &(*vals)[(*nvals)++]))
+			return false;
+		smg_json_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			continue;
+		}
+		return smg_json_expect(j, ']');
+	}
+}
+
+bool smg_json_strings(struct smg_json *j, char ***out, size_t *n)
+{
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	if (!smg_json_expect(j, '['))
+		return false;
+	smg_json_ws(j);
+	if (j->p < j->end && *j->p == ']') {
+		j->p++;
+		return true;
+	}
+	for (;;) {
+		const char *s;
+		size_t sn;
+		if (!smg_json_string(j, &s, &sn))
+			return false;
+		if (memchr(s, '\0', sn))
+			return fail(j, "NUL in a name");
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			*out = smg_xrealloc(*out, cap * sizeof **out);
+		}
+		(*out)[(*n)++] = smg_xstrndup(s, sn);
+		smg_json_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			continue;
+		}
+		return smg_json_expect(j, ']');
+	}
+}
+
+bool smg_json_split(const char *raw, size_t len, const char **elem, size_t *elen, size_t want)
+{
+	struct smg_json j = {raw, raw, raw + len, NULL, NULL};
+	if (!smg_json_expect(&j, '['))
+		return false;
+	for (size_t i = 0; i < want; i++) {
+		if (i && !smg_json_expect(&j, ','))
+			return false;
+		if (!smg_json_skip(&j, &elem[i], &elen[i]))
+			return false;
+	}
+	return smg_json_expect(&j, ']');
+}

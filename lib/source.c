@@ -1,0 +1,169 @@
+/*
+ * source.c - rows from a database or from a stream, through one interface,
+ * so smg-diff (and smg-beacon) need not care which they were given.
+ */
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct smg_source {
+	char *name;
+	int64_t rows;
+	/* database */
+	sqlite3 *db;
+	struct smg_table **tables;
+	size_t ntables, next_table;
+	struct smg_scan *scan;
+	const struct smg_value *vals;
+	unsigned char hash[SMG_HASH_LEN];
+	struct smg_buf json;
+	bool json_ready;
+	/* stream */
+	struct smg_reader *reader;
+	const struct smg_record *pending;	/* a table record read ahead */
+	const struct smg_record *cur;
+	struct smg_table *table;		/* our copy: the reader moves on */
+	bool done;
+	/* both */
+	struct smg_value *key;
+	size_t keycap;
+};
+
+struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel)
+{
+	struct smg_source *s = smg_xcalloc(1, sizeof *s);
+	s->name = smg_xstrdup(strcmp(spec, "-") ? spec : "stdin");
+	if (strcmp(spec, "-") && smg_path_is_sqlite(spec)) {
+		s->db = smg_db_open(spec, false);
+		s->tables = smg_db_tables(s->db, spec, sel, &s->ntables);
+	} else {
+		s->reader = smg_reader_open_path(spec);
+	}
+	return s;
+}
+
+const char *smg_source_name(const struct smg_source *s)
+{
+	return s->name;
+}
+
+int64_t smg_source_rows(const struct smg_source *s)
+{
+	return s->rows;
+}
+
+void smg_source_close(struct smg_source *s)
+{
+	if (!s)
+		return;
+	smg_scan_close(s->scan);
+	smg_tables_free(s->tables, s->ntables);
+	if (s->db)
+		smg_db_close(s->db);
+	smg_reader_close(s->reader);
+	smg_table_free(s->table);
+	smg_buf_free(&s->json);
+	free(s->key);
+	free(s->name);
+	free(s);
+}
+
+static const struct smg_record *read_record(struct smg_source *s)
+{
+	const struct smg_record *rec = smg_reader_next(s->reader);
+	if (rec && rec->kind != SMG_REC_TABLE && rec->kind != SMG_REC_ROW)
+		smg_reader_die(s->reader, "expected a row stream (table and row records), got a "
+			       "%s record", rec->kind == SMG_REC_CHANGE ? "change" : "summary");
+	return rec;
+}
+
+static const struct smg_table *stream_next_table(struct smg_source *s)
+{
+	const struct smg_record *rec = s->pending;
+	s->pending = NULL;
+	while (!rec && !s->done) {
+		rec = read_record(s);
+		if (!rec)
+			s->done = true;
+		else if (rec->kind != SMG_REC_TABLE)
+			rec = NULL;	/* rows left in the table we leave */
+	}
+	smg_table_free(s->table);
+	s->table = rec ? smg_table_copy(rec->table) : NULL;
+	return s->table;
+}
+
+const struct smg_table *smg_source_next_table(struct smg_source *s)
+{
+	if (s->reader)
+		return stream_next_table(s);
+	smg_scan_close(s->scan);
+	s->scan = NULL;
+	if (s->next_table >= s->ntables)
+		return NULL;
+	const struct smg_table *t = s->tables[s->next_table++];
+	s->scan = smg_scan_open(s->db, t);
+	return t;
+}
+
+static void set_key(struct smg_source *s, const struct smg_table *t,
+		    const struct smg_value *vals, struct smg_row *row)
+{
+	if (s->keycap < t->npk) {
+		s->keycap = t->npk;
+		s->key = smg_xrealloc(s->key, s->keycap * sizeof *s->key);
+	}
+	for (size_t k = 0; k < t->npk; k++)
+		s->key[k] = vals[t->pk_idx[k]];
+	row->key = s->key;
+	row->ts.type = SMG_NULL;
+	if (t->ts_idx >= 0)
+		row->ts = vals[t->ts_idx];
+}
+
+bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
+{
+	if (s->reader) {
+		if (s->pending || s->done || !s->table)
+			return false;
+		const struct smg_record *rec = read_record(s);
+		if (!rec) {
+			s->done = true;
+			return false;
+		}
+		if (rec->kind == SMG_REC_TABLE) {
+			s->pending = rec;
+			return false;
+		}
+		s->cur = rec;
+		row->key = rec->key;
+		row->hash = rec->hash;
+		row->ts = rec->ts;
+		s->rows++;
+		return true;
+	}
+	if (!s->scan || !smg_scan_next(s->scan, &s->vals, s->hash))
+		return false;
+	set_key(s, s->tables[s->next_table - 1], s->vals, row);
+	row->hash = s->hash;
+	s->json_ready = false;
+	s->rows++;
+	return true;
+}
+
+const char *smg_source_values_json(struct smg_source *s, size_t *len)
+{
+	if (s->reader) {
+		*len = s->cur->values_len;
+		return s->cur->values;
+	}
+	/* Encoded on demand: most rows are identical and never need it. */
+	if (!s->json_ready) {
+		smg_buf_reset(&s->json);
+		smg_json_add_values(&s->json, s->vals, s->tables[s->next_table - 1]->ncols);
+		s->json_ready = true;
+	}
+	*len = s->json.len;
+	return s->json.data;
+}

@@ -1,0 +1,655 @@
+/*
+ * stream.c - the one reader and the one writer of the row stream.
+ *
+ * The reader checks what a merge join relies on (tables by name, keys
+ * strictly increasing) and what a pipeline relies on (a trailer, so that a
+ * stage that died upstream is noticed before anything is applied).
+ */
+#include "stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *const smg_bucket_names[SMG_NBUCKETS] = {
+	"local_only", "remote_only", "local_newer", "remote_newer",
+	"content_differs", "identical",
+};
+const char *const smg_side_names[2] = {"local", "remote"};
+
+#define READ_CHUNK (1u << 20)
+
+struct smg_reader {
+	int fd;
+	bool own_fd;
+	char *name;
+	struct smg_buf in;	/* bytes read, [pos, in.len) not yet consumed */
+	size_t pos;
+	bool eof;
+	int64_t line;
+	int64_t nrecords;
+	bool ended;
+	struct smg_table *table;	/* current table, owned */
+	char *last_table;		/* name of the previous table record */
+	struct smg_value *prev;		/* previous key in this table */
+	struct smg_buf prev_bytes;
+	bool have_prev;
+	struct smg_buf scratch;
+	struct smg_record rec;
+	size_t keycap;
+	const char *linep;		/* current line, for error context */
+};
+
+/* ---- reader ------------------------------------------------------------- */
+
+struct smg_reader *smg_reader_open(int fd, const char *name)
+{
+	struct smg_reader *r = smg_xcalloc(1, sizeof *r);
+	r->fd = fd;
+	r->name = smg_xstrdup(strcmp(name, "-") ? name : "stdin");
+	return r;
+}
+
+struct smg_reader *smg_reader_open_path(const char *path)
+{
+	if (!strcmp(path, "-"))
+		return smg_reader_open(0, "-");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		smg_die(errno == ENOENT ? SMG_EXIT_NOTFOUND : SMG_EXIT_FAILURE,
+			"%s: %s", path, strerror(errno));
+	struct smg_reader *r = smg_reader_open(fd, path);
+	r->own_fd = true;
+	return r;
+}
+
+bool smg_path_is_sqlite(const char *path)
+{
+	char magic[16];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, magic, sizeof magic);
+	close(fd);
+	return n == 16 && !memcmp(magic, "SQLite format 3", 16);
+}
+
+int64_t smg_reader_line(const struct smg_reader *r)
+{
+	return r->line;
+}
+
+const char *smg_reader_name(const struct smg_reader *r)
+{
+	return r->name;
+}
+
+void smg_reader_close(struct smg_reader *r)
+{
+	if (!r)
+		return;
+	if (r->own_fd)
+		close(r->fd);
+	free(r->name);
+	smg_buf_free(&r->in);
+	smg_table_free(r->table);
+	free(r->last_table);
+	free(r->prev);
+	smg_buf_free(&r->prev_bytes);
+	smg_buf_free(&r->scratch);
+	free(r->rec.key);
+	free(r);
+}
+
+void smg_reader_die(const struct smg_reader *r, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	smg_die(SMG_EXIT_DATA, "%s:%lld: %s", r->name, (long long)r->line, msg);
+}
+
+static void fill(struct smg_reader *r)
+{
+	if (r->pos > 0) {
+		memmove(r->in.data, r->in.data + r->pos, r->in.len - r->pos);
+		r->in.len -= r->pos;
+		r->pos = 0;
+	}
+	smg_buf_grow(&r->in, READ_CHUNK);
+	ssize_t n;
+	do
+		n = read(r->fd, r->in.data + r->in.len, r->in.cap - r->in.len - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		smg_die(SMG_EXIT_FAILURE, "%s: read failed: %s", r->name, strerror(errno));
+	if (n == 0)
+		r->eof = true;
+	r->in.len += (size_t)n;
+}
+
+/* The next line without its '\n', or NULL at end of input. */
+static const char *next_line(struct smg_reader *r, size_t *n)
+{
+	size_t scanned = 0;
+	for (;;) {
+		char *start = r->in.data + r->pos;
+		size_t avail = r->in.len - r->pos;
+		char *nl = avail > scanned ? memchr(start + scanned, '\n', avail - scanned) : NULL;
+		if (nl) {
+			*n = (size_t)(nl - start);
+			r->pos += *n + 1;
+			r->line++;
+			return start;
+		}
+		if (r->eof) {
+			if (avail) {
+				r->line++;
+				smg_reader_die(r, "last line has no newline: the stream was cut short");
+			}
+			return NULL;
+		}
+		scanned = avail;
+		fill(r);
+	}
+}
+
+static bool key_is(const char *k, size_t kn, const char *want)
+{
+	return strlen(want) == kn && !memcmp(k, want, kn);
+}
+
+static int name_index(const char *s, size_t n, const char *const *names, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (key_is(s, n, names[i]))
+			return i;
+	return -1;
+}
+
+/* Fields of a line before we know which record it is. */
+struct fields {
+	const char *kind, *table, *bucket, *op, *to, *hash, *timestamp, *sql;
+	size_t kind_n, table_n, bucket_n, op_n, to_n, hash_n, timestamp_n, sql_n;
+	bool has_key, has_ts, has_records, has_counts, has_timestamp;
+	char **columns, **pk;
+	size_t ncolumns, npk;
+	bool has_columns, has_pk;
+};
+
+static bool parse_counts(struct smg_json *j, struct smg_counts *c)
+{
+	static const char *const extra[] = {"upsert_local", "upsert_remote", "delete_local",
+					    "delete_remote", "skipped"};
+	int64_t *slots[] = {&c->upsert[0], &c->upsert[1], &c->del[0], &c->del[1], &c->skipped};
+	memset(c, 0, sizeof *c);
+	if (!smg_json_expect(j, '{'))
+		return false;
+	smg_json_ws(j);
+	if (j->p < j->end && *j->p == '}')
+		return j->p++, true;
+	do {
+		const char *k;
+		size_t kn;
+		int64_t v;
+		if (!smg_json_string(j, &k, &kn) || !smg_json_expect(j, ':') || !smg_json_int(j, &v))
+			return false;
+		int b = name_index(k, kn, smg_bucket_names, SMG_NBUCKETS);
+		int e = name_index(k, kn, extra, 5);
+		if (b >= 0)
+			c->bucket[b] = v;
+		else if (e >= 0)
+			*slots[e] = v;
+		smg_json_ws(j);
+	} while (j->p < j->end && *j->p == ',' && j->p++);
+	return smg_json_expect(j, '}');
+}
+
+static bool string_or_null(struct smg_json *j, const char **s, size_t *n, bool *present)
+{
+	smg_json_ws(j);
+	if (j->end - j->p >= 4 && !memcmp(j->p, "null", 4)) {
+		j->p += 4;
+		*s = NULL;
+		*n = 0;
+		*present = true;
+		return true;
+	}
+	*present = true;
+	return smg_json_string(j, s, n);
+}
+
+static bool parse_field(struct smg_reader *r, struct smg_json *j, const char *k, size_t kn,
+			struct fields *f)
+{
+	struct smg_record *rec = &r->rec;
+	bool dummy;
+	if (key_is(k, kn, "kind"))
+		return smg_json_string(j, &f->kind, &f->kind_n);
+	if (key_is(k, kn, "table"))
+		return smg_json_string(j, &f->table, &f->table_n);
+	if (key_is(k, kn, "hash"))
+		return smg_json_string(j, &f->hash, &f->hash_n);
+	if (key_is(k, kn, "values")) {
+		smg_json_ws(j);
+		if (j->end - j->p >= 4 && !memcmp(j->p, "null", 4)) {
+			j->p += 4;
+			return true;
+		}
+		if (j->p >= j->end || *j->p != '[')
+			return j->err = "\"values\" must be an array", false;
+		return smg_json_skip(j, &rec->values, &rec->values_len);
+	}
+	if (key_is(k, kn, "key")) {
+		size_t n;
+		f->has_key = true;
+		if (!smg_json_values(j, &rec->key, &n, &r->keycap))
+			return false;
+		if (!r->table || n != r->table->npk)
+			return j->err = "key has the wrong number of values for the table", false;
+		return true;
+	}
+	if (key_is(k, kn, "ts")) {
+		f->has_ts = true;
+		return smg_json_value(j, &rec->ts);
+	}
+	if (key_is(k, kn, "bucket"))
+		return smg_json_string(j, &f->bucket, &f->bucket_n);
+	if (key_is(k, kn, "op"))
+		return smg_json_string(j, &f->op, &f->op_n);
+	if (key_is(k, kn, "to"))
+		return smg_json_string(j, &f->to, &f->to_n);
+	if (key_is(k, kn, "records")) {
+		f->has_records = true;
+		return smg_json_int(j, &rec->nrecords);
+	}
+	if (key_is(k, kn, "counts")) {
+		f->has_counts = true;
+		return parse_counts(j, &rec->counts);
+	}
+	if (key_is(k, kn, "columns"))
+		return f->has_columns = true, smg_json_strings(j, &f->columns, &f->ncolumns);
+	if (key_is(k, kn, "pk"))
+		return f->has_pk = true, smg_json_strings(j, &f->pk, &f->npk);
+	if (key_is(k, kn, "timestamp"))
+		return string_or_null(j, &f->timestamp, &f->timestamp_n, &f->has_timestamp);
+	if (key_is(k, kn, "sql"))
+		return string_or_null(j, &f->sql, &f->sql_n, &dummy);
+	/* Unknown fields are skipped: newer writers may add some. */
+	return smg_json_skip(j, NULL, NULL);
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void begin_table(struct smg_reader *r, struct fields *f)
+{
+	if (!f->table || !f->has_columns || !f->has_pk)
+		smg_reader_die(r, "table record needs \"table\", \"columns\" and \"pk\"");
+	char *name = smg_xstrndup(f->table, f->table_n);
+	if (r->last_table && strcmp(r->last_table, name) >= 0)
+		smg_reader_die(r, "table \"%s\" comes after \"%s\": tables must be in name order "
+			       "and appear once", name, r->last_table);
+	struct smg_table *t = smg_table_new(name);
+	for (size_t i = 0; i < f->ncolumns; i++)
+		smg_table_add_col(t, f->columns[i]);
+	for (size_t i = 0; i < f->npk; i++)
+		smg_table_add_pk(t, f->pk[i]);
+	if (f->sql)
+		t->sql = smg_xstrndup(f->sql, f->sql_n);
+	char *ts = f->timestamp ? smg_xstrndup(f->timestamp, f->timestamp_n) : NULL;
+	const char *err = smg_table_finish(t, ts);
+	free(ts);
+	if (err)
+		smg_reader_die(r, "table \"%s\": %s", name, err);
+	smg_table_free(r->table);
+	r->table = t;
+	free(r->last_table);
+	r->last_table = name;
+	r->have_prev = false;
+}
+
+static void remember_key(struct smg_reader *r, const struct smg_value *key, size_t n)
+{
+	r->prev = smg_xrealloc(r->prev, (n ? n : 1) * sizeof *r->prev);
+	smg_buf_reset(&r->prev_bytes);
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		if (key[i].type == SMG_TEXT || key[i].type == SMG_BLOB)
+			total += key[i].n;
+	smg_buf_grow(&r->prev_bytes, total);	/* no realloc below: pointers stay put */
+	for (size_t i = 0; i < n; i++) {
+		r->prev[i] = key[i];
+		if (key[i].type == SMG_TEXT || key[i].type == SMG_BLOB) {
+			r->prev[i].p = r->prev_bytes.data + r->prev_bytes.len;
+			smg_buf_add(&r->prev_bytes, key[i].p, key[i].n);
+		}
+	}
+	r->have_prev = true;
+}
+
+static void check_row(struct smg_reader *r, struct fields *f)
+{
+	struct smg_record *rec = &r->rec;
+	const char *what = rec->kind == SMG_REC_ROW ? "row" : "change";
+	if (!r->table)
+		smg_reader_die(r, "%s record before any table record", what);
+	if (!f->table || f->table_n != strlen(r->table->name) ||
+	    memcmp(f->table, r->table->name, f->table_n))
+		smg_reader_die(r, "%s record for table \"%.*s\" inside table \"%s\"", what,
+			       (int)f->table_n, f->table ? f->table : "", r->table->name);
+	if (!f->has_key)
+		smg_reader_die(r, "%s record without \"key\"", what);
+	rec->table = r->table;
+	size_t n = r->table->npk;
+	if (r->have_prev && smg_key_cmp(r->prev, rec->key, n) >= 0)
+		smg_reader_die(r, "key out of order in table \"%s\": rows must be in primary-key "
+			       "order (ORDER BY key COLLATE BINARY), each key once", r->table->name);
+	remember_key(r, rec->key, n);
+}
+
+static void finish_row(struct smg_reader *r, struct fields *f)
+{
+	struct smg_record *rec = &r->rec;
+	check_row(r, f);
+	if (!f->hash || !smg_hash_unhex(f->hash, f->hash_n, rec->hash))
+		smg_reader_die(r, "row record needs \"hash\": 64 lowercase hex digits");
+	rec->has_hash = true;
+}
+
+static void finish_change(struct smg_reader *r, struct fields *f)
+{
+	static const char *const ops[] = {"upsert", "delete"};
+	struct smg_record *rec = &r->rec;
+	check_row(r, f);
+	int b = f->bucket ? name_index(f->bucket, f->bucket_n, smg_bucket_names, SMG_NBUCKETS) : -1;
+	int op = f->op ? name_index(f->op, f->op_n, ops, 2) : -1;
+	int to = f->to ? name_index(f->to, f->to_n, smg_side_names, 2) : -1;
+	if (b < 0 || op < 0 || to < 0)
+		smg_reader_die(r, "change record needs \"bucket\", \"op\" (upsert|delete) and "
+			       "\"to\" (local|remote)");
+	rec->bucket = (enum smg_bucket)b;
+	rec->op = (enum smg_op)op;
+	rec->to = (enum smg_side)to;
+	if (rec->op == SMG_OP_UPSERT && !rec->values)
+		smg_reader_die(r, "upsert without \"values\"");
+}
+
+static void classify(struct smg_reader *r, struct fields *f)
+{
+	static const char *const kinds[] = {"table", "row", "change", "summary", "end"};
+	struct smg_record *rec = &r->rec;
+	int k = f->kind ? name_index(f->kind, f->kind_n, kinds, 5) : -1;
+	if (k < 0)
+		smg_reader_die(r, "record without a known \"kind\" (table, row, change, summary, end)");
+	rec->kind = (enum smg_kind)k;
+	switch (rec->kind) {
+	case SMG_REC_TABLE:
+		begin_table(r, f);
+		rec->table = r->table;
+		break;
+	case SMG_REC_ROW:
+		finish_row(r, f);
+		break;
+	case SMG_REC_CHANGE:
+		finish_change(r, f);
+		break;
+	case SMG_REC_SUMMARY:
+		if (!f->table || !f->has_counts)
+			smg_reader_die(r, "summary record needs \"table\" and \"counts\"");
+		break;
+	case SMG_REC_END:
+		if (!f->has_records)
+			smg_reader_die(r, "end record needs \"records\"");
+		if (rec->nrecords != r->nrecords)
+			smg_reader_die(r, "end record counts %lld records but %lld came before it: "
+				       "lines were lost", (long long)rec->nrecords,
+				       (long long)r->nrecords);
+		r->ended = true;
+		break;
+	}
+}
+
+static void parse_record(struct smg_reader *r, const char *line, size_t n)
+{
+	struct smg_record *rec = &r->rec;
+	struct fields f = {0};
+	struct smg_json j;
+	smg_buf_reset(&r->scratch);
+	smg_json_init(&j, line, n, &r->scratch);
+	rec->values = NULL;
+	rec->values_len = 0;
+	rec->has_hash = false;
+	rec->ts.type = SMG_NULL;
+	if (!smg_json_expect(&j, '{'))
+		goto bad;
+	smg_json_ws(&j);
+	if (j.p < j.end && *j.p == '}') {
+		j.p++;
+	} else {
+		for (;;) {
+			const char *k;
+			size_t kn;
+			if (!smg_json_string(&j, &k, &kn) || !smg_json_expect(&j, ':') ||
+			    !parse_field(r, &j, k, kn, &f))
+				goto bad;
+			smg_json_ws(&j);
+			if (j.p < j.end && *j.p == ',') {
+				j.p++;
+				continue;
+			}
+			if (!smg_json_expect(&j, '}'))
+				goto bad;
+			break;
+		}
+	}
+	smg_json_ws(&j);
+	if (j.p != j.end) {
+		j.err = "text after the record";
+		goto bad;
+	}
+	classify(r, &f);
+	free_strings(f.columns, f.ncolumns);
+	free_strings(f.pk, f.npk);
+	return;
+bad:
+	smg_reader_die(r, "malformed record at column %ld: %s", (long)(j.p - line) + 1,
+		       j.err ? j.err : "syntax error");
+}
+
+const struct smg_record *smg_reader_next(struct smg_reader *r)
+{
+	for (;;) {
+		size_t n;
+		const char *line = next_line(r, &n);
+		if (!line) {
+			if (!r->ended)
+				smg_reader_die(r, "no end record: the stream was cut short (did an "
+					       "upstream stage fail?)");
+			return NULL;
+		}
+		if (n == 0)
+			continue;
+		if (r->ended)
+			smg_reader_die(r, "data after the end record");
+		r->linep = line;
+		parse_record(r, line, n);
+		if (r->rec.kind == SMG_REC_END)
+			continue;	/* then expect end of input */
+		r->nrecords++;
+		return &r->rec;
+	}
+}
+
+void smg_reader_values(struct smg_reader *r, const struct smg_record *rec,
+		       struct smg_value **vals, size_t *cap)
+{
+	struct smg_json j;
+	size_t n;
+	if (!rec->values)
+		smg_reader_die(r, "record has no \"values\" (a keys-only stream cannot be applied)");
+	/* scratch holds this record's decoded key: append, do not reset */
+	smg_buf_grow(&r->scratch, rec->values_len + 8);
+	j.p = j.start = rec->values;
+	j.end = rec->values + rec->values_len;
+	j.err = NULL;
+	j.scratch = &r->scratch;
+	if (!smg_json_values(&j, vals, &n, cap))
+		smg_reader_die(r, "bad \"values\": %s", j.err);
+	if (n != rec->table->ncols)
+		smg_reader_die(r, "table \"%s\" has %zu columns but the record has %zu values",
+			       rec->table->name, rec->table->ncols, n);
+}
+
+/* ---- writer ------------------------------------------------------------- */
+
+void smg_writer_init(struct smg_writer *w, int fd, const char *name)
+{
+	w->fd = fd;
+	w->name = name;
+	w->buf = (struct smg_buf)SMG_BUF_INIT;
+	w->nrecords = 0;
+	smg_buf_grow(&w->buf, 1u << 19);
+}
+
+void smg_writer_flush(struct smg_writer *w)
+{
+	smg_write_all(w->fd, w->buf.data, w->buf.len, w->name);
+	smg_buf_reset(&w->buf);
+}
+
+void smg_writer_free(struct smg_writer *w)
+{
+	smg_buf_free(&w->buf);
+}
+
+static void add_names(struct smg_buf *b, char **names, size_t n)
+{
+	smg_buf_addc(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			smg_buf_addc(b, ',');
+		smg_json_add_string(b, names[i], strlen(names[i]));
+	}
+	smg_buf_addc(b, ']');
+}
+
+static void add_head(struct smg_buf *b, const char *kind, const char *table)
+{
+	smg_buf_adds(b, "{\"kind\":\"");
+	smg_buf_adds(b, kind);
+	smg_buf_adds(b, "\",\"table\":");
+	smg_json_add_string(b, table, strlen(table));
+}
+
+void smg_write_table(struct smg_writer *w, const struct smg_table *t)
+{
+	struct smg_buf *b = &w->buf;
+	add_head(b, "table", t->name);
+	smg_buf_adds(b, ",\"columns\":");
+	add_names(b, t->cols, t->ncols);
+	smg_buf_adds(b, ",\"pk\":");
+	add_names(b, t->pk, t->npk);
+	smg_buf_adds(b, ",\"timestamp\":");
+	if (t->ts)
+		smg_json_add_string(b, t->ts, strlen(t->ts));
+	else
+		smg_buf_adds(b, "null");
+	if (t->sql) {
+		smg_buf_adds(b, ",\"sql\":");
+		smg_json_add_string(b, t->sql, strlen(t->sql));
+	}
+	smg_buf_adds(b, "}\n");
+	w->nrecords++;
+	smg_writer_maybe_flush(w);
+}
+
+static void add_key(struct smg_buf *b, const struct smg_table *t, const struct smg_value *key)
+{
+	smg_buf_adds(b, ",\"key\":");
+	smg_json_add_values(b, key, t->npk);
+}
+
+void smg_write_row(struct smg_writer *w, const struct smg_table *t,
+		   const struct smg_value *key, const unsigned char hash[SMG_HASH_LEN],
+		   const struct smg_value *ts, const char *values_json, size_t vlen)
+{
+	struct smg_buf *b = &w->buf;
+	char hex[65];
+	add_head(b, "row", t->name);
+	add_key(b, t, key);
+	smg_hash_hex(hash, hex);
+	smg_buf_add(b, ",\"hash\":\"", 9);
+	smg_buf_add(b, hex, 64);
+	smg_buf_addc_fast(b, '"');
+	if (t->ts && ts) {
+		smg_buf_add(b, ",\"ts\":", 6);
+		smg_json_add_value(b, ts);
+	}
+	if (values_json) {
+		smg_buf_add(b, ",\"values\":", 10);
+		smg_buf_add(b, values_json, vlen);
+	}
+	smg_buf_add(b, "}\n", 2);
+	w->nrecords++;
+	smg_writer_maybe_flush(w);
+}
+
+void smg_write_change(struct smg_writer *w, const struct smg_table *t,
+		      enum smg_bucket bucket, enum smg_op op, enum smg_side to,
+		      const struct smg_value *key, const char *values_json, size_t vlen)
+{
+	struct smg_buf *b = &w->buf;
+	add_head(b, "change", t->name);
+	smg_buf_adds(b, ",\"bucket\":\"");
+	smg_buf_adds(b, smg_bucket_names[bucket]);
+	smg_buf_adds(b, op == SMG_OP_UPSERT ? "\",\"op\":\"upsert\"" : "\",\"op\":\"delete\"");
+	smg_buf_adds(b, ",\"to\":\"");
+	smg_buf_adds(b, smg_side_names[to]);
+	smg_buf_addc(b, '"');
+	add_key(b, t, key);
+	if (op == SMG_OP_UPSERT) {
+		smg_buf_adds(b, ",\"values\":");
+		smg_buf_add(b, values_json, vlen);
+	}
+	smg_buf_adds(b, "}\n");
+	w->nrecords++;
+	smg_writer_maybe_flush(w);
+}
+
+void smg_json_add_counts(struct smg_buf *b, const struct smg_counts *c)
+{
+	smg_buf_addc(b, '{');
+	for (int i = 0; i < SMG_NBUCKETS; i++)
+		smg_buf_addf(b, "\"%s\":%lld,", smg_bucket_names[i], (long long)c->bucket[i]);
+	smg_buf_addf(b, "\"upsert_local\":%lld,\"upsert_remote\":%lld,"
+		     "\"delete_local\":%lld,\"delete_remote\":%lld,\"skipped\":%lld}",
+		     (long long)c->upsert[0], (long long)c->upsert[1], (long long)c->del[0],
+		     (long long)c->del[1], (long long)c->skipped);
+}
+
+void smg_write_summary(struct smg_writer *w, const char *table, const struct smg_counts *c)
+{
+	struct smg_buf *b = &w->buf;
+	add_head(b, "summary", table);
+	smg_buf_adds(b, ",\"counts\":");
+	smg_json_add_counts(b, c);
+	smg_buf_adds(b, "}\n");
+	w->nrecords++;
+	smg_writer_maybe_flush(w);
+}
+
+void smg_write_end(struct smg_writer *w)
+{
+	smg_buf_addf(&w->buf, "{\"kind\":\"end\",\"records\":%lld}\n", (long long)w->nrecords);
+	smg_writer_flush(w);
+}
