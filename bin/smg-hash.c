@@ -21,23 +21,13 @@ static void hash_table(sqlite3 *db, const struct smg_table *t, bool keys_only,
 		       struct smg_writer *w, int64_t *done, int64_t total)
 {
 	struct smg_scan *scan = smg_scan_open(db, t);
-	struct smg_value *key = smg_xcalloc(t->npk, sizeof *key);
-	struct smg_buf vals = SMG_BUF_INIT;
 	const struct smg_value *row;
 	unsigned char hash[SMG_HASH_LEN];
 	smg_write_table(w, t);
 	while (smg_scan_next(scan, &row, hash)) {
-		for (size_t k = 0; k < t->npk; k++)
-			key[k] = row[t->pk_idx[k]];
-		smg_buf_reset(&vals);
-		if (!keys_only)
-			smg_json_add_values(&vals, row, t->ncols);
-		smg_write_row(w, t, key, hash, t->ts_idx >= 0 ? &row[t->ts_idx] : NULL,
-			      keys_only ? NULL : vals.data, vals.len);
+		smg_write_row_values(w, t, row, hash, keys_only);
 		smg_progress("hash", ++*done, total);
 	}
-	smg_buf_free(&vals);
-	free(key);
 	smg_scan_close(scan);
 }
 

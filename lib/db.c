@@ -37,7 +37,8 @@ sqlite3 *smg_db_open(const char *path, bool writable)
 		smg_die(errno == ENOENT ? SMG_EXIT_NOTFOUND : SMG_EXIT_FAILURE, "%s: %s", path,
 			strerror(errno));
 	sqlite3 *db;
-	int flags = writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	/* each program is single-threaded: skip SQLite's mutexes */
+	int flags = (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK)
 		smg_die(SMG_EXIT_FAILURE, "%s: cannot open: %s", path, sqlite3_errmsg(db));
 	sqlite3_busy_timeout(db, 10000);

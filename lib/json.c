@@ -107,6 +107,41 @@ static void add_int(struct smg_buf *b, int64_t v)
 	smg_buf_add(b, s, (size_t)(e - s));
 }
 
+static const double pow10tab[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+/* Most stored reals have few decimals (prices, measures).  If m, the integer
+ * nearest r * 10^k, is below 2^53 and m / 10^k gives r back, then "m with k
+ * decimals" reads back as r: strtod computes exactly that correctly rounded
+ * division.  The smallest such k gives the shortest form.
+ * This avoids printf's multi-precision arithmetic on the hot path. */
+static bool add_real_short(struct smg_buf *b, double r)
+{
+	for (int k = 1; k < 10; k++) {
+		double m = r * pow10tab[k];
+		if (fabs(m) >= 9007199254740992.0)
+			return false;
+		if (rint(m) / pow10tab[k] != r)
+			continue;
+		int64_t im = (int64_t)rint(m);
+		uint64_t u = im < 0 ? (uint64_t)-im : (uint64_t)im;
+		char tmp[32], *e = tmp + sizeof tmp, *p = e;
+		for (int d = 0; d < k; d++, u /= 10)
+			*--p = (char)('0' + u % 10);
+		*--p = '.';
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (r < 0)
+			*--p = '-';
+		while (e[-1] == '0' && e[-2] != '.')	/* 17.010 -> 17.01: same value */
+			e--;
+		smg_buf_add(b, p, (size_t)(e - p));
+		return true;
+	}
+	return false;
+}
+
 /* The shortest decimal that reads back as the same double, always with a
  * '.' or an exponent so that a reader knows it is a REAL.  Infinities are
  * written as 1e999, which JSON allows and strtod reads back exactly. */
@@ -117,17 +152,22 @@ static void add_real(struct smg_buf *b, double r)
 		return;
 	}
 	char tmp[40];
-	if (r == trunc(r) && fabs(r) < 1e15) {
-		snprintf(tmp, sizeof tmp, "%.1f", r);
-		smg_buf_adds(b, tmp);
+	if (r == 0 && signbit(r)) {
+		smg_buf_add(b, "-0.0", 4);
 		return;
 	}
-	int len = 0;
-	for (int prec = 15; prec <= 17; prec++) {
-		len = snprintf(tmp, sizeof tmp, "%.*g", prec, r);
-		if (strtod(tmp, NULL) == r)
-			break;
+	if (r == trunc(r) && fabs(r) < 1e15) {
+		add_int(b, (int64_t)r);
+		smg_buf_add(b, ".0", 2);
+		return;
 	}
+	if (add_real_short(b, r))
+		return;
+	/* 17 significant digits always read back exactly; try 16 first, as
+	 * shorter forms with few decimals were handled above. */
+	int len = snprintf(tmp, sizeof tmp, "%.16g", r);
+	if (strtod(tmp, NULL) != r)
+		len = snprintf(tmp, sizeof tmp, "%.17g", r);
 	if (!strpbrk(tmp, ".eEn"))
 		memcpy(tmp + len, ".0", 3);
 	smg_buf_adds(b, tmp);
@@ -328,53 +368,45 @@ bool smg_json_string(struct smg_json *j, const char **out, size_t *n)
 	return true;
 }
 
-static bool skip_string(struct smg_json *j)
-{
-	const char *p = j->p + 1;
-	while (p < j->end && *p != '"') {
-		if (*p == '\\')
-			p++;
-		p++;
-	}
-	if (p >= j->end)
-		return fail(j, "unterminated string");
-	j->p = p + 1;
-	return true;
-}
-
 bool smg_json_skip(struct smg_json *j, const char **raw, size_t *rawlen)
 {
 	smg_json_ws(j);
 	const char *start = j->p;
-	int depth = 0;
-	do {
-		if (j->p >= j->end)
-			return fail(j, "unexpected end of line");
-		char c = *j->p;
-		if (c == '"') {
-			if (!skip_string(j))
-				return false;
-		} else if (c == '[' || c == '{') {
-			depth++;
-			j->p++;
-		} else if (c == ']' || c == '}') {
-			if (--depth < 0)
-				return fail(j, "unbalanced brackets");
-			j->p++;
-		} else if (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-			if (depth == 0)
-				return fail(j, "expected a value");
-			j->p++;
-		} else {
-			const char *q = j->p;
-			while (q < j->end && (strchr("+-.eE", *q) || (*q >= '0' && *q <= '9') ||
-					      (*q >= 'a' && *q <= 'z')))
-				q++;
-			if (q == j->p)
-				return fail(j, "unexpected character");
-			j->p = q;
+	if (j->p < j->end && *j->p != '[' && *j->p != '{') {
+		struct smg_value v;	/* a scalar: parse it, which also validates it */
+		struct smg_buf *keep = j->scratch, tmp = SMG_BUF_INIT;
+		if (!keep) {
+			smg_buf_grow(&tmp, (size_t)(j->end - j->p) + 8);
+			j->scratch = &tmp;
 		}
-	} while (depth > 0);
+		bool ok = smg_json_value(j, &v);
+		j->scratch = keep;
+		smg_buf_free(&tmp);
+		if (!ok)
+			return false;
+	} else {
+		/* Containers are skipped by bracket counting: the hot path for
+		 * "values", which the reader passes through without decoding. */
+		int depth = 0;
+		const char *p = j->p;
+		do {
+			if (p >= j->end)
+				return fail(j, "unexpected end of line");
+			char c = *p++;
+			if (c == '"') {
+				while (p < j->end && *p != '"')
+					p += *p == '\\' ? 2 : 1;
+				if (p >= j->end)
+					return j->p = p, fail(j, "unterminated string");
+				p++;
+			} else if (c == '[' || c == '{') {
+				depth++;
+			} else if (c == ']' || c == '}') {
+				depth--;
+			}
+		} while (depth > 0);
+		j->p = p;
+	}
 	if (raw) {
 		*raw = start;
 		*rawlen = (size_t)(j->p - start);

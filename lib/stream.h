@@ -76,6 +76,7 @@ struct smg_table {
 	char *name;
 	size_t ncols;
 	char **cols;		/* synced columns, in table order */
+	size_t *col_len;	/* strlen of each, for the hash */
 	size_t npk;
 	char **pk;		/* primary key column names, in key order */
 	size_t *pk_idx;		/* index of each key column in cols */
@@ -190,6 +191,10 @@ void smg_write_table(struct smg_writer *w, const struct smg_table *t);
 void smg_write_row(struct smg_writer *w, const struct smg_table *t,
 		   const struct smg_value *key, const unsigned char hash[SMG_HASH_LEN],
 		   const struct smg_value *ts, const char *values_json, size_t vlen);
+/* The same from a row's values (all t->ncols columns), encoded in place. */
+void smg_write_row_values(struct smg_writer *w, const struct smg_table *t,
+			  const struct smg_value *vals, const unsigned char hash[SMG_HASH_LEN],
+			  bool keys_only);
 void smg_write_change(struct smg_writer *w, const struct smg_table *t,
 		      enum smg_bucket bucket, enum smg_op op, enum smg_side to,
 		      const struct smg_value *key, const char *values_json,

@@ -5,9 +5,10 @@
 #include "stream.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
+#include "sha256.h"
 
 struct smg_table *smg_table_new(const char *name)
 {
@@ -20,6 +21,8 @@ struct smg_table *smg_table_new(const char *name)
 void smg_table_add_col(struct smg_table *t, const char *col)
 {
 	t->cols = smg_xrealloc(t->cols, (t->ncols + 1) * sizeof *t->cols);
+	t->col_len = smg_xrealloc(t->col_len, (t->ncols + 1) * sizeof *t->col_len);
+	t->col_len[t->ncols] = strlen(col);
 	t->cols[t->ncols++] = smg_xstrdup(col);
 }
 
@@ -97,6 +100,7 @@ void smg_table_free(struct smg_table *t)
 	free_names(t->cols, t->ncols);
 	free_names(t->pk, t->npk);
 	free(t->pk_idx);
+	free(t->col_len);
 	free(t->ts);
 	free(t->sql);
 	free(t->hash_order);
@@ -229,26 +233,14 @@ void smg_hash_row(const struct smg_table *t, const struct smg_value *vals,
 		  unsigned char out[SMG_HASH_LEN])
 {
 	static struct smg_buf enc;
-	static EVP_MD_CTX *ctx;
-	static EVP_MD *md;
-	if (!ctx) {
-		ctx = EVP_MD_CTX_new();
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
-		if (!ctx || !md)
-			smg_die(SMG_EXIT_FAILURE, "cannot set up SHA-256 (OpenSSL)");
-	}
 	smg_buf_reset(&enc);
 	for (size_t k = 0; k < t->nhash; k++) {
 		size_t c = t->hash_order[k];
-		size_t nl = strlen(t->cols[c]);
-		put_u64(&enc, nl);
-		smg_buf_add(&enc, t->cols[c], nl);
+		put_u64(&enc, t->col_len[c]);
+		smg_buf_add(&enc, t->cols[c], t->col_len[c]);
 		encode_value(&enc, &vals[c]);
 	}
-	unsigned int len;
-	if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, enc.data, enc.len) ||
-	    !EVP_DigestFinal_ex(ctx, out, &len))
-		smg_die(SMG_EXIT_FAILURE, "SHA-256 failed (OpenSSL)");
+	smg_sha256(enc.data, enc.len, out);
 }
 
 void smg_hash_hex(const unsigned char h[SMG_HASH_LEN], char out[65])
@@ -261,22 +253,31 @@ void smg_hash_hex(const unsigned char h[SMG_HASH_LEN], char out[65])
 	out[64] = '\0';
 }
 
-static int hexv(char c)
+/* -1 for anything but a lowercase hex digit; a table because 64 digits
+ * per row add up over a million rows. */
+static signed char hexv[256];
+static bool hexv_ready;
+static void init_hexv(void)
 {
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
+	memset(hexv, -1, sizeof hexv);
+	for (int i = 0; i < 10; i++)
+		hexv['0' + i] = (signed char)i;
+	for (int i = 0; i < 6; i++)
+		hexv['a' + i] = (signed char)(10 + i);
+	hexv_ready = true;
 }
 
 bool smg_hash_unhex(const char *p, size_t n, unsigned char h[SMG_HASH_LEN])
 {
 	if (n != 64)
 		return false;
+	if (!hexv_ready)
+		init_hexv();
+	int bad = 0;
 	for (int i = 0; i < SMG_HASH_LEN; i++) {
-		int a = hexv(p[2 * i]), b = hexv(p[2 * i + 1]);
-		if (a < 0 || b < 0)
-			return false;
+		int a = hexv[(unsigned char)p[2 * i]], b = hexv[(unsigned char)p[2 * i + 1]];
+		bad |= a | b;
 		h[i] = (unsigned char)(a << 4 | b);
 	}
-	return true;
+	return bad >= 0;
 }
