@@ -1,0 +1,1791 @@
+/*
+ * smg-beacon - keep SQLite databases on one LAN in sync: UDP broadcast to
+ * find peers, an encrypted TCP exchange of row streams with each.
+ *
+ * The parent process owns the sockets and the peer table and never opens
+ * the database: every piece of database work (the digest announced, each
+ * exchange) runs in a child process, one at a time.  A child that meets
+ * hostile or broken input dies (the library's errors exit), its open
+ * transaction is rolled back, and the parent counts the failure and goes on.
+ *
+ * The protocol is written down in smg-beacon(1); lib/frame.c is the framing.
+ */
+#include "apply.h"
+#include "cli.h"
+#include "diff.h"
+#include "frame.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+static const char usage[] =
+	"usage: smg-beacon [options] DB\n"
+	"Find peers on the LAN by UDP broadcast and exchange rows with each over TCP,\n"
+	"so that every peer's database converges (smg-beacon(1)).\n"
+	"      --secret-file FILE     the shared secret: 64 hex digits (also\n"
+	"                             $SMUGGLR_BROADCAST_SECRET or [broadcast] secret)\n"
+	"      --insecure             run without a secret: nothing is encrypted\n"
+	"      --once                 one round with every peer seen, then exit\n"
+	"      --dry-run              discover and report; write nothing, accept nothing\n"
+	"  -o, --output FORMAT        text (default) or json\n"
+	"      --port N               UDP and TCP port (default 31337)\n"
+	"      --interval SECS        seconds between announcements (default 5)\n"
+	"      --peer-timeout SECS    forget a peer silent this long (default 30)\n"
+	"      --wait SECS            --once: how long to listen for peers\n"
+	"                             (default twice the interval)\n"
+	"      --group NAME           peers sync only within a group (default: derived\n"
+	"                             from the tables and columns synced)\n"
+	"      --name NAME            how this peer calls itself (default: host name)\n"
+	"  -p, --policy POLICY        newer_wins (default), uuid_v7_wins, local_wins\n"
+	SMG_SELECT_USAGE
+	"  -v, --verbose              say more on stderr\n"
+	"  -h, --help                 this help\n"
+	"      --version              print the version\n";
+
+/* Limits and timeouts: the protocol section of smg-beacon(1) quotes them. */
+#define HELLO_WAIT_MS 5000		/* server: a client's HELLO */
+#define IO_TIMEOUT_MS 30000		/* any other silence in an exchange */
+#define CONNECT_MS 5000
+#define CHUNK (256u * 1024)		/* DATA frame payload */
+#define STREAM_MAX ((uint64_t)4 << 30)	/* bytes of one received stream */
+#define UDP_BUF 2048
+#define ANN_MAX 512			/* announcement payload limit */
+#define MAX_PEERS 256
+#define BACKOFF_MAX_MS 60000
+
+/* ---- options and state ---------------------------------------------------- */
+
+static struct {
+	const char *db;
+	bool insecure, once, dry_run, json, verbose;
+	int port;
+	int64_t interval_ms, peer_timeout_ms, wait_ms;
+	const char *group;
+	char name[SMG_ANN_NAME_MAX + 1];
+	enum smg_policy policy;
+	struct smg_select sel;
+} o;
+
+static bool have_key;
+static uint8_t secret[SMG_KEY_LEN], ann_key[SMG_KEY_LEN];
+static uint8_t my_id[SMG_ID_LEN];
+static uint8_t my_group[SMG_GROUP_LEN], my_digest[32];
+static bool fixed_group;
+static int udp_fd = -1, listen_fd = -1, tcp_port;
+static char tmpdir[4096];
+static volatile sig_atomic_t stop;
+
+struct tcount {
+	char *name;
+	int64_t sent, received;
+};
+
+struct peer {
+	uint8_t id[SMG_ID_LEN];
+	struct sockaddr_in addr;	/* source address, announced TCP port */
+	char name[SMG_ANN_NAME_MAX + 1];
+	uint8_t digest[32];
+	uint16_t flags;
+	bool expired, announced, target, done;
+	int64_t last_seen, next_try;
+	int failures_in_row;
+	/* what both digests were when an exchange last succeeded */
+	bool synced_valid;
+	uint8_t synced_mine[32], synced_theirs[32];
+	int exchanges, failures;
+	char last_error[160];
+	struct tcount *tables;
+	size_t ntables;
+};
+
+static struct peer peers[MAX_PEERS];
+static size_t npeers;
+
+/* dropped input, by reason: frame errors plus a few of our own */
+enum { DROP_OTHER_GROUP = SMG_FRAME_NERR, DROP_BAD_DATA, DROP_NREASONS };
+static uint64_t dropped[DROP_NREASONS];
+static int64_t ex_ok, ex_failed;
+static int64_t total_sent, total_received;
+static struct tcount *totals;
+static size_t ntotals;
+
+static const char *drop_name(int i)
+{
+	return i == DROP_OTHER_GROUP ? "other_group" : i == DROP_BAD_DATA ? "bad_data"
+							     : smg_frame_errname(i);
+}
+
+/* A status line: every one says INSECURE when nothing is encrypted. */
+static void status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void status(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	smg_warn("%s%s", o.insecure ? "INSECURE: " : "", msg);
+}
+
+#define verbose(...) do { if (o.verbose) status(__VA_ARGS__); } while (0)
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	sodium_bin2hex(out, 2 * n + 1, p, n);
+}
+
+static const char *idhex(const uint8_t id[SMG_ID_LEN])
+{
+	static char buf[4][2 * SMG_ID_LEN + 1];
+	static int k;
+	k = (k + 1) % 4;
+	hex(id, SMG_ID_LEN, buf[k]);
+	return buf[k];
+}
+
+/* Printable ASCII only: names and messages from peers go to terminals. */
+static void clean_text(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n && j + 1 < cap; i++)
+		dst[j++] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[j] = '\0';
+}
+
+static struct tcount *tcount_get(struct tcount **list, size_t *n, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*list)[i].name, name))
+			return &(*list)[i];
+	*list = smg_xrealloc(*list, (*n + 1) * sizeof **list);
+	struct tcount *t = &(*list)[(*n)++];
+	t->name = smg_xstrdup(name);
+	t->sent = t->received = 0;
+	return t;
+}
+
+/* ---- temporary files --------------------------------------------------------- */
+
+static const char *const tmpnames[] = {"keys-mine", "keys-peer", "rows-out", "rows-in",
+				       "rows-in.checked", "changes"};
+
+static const char *tmppath(const char *name)
+{
+	static char buf[8][4200];
+	static int k;
+	k = (k + 1) % 8;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+	return buf[k];
+}
+
+static void tmp_clean(void)
+{
+	for (size_t i = 0; i < sizeof tmpnames / sizeof *tmpnames; i++)
+		unlink(tmppath(tmpnames[i]));
+}
+
+static pid_t job_pid = -1;
+
+static void parent_atdie(void)
+{
+	if (job_pid > 0)
+		kill(job_pid, SIGKILL);
+	if (tmpdir[0]) {
+		tmp_clean();
+		rmdir(tmpdir);
+	}
+}
+
+/* ---- the database side: keys, digest, group ------------------------------ */
+
+static void group_from_name(const char *name, uint8_t out[SMG_GROUP_LEN])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, SMG_GROUP_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)"smugglr group name v1\n", 22);
+	crypto_generichash_update(&st, (const uint8_t *)name, strlen(name));
+	crypto_generichash_final(&st, out, SMG_GROUP_LEN);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void hash_str(crypto_generichash_state *st, const char *s)
+{
+	crypto_generichash_update(st, (const uint8_t *)s, strlen(s) + 1);
+}
+
+/* The group a database belongs to by default: what it syncs (table names,
+ * column names, keys, timestamp column), never where it lives. */
+static void group_add_table(crypto_generichash_state *st, const struct smg_table *t)
+{
+	char **cols = smg_xcalloc(t->ncols, sizeof *cols);
+	memcpy(cols, t->cols, t->ncols * sizeof *cols);
+	qsort(cols, t->ncols, sizeof *cols, cmp_str);
+	hash_str(st, "table");
+	hash_str(st, t->name);
+	for (size_t i = 0; i < t->ncols; i++)
+		hash_str(st, cols[i]);
+	hash_str(st, "key");
+	for (size_t k = 0; k < t->npk; k++)
+		hash_str(st, t->pk[k]);
+	hash_str(st, "ts");
+	hash_str(st, t->ts ? t->ts : "");
+	free(cols);
+}
+
+/* Open and close the database once, so that a missing file or one that is
+ * not a database is reported as such, not as a malformed stream. */
+static void check_db(void)
+{
+	if (!smg_path_is_sqlite(o.db))
+		smg_db_close(smg_db_open(o.db, false));
+	if (!smg_path_is_sqlite(o.db))
+		smg_die(SMG_EXIT_DATA, "%s: empty, or not a SQLite database", o.db);
+}
+
+/*
+ * Write the keys-only row stream of the selected tables to fd and compute
+ * its digest (what peers compare to see whether an exchange is needed)
+ * and the derived group.
+ */
+static void write_keys(const struct smg_select *sel, int fd, const char *fdname,
+		       uint8_t digest[32], uint8_t group[SMG_GROUP_LEN])
+{
+	struct smg_source *src = smg_source_open(o.db, sel);
+	struct smg_writer w;
+	smg_writer_init(&w, fd, fdname);
+	crypto_hash_sha256_state ds;
+	crypto_generichash_state gs;
+	crypto_hash_sha256_init(&ds);
+	crypto_generichash_init(&gs, NULL, 0, SMG_GROUP_LEN);
+	crypto_generichash_update(&gs, (const uint8_t *)"smugglr group v1\n", 17);
+	struct smg_buf scratch = SMG_BUF_INIT;
+	const struct smg_table *t;
+	while ((t = smg_source_next_table(src))) {
+		smg_write_table(&w, t);
+		group_add_table(&gs, t);
+		crypto_hash_sha256_update(&ds, (const uint8_t *)t->name, strlen(t->name) + 1);
+		struct smg_row row;
+		while (smg_source_next_row(src, &row)) {
+			smg_write_row(&w, t, row.key, row.hash, t->ts ? &row.ts : NULL, NULL, 0);
+			smg_buf_reset(&scratch);
+			smg_json_add_values(&scratch, row.key, t->npk);
+			if (t->ts)
+				smg_json_add_value(&scratch, &row.ts);
+			smg_buf_add(&scratch, row.hash, SMG_HASH_LEN);
+			crypto_hash_sha256_update(&ds, (const uint8_t *)scratch.data, scratch.len);
+		}
+	}
+	smg_write_end(&w);
+	smg_writer_free(&w);
+	smg_buf_free(&scratch);
+	smg_source_close(src);
+	crypto_hash_sha256_final(&ds, digest);
+	crypto_generichash_final(&gs, group, SMG_GROUP_LEN);
+}
+
+/* ---- child processes ------------------------------------------------------ */
+
+static int result_fd = -1;	/* child: where the result lines go */
+
+static void result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void result(const char *fmt, ...)
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	smg_buf_grow(&b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b.data, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b.len = (size_t)n;
+	smg_buf_addc(&b, '\n');
+	smg_write_all(result_fd, b.data, b.len, "the parent");
+	smg_buf_free(&b);
+}
+
+static void job_digest(void)
+{
+	check_db();
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		smg_die(SMG_EXIT_FAILURE, "/dev/null: %s", strerror(errno));
+	uint8_t d[32], g[SMG_GROUP_LEN];
+	write_keys(&o.sel, fd, "/dev/null", d, g);
+	close(fd);
+	char dh[65], gh[65];
+	hex(d, 32, dh);
+	hex(g, SMG_GROUP_LEN, gh);
+	result("digest %s %s", dh, gh);
+}
+
+/* ---- the exchange (child) ----------------------------------------------------- */
+
+struct xchg {
+	struct smg_chan c;
+	struct smg_frame_stats st;
+	bool initiator;
+	uint8_t peer_id[SMG_ID_LEN];
+	char peer_name[SMG_ANN_NAME_MAX + 1];
+	struct smg_buf in;
+	enum smg_policy peer_policy;
+	bool dry;
+	struct tcount *tables;
+	size_t ntables;
+};
+
+static void report_stats(const struct smg_frame_stats *st)
+{
+	for (int e = 1; e < SMG_FRAME_NERR; e++)
+		if (st->n[e])
+			result("stat %s %llu", smg_frame_errname(e), (unsigned long long)st->n[e]);
+}
+
+static _Noreturn void xfail(struct xchg *x, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static _Noreturn void xfail(struct xchg *x, int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	report_stats(&x->st);
+	struct smg_buf b = SMG_BUF_INIT;
+	smg_json_add_string(&b, msg, strlen(msg));
+	result("fail %d %s", code, b.data);
+	exit(code);
+}
+
+/* Tell the peer why we give up, then give up. */
+static _Noreturn void xrefuse(struct xchg *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static _Noreturn void xrefuse(struct xchg *x, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	smg_chan_send(&x->c, SMG_F_ERROR, msg, strlen(msg));
+	xfail(x, SMG_EXIT_DATA, "%s", msg);
+}
+
+static void xsend(struct xchg *x, uint8_t type, const void *p, size_t n)
+{
+	int e = smg_chan_send(&x->c, type, p, n);
+	if (e)
+		xfail(x, SMG_EXIT_NETWORK, "sending to the peer: %s", smg_frame_strerror(e));
+}
+
+static uint8_t xrecv(struct xchg *x)
+{
+	uint8_t type;
+	int e = smg_chan_recv(&x->c, &type, &x->in);
+	if (e)
+		xfail(x, e == SMG_FRAME_ETAG || e == SMG_FRAME_EMODE ? SMG_EXIT_AUTH
+		      : e == SMG_FRAME_EEOF || e == SMG_FRAME_EIO || e == SMG_FRAME_ETIMEOUT
+			      ? SMG_EXIT_NETWORK : SMG_EXIT_DATA,
+		      "%s", smg_frame_strerror(e));
+	if (type == SMG_F_ERROR) {
+		char msg[200];
+		clean_text(msg, sizeof msg, x->in.data, x->in.len);
+		xfail(x, SMG_EXIT_FAILURE, "the peer gave up: %s", msg);
+	}
+	return type;
+}
+
+static void xexpect(struct xchg *x, uint8_t want, const char *what)
+{
+	uint8_t t = xrecv(x);
+	if (t != want) {
+		x->st.n[SMG_FRAME_ETYPE]++;
+		xfail(x, SMG_EXIT_DATA, "expected %s from the peer, got frame type %u", what, t);
+	}
+}
+
+static void send_file(struct xchg *x, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
+	uint8_t *buf = smg_xmalloc(CHUNK);
+	for (;;) {
+		ssize_t n = read(fd, buf, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
+		if (n == 0)
+			break;
+		xsend(x, SMG_F_DATA, buf, (size_t)n);
+	}
+	free(buf);
+	close(fd);
+	xsend(x, SMG_F_END, NULL, 0);
+}
+
+/* Receive one stream (DATA frames up to END) into a file. */
+static void recv_file(struct xchg *x, const char *path, const char *what)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
+	uint64_t total = 0;
+	for (;;) {
+		uint8_t t = xrecv(x);
+		if (t == SMG_F_END && x->in.len == 0)
+			break;
+		if (t != SMG_F_DATA) {
+			x->st.n[SMG_FRAME_ETYPE]++;
+			xfail(x, SMG_EXIT_DATA, "expected the %s from the peer, got frame type %u",
+			      what, t);
+		}
+		/* a stream is NDJSON: anything else (a database file, say) is refused
+		 * before any reader looks at it */
+		if (total == 0 && x->in.len && x->in.data[0] != '{')
+			xfail(x, SMG_EXIT_DATA, "the peer's %s is not a row stream", what);
+		total += x->in.len;
+		if (total > STREAM_MAX)
+			xfail(x, SMG_EXIT_DATA, "the peer's %s is over %llu bytes", what,
+			      (unsigned long long)STREAM_MAX);
+		smg_write_all(fd, x->in.data, x->in.len, path);
+	}
+	close(fd);
+}
+
+static int open_out(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* META: {"v":1,"name":...,"group":hex,"policy":...,"dry_run":bool,"tables":[...]} */
+static void send_meta(struct xchg *x, char **tables, size_t n)
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	char gh[65];
+	hex(my_group, SMG_GROUP_LEN, gh);
+	smg_buf_adds(&b, "{\"v\":1,\"name\":");
+	smg_json_add_string(&b, o.name, strlen(o.name));
+	smg_buf_addf(&b, ",\"group\":\"%s\",\"policy\":\"%s\",\"dry_run\":%s,\"tables\":[", gh,
+		     smg_policy_names[o.policy], o.dry_run ? "true" : "false");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			smg_buf_addc(&b, ',');
+		smg_json_add_string(&b, tables[i], strlen(tables[i]));
+	}
+	smg_buf_adds(&b, "]}");
+	if (b.len > SMG_FRAME_MAX)
+		smg_die(SMG_EXIT_USAGE, "too many tables to describe in one frame");
+	xsend(x, SMG_F_META, b.data, b.len);
+	smg_buf_free(&b);
+}
+
+static bool json_bool(struct smg_json *j, bool *out)
+{
+	smg_json_ws(j);
+	size_t left = (size_t)(j->end - j->p);
+	if (left >= 4 && !memcmp(j->p, "true", 4)) {
+		*out = true;
+		j->p += 4;
+	} else if (left >= 5 && !memcmp(j->p, "false", 5)) {
+		*out = false;
+		j->p += 5;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* Parse the peer's META; its tables come back in *tables. */
+static void recv_meta(struct xchg *x, char ***tables, size_t *ntables)
+{
+	xexpect(x, SMG_F_META, "its description (META)");
+	struct smg_buf scratch = SMG_BUF_INIT;
+	struct smg_json j;
+	smg_json_init(&j, x->in.data, x->in.len, &scratch);
+	bool ok = smg_json_expect(&j, '{'), seen_group = false, seen_policy = false;
+	int64_t version = 0;
+	*tables = NULL;
+	*ntables = 0;
+	uint8_t group[SMG_GROUP_LEN];
+	bool first = true;
+	while (ok && !smg_json_expect(&j, '}')) {
+		const char *k, *s;
+		size_t kn, sn;
+		ok = (first || smg_json_expect(&j, ',')) && smg_json_string(&j, &k, &kn) &&
+		     smg_json_expect(&j, ':');
+		first = false;
+		if (!ok)
+			break;
+#define KEY(name) (kn == sizeof name - 1 && !memcmp(k, name, kn))
+		if (KEY("v")) {
+			ok = smg_json_int(&j, &version);
+		} else if (KEY("name")) {
+			ok = smg_json_string(&j, &s, &sn);
+			if (ok)
+				clean_text(x->peer_name, sizeof x->peer_name, s, sn);
+		} else if (KEY("group")) {
+			ok = smg_json_string(&j, &s, &sn) && sn == 2 * SMG_GROUP_LEN &&
+			     sodium_hex2bin(group, sizeof group, s, sn, NULL, NULL, NULL) == 0;
+			seen_group = ok;
+		} else if (KEY("policy")) {
+			char name[32];
+			ok = smg_json_string(&j, &s, &sn) && sn < sizeof name;
+			if (ok) {
+				memcpy(name, s, sn);
+				name[sn] = '\0';
+				int p = smg_policy_parse(name);
+				ok = p >= 0 && p != SMG_REMOTE_WINS;
+				x->peer_policy = (enum smg_policy)(ok ? p : 0);
+				seen_policy = ok;
+			}
+		} else if (KEY("dry_run")) {
+			bool d = false;
+			ok = json_bool(&j, &d);
+			x->dry = x->dry || d;
+		} else if (KEY("tables")) {
+			if (*tables)
+				ok = false;
+			else
+				ok = smg_json_strings(&j, tables, ntables);
+		} else {
+			const char *raw;
+			size_t rn;
+			ok = smg_json_skip(&j, &raw, &rn);
+		}
+#undef KEY
+	}
+	smg_json_ws(&j);
+	smg_buf_free(&scratch);
+	if (!ok || j.p != j.end || !seen_group || !seen_policy || !*tables) {
+		x->st.n[SMG_FRAME_ETYPE]++;
+		xrefuse(x, "malformed META from the peer");
+	}
+	if (version != 1)
+		xrefuse(x, "protocol version %lld is not 1", (long long)version);
+	if (memcmp(group, my_group, SMG_GROUP_LEN)) {
+		dropped[DROP_OTHER_GROUP]++;
+		xrefuse(x, "the peer is in another group");
+	}
+}
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Rows per table: what a diff would write to its local side. */
+static void count_tables(struct xchg *x, const struct smg_diff_result *res, bool sent)
+{
+	for (size_t i = 0; i < res->ntables; i++) {
+		struct tcount *t = tcount_get(&x->tables, &x->ntables, res->tables[i].name);
+		if (sent)
+			t->sent += res->tables[i].counts.upsert[SMG_SIDE_LOCAL];
+		else
+			t->received += res->tables[i].counts.upsert[SMG_SIDE_LOCAL];
+	}
+}
+
+/* What the peer would pull from us, by its policy: a diff with the peer's
+ * keys as the local side and our database as the remote, direction pull.
+ * out NULL: count only. */
+static void rows_for_peer(struct xchg *x, const struct smg_select *sel, const char *out)
+{
+	struct smg_source *theirs = smg_source_open(tmppath("keys-peer"), sel);
+	struct smg_source *ours = smg_source_open(o.db, sel);
+	struct smg_diff_opts d = {.policy = x->peer_policy, .dir = SMG_PULL};
+	struct smg_diff_result res;
+	struct smg_writer w;
+	int fd = out ? open_out(out) : -1;
+	if (out)
+		smg_writer_init(&w, fd, out);
+	smg_diff(theirs, ours, &d, out ? &w : NULL, &res);
+	if (out) {
+		smg_writer_free(&w);
+		close(fd);
+	}
+	count_tables(x, &res, true);
+	smg_diff_result_free(&res);
+	smg_source_close(theirs);
+	smg_source_close(ours);
+}
+
+/*
+ * The peer's rows arrive as change records (from its diff).  Turn them into
+ * a row stream, hashing every row here: what we then decide and apply rests
+ * on our own hashes and our own policy, not on the peer's word.
+ */
+static bool selected(const struct smg_select *sel, const char *name)
+{
+	for (size_t i = 0; i < sel->ntables; i++)
+		if (!strcmp(sel->tables[i], name))
+			return true;
+	return false;
+}
+
+static void changes_to_rows(const struct smg_select *sel, const char *in, const char *out)
+{
+	struct smg_reader *r = smg_reader_open_path(in);
+	int fd = open_out(out);
+	struct smg_writer w;
+	smg_writer_init(&w, fd, out);
+	const struct smg_record *rec;
+	struct smg_value *vals = NULL;
+	size_t cap = 0;
+	unsigned char h[SMG_HASH_LEN];
+	while ((rec = smg_reader_next(r))) {
+		switch (rec->kind) {
+		case SMG_REC_TABLE:
+			if (!selected(sel, rec->table->name))
+				smg_reader_die(r, "the peer sent rows of table \"%s\", which we do not "
+					       "sync with it", rec->table->name);
+			smg_write_table(&w, rec->table);
+			break;
+		case SMG_REC_CHANGE:
+			if (rec->op != SMG_OP_UPSERT || rec->to != SMG_SIDE_LOCAL)
+				smg_reader_die(r, "the peer sent a change that is not an upsert for us");
+			smg_reader_values(r, rec, &vals, &cap);
+			for (size_t k = 0; k < rec->table->npk; k++)
+				if (smg_value_cmp(&rec->key[k], &vals[rec->table->pk_idx[k]]))
+					smg_reader_die(r, "the peer sent a row whose key and values "
+						       "disagree");
+			smg_hash_row(rec->table, vals, h);
+			smg_write_row(&w, rec->table, rec->key, h,
+				      rec->table->ts_idx >= 0 ? &vals[rec->table->ts_idx] : NULL,
+				      rec->values, rec->values_len);
+			break;
+		case SMG_REC_SUMMARY:
+			break;
+		default:
+			smg_reader_die(r, "unexpected record in the peer's rows");
+		}
+	}
+	smg_write_end(&w);
+	smg_writer_free(&w);
+	close(fd);
+	free(vals);
+	smg_reader_close(r);
+}
+
+/* Our own decision on the peer's rows: a diff with our database as the
+ * local side and the rows as the remote, direction pull, our policy. */
+static void rows_we_take(struct xchg *x, const struct smg_select *sel, const char *rows,
+			 const char *out)
+{
+	struct smg_source *ours = smg_source_open(o.db, sel);
+	struct smg_source *theirs = smg_source_open(rows, sel);
+	struct smg_diff_opts d = {.policy = o.policy, .dir = SMG_PULL};
+	struct smg_diff_result res;
+	struct smg_writer w;
+	int fd = out ? open_out(out) : -1;
+	if (out)
+		smg_writer_init(&w, fd, out);
+	smg_diff(ours, theirs, &d, out ? &w : NULL, &res);
+	if (out) {
+		smg_writer_free(&w);
+		close(fd);
+	}
+	if (!out)	/* dry run: this is what we would receive */
+		count_tables(x, &res, false);
+	smg_diff_result_free(&res);
+	smg_source_close(ours);
+	smg_source_close(theirs);
+}
+
+static void exchange(struct xchg *x)
+{
+	/* what both sides sync: the tables both have selected */
+	sqlite3 *db = smg_db_open(o.db, false);
+	size_t nmine;
+	struct smg_table **mine = smg_db_tables(db, o.db, &o.sel, &nmine);
+	smg_db_close(db);
+	char **names = smg_xcalloc(nmine, sizeof *names);
+	for (size_t i = 0; i < nmine; i++)
+		names[i] = mine[i]->name;
+
+	char **theirs = NULL;
+	size_t ntheirs = 0;
+	x->dry = o.dry_run;
+	if (x->initiator) {
+		send_meta(x, names, nmine);
+		recv_meta(x, &theirs, &ntheirs);
+	} else {
+		recv_meta(x, &theirs, &ntheirs);
+		send_meta(x, names, nmine);
+	}
+	struct smg_select sel = o.sel;
+	sel.tables = NULL;
+	sel.ntables = 0;
+	for (size_t i = 0; i < nmine; i++)
+		for (size_t k = 0; k < ntheirs; k++)
+			if (!strcmp(names[i], theirs[k])) {
+				smg_select_add(&sel.tables, &sel.ntables, names[i]);
+				break;
+			}
+	if (o.verbose && sel.ntables < nmine)
+		status("%s: %zu of our %zu tables are not synced with %s", o.db,
+		       nmine - sel.ntables, nmine, x->peer_name);
+	free(names);
+	smg_tables_free(mine, nmine);
+	free_names(theirs, ntheirs);
+
+	if (sel.ntables) {
+		/* 1. keys and hashes, both ways (the client's first) */
+		uint8_t d[32], g[SMG_GROUP_LEN];
+		int fd = open_out(tmppath("keys-mine"));
+		write_keys(&sel, fd, tmppath("keys-mine"), d, g);
+		close(fd);
+		if (x->initiator) {
+			send_file(x, tmppath("keys-mine"));
+			recv_file(x, tmppath("keys-peer"), "keys");
+		} else {
+			recv_file(x, tmppath("keys-peer"), "keys");
+			send_file(x, tmppath("keys-mine"));
+		}
+		if (x->dry) {
+			/* count what each side would send; move no row */
+			rows_for_peer(x, &sel, NULL);
+			rows_we_take(x, &sel, tmppath("keys-peer"), NULL);
+		} else {
+			/* 2. the rows each side needs, by the receiver's policy */
+			rows_for_peer(x, &sel, tmppath("rows-out"));
+			if (x->initiator) {
+				send_file(x, tmppath("rows-out"));
+				recv_file(x, tmppath("rows-in"), "rows");
+			} else {
+				recv_file(x, tmppath("rows-in"), "rows");
+				send_file(x, tmppath("rows-out"));
+			}
+			changes_to_rows(&sel, tmppath("rows-in"), tmppath("rows-in.checked"));
+			rows_we_take(x, &sel, tmppath("rows-in.checked"), tmppath("changes"));
+		}
+	}
+	/* 3. both have everything: say so, then apply */
+	if (x->initiator) {
+		xsend(x, SMG_F_DONE, NULL, 0);
+		xexpect(x, SMG_F_DONE, "DONE");
+	} else {
+		xexpect(x, SMG_F_DONE, "DONE");
+		xsend(x, SMG_F_DONE, NULL, 0);
+	}
+	result("bytes %llu %llu", (unsigned long long)x->c.bytes_in,
+	       (unsigned long long)x->c.bytes_out);
+	smg_chan_close(&x->c);
+	if (sel.ntables && !x->dry) {
+		sqlite3 *wdb = smg_db_open(o.db, true);
+		struct smg_reader *r = smg_reader_open_path(tmppath("changes"));
+		struct smg_apply_opts ao = {.only = SMG_SIDE_LOCAL};
+		struct smg_apply_result ar;
+		smg_apply_sqlite(wdb, o.db, r, &ao, &ar);
+		for (size_t i = 0; i < ar.ntables; i++)
+			tcount_get(&x->tables, &x->ntables, ar.tables[i].name)->received +=
+				ar.tables[i].upserted;
+		smg_apply_result_free(&ar);
+		smg_reader_close(r);
+		smg_db_close(wdb);
+	}
+	for (size_t i = 0; i < x->ntables; i++) {
+		struct smg_buf b = SMG_BUF_INIT;
+		smg_json_add_string(&b, x->tables[i].name, strlen(x->tables[i].name));
+		result("table %lld %lld %s", (long long)x->tables[i].sent,
+		       (long long)x->tables[i].received, b.data);
+		smg_buf_free(&b);
+	}
+	smg_select_free(&(struct smg_select){.tables = sel.tables, .ntables = sel.ntables});
+	report_stats(&x->st);
+	result("ok %s", x->dry ? "dry" : "wet");
+}
+
+static int connect_to(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) < 0) {
+		if (errno != EINPROGRESS) {
+			close(fd);
+			return -1;
+		}
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		int err = 0;
+		socklen_t len = sizeof err;
+		int r;
+		while ((r = poll(&p, 1, CONNECT_MS)) < 0 && errno == EINTR)
+			;
+		if (r <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+			close(fd);
+			errno = r == 0 ? ETIMEDOUT : err ? err : errno;
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static void job_exchange(int fd, bool initiator, const uint8_t *expect_id,
+			 const struct sockaddr_in *sa)
+{
+	struct xchg x;
+	memset(&x, 0, sizeof x);
+	x.initiator = initiator;
+	x.c.fd = -1;
+	x.c.stats = &x.st;
+	strcpy(x.peer_name, "?");
+	if (initiator) {
+		fd = connect_to(sa);
+		if (fd < 0)
+			xfail(&x, SMG_EXIT_NETWORK, "connect to %s:%d: %s", inet_ntoa(sa->sin_addr),
+			      ntohs(sa->sin_port), strerror(errno));
+	}
+	int e = smg_chan_handshake(&x.c, fd, have_key ? secret : NULL, initiator, my_id,
+				   x.peer_id, initiator ? IO_TIMEOUT_MS : HELLO_WAIT_MS);
+	if (e)
+		xfail(&x, e == SMG_FRAME_ETAG || e == SMG_FRAME_EMODE ? SMG_EXIT_AUTH
+							      : SMG_EXIT_NETWORK,
+		      "handshake: %s", smg_frame_strerror(e));
+	result("peer %s", idhex(x.peer_id));
+	if (expect_id && memcmp(expect_id, x.peer_id, SMG_ID_LEN))
+		xfail(&x, SMG_EXIT_DATA, "a different peer answered (id %s)", idhex(x.peer_id));
+	x.c.timeout_ms = IO_TIMEOUT_MS;
+	exchange(&x);
+	smg_buf_free(&x.in);
+	for (size_t i = 0; i < x.ntables; i++)
+		free(x.tables[i].name);
+	free(x.tables);
+}
+
+/* ---- jobs, as the parent sees them --------------------------------------- */
+
+enum job_kind { JOB_NONE, JOB_DIGEST, JOB_EXCHANGE };
+
+static struct {
+	enum job_kind kind;
+	int fd;			/* result pipe */
+	struct smg_buf out;
+	int peer;		/* index, or -1 until the child names it */
+	bool initiator;
+	struct sockaddr_in addr;
+	uint8_t digest_mine[32], digest_theirs[32];
+} job = {.fd = -1, .peer = -1};
+
+static void child_signals(void)
+{
+	/* a stop request waits for the exchange in progress to finish */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void start_job(enum job_kind kind, int conn_fd, int peer, const struct sockaddr_in *sa)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		smg_die(SMG_EXIT_FAILURE, "pipe: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		smg_die(SMG_EXIT_FAILURE, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_signals();
+		smg_atdie(NULL);
+		close(p[0]);
+		if (udp_fd >= 0)
+			close(udp_fd);
+		if (listen_fd >= 0)
+			close(listen_fd);
+		result_fd = p[1];
+		if (kind == JOB_DIGEST)
+			job_digest();
+		else
+			job_exchange(conn_fd, conn_fd < 0, peer >= 0 ? peers[peer].id : NULL, sa);
+		exit(SMG_EXIT_OK);
+	}
+	close(p[1]);
+	if (conn_fd >= 0)
+		close(conn_fd);
+	job_pid = pid;
+	job.kind = kind;
+	job.fd = p[0];
+	job.peer = peer;
+	job.initiator = conn_fd < 0;
+	if (sa)
+		job.addr = *sa;
+	smg_buf_reset(&job.out);
+	memcpy(job.digest_mine, my_digest, 32);
+	if (peer >= 0)
+		memcpy(job.digest_theirs, peers[peer].digest, 32);
+}
+
+static int find_peer(const uint8_t id[SMG_ID_LEN])
+{
+	for (size_t i = 0; i < npeers; i++)
+		if (!memcmp(peers[i].id, id, SMG_ID_LEN))
+			return (int)i;
+	return -1;
+}
+
+static int add_peer(const uint8_t id[SMG_ID_LEN])
+{
+	int i = find_peer(id);
+	if (i >= 0)
+		return i;
+	if (npeers == MAX_PEERS) {
+		/* forget the peer silent longest */
+		size_t old = 0;
+		for (size_t k = 1; k < npeers; k++)
+			if (peers[k].last_seen < peers[old].last_seen)
+				old = k;
+		free(peers[old].tables);
+		peers[old] = peers[--npeers];
+	}
+	struct peer *p = &peers[npeers];
+	memset(p, 0, sizeof *p);
+	memcpy(p->id, id, SMG_ID_LEN);
+	strcpy(p->name, "?");
+	p->last_seen = smg_mono_ms();
+	return (int)npeers++;
+}
+
+static void print_event(const struct peer *p, bool ok, const struct tcount *t, size_t nt,
+			const char *err);
+
+/* The child ended: read what it said and account for it. */
+static int finish_job(void)
+{
+	int st = 0;
+	while (waitpid(job_pid, &st, 0) < 0 && errno == EINTR)
+		;
+	job_pid = -1;
+	close(job.fd);
+	job.fd = -1;
+	enum job_kind kind = job.kind;
+	job.kind = JOB_NONE;
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : SMG_EXIT_FAILURE;
+	bool ok = false, dry = false;
+	char err[400] = "";
+	uint64_t bin = 0, bout = 0;
+	struct tcount *tables = NULL;
+	size_t ntables = 0;
+	char *line = job.out.data, *nl;
+	while (line && (nl = strchr(line, '\n'))) {
+		*nl = '\0';
+		char a[65], b[65];
+		long long x1, x2;
+		int off = 0;
+		if (kind == JOB_DIGEST && sscanf(line, "digest %64s %64s", a, b) == 2) {
+			sodium_hex2bin(my_digest, 32, a, 64, NULL, NULL, NULL);
+			if (!fixed_group)
+				sodium_hex2bin(my_group, SMG_GROUP_LEN, b, 64, NULL, NULL, NULL);
+			ok = true;
+		} else if (sscanf(line, "peer %32s", a) == 1) {
+			uint8_t id[SMG_ID_LEN];
+			if (sodium_hex2bin(id, sizeof id, a, strlen(a), NULL, NULL, NULL) == 0) {
+				job.peer = add_peer(id);
+				if (!job.initiator && !peers[job.peer].announced) {
+					peers[job.peer].addr = job.addr;
+					peers[job.peer].addr.sin_port = 0;
+				}
+			}
+		} else if (sscanf(line, "table %lld %lld %n", &x1, &x2, &off) == 2 && off) {
+			struct smg_buf scratch = SMG_BUF_INIT;
+			struct smg_json j;
+			const char *s;
+			size_t sn;
+			smg_json_init(&j, line + off, strlen(line + off), &scratch);
+			if (smg_json_string(&j, &s, &sn)) {
+				char *name = smg_xstrndup(s, sn);
+				struct tcount *t = tcount_get(&tables, &ntables, name);
+				t->sent += x1;
+				t->received += x2;
+				free(name);
+			}
+			smg_buf_free(&scratch);
+		} else if (sscanf(line, "stat %64s %lld", a, &x1) == 2) {
+			for (int e = 1; e < SMG_FRAME_NERR; e++)
+				if (!strcmp(a, smg_frame_errname(e)))
+					dropped[e] += (uint64_t)x1;
+		} else if (sscanf(line, "bytes %lld %lld", &x1, &x2) == 2) {
+			bin = (uint64_t)x1;
+			bout = (uint64_t)x2;
+		} else if (sscanf(line, "fail %lld %n", &x1, &off) == 1 && off) {
+			struct smg_buf scratch = SMG_BUF_INIT;
+			struct smg_json j;
+			const char *s;
+			size_t sn;
+			smg_json_init(&j, line + off, strlen(line + off), &scratch);
+			if (smg_json_string(&j, &s, &sn))
+				clean_text(err, sizeof err, s, sn);
+			smg_buf_free(&scratch);
+		} else if (!strncmp(line, "ok ", 3)) {
+			ok = true;
+			dry = !strcmp(line + 3, "dry");
+		}
+		line = nl + 1;
+	}
+	smg_buf_reset(&job.out);
+	if (code != 0)
+		ok = false;
+	if (!ok && !err[0])
+		snprintf(err, sizeof err, "exchange ended with exit code %d%s", code,
+			 code == SMG_EXIT_DATA ? " (bad data from the peer?)" : "");
+	if (kind == JOB_DIGEST) {
+		if (!ok)
+			status("%s: could not read the database (exit %d)", o.db, code);
+		return ok ? 0 : (code ? code : SMG_EXIT_FAILURE);
+	}
+	(void)bin;
+	(void)bout;
+	if (!ok && code == SMG_EXIT_DATA)
+		dropped[DROP_BAD_DATA]++;
+	struct peer *p = job.peer >= 0 ? &peers[job.peer] : NULL;
+	if (ok)
+		ex_ok++;
+	else
+		ex_failed++;
+	if (p) {
+		p->done = true;
+		if (ok) {
+			p->exchanges++;
+			p->failures_in_row = 0;
+			p->synced_valid = true;
+			memcpy(p->synced_mine, job.digest_mine, 32);
+			memcpy(p->synced_theirs, job.digest_theirs, 32);
+			p->next_try = smg_mono_ms();
+		} else {
+			p->failures++;
+			p->failures_in_row++;
+			int64_t back = o.interval_ms << (p->failures_in_row < 8 ? p->failures_in_row : 8);
+			p->next_try = smg_mono_ms() + (back < BACKOFF_MAX_MS ? back : BACKOFF_MAX_MS);
+			snprintf(p->last_error, sizeof p->last_error, "%s", err);
+		}
+		for (size_t i = 0; i < ntables; i++) {
+			struct tcount *t = tcount_get(&p->tables, &p->ntables, tables[i].name);
+			t->sent += tables[i].sent;
+			t->received += tables[i].received;
+		}
+	}
+	int64_t got = 0;
+	for (size_t i = 0; i < ntables; i++) {
+		struct tcount *t = tcount_get(&totals, &ntotals, tables[i].name);
+		t->sent += tables[i].sent;
+		t->received += tables[i].received;
+		total_sent += tables[i].sent;
+		total_received += tables[i].received;
+		got += tables[i].received;
+	}
+	struct peer anon;
+	if (!p) {
+		memset(&anon, 0, sizeof anon);
+		strcpy(anon.name, "?");
+		anon.addr = job.addr;
+	}
+	print_event(p ? p : &anon, ok, tables, ntables, ok ? NULL : err);
+	(void)dry;
+	for (size_t i = 0; i < ntables; i++)
+		free(tables[i].name);
+	free(tables);
+	/* our rows changed: what we announce must too */
+	return got > 0 ? -1 : 0;
+}
+
+/* Run a digest job to its end (the parent has nothing else to do meanwhile). */
+static int run_digest(void)
+{
+	start_job(JOB_DIGEST, -1, -1, NULL);
+	char buf[512];
+	ssize_t n;
+	while ((n = read(job.fd, buf, sizeof buf)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		smg_buf_add(&job.out, buf, (size_t)n);
+	}
+	return finish_job();
+}
+
+/* ---- reports ------------------------------------------------------------------ */
+
+static void json_tables(struct smg_buf *b, const struct tcount *t, size_t n)
+{
+	smg_buf_addc(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			smg_buf_addc(b, ',');
+		smg_json_add_string(b, t[i].name, strlen(t[i].name));
+		smg_buf_addf(b, ":{\"sent\":%lld,\"received\":%lld}", (long long)t[i].sent,
+			     (long long)t[i].received);
+	}
+	smg_buf_addc(b, '}');
+}
+
+static void json_peer(struct smg_buf *b, const struct peer *p)
+{
+	smg_buf_addf(b, "{\"id\":\"%s\",\"name\":", idhex(p->id));
+	smg_json_add_string(b, p->name, strlen(p->name));
+	smg_buf_addf(b, ",\"address\":\"%s\",\"port\":%d,\"passive\":%s,\"expired\":%s,"
+		     "\"exchanges\":%d,\"failures\":%d,\"last_error\":",
+		     inet_ntoa(p->addr.sin_addr), ntohs(p->addr.sin_port),
+		     p->flags & SMG_ANN_PASSIVE ? "true" : "false", p->expired ? "true" : "false",
+		     p->exchanges, p->failures);
+	if (p->last_error[0])
+		smg_json_add_string(b, p->last_error, strlen(p->last_error));
+	else
+		smg_buf_adds(b, "null");
+	smg_buf_adds(b, ",\"tables\":");
+	json_tables(b, p->tables, p->ntables);
+	smg_buf_addc(b, '}');
+}
+
+static const char *peer_label(const struct peer *p)
+{
+	static char buf[200];
+	snprintf(buf, sizeof buf, "%s (%s, id %.8s)", p->name, inet_ntoa(p->addr.sin_addr),
+		 idhex(p->id));
+	return buf;
+}
+
+static void print_event(const struct peer *p, bool ok, const struct tcount *t, size_t nt,
+			const char *err)
+{
+	int64_t s = 0, r = 0;
+	for (size_t i = 0; i < nt; i++) {
+		s += t[i].sent;
+		r += t[i].received;
+	}
+	const char *would = o.dry_run ? "would " : "";
+	if (ok)
+		status("exchange with %s: %ssent %lld rows, %sreceived %lld", peer_label(p), would,
+		       (long long)s, would, (long long)r);
+	else
+		status("exchange with %s failed: %s", peer_label(p), err);
+	if (o.json && !o.once) {
+		struct smg_buf b = SMG_BUF_INIT;
+		smg_buf_adds(&b, "{\"event\":\"exchange\",\"ok\":");
+		smg_buf_adds(&b, ok ? "true" : "false");
+		smg_buf_addf(&b, ",\"insecure\":%s,\"dry_run\":%s,\"peer\":",
+			     o.insecure ? "true" : "false", o.dry_run ? "true" : "false");
+		json_peer(&b, p);
+		smg_buf_addf(&b, ",\"sent\":%lld,\"received\":%lld,\"error\":", (long long)s,
+			     (long long)r);
+		if (err)
+			smg_json_add_string(&b, err, strlen(err));
+		else
+			smg_buf_adds(&b, "null");
+		smg_buf_adds(&b, ",\"tables\":");
+		json_tables(&b, t, nt);
+		smg_buf_adds(&b, "}\n");
+		smg_write_all(1, b.data, b.len, "stdout");
+		smg_buf_free(&b);
+	}
+}
+
+static void print_summary(void)
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	char gh[65];
+	hex(my_group, SMG_GROUP_LEN, gh);
+	if (o.json) {
+		smg_buf_addf(&b, "{\"program\":\"smg-beacon\",\"version\":\"%s\",\"insecure\":%s,"
+			     "\"dry_run\":%s,\"database\":", SMG_VERSION,
+			     o.insecure ? "true" : "false", o.dry_run ? "true" : "false");
+		smg_json_add_string(&b, o.db, strlen(o.db));
+		smg_buf_addf(&b, ",\"id\":\"%s\",\"group\":\"%s\",\"port\":%d,\"peers\":[",
+			     idhex(my_id), gh, o.port);
+		for (size_t i = 0; i < npeers; i++) {
+			if (i)
+				smg_buf_addc(&b, ',');
+			json_peer(&b, &peers[i]);
+		}
+		smg_buf_addf(&b, "],\"exchanges\":{\"ok\":%lld,\"failed\":%lld},"
+			     "\"sent\":%lld,\"received\":%lld,\"tables\":",
+			     (long long)ex_ok, (long long)ex_failed, (long long)total_sent,
+			     (long long)total_received);
+		json_tables(&b, totals, ntotals);
+		smg_buf_adds(&b, ",\"dropped\":{");
+		bool first = true;
+		for (int i = 1; i < DROP_NREASONS; i++) {
+			if (!dropped[i])
+				continue;
+			smg_buf_addf(&b, "%s\"%s\":%llu", first ? "" : ",", drop_name(i),
+				     (unsigned long long)dropped[i]);
+			first = false;
+		}
+		smg_buf_adds(&b, "}}\n");
+	} else {
+		const char *would = o.dry_run ? "would " : "";
+		smg_buf_addf(&b, "%s%s: group %.16s, %zu peer%s seen, %lld exchange%s, %lld failed\n",
+			     o.insecure ? "INSECURE: " : "", o.db, gh, npeers,
+			     npeers == 1 ? "" : "s", (long long)ex_ok, ex_ok == 1 ? "" : "s",
+			     (long long)ex_failed);
+		for (size_t i = 0; i < npeers; i++) {
+			const struct peer *p = &peers[i];
+			smg_buf_addf(&b, "peer %s%s%s\n", peer_label(p), p->expired ? " expired" : "",
+				     p->flags & SMG_ANN_PASSIVE ? " passive" : "");
+			for (size_t k = 0; k < p->ntables; k++)
+				smg_buf_addf(&b, "  %s: %ssent %lld, %sreceived %lld\n",
+					     p->tables[k].name, would, (long long)p->tables[k].sent,
+					     would, (long long)p->tables[k].received);
+			if (p->last_error[0])
+				smg_buf_addf(&b, "  last error: %s\n", p->last_error);
+		}
+		for (int i = 1; i < DROP_NREASONS; i++)
+			if (dropped[i])
+				smg_buf_addf(&b, "dropped %s: %llu\n", drop_name(i),
+					     (unsigned long long)dropped[i]);
+	}
+	smg_write_all(1, b.data, b.len, "stdout");
+	smg_buf_free(&b);
+}
+
+/* ---- UDP ----------------------------------------------------------------------- */
+
+static uint64_t ann_seq;
+
+static void announce(void)
+{
+	struct smg_announce a;
+	memset(&a, 0, sizeof a);
+	a.ts_ms = smg_now_ms();
+	a.port = o.dry_run ? 0 : (uint16_t)tcp_port;
+	a.flags = o.dry_run ? SMG_ANN_PASSIVE : 0;
+	memcpy(a.group, my_group, SMG_GROUP_LEN);
+	memcpy(a.digest, my_digest, 32);
+	memcpy(a.name, o.name, sizeof a.name);
+	struct smg_buf pl = SMG_BUF_INIT, f = SMG_BUF_INIT;
+	smg_announce_encode(&a, &pl);
+	smg_frame_seal(&f, have_key ? ann_key : NULL, SMG_F_ANNOUNCE, ++ann_seq, my_id, pl.data,
+		       pl.len);
+	struct ifaddrs *ifs, *i;
+	if (getifaddrs(&ifs) < 0) {
+		status("getifaddrs: %s", strerror(errno));
+		return;
+	}
+	int sent = 0;
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    !(i->ifa_flags & IFF_UP) || !(i->ifa_flags & IFF_BROADCAST) ||
+		    (i->ifa_flags & IFF_LOOPBACK) || !i->ifa_broadaddr)
+			continue;
+		struct sockaddr_in to = *(struct sockaddr_in *)i->ifa_broadaddr;
+		to.sin_port = htons((uint16_t)o.port);
+		if (sendto(udp_fd, f.data, f.len, 0, (struct sockaddr *)&to, sizeof to) < 0)
+			verbose("announce on %s (%s): %s", i->ifa_name, inet_ntoa(to.sin_addr),
+				strerror(errno));
+		else
+			sent++;
+	}
+	freeifaddrs(ifs);
+	static bool warned;
+	if (!sent && !warned) {
+		status("no interface with a broadcast address is up: nobody can hear us");
+		warned = true;
+	}
+	smg_buf_free(&pl);
+	smg_buf_free(&f);
+}
+
+static struct smg_guard guard;
+
+static void drop(int reason, const struct sockaddr_in *from)
+{
+	dropped[reason]++;
+	verbose("dropped a packet from %s: %s", inet_ntoa(from->sin_addr),
+		reason < SMG_FRAME_NERR ? smg_frame_strerror(reason) : drop_name(reason));
+}
+
+static void receive_udp(void)
+{
+	uint8_t buf[UDP_BUF];
+	struct smg_buf pl = SMG_BUF_INIT;
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		ssize_t n = recvfrom(udp_fd, buf, sizeof buf, MSG_TRUNC, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			break;
+		if (fl != sizeof from || from.sin_family != AF_INET)
+			continue;
+		if ((size_t)n > sizeof buf) {
+			drop(SMG_FRAME_ETOOBIG, &from);
+			continue;
+		}
+		struct smg_frame_hdr h;
+		int e = smg_frame_decode(have_key ? ann_key : NULL, buf, (size_t)n, ANN_MAX, &h, &pl);
+		if (e) {
+			drop(e, &from);
+			continue;
+		}
+		if (!memcmp(h.id, my_id, SMG_ID_LEN))
+			continue;	/* our own, heard back */
+		struct smg_announce a;
+		if (h.type != SMG_F_ANNOUNCE ||
+		    smg_announce_decode((uint8_t *)pl.data, pl.len, &a) != 0) {
+			drop(SMG_FRAME_ETYPE, &from);
+			continue;
+		}
+		e = smg_guard_check(&guard, h.id, h.seq, a.ts_ms, smg_now_ms());
+		if (e) {
+			drop(e, &from);
+			continue;
+		}
+		if (memcmp(a.group, my_group, SMG_GROUP_LEN)) {
+			drop(DROP_OTHER_GROUP, &from);
+			continue;
+		}
+		int i = add_peer(h.id);
+		struct peer *p = &peers[i];
+		bool fresh = !p->announced || p->expired;
+		p->announced = true;
+		p->expired = false;
+		p->addr = from;
+		p->addr.sin_port = htons(a.port);
+		p->flags = a.flags;
+		memcpy(p->digest, a.digest, 32);
+		memcpy(p->name, a.name, sizeof p->name);
+		p->last_seen = smg_mono_ms();
+		if (fresh)
+			status("peer %s%s", peer_label(p),
+			       p->flags & SMG_ANN_PASSIVE ? " (dry run, passive)" : "");
+	}
+	smg_buf_free(&pl);
+}
+
+static void expire_peers(int64_t now)
+{
+	for (size_t i = 0; i < npeers; i++) {
+		struct peer *p = &peers[i];
+		if (p->announced && !p->expired && now - p->last_seen > o.peer_timeout_ms) {
+			p->expired = true;
+			status("peer %s went quiet", peer_label(p));
+		}
+	}
+}
+
+/* ---- sockets and setup ----------------------------------------------------------- */
+
+static void open_sockets(void)
+{
+	int one = 1;
+	udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (udp_fd < 0)
+		smg_die(SMG_EXIT_FAILURE, "socket: %s", strerror(errno));
+	setsockopt(udp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	setsockopt(udp_fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port),
+				 .sin_addr.s_addr = htonl(INADDR_ANY)};
+	if (bind(udp_fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		smg_die(SMG_EXIT_FAILURE, "UDP port %d: %s", o.port, strerror(errno));
+	if (o.dry_run)
+		return;	/* accept nothing */
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (listen_fd < 0)
+		smg_die(SMG_EXIT_FAILURE, "socket: %s", strerror(errno));
+	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		/* the port is taken (another beacon on this host): any port will do,
+		 * the announcements say which */
+		sa.sin_port = 0;
+		if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+			smg_die(SMG_EXIT_FAILURE, "TCP: %s", strerror(errno));
+	}
+	socklen_t len = sizeof sa;
+	getsockname(listen_fd, (struct sockaddr *)&sa, &len);
+	tcp_port = ntohs(sa.sin_port);
+	if (listen(listen_fd, 16) < 0)
+		smg_die(SMG_EXIT_FAILURE, "listen: %s", strerror(errno));
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (stop && job_pid > 0)	/* asked twice: do not wait for the exchange */
+		kill(job_pid, SIGKILL);
+	stop = 1;
+}
+
+static int64_t parse_secs(const char *s, const char *what)
+{
+	char *end;
+	double d = strtod(s, &end);
+	if (end == s || *end || !(d > 0) || d > 86400)
+		smg_die(SMG_EXIT_USAGE, "%s: expected seconds (0 < N <= 86400), got \"%s\"", what, s);
+	return (int64_t)(d * 1000);
+}
+
+static void read_secret_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		smg_die(SMG_EXIT_USAGE, "%s: %s", path, strerror(errno));
+	char buf[256];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (!smg_secret_parse(buf, secret))
+		smg_die(SMG_EXIT_USAGE, "%s: the secret must be 64 hex digits", path);
+	sodium_memzero(buf, sizeof buf);
+	have_key = true;
+}
+
+static void default_name(void)
+{
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	clean_text(o.name, sizeof o.name, host, strlen(host));
+	if (!o.name[0])
+		strcpy(o.name, "smg-beacon");
+}
+
+/* ---- main loop --------------------------------------------------------------------- */
+
+static bool id_below(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, SMG_ID_LEN) < 0;
+}
+
+/* Daemon: the next peer we should connect to, or -1. */
+static int next_target(int64_t now)
+{
+	for (size_t i = 0; i < npeers; i++) {
+		struct peer *p = &peers[i];
+		if (!p->announced || p->expired || (p->flags & SMG_ANN_PASSIVE) || !p->addr.sin_port)
+			continue;
+		if (now < p->next_try)
+			continue;
+		if (o.once) {
+			if (p->target && !p->done && (o.dry_run || id_below(my_id, p->id)))
+				return (int)i;
+			continue;
+		}
+		if (o.dry_run) {	/* one report per peer */
+			if (!p->done)
+				return (int)i;
+			continue;
+		}
+		if (!id_below(my_id, p->id))
+			continue;	/* the lower id connects: it will come to us */
+		if (!memcmp(p->digest, my_digest, 32))
+			continue;	/* already the same rows */
+		if (p->synced_valid && !memcmp(p->synced_mine, my_digest, 32) &&
+		    !memcmp(p->synced_theirs, p->digest, 32))
+			continue;	/* nothing new since we last exchanged */
+		return (int)i;
+	}
+	return -1;
+}
+
+static bool once_finished(void)
+{
+	for (size_t i = 0; i < npeers; i++)
+		if (peers[i].target && !peers[i].done)
+			return false;
+	return true;
+}
+
+static struct stat db_stat, wal_stat;
+
+static bool db_changed(void)
+{
+	struct stat a, b;
+	char wal[4200];
+	snprintf(wal, sizeof wal, "%s-wal", o.db);
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	stat(o.db, &a);
+	stat(wal, &b);
+	bool changed = a.st_mtim.tv_sec != db_stat.st_mtim.tv_sec ||
+		       a.st_mtim.tv_nsec != db_stat.st_mtim.tv_nsec || a.st_size != db_stat.st_size ||
+		       a.st_ino != db_stat.st_ino || b.st_mtim.tv_sec != wal_stat.st_mtim.tv_sec ||
+		       b.st_mtim.tv_nsec != wal_stat.st_mtim.tv_nsec || b.st_size != wal_stat.st_size;
+	db_stat = a;
+	wal_stat = b;
+	return changed;
+}
+
+static int run(void)
+{
+	int64_t start = smg_mono_ms(), next_announce = start, next_check = start + o.interval_ms;
+	int64_t wait_until = start + o.wait_ms, deadline = 0;
+	bool exchanging = !o.once;	/* --once: after the discovery window */
+	int rc = SMG_EXIT_OK;
+	db_changed();
+	while (!stop) {
+		int64_t now = smg_mono_ms();
+		if (now >= next_announce) {
+			announce();
+			/* a little jitter keeps peers from announcing in lockstep */
+			next_announce = now + o.interval_ms - o.interval_ms / 10 +
+					(int64_t)randombytes_uniform((uint32_t)(o.interval_ms / 5 + 1));
+		}
+		expire_peers(now);
+		if (o.once && !exchanging && now >= wait_until) {
+			exchanging = true;
+			size_t n = 0;
+			for (size_t i = 0; i < npeers; i++)
+				if (peers[i].announced && !peers[i].expired &&
+				    !(peers[i].flags & SMG_ANN_PASSIVE) && !peers[i].done) {
+					peers[i].target = true;
+					n++;
+				}
+			verbose("discovery over: %zu peer%s to exchange with", n, n == 1 ? "" : "s");
+			deadline = now + o.peer_timeout_ms;
+		}
+		if (o.once && exchanging && job.kind == JOB_NONE) {
+			if (once_finished())
+				break;
+			if (now >= deadline) {
+				for (size_t i = 0; i < npeers; i++)
+					if (peers[i].target && !peers[i].done) {
+						snprintf(peers[i].last_error, sizeof peers[i].last_error,
+							 "never connected to us within %llds",
+							 (long long)(o.peer_timeout_ms / 1000));
+						status("%s: %s", peer_label(&peers[i]), peers[i].last_error);
+						peers[i].failures++;
+						ex_failed++;
+						peers[i].done = true;
+					}
+				break;
+			}
+		}
+		if (job.kind == JOB_NONE && !o.once && now >= next_check) {
+			next_check = now + o.interval_ms;
+			if (db_changed() && run_digest() > 0)
+				status("%s: keeping the last digest", o.db);
+			continue;
+		}
+		if (job.kind == JOB_NONE && exchanging) {
+			int t = next_target(now);
+			if (t >= 0) {
+				verbose("connecting to %s", peer_label(&peers[t]));
+				start_job(JOB_EXCHANGE, -1, t, &peers[t].addr);
+				continue;
+			}
+		}
+		struct pollfd pf[3];
+		int np = 0;
+		pf[np++] = (struct pollfd){.fd = udp_fd, .events = POLLIN};
+		if (job.kind != JOB_NONE)
+			pf[np++] = (struct pollfd){.fd = job.fd, .events = POLLIN};
+		else if (listen_fd >= 0)
+			pf[np++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+		int64_t until = next_announce;
+		if (o.once && !exchanging && wait_until < until)
+			until = wait_until;
+		if (o.once && exchanging && deadline < until)
+			until = deadline;
+		if (!o.once && next_check < until)
+			until = next_check;
+		int64_t ms = until - smg_mono_ms();
+		if (job.kind == JOB_NONE && exchanging && ms > 200)
+			ms = 200;	/* a backed-off peer may become due */
+		if (ms < 0)
+			ms = 0;
+		int r = poll(pf, (nfds_t)np, (int)ms);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			smg_die(SMG_EXIT_FAILURE, "poll: %s", strerror(errno));
+		}
+		if (pf[0].revents)
+			receive_udp();
+		if (np > 1 && pf[1].revents && pf[1].fd == job.fd) {
+			char buf[4096];
+			ssize_t n = read(job.fd, buf, sizeof buf);
+			if (n > 0)
+				smg_buf_add(&job.out, buf, (size_t)n);
+			else if (n == 0 || errno != EINTR) {
+				if (finish_job() < 0 && !o.once)
+					run_digest();
+				if (!o.once)
+					next_check = smg_mono_ms() + o.interval_ms;
+			}
+		} else if (np > 1 && pf[1].revents && pf[1].fd == listen_fd) {
+			struct sockaddr_in from;
+			socklen_t fl = sizeof from;
+			int c = accept4(listen_fd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
+			if (c >= 0) {
+				verbose("connection from %s", inet_ntoa(from.sin_addr));
+				start_job(JOB_EXCHANGE, c, -1, &from);
+			}
+		}
+	}
+	/* stop asked: the exchange in progress finishes first */
+	while (job.kind != JOB_NONE) {
+		char buf[4096];
+		ssize_t n = read(job.fd, buf, sizeof buf);
+		if (n > 0)
+			smg_buf_add(&job.out, buf, (size_t)n);
+		else if (n == 0 || errno != EINTR)
+			finish_job();
+	}
+	if (ex_failed)
+		rc = SMG_EXIT_NETWORK;
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_SECRET = 256, O_INSECURE, O_ONCE, O_DRY, O_PORT, O_INTERVAL, O_PTIMEOUT,
+	       O_WAIT, O_GROUP, O_NAME, O_VERSION };
+	static const struct option longopts[] = {
+		SMG_SELECT_LONGOPTS,
+		{"secret-file", required_argument, NULL, O_SECRET},
+		{"insecure", no_argument, NULL, O_INSECURE},
+		{"once", no_argument, NULL, O_ONCE},
+		{"dry-run", no_argument, NULL, O_DRY},
+		{"output", required_argument, NULL, 'o'},
+		{"port", required_argument, NULL, O_PORT},
+		{"interval", required_argument, NULL, O_INTERVAL},
+		{"peer-timeout", required_argument, NULL, O_PTIMEOUT},
+		{"wait", required_argument, NULL, O_WAIT},
+		{"group", required_argument, NULL, O_GROUP},
+		{"name", required_argument, NULL, O_NAME},
+		{"policy", required_argument, NULL, 'p'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, O_VERSION},
+		{0},
+	};
+	smg_setprogname(argv[0]);
+	if (sodium_init() < 0)
+		smg_die(SMG_EXIT_FAILURE, "libsodium failed to initialise");
+	smg_select_defaults(&o.sel);
+	o.port = 31337;
+	o.interval_ms = 5000;
+	o.peer_timeout_ms = 30000;
+	o.wait_ms = -1;
+	o.policy = SMG_NEWER_WINS;
+	default_name();
+	const char *secret_file = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, SMG_SELECT_SHORTOPTS "o:p:vh", longopts, NULL)) != -1) {
+		if (smg_select_getopt(&o.sel, c, optarg))
+			continue;
+		switch (c) {
+		case O_SECRET: secret_file = optarg; break;
+		case O_INSECURE: o.insecure = true; break;
+		case O_ONCE: o.once = true; break;
+		case O_DRY: o.dry_run = true; break;
+		case 'o': o.json = smg_report_parse(optarg) == SMG_REPORT_JSON; break;
+		case O_PORT: {
+			char *end;
+			long p = strtol(optarg, &end, 10);
+			if (*end || end == optarg || p < 1 || p > 65535)
+				smg_die(SMG_EXIT_USAGE, "--port: expected 1-65535, got \"%s\"", optarg);
+			o.port = (int)p;
+			break;
+		}
+		case O_INTERVAL: o.interval_ms = parse_secs(optarg, "--interval"); break;
+		case O_PTIMEOUT: o.peer_timeout_ms = parse_secs(optarg, "--peer-timeout"); break;
+		case O_WAIT: o.wait_ms = parse_secs(optarg, "--wait"); break;
+		case O_GROUP: o.group = optarg; break;
+		case O_NAME: clean_text(o.name, sizeof o.name, optarg, strlen(optarg)); break;
+		case 'p': {
+			int p = smg_policy_parse(optarg);
+			if (p < 0)
+				smg_die(SMG_EXIT_USAGE, "unknown policy \"%s\"", optarg);
+			o.policy = (enum smg_policy)p;
+			break;
+		}
+		case 'v': o.verbose = true; break;
+		case 'h': smg_usage(usage, true);
+		case O_VERSION: smg_version();
+		default: smg_usage(usage, false);
+		}
+	}
+	if (optind != argc - 1)
+		smg_usage(usage, false);
+	o.db = argv[optind];
+	if (o.policy == SMG_REMOTE_WINS)
+		smg_die(SMG_EXIT_USAGE, "remote_wins means nothing among peers (each would take the "
+			"other's row, forever): use newer_wins or uuid_v7_wins");
+	if (o.interval_ms < 100)
+		o.interval_ms = 100;
+	if (o.wait_ms < 0)
+		o.wait_ms = 2 * o.interval_ms;
+
+	const char *env = getenv("SMUGGLR_BROADCAST_SECRET");
+	if (secret_file)
+		read_secret_file(secret_file);
+	else if (env && *env) {
+		if (!smg_secret_parse(env, secret))
+			smg_die(SMG_EXIT_USAGE, "SMUGGLR_BROADCAST_SECRET must be 64 hex digits");
+		have_key = true;
+	}
+	if (have_key && o.insecure)
+		smg_die(SMG_EXIT_USAGE, "both a secret and --insecure: choose one");
+	if (!have_key && !o.insecure)
+		smg_die(SMG_EXIT_USAGE, "no secret (--secret-file, $SMUGGLR_BROADCAST_SECRET or "
+			"[broadcast] secret): refusing to run unencrypted without --insecure");
+	if (have_key)
+		smg_key_derive(ann_key, secret, "smugglr beacon v1 announce");
+	if (o.policy == SMG_LOCAL_WINS)
+		status("policy local_wins: rows that differ on two peers stay different");
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	const char *td = getenv("TMPDIR");
+	snprintf(tmpdir, sizeof tmpdir, "%s/smg-beacon.XXXXXX", td && *td ? td : "/tmp");
+	if (!mkdtemp(tmpdir))
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", tmpdir, strerror(errno));
+	smg_atdie(parent_atdie);
+	randombytes_buf(my_id, sizeof my_id);
+	smg_guard_init(&guard, SMG_ANNOUNCE_WINDOW_MS);
+	if (o.group) {
+		group_from_name(o.group, my_group);
+		fixed_group = true;
+	}
+	int rc = run_digest();
+	if (rc > 0) {
+		parent_atdie();
+		exit(rc);
+	}
+	open_sockets();
+	char gh[65];
+	hex(my_group, SMG_GROUP_LEN, gh);
+	status("%s: id %.8s, group %.16s, %s on port %d%s", o.db, idhex(my_id), gh,
+	       have_key ? "encrypted" : "NOT encrypted", o.port,
+	       o.dry_run ? ", dry run (passive, writes nothing)" : "");
+	rc = run();
+	if (stop)
+		status("stopped");
+	print_summary();
+	parent_atdie();
+	smg_select_free(&o.sel);
+	sodium_memzero(secret, sizeof secret);
+	return rc;
+}
