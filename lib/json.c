@@ -6,6 +6,7 @@
 #include "stream.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,27 @@ static bool needs_escape(unsigned char c)
 	return c < 0x20 || c == '"' || c == '\\';
 }
 
+/* True when p[0..n) is plain ASCII with no escape or control character:
+ * the common case, checked without branches so the compiler can vectorize. */
+static bool plain_ascii(const char *p, size_t n)
+{
+	unsigned bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		bad |= (c < 0x20) | (c == '\\') | (c >= 0x80);
+	}
+	return !bad;
+}
+
 void smg_json_add_string(struct smg_buf *b, const char *p, size_t n)
 {
+	if (plain_ascii(p, n)) {
+		smg_buf_grow(b, n + 2);
+		b->data[b->len++] = '"';
+		smg_buf_add(b, p, n);
+		smg_buf_addc_fast(b, '"');
+		return;
+	}
 	smg_buf_grow(b, n + 2);
 	b->data[b->len++] = '"';
 	size_t run = 0;
@@ -163,11 +183,10 @@ static void add_real(struct smg_buf *b, double r)
 	}
 	if (add_real_short(b, r))
 		return;
-	/* 17 significant digits always read back exactly; try 16 first, as
-	 * shorter forms with few decimals were handled above. */
-	int len = snprintf(tmp, sizeof tmp, "%.16g", r);
-	if (strtod(tmp, NULL) != r)
-		len = snprintf(tmp, sizeof tmp, "%.17g", r);
+	/* 17 significant digits always read back exactly.  Not always the
+	 * shortest form, but the short decimals people write were handled
+	 * above, and searching for the shortest costs a strtod per try. */
+	int len = snprintf(tmp, sizeof tmp, "%.17g", r);
 	if (!strpbrk(tmp, ".eEn"))
 		memcpy(tmp + len, ".0", 3);
 	smg_buf_adds(b, tmp);
@@ -186,7 +205,7 @@ void smg_json_add_value(struct smg_buf *b, const struct smg_value *v)
 		add_real(b, v->r);
 		break;
 	case SMG_TEXT:
-		if (smg_utf8_valid(v->p, v->n)) {
+		if (plain_ascii(v->p, v->n) || smg_utf8_valid(v->p, v->n)) {
 			smg_json_add_string(b, v->p, v->n);
 		} else {
 			/* JSON cannot carry invalid UTF-8; keep the bytes exactly. */
@@ -352,20 +371,36 @@ bool smg_json_string(struct smg_json *j, const char **out, size_t *n)
 {
 	if (!smg_json_expect(j, '"'))
 		return fail(j, "expected a string");
-	const char *p = j->p;
-	/* Most strings have no escape: point into the input, copy nothing. */
-	while (p < j->end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-		p++;
-	if (p < j->end && *p == '"') {
+	const char *q = memchr(j->p, '"', (size_t)(j->end - j->p));
+	if (q && plain_ascii(j->p, (size_t)(q - j->p))) {
+		/* no escapes: point into the input, copy nothing */
 		*out = j->p;
-		*n = (size_t)(p - j->p);
-		j->p = p + 1;
-	} else if (!unescape(j, out, n)) {
-		return false;
+		*n = (size_t)(q - j->p);
+		j->p = q + 1;
+		return true;
 	}
+	if (!unescape(j, out, n))
+		return false;
 	if (!smg_utf8_valid(*out, *n))
 		return fail(j, "string is not valid UTF-8");
 	return true;
+}
+
+/* Past the closing quote of the string starting at p (after its opening
+ * quote), or NULL. */
+static const char *string_end(const char *p, const char *end)
+{
+	for (;;) {
+		const char *q = memchr(p, '"', (size_t)(end - p));
+		if (!q)
+			return NULL;
+		size_t bs = 0;	/* an odd number of backslashes escapes the quote */
+		while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+			bs++;
+		if (!(bs & 1))
+			return q + 1;
+		p = q + 1;
+	}
 }
 
 bool smg_json_skip(struct smg_json *j, const char **raw, size_t *rawlen)
@@ -394,11 +429,9 @@ bool smg_json_skip(struct smg_json *j, const char **raw, size_t *rawlen)
 				return fail(j, "unexpected end of line");
 			char c = *p++;
 			if (c == '"') {
-				while (p < j->end && *p != '"')
-					p += *p == '\\' ? 2 : 1;
-				if (p >= j->end)
-					return j->p = p, fail(j, "unterminated string");
-				p++;
+				p = string_end(p, j->end);
+				if (!p)
+					return j->p = j->end, fail(j, "unterminated string");
 			} else if (c == '[' || c == '{') {
 				depth++;
 			} else if (c == ']' || c == '}') {

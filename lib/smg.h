@@ -57,7 +57,6 @@ struct smg_buf {
 #define SMG_BUF_INIT {NULL, 0, 0}
 
 void smg_buf_grow(struct smg_buf *b, size_t extra);
-void smg_buf_add(struct smg_buf *b, const void *p, size_t n);
 void smg_buf_addc(struct smg_buf *b, char c);
 void smg_buf_adds(struct smg_buf *b, const char *s);
 void smg_buf_addf(struct smg_buf *b, const char *fmt, ...)
@@ -66,6 +65,17 @@ void smg_buf_reset(struct smg_buf *b);
 void smg_buf_free(struct smg_buf *b);
 /* Hand the data to the caller, who frees it; the buffer is left empty. */
 char *smg_buf_detach(struct smg_buf *b);
+
+/* Inline: the stream writer appends a dozen small pieces per row. */
+static inline void smg_buf_add(struct smg_buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		smg_buf_grow(b, n);
+	if (n)
+		__builtin_memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
 
 static inline void smg_buf_addc_fast(struct smg_buf *b, char c)
 {

@@ -99,15 +99,6 @@ void smg_buf_grow(struct smg_buf *b, size_t extra)
 	b->cap = cap;
 }
 
-void smg_buf_add(struct smg_buf *b, const void *p, size_t n)
-{
-	smg_buf_grow(b, n);
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
 void smg_buf_addc(struct smg_buf *b, char c)
 {
 	smg_buf_addc_fast(b, c);
