@@ -13,9 +13,9 @@ MANDIR   = $(PREFIX)/share/man
 CC      ?= cc
 PKGS     = sqlite3 libcurl libcrypto libsodium
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
            $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
+override LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm
 
 B       ?= build
 LIB_SRC  = $(wildcard lib/*.c)

@@ -5,6 +5,7 @@
 #include "diff.h"
 #include "progress.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,11 @@ static const char usage[] =
 	"      --delete               one-way mirror: delete rows the source lacks\n"
 	"  -r, --report FORMAT        instead of the stream, print a report: text or json\n"
 	"      --samples N            sample keys per bucket in a report (default 3)\n"
+	"      --report-file FILE     write the change stream and also the report,\n"
+	"                             to FILE\n"
 	"      --exit-code            exit 1 when there are changes to write\n"
+	"      --print-config FORMAT  print the effective configuration (sh, toml,\n"
+	"                             json) and exit\n"
 	"  -q, --quiet                no progress on stderr\n"
 	SMG_SELECT_USAGE
 	"                             (the selection applies to database inputs)\n"
@@ -85,12 +90,27 @@ static void report_json(const struct smg_diff_result *res, const struct smg_diff
 	smg_buf_adds(&b, "],\"total\":");
 	smg_json_add_counts(&b, &res->total);
 	smg_buf_adds(&b, "}\n");
-	smg_write_all(1, b.data, b.len, "stdout");
+	fwrite(b.data, 1, b.len, stdout);
 	smg_buf_free(&b);
 }
 
+/* For smugglr(1) and for people: what the configuration says after defaults,
+ * the file and the environment. */
+static int print_effective_config(struct smg_config *cfg, const char *format)
+{
+	if (!strcmp(format, "sh"))
+		smg_config_print_sh(cfg);
+	else if (!strcmp(format, "toml") || !strcmp(format, "json"))
+		smg_config_print(cfg, stdout, *format == 't' ? SMG_CONFIG_TOML : SMG_CONFIG_JSON, false);
+	else
+		smg_die(SMG_EXIT_USAGE, "--print-config takes sh, toml or json");
+	fflush(stdout);
+	return SMG_EXIT_OK;
+}
+
 static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct smg_select *sel,
-		       int *report, bool *exit_code)
+		       int *report, bool *exit_code, const char **print_config,
+		       const char **report_file)
 {
 	static const struct option longopts[] = {
 		SMG_SELECT_LONGOPTS,
@@ -99,8 +119,10 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 		{"delete", no_argument, NULL, 'D'},
 		{"report", required_argument, NULL, 'r'},
 		{"samples", required_argument, NULL, 'n'},
+		{"report-file", required_argument, NULL, 'F'},
 		{"exit-code", no_argument, NULL, 'E'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"print-config", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -129,6 +151,8 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 				smg_die(SMG_EXIT_USAGE, "--samples takes 0 to %d", SMG_DIFF_SAMPLES_MAX);
 			break;
 		case 'E': *exit_code = true; break;
+		case 'F': *report_file = optarg; break;
+		case 'P': *print_config = optarg; return;
 		case 'q': smg_progress_disable(); break;
 		case 'h': smg_usage(usage, true);
 		case 'V': smg_version();
@@ -145,23 +169,34 @@ int main(int argc, char **argv)
 {
 	struct smg_diff_opts o = {.policy = SMG_LOCAL_WINS, .dir = SMG_PUSH, .samples = 3};
 	struct smg_select sel;
+	struct smg_config cfg;
 	int report = -1;
 	bool exit_code = false;
 	smg_setprogname(argv[0]);
 	smg_select_defaults(&sel);
-	parse_args(argc, argv, &o, &sel, &report, &exit_code);
+	smg_cli_config(&cfg, argc, argv, &sel, &o);
+	const char *print_config = NULL;
+	const char *report_file = NULL;
+	parse_args(argc, argv, &o, &sel, &report, &exit_code, &print_config, &report_file);
+	if (report_file && report < 0)
+		report = SMG_REPORT_TEXT;
+	if (print_config)
+		return print_effective_config(&cfg, print_config);
 	o.progress = smg_progress_enabled();
 	struct smg_source *local = smg_source_open(argv[optind], &sel);
 	struct smg_source *remote = smg_source_open(argv[optind + 1], &sel);
 	struct smg_writer w;
 	struct smg_diff_result res;
 	smg_writer_init(&w, 1, "stdout");
-	smg_diff(local, remote, &o, report < 0 ? &w : NULL, &res);
+	smg_diff(local, remote, &o, report < 0 || report_file ? &w : NULL, &res);
+	if (report_file && !freopen(report_file, "w", stdout))
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", report_file, strerror(errno));
 	if (report == SMG_REPORT_TEXT)
 		report_text(&res, &o, smg_source_name(local), smg_source_name(remote));
 	else if (report == SMG_REPORT_JSON)
 		report_json(&res, &o, smg_source_name(local), smg_source_name(remote));
-	fflush(stdout);
+	if (fflush(stdout) != 0)
+		smg_die(SMG_EXIT_FAILURE, "writing the report failed: %s", strerror(errno));
 	const struct smg_counts *t = &res.total;
 	bool changes = t->upsert[0] + t->upsert[1] + t->del[0] + t->del[1] > 0;
 	smg_diff_result_free(&res);
@@ -169,5 +204,6 @@ int main(int argc, char **argv)
 	smg_source_close(local);
 	smg_source_close(remote);
 	smg_select_free(&sel);
+	smg_config_free(&cfg);
 	return exit_code && changes ? 1 : SMG_EXIT_OK;
 }

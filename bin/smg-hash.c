@@ -42,9 +42,11 @@ int main(int argc, char **argv)
 		{0},
 	};
 	struct smg_select sel;
+	struct smg_config cfg;
 	int c;
 	smg_setprogname(argv[0]);
 	smg_select_defaults(&sel);
+	smg_cli_config(&cfg, argc, argv, &sel, NULL);
 	while ((c = getopt_long(argc, argv, SMG_SELECT_SHORTOPTS "kqh", longopts, NULL)) != -1) {
 		if (smg_select_getopt(&sel, c, optarg))
 			continue;
@@ -79,5 +81,6 @@ int main(int argc, char **argv)
 	smg_tables_free(tables, n);
 	smg_db_close(db);
 	smg_select_free(&sel);
+	smg_config_free(&cfg);
 	return SMG_EXIT_OK;
 }

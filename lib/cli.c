@@ -25,10 +25,60 @@ static void add_comma_list(char ***list, size_t *n, const char *arg)
 	free(copy);
 }
 
+static const char *config_arg(int argc, char **argv)
+{
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--"))
+			break;
+		if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc)
+			path = argv[++i];
+		else if (!strncmp(a, "--config=", 9))
+			path = a + 9;
+		else if (!strncmp(a, "-c", 2) && a[2])
+			path = a + 2;
+	}
+	return path;
+}
+
+static void replace_list(char ***list, size_t *n, const struct smg_strlist *from)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+	for (size_t i = 0; i < from->n; i++)
+		smg_select_add(list, n, from->v[i]);
+}
+
+void smg_cli_config(struct smg_config *c, int argc, char **argv, struct smg_select *sel,
+		    struct smg_diff_opts *diff)
+{
+	const char *path = config_arg(argc, argv);
+	smg_config_load(c, path ? path : "config.toml", path != NULL);
+	if (!c->from_file)
+		return;
+	replace_list(&sel->tables, &sel->ntables, &c->sync.tables);
+	replace_list(&sel->exclude_tables, &sel->nexclude_tables, &c->sync.exclude_tables);
+	replace_list(&sel->exclude_columns, &sel->nexclude_columns, &c->sync.exclude_columns);
+	sel->ts = c->sync.timestamp_column && *c->sync.timestamp_column ? c->sync.timestamp_column
+									: NULL;
+	if (diff)
+		diff->policy = (enum smg_policy)c->sync.conflict_resolution;
+}
+
 bool smg_select_getopt(struct smg_select *sel, int c, const char *arg)
 {
 	switch (c) {
+	case 'c':
+		return true;	/* loaded by smg_cli_config before parsing */
 	case 't':
+		if (!sel->tables_from_cli) {	/* --table replaces the config's list */
+			replace_list(&sel->tables, &sel->ntables, &(struct smg_strlist){0});
+			sel->tables_from_cli = true;
+		}
 		smg_select_add(&sel->tables, &sel->ntables, arg);
 		return true;
 	case 'T':
@@ -69,4 +119,30 @@ enum smg_report smg_report_parse(const char *s)
 	if (!strcmp(s, "none"))
 		return SMG_REPORT_NONE;
 	smg_die(SMG_EXIT_USAGE, "unknown report format \"%s\" (text, json or none)", s);
+}
+
+static void sh_assign(const char *name, const char *value)
+{
+	printf("%s='", name);
+	for (const char *p = value ? value : ""; *p; p++) {
+		if (*p == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*p);
+	}
+	printf("'\n");
+}
+
+void smg_config_print_sh(struct smg_config *c)
+{
+	sh_assign("smg_config_file", c->from_file ? c->path : "");
+	sh_assign("smg_local_db", smg_config_local_db(c));
+	sh_assign("smg_target_type", smg_target_type_names[c->target.type]);
+	sh_assign("smg_target_path", c->target.path);
+	sh_assign("smg_target_url", c->target.url);
+	sh_assign("smg_target_command", c->target.command);
+	sh_assign("smg_policy", smg_conflict_names[c->sync.conflict_resolution]);
+	printf("smg_watch_interval=%d\n", c->sync.watch_interval_secs);
+	sh_assign("smg_stash_url", c->stash.url);
+	printf("smg_stash_max_attempts=%d\n", c->stash.max_attempts);
 }

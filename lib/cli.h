@@ -5,20 +5,25 @@
 #ifndef SMG_CLI_H
 #define SMG_CLI_H
 
+#include "config.h"
 #include "db.h"
+#include "diff.h"
 #include <getopt.h>
 
 /* Long options for the selection; their short codes are handled by
  * smg_select_getopt.  Splice into a program's option table. */
 #define SMG_SELECT_LONGOPTS                                         \
+	{"config", required_argument, NULL, 'c'},                   \
 	{"table", required_argument, NULL, 't'},                    \
 	{"exclude-table", required_argument, NULL, 'T'},            \
 	{"exclude-columns", required_argument, NULL, 'X'},          \
 	{"timestamp-column", required_argument, NULL, 's'},         \
 	{"no-timestamp", no_argument, NULL, 'S'}
-#define SMG_SELECT_SHORTOPTS "t:T:X:s:"
+#define SMG_SELECT_SHORTOPTS "c:t:T:X:s:"
 
 #define SMG_SELECT_USAGE                                                        \
+	"  -c, --config FILE          settings ([sync] table; default config.toml\n" \
+	"                             when it exists); options override it\n"   \
 	"  -t, --table NAME           only this table (repeatable)\n"            \
 	"  -T, --exclude-table NAME   skip this table (repeatable)\n"            \
 	"  -X, --exclude-columns GLOB neither hash nor write matching columns;\n" \
@@ -30,6 +35,18 @@
 /* Defaults: timestamp column updated_at; tables that are never user data
  * (sqlite_sequence, _cf_KV, __drizzle_migrations) excluded. */
 void smg_select_defaults(struct smg_select *sel);
+/*
+ * Load the configuration named by -c/--config anywhere in argv (it must
+ * exist), or ./config.toml when there is one, before the options are
+ * parsed, so that options override it.  Applies [sync] to sel and, when
+ * given, the conflict policy to diff.  Dies on a bad config (exit 2).
+ */
+void smg_cli_config(struct smg_config *c, int argc, char **argv, struct smg_select *sel,
+		    struct smg_diff_opts *diff);
+
+/* The settings smugglr(1) needs, as sh assignments smg_NAME='value'. */
+void smg_config_print_sh(struct smg_config *c);
+
 /* Handle one option code; false if it is not a selection option. */
 bool smg_select_getopt(struct smg_select *sel, int c, const char *arg);
 

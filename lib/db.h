@@ -19,6 +19,7 @@ struct smg_select {
 	size_t nexclude_columns;
 	const char *ts;		/* timestamp column name, or NULL */
 	bool keys_only;
+	bool tables_from_cli;	/* --table given: the config's list no longer counts */
 };
 
 void smg_select_add(char ***list, size_t *n, const char *name);

@@ -34,7 +34,7 @@ static bool plain_ascii(const char *p, size_t n)
 	unsigned bad = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
-		bad |= (c < 0x20) | (c == '\\') | (c >= 0x80);
+		bad |= (c < 0x20) | (c == '\\') | (c == '"') | (c >= 0x80);
 	}
 	return !bad;
 }

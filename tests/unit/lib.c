@@ -64,6 +64,7 @@ static void test_values(void)
 	}
 	CHECK(bad == 0, "200000 random doubles round-trip exactly (%d failed)", bad);
 	CHECK(round_trip(S(""), t, sizeof t) && !strcmp(t, "\"\""), "empty text");
+	CHECK(round_trip(S("a\"b"), t, sizeof t) && !strcmp(t, "\"a\\\"b\""), "quote in plain text escaped: %s", t);
 	CHECK(round_trip(S("h\xc3\xa9llo \"q\" \\ \n\t\x01 \xf0\x9f\x98\x80"), t, sizeof t), "text with escapes and unicode: %s", t);
 	struct smg_value nul = {.type = SMG_TEXT, .p = "a\0b", .n = 3};
 	CHECK(round_trip(nul, t, sizeof t), "text with NUL: %s", t);
