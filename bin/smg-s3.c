@@ -1,0 +1,394 @@
+/*
+ * smg-s3 - get, put, head, list and delete objects on S3-compatible stores
+ * (s3://bucket/key) and local files (file:///path), with ETag conditional
+ * writes.  Objects stream between the store and files: memory stays flat.
+ */
+#include "cli.h"
+#include "s3.h"
+#include "stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: smg-s3 [options] get URL [FILE|-]\n"
+	"       smg-s3 [options] put URL [FILE|-]\n"
+	"       smg-s3 [options] head URL\n"
+	"       smg-s3 [options] list URL-PREFIX\n"
+	"       smg-s3 [options] delete URL\n"
+	"URL is s3://BUCKET/KEY or file:///ABSOLUTE/PATH; FILE defaults to - (stdin, stdout).\n"
+	"  -c, --config FILE          read the [stash] table of a smugglr config file\n"
+	"      --endpoint URL         S3 endpoint (default https://s3.REGION.amazonaws.com)\n"
+	"      --region REGION        signing region (default us-east-1)\n"
+	"      --path-style           address objects as ENDPOINT/BUCKET/KEY\n"
+	"      --virtual-host         address objects as BUCKET.ENDPOINT/KEY\n"
+	"      --if-match ETAG        only if the object's ETag is ETAG (get, put, head, delete)\n"
+	"      --if-none-match        put only if the object does not exist\n"
+	"      --etag-file FILE       write the object's ETag to FILE (get, put, head)\n"
+	"      --retries N            retries of a failed request (default 5)\n"
+	"      --page-size N          list N keys a request (default: the store's, 1000)\n"
+	"  -o, --output FORMAT        head and list output: text (default) or json\n"
+	"  -v, --verbose              log every HTTP attempt on stderr\n"
+	"  -h, --help                 this help\n"
+	"      --version              print the version\n";
+
+struct options {
+	struct smg_s3_config cfg;
+	const char *config_file;
+	struct smg_obj_cond cond;
+	const char *etag_file;
+	enum smg_report output;
+	int page_size;
+	struct smg_http_opts http;
+};
+
+/* The object a get is writing, removed if smg-s3 dies before renaming it. */
+static char *pending_temp;
+
+static void remove_pending_temp(void)
+{
+	if (pending_temp)
+		unlink(pending_temp);
+}
+
+/* ---- configuration ---------------------------------------------------------- */
+
+/* Fills what options left unset from the [stash] table of the config file.
+ * Wiring point for lib/config.c: until it lands, a config file is refused
+ * rather than silently ignored. */
+static void config_from_file(struct smg_s3_config *cfg, const char *path)
+{
+	(void)cfg;
+	smg_die(SMG_EXIT_USAGE, "-c %s: config files are not supported yet; use --endpoint, "
+		"--region and the AWS_* environment variables", path);
+}
+
+/* Precedence, highest first: options, the environment, the config file
+ * (the order lib/config.h gives); each step fills only what is unset. */
+static struct smg_s3 *open_store(struct options *o)
+{
+	smg_s3_config_from_env(&o->cfg);
+	if (o->config_file)
+		config_from_file(&o->cfg, o->config_file);
+	return smg_s3_new(&o->cfg, &o->http);
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+static void format_time(time_t t, char out[32])
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void print_info(const struct smg_obj_info *info, void *arg)
+{
+	const struct options *o = arg;
+	char when[32];
+	format_time(info->mtime, when);
+	struct smg_buf line = SMG_BUF_INIT;
+	if (o->output == SMG_REPORT_JSON) {
+		smg_buf_adds(&line, "{\"key\":");
+		smg_json_add_string(&line, info->key, strlen(info->key));
+		smg_buf_addf(&line, ",\"size\":%llu,\"etag\":", (unsigned long long)info->size);
+		smg_json_add_string(&line, info->etag, strlen(info->etag));
+		smg_buf_addf(&line, ",\"last_modified\":\"%s\"}\n", when);
+	} else if (o->output == SMG_REPORT_TEXT) {
+		smg_buf_addf(&line, "%s\t%llu\t%s\t%s\n", info->key, (unsigned long long)info->size,
+			     info->etag, when);
+	}
+	smg_write_all(1, line.data ? line.data : "", line.len, "stdout");
+	smg_buf_free(&line);
+}
+
+static void write_etag_file(const char *path, const char *etag)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
+	fprintf(f, "%s\n", etag);
+	if (ferror(f) | fclose(f))
+		smg_die(SMG_EXIT_FAILURE, "writing %s failed", path);
+}
+
+/* ---- verbs ------------------------------------------------------------------ */
+
+/* A temporary file beside dest, renamed over it once complete. */
+static int open_temp_beside(const char *dest)
+{
+	const char *slash = strrchr(dest, '/');
+	struct smg_buf b = SMG_BUF_INIT;
+	if (slash)
+		smg_buf_add(&b, dest, (size_t)(slash - dest + 1));
+	smg_buf_addf(&b, ".%s.smg-s3.XXXXXX", slash ? slash + 1 : dest);
+	pending_temp = smg_buf_detach(&b);
+	int fd = mkstemp(pending_temp);
+	if (fd < 0)
+		smg_die(SMG_EXIT_FAILURE, "cannot create a temporary file beside %s: %s", dest,
+			strerror(errno));
+	mode_t mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) != 0)
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", pending_temp, strerror(errno));
+	return fd;
+}
+
+static void commit_temp(int fd, const char *dest)
+{
+	if (fsync(fd) != 0 || close(fd) != 0)
+		smg_die(SMG_EXIT_FAILURE, "writing %s: %s", pending_temp, strerror(errno));
+	if (rename(pending_temp, dest) != 0)
+		smg_die(SMG_EXIT_FAILURE, "rename %s to %s: %s", pending_temp, dest, strerror(errno));
+	free(pending_temp);
+	pending_temp = NULL;
+}
+
+static void discard_temp(int fd)
+{
+	close(fd);
+	remove_pending_temp();
+	free(pending_temp);
+	pending_temp = NULL;
+}
+
+static int cmd_get(struct options *o, const struct smg_obj_url *u, const char *dest)
+{
+	bool to_stdout = strcmp(dest, "-") == 0;
+	struct smg_s3 *s3 = u->scheme == SMG_URL_S3 ? open_store(o) : NULL;
+	int fd = to_stdout ? 1 : open_temp_beside(dest);
+	char *etag = NULL;
+	int rc = s3 ? smg_s3_get(s3, u->bucket, u->key, fd, &o->cond, &etag)
+		    : smg_file_get(u->key, fd, &o->cond, &etag);
+	if (!to_stdout) {
+		if (rc == 0)
+			commit_temp(fd, dest);
+		else
+			discard_temp(fd);
+	}
+	if (rc == 0 && o->etag_file)
+		write_etag_file(o->etag_file, etag);
+	free(etag);
+	smg_s3_free(s3);
+	return rc;
+}
+
+/* S3 needs the length before the body and may ask for it again on a retry:
+ * a pipe is spooled to an unlinked temporary file first.  Hashes as it goes. */
+static int seekable_source(int fd, off_t *offset, uint64_t *size, char sha256[65])
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		*offset = lseek(fd, 0, SEEK_CUR);
+		if (*offset < 0)
+			*offset = 0;
+		if (!smg_fd_digests(fd, *offset, NULL, sha256, size))
+			smg_die(SMG_EXIT_FAILURE, "reading the object: %s", strerror(errno));
+		return fd;
+	}
+	const char *dir = getenv("TMPDIR");
+	struct smg_buf path = SMG_BUF_INIT;
+	smg_buf_addf(&path, "%s/smg-s3.XXXXXX", dir && *dir ? dir : "/tmp");
+	int spool = mkstemp(path.data);
+	if (spool < 0)
+		smg_die(SMG_EXIT_FAILURE, "cannot create a spool file in %s: %s",
+			dir && *dir ? dir : "/tmp", strerror(errno));
+	unlink(path.data);	/* gone when we are, whatever happens */
+	smg_buf_free(&path);
+	const char *what = "";
+	if (!smg_fd_copy(fd, spool, NULL, sha256, size, &what))
+		smg_die(SMG_EXIT_FAILURE, "%s while spooling the object: %s", what, strerror(errno));
+	*offset = 0;
+	return spool;
+}
+
+static int cmd_put(struct options *o, const struct smg_obj_url *u, const char *src)
+{
+	int fd = 0;
+	if (strcmp(src, "-") != 0) {
+		fd = open(src, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			smg_die(errno == ENOENT ? SMG_EXIT_NOTFOUND : SMG_EXIT_FAILURE, "%s: %s", src,
+				strerror(errno));
+	}
+	char *etag = NULL;
+	int rc;
+	if (u->scheme == SMG_URL_S3) {
+		struct smg_s3 *s3 = open_store(o);
+		off_t offset;
+		uint64_t size;
+		char sha256[65];
+		int body = seekable_source(fd, &offset, &size, sha256);
+		rc = smg_s3_put(s3, u->bucket, u->key, body, offset, size, sha256, &o->cond, &etag);
+		if (body != fd)
+			close(body);
+		smg_s3_free(s3);
+	} else {
+		rc = smg_file_put(u->key, fd, &o->cond, &etag);
+	}
+	if (fd != 0)
+		close(fd);
+	if (rc == 0 && o->etag_file)
+		write_etag_file(o->etag_file, etag);
+	free(etag);
+	return rc;
+}
+
+static int cmd_head(struct options *o, const struct smg_obj_url *u)
+{
+	struct smg_obj_info info = {0};
+	struct smg_s3 *s3 = u->scheme == SMG_URL_S3 ? open_store(o) : NULL;
+	int rc = s3 ? smg_s3_head(s3, u->bucket, u->key, &o->cond, &info)
+		    : smg_file_head(u->key, &o->cond, &info);
+	if (rc == 0) {
+		print_info(&info, o);
+		if (o->etag_file)
+			write_etag_file(o->etag_file, info.etag);
+	}
+	smg_obj_info_free(&info);
+	smg_s3_free(s3);
+	return rc;
+}
+
+static int cmd_list(struct options *o, const struct smg_obj_url *u)
+{
+	if (u->scheme == SMG_URL_FILE)
+		return smg_file_list(u->key, print_info, o);
+	struct smg_s3 *s3 = open_store(o);
+	int rc = smg_s3_list(s3, u->bucket, u->key, o->page_size, print_info, o);
+	smg_s3_free(s3);
+	return rc;
+}
+
+static int cmd_delete(struct options *o, const struct smg_obj_url *u)
+{
+	if (u->scheme == SMG_URL_FILE)
+		return smg_file_delete(u->key, &o->cond);
+	struct smg_s3 *s3 = open_store(o);
+	int rc = smg_s3_delete(s3, u->bucket, u->key, &o->cond);
+	smg_s3_free(s3);
+	return rc;
+}
+
+/* ---- arguments ---------------------------------------------------------------- */
+
+enum {
+	OPT_ENDPOINT = 256, OPT_REGION, OPT_PATH_STYLE, OPT_VIRTUAL_HOST, OPT_IF_MATCH,
+	OPT_IF_NONE_MATCH, OPT_ETAG_FILE, OPT_RETRIES, OPT_PAGE_SIZE, OPT_VERSION,
+};
+
+static int parse_count(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || n < min || n > max)
+		smg_die(SMG_EXIT_USAGE, "%s %s: expected a number from %ld to %ld", opt, s, min, max);
+	return (int)n;
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"endpoint", required_argument, NULL, OPT_ENDPOINT},
+		{"region", required_argument, NULL, OPT_REGION},
+		{"path-style", no_argument, NULL, OPT_PATH_STYLE},
+		{"virtual-host", no_argument, NULL, OPT_VIRTUAL_HOST},
+		{"if-match", required_argument, NULL, OPT_IF_MATCH},
+		{"if-none-match", no_argument, NULL, OPT_IF_NONE_MATCH},
+		{"etag-file", required_argument, NULL, OPT_ETAG_FILE},
+		{"retries", required_argument, NULL, OPT_RETRIES},
+		{"page-size", required_argument, NULL, OPT_PAGE_SIZE},
+		{"output", required_argument, NULL, 'o'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:o:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config_file = optarg; break;
+		case OPT_ENDPOINT: smg_s3_config_set(&o->cfg.endpoint, optarg); break;
+		case OPT_REGION: smg_s3_config_set(&o->cfg.region, optarg); break;
+		case OPT_PATH_STYLE: o->cfg.path_style = 1; break;
+		case OPT_VIRTUAL_HOST: o->cfg.path_style = 0; break;
+		case OPT_IF_MATCH: o->cond.if_match = optarg; break;
+		case OPT_IF_NONE_MATCH: o->cond.if_none_match = true; break;
+		case OPT_ETAG_FILE: o->etag_file = optarg; break;
+		case OPT_RETRIES: o->http.retry.max_retries = parse_count("--retries", optarg, 0, 100); break;
+		case OPT_PAGE_SIZE: o->page_size = parse_count("--page-size", optarg, 1, 1000); break;
+		case 'o': o->output = smg_report_parse(optarg); break;
+		case 'v': o->http.verbose = true; break;
+		case 'h': smg_usage(usage, true);
+		case OPT_VERSION: smg_version();
+		default: smg_usage(usage, false);
+		}
+	}
+}
+
+/* Options that mean nothing for a verb are refused, not ignored. */
+static void check_options(const struct options *o, const char *verb, const struct smg_obj_url *u)
+{
+	bool names_object = strcmp(verb, "list") != 0;
+	if (names_object && (u->key[0] == '\0' || u->key[strlen(u->key) - 1] == '/'))
+		smg_die(SMG_EXIT_USAGE, "%s needs an object URL, not a bucket or directory", verb);
+	if (o->cond.if_none_match && strcmp(verb, "put") != 0)
+		smg_die(SMG_EXIT_USAGE, "--if-none-match is for put only");
+	if (o->cond.if_none_match && o->cond.if_match)
+		smg_die(SMG_EXIT_USAGE, "--if-match and --if-none-match exclude each other");
+	if (o->cond.if_match && strcmp(verb, "list") == 0)
+		smg_die(SMG_EXIT_USAGE, "--if-match is for get, put, head and delete");
+	if (o->etag_file && (strcmp(verb, "list") == 0 || strcmp(verb, "delete") == 0))
+		smg_die(SMG_EXIT_USAGE, "--etag-file is for get, put and head");
+}
+
+static int run(struct options *o, const char *verb, const struct smg_obj_url *u,
+		int nargs, char **args)
+{
+	bool takes_file = strcmp(verb, "get") == 0 || strcmp(verb, "put") == 0;
+	if (nargs > (takes_file ? 1 : 0))
+		smg_usage(usage, false);
+	const char *file = nargs ? args[0] : "-";
+	if (strcmp(verb, "get") == 0)
+		return cmd_get(o, u, file);
+	if (strcmp(verb, "put") == 0)
+		return cmd_put(o, u, file);
+	if (strcmp(verb, "head") == 0)
+		return cmd_head(o, u);
+	if (strcmp(verb, "list") == 0)
+		return cmd_list(o, u);
+	return cmd_delete(o, u);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const verbs[] = {"get", "put", "head", "list", "delete", NULL};
+	struct options o = {.cfg = SMG_S3_CONFIG_INIT, .output = SMG_REPORT_TEXT,
+		.http = SMG_HTTP_OPTS_DEFAULT};
+	smg_setprogname(argv[0]);
+	smg_atdie(remove_pending_temp);
+	parse_options(argc, argv, &o);
+	if (argc - optind < 2)
+		smg_usage(usage, false);
+	const char *verb = argv[optind];
+	size_t v = 0;
+	while (verbs[v] && strcmp(verbs[v], verb) != 0)
+		v++;
+	if (!verbs[v])
+		smg_die(SMG_EXIT_USAGE, "unknown verb \"%s\" (get, put, head, list, delete)", verb);
+	struct smg_obj_url u;
+	char err[512];
+	if (!smg_obj_url_parse(argv[optind + 1], &u, err, sizeof err))
+		smg_die(SMG_EXIT_USAGE, "%s", err);
+	check_options(&o, verb, &u);
+	int rc = run(&o, verb, &u, argc - optind - 2, argv + optind + 2);
+	smg_obj_url_free(&u);
+	smg_s3_config_free(&o.cfg);
+	return rc;
+}

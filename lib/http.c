@@ -1,0 +1,526 @@
+/* http.c - HTTP requests with retries over libcurl (see http.h). */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Error bodies of non-2xx answers are kept for their message; a server
+ * that sends megabytes of them is not worth remembering in full. */
+#define ERROR_BODY_MAX (64 * 1024)
+
+struct smg_http {
+	CURL *curl;
+	struct smg_http_opts opts;
+};
+
+/* ---- name/value lists ------------------------------------------------ */
+
+void smg_kv_add(struct smg_kvlist *l, const char *name, const char *value)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 8;
+		l->v = smg_xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n].name = smg_xstrdup(name);
+	l->v[l->n].value = smg_xstrdup(value);
+	l->n++;
+}
+
+void smg_kv_set(struct smg_kvlist *l, const char *name, const char *value)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcasecmp(l->v[i].name, name) == 0) {
+			free(l->v[i].value);
+			l->v[i].value = smg_xstrdup(value);
+			return;
+		}
+	}
+	smg_kv_add(l, name, value);
+}
+
+const char *smg_kv_get(const struct smg_kvlist *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcasecmp(l->v[i].name, name) == 0)
+			return l->v[i].value;
+	return NULL;
+}
+
+void smg_kv_free(struct smg_kvlist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+/* ---- client ------------------------------------------------------------ */
+
+static void global_init_once(void)
+{
+	static bool done;
+	if (done)
+		return;
+	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK)
+		smg_die(SMG_EXIT_FAILURE, "curl_global_init: %s", curl_easy_strerror(rc));
+	done = true;
+}
+
+struct smg_http *smg_http_new(const struct smg_http_opts *opts)
+{
+	static const struct smg_http_opts defaults = SMG_HTTP_OPTS_DEFAULT;
+	global_init_once();
+	struct smg_http *h = smg_xcalloc(1, sizeof *h);
+	h->opts = opts ? *opts : defaults;
+	h->curl = curl_easy_init();
+	if (!h->curl)
+		smg_die(SMG_EXIT_FAILURE, "curl_easy_init failed");
+	return h;
+}
+
+void smg_http_free(struct smg_http *h)
+{
+	if (!h)
+		return;
+	curl_easy_cleanup(h->curl);
+	free(h);
+}
+
+void smg_http_response_free(struct smg_http_response *resp)
+{
+	smg_kv_free(&resp->headers);
+	smg_buf_free(&resp->body);
+}
+
+const char *smg_http_header(const struct smg_http_response *resp, const char *name)
+{
+	return smg_kv_get(&resp->headers, name);
+}
+
+int smg_http_exit_code(const struct smg_http_response *resp)
+{
+	switch (resp->outcome) {
+	case SMG_HTTP_DONE:
+		return SMG_EXIT_OK;
+	case SMG_HTTP_EXHAUSTED:
+		return SMG_EXIT_NETWORK;
+	default:
+		return SMG_EXIT_FAILURE;
+	}
+}
+
+/* ---- retry policy ------------------------------------------------------ */
+
+bool smg_http_status_retryable(long status)
+{
+	/* 501 Not Implemented and 505 are answers about the request itself:
+	 * asking again gets the same answer. */
+	if (status == 408 || status == 429)
+		return true;
+	return status >= 500 && status <= 599 && status != 501 && status != 505;
+}
+
+static bool curl_code_retryable(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Retry-After: delay-seconds or an HTTP-date; -1 when unparsable. */
+static long retry_after_ms(const char *v, time_t now)
+{
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		char *end;
+		long s = strtol(v, &end, 10);
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (*end != '\0' || s < 0)
+			return -1;
+		return s > LONG_MAX / 1000 ? LONG_MAX : s * 1000;
+	}
+	time_t when = curl_getdate(v, NULL);
+	if (when == (time_t)-1)
+		return -1;
+	return when <= now ? 0 : (long)(when - now) * 1000;
+}
+
+long smg_http_backoff_ms(const struct smg_http_retry *p, int retry,
+		const char *retry_after, time_t now)
+{
+	if (retry_after) {
+		long ms = retry_after_ms(retry_after, now);
+		if (ms >= 0)
+			return ms < p->max_delay_ms ? ms : p->max_delay_ms;
+	}
+	double cap = (double)p->initial_delay_ms * pow(p->multiplier, retry - 1);
+	if (cap > (double)p->max_delay_ms)
+		cap = (double)p->max_delay_ms;
+	if (cap < 1)
+		return 0;
+	/* Full jitter: clients that failed together do not retry together. */
+	return (long)arc4random_uniform((uint32_t)cap + 1);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ---- one attempt ------------------------------------------------------- */
+
+struct attempt {
+	struct smg_http *h;
+	const struct smg_http_request *req;
+	struct smg_http_response *resp;
+	size_t upload_pos;	/* bytes of the body sent so far */
+	off_t download_start;	/* response_fd's offset before the first attempt */
+	bool download_seekable;
+	bool wrote_to_fd;	/* some body bytes went to a response_fd */
+	char local_error[200];	/* a local I/O failure, which is not retried */
+};
+
+static void set_local_error(struct attempt *a, const char *what)
+{
+	snprintf(a->local_error, sizeof a->local_error, "%s: %s", what, strerror(errno));
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *arg)
+{
+	struct attempt *a = arg;
+	size_t len = size * n;
+	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		/* A new status line: headers of an interim answer (100
+		 * Continue) or of a redirect are not the final ones. */
+		smg_kv_free(&a->resp->headers);
+		return len;
+	}
+	const char *colon = memchr(line, ':', len);
+	if (!colon)
+		return len;
+	const char *v = colon + 1, *end = line + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	char *name = smg_xstrndup(line, (size_t)(colon - line));
+	char *value = smg_xstrndup(v, (size_t)(end - v));
+	smg_kv_add(&a->resp->headers, name, value);
+	free(name);
+	free(value);
+	return len;
+}
+
+static bool write_fd_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct attempt *a = arg;
+	size_t len = size * n;
+	long status = 0;
+	curl_easy_getinfo(a->h->curl, CURLINFO_RESPONSE_CODE, &status);
+	a->resp->body_bytes += len;
+	if (a->req->response_fd >= 0 && status >= 200 && status < 300) {
+		a->wrote_to_fd = true;
+		if (!write_fd_all(a->req->response_fd, p, len)) {
+			set_local_error(a, "writing the response body");
+			return 0;	/* CURLE_WRITE_ERROR */
+		}
+		return len;
+	}
+	if (a->req->response_fd < 0 || a->resp->body.len < ERROR_BODY_MAX)
+		smg_buf_add(&a->resp->body, p, len);
+	return len;
+}
+
+static size_t on_upload_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct attempt *a = arg;
+	const struct smg_http_request *req = a->req;
+	size_t want = size * n, left = req->body_len - a->upload_pos;
+	if (want > left)
+		want = left;
+	if (want == 0)
+		return 0;
+	if (req->body_fd < 0) {
+		memcpy(buf, (const char *)req->body + a->upload_pos, want);
+		a->upload_pos += want;
+		return want;
+	}
+	ssize_t got;
+	do
+		got = pread(req->body_fd, buf, want, req->body_offset + (off_t)a->upload_pos);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0) {
+		if (got == 0)
+			errno = EIO;
+		/* A file that shrank under us must not become a short object. */
+		set_local_error(a, got == 0 ? "request body ended early" : "reading the request body");
+		return CURL_READFUNC_ABORT;
+	}
+	a->upload_pos += (size_t)got;
+	return (size_t)got;
+}
+
+/* libcurl rewinds the body itself when it must send it again (a redirect,
+ * a 417 to Expect: 100-continue). */
+static int on_upload_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct attempt *a = arg;
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > a->req->body_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	a->upload_pos = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+static bool method_is(const char *m, const char *want)
+{
+	return strcmp(m, want) == 0;
+}
+
+static void set_method_and_body(CURL *c, struct attempt *a)
+{
+	const struct smg_http_request *req = a->req;
+	const char *m = req->method ? req->method : "GET";
+	bool has_body = req->body_fd >= 0 || req->body != NULL;
+	/* S3 and others refuse a PUT or POST without Content-Length: send
+	 * an empty body rather than none. */
+	if (method_is(m, "PUT") || method_is(m, "POST"))
+		has_body = true;
+	if (method_is(m, "HEAD")) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (has_body) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, a);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_upload_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, a);
+		if (!method_is(m, "PUT"))
+			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
+	} else if (!method_is(m, "GET")) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
+	}
+}
+
+static struct curl_slist *header_slist(const struct smg_kvlist *headers)
+{
+	struct curl_slist *list = NULL;
+	struct smg_buf line = SMG_BUF_INIT;
+	for (size_t i = 0; headers && i < headers->n; i++) {
+		smg_buf_reset(&line);
+		/* "Name;" is libcurl's spelling of a header with an empty value. */
+		if (headers->v[i].value[0] == '\0')
+			smg_buf_addf(&line, "%s;", headers->v[i].name);
+		else
+			smg_buf_addf(&line, "%s: %s", headers->v[i].name, headers->v[i].value);
+		struct curl_slist *next = curl_slist_append(list, line.data);
+		if (!next)
+			smg_die(SMG_EXIT_FAILURE, "out of memory (curl_slist_append)");
+		list = next;
+	}
+	smg_buf_free(&line);
+	return list;
+}
+
+static void setup_attempt(struct attempt *a, char *errbuf)
+{
+	CURL *c = a->h->curl;
+	const struct smg_http_opts *o = &a->h->opts;
+	curl_easy_reset(c);	/* keeps open connections for the next request */
+	curl_easy_setopt(c, CURLOPT_URL, a->req->url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* Send the path as given: an S3 key may hold "/../", and a signed
+	 * path that libcurl rewrote would no longer match its signature. */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+	if (o->connect_timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+	if (o->timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+	if (o->stall_timeout_s > 0) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s);
+	}
+	set_method_and_body(c, a);
+}
+
+/* Put a seekable response_fd back where it was, so a retried download
+ * does not append to the bytes of a failed one. */
+static bool rewind_download(struct attempt *a)
+{
+	if (!a->wrote_to_fd)
+		return true;
+	if (!a->download_seekable)
+		return false;
+	int fd = a->req->response_fd;
+	if (ftruncate(fd, a->download_start) != 0 || lseek(fd, a->download_start, SEEK_SET) < 0) {
+		set_local_error(a, "rewinding the response file");
+		return false;
+	}
+	a->wrote_to_fd = false;
+	return true;
+}
+
+static void reset_response(struct smg_http_response *resp)
+{
+	smg_kv_free(&resp->headers);
+	smg_buf_reset(&resp->body);
+	resp->status = 0;
+	resp->body_bytes = 0;
+	resp->error[0] = '\0';
+}
+
+static double elapsed_s(CURL *c)
+{
+	double t = 0;
+	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &t);
+	return t;
+}
+
+/* Runs one attempt; returns true when its failure is worth retrying. */
+static bool run_attempt(struct attempt *a, enum smg_http_outcome *outcome)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct smg_http_response *resp = a->resp;
+	reset_response(resp);
+	a->upload_pos = 0;
+	a->local_error[0] = '\0';
+	setup_attempt(a, errbuf);
+	struct curl_slist *hdrs = header_slist(a->req->headers);
+	curl_easy_setopt(a->h->curl, CURLOPT_HTTPHEADER, hdrs);
+	CURLcode rc = curl_easy_perform(a->h->curl);
+	curl_slist_free_all(hdrs);
+	curl_easy_getinfo(a->h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	resp->attempts++;
+
+	if (a->local_error[0]) {
+		snprintf(resp->error, sizeof resp->error, "%s", a->local_error);
+		*outcome = SMG_HTTP_FAILED;
+		return false;
+	}
+	if (rc != CURLE_OK) {
+		snprintf(resp->error, sizeof resp->error, "%s",
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		*outcome = curl_code_retryable(rc) ? SMG_HTTP_EXHAUSTED : SMG_HTTP_FAILED;
+		return curl_code_retryable(rc);
+	}
+	if (smg_http_status_retryable(resp->status)) {
+		snprintf(resp->error, sizeof resp->error, "HTTP status %ld", resp->status);
+		*outcome = SMG_HTTP_EXHAUSTED;
+		return true;
+	}
+	*outcome = SMG_HTTP_DONE;
+	return false;
+}
+
+static void log_attempt(const struct attempt *a, long delay_ms, int retry)
+{
+	const struct smg_http_response *resp = a->resp;
+	const char *m = a->req->method ? a->req->method : "GET";
+	char what[300];
+	if (resp->error[0] && resp->status == 0)
+		snprintf(what, sizeof what, "%s", resp->error);
+	else
+		snprintf(what, sizeof what, "%ld", resp->status);
+	if (delay_ms >= 0)
+		smg_warn("%s %s: %s after %.3f s; retry %d of %d in %ld ms", m, a->req->url,
+			 what, elapsed_s(a->h->curl), retry, a->h->opts.retry.max_retries, delay_ms);
+	else
+		smg_warn("%s %s: %s after %.3f s (attempt %d)", m, a->req->url, what,
+			 elapsed_s(a->h->curl), resp->attempts);
+}
+
+/* A transient failure that cannot be retried: a local error while
+ * rewinding is final; bytes gone down a pipe leave the network failure. */
+static void note_cannot_retry(struct attempt *a, enum smg_http_outcome *outcome)
+{
+	struct smg_http_response *resp = a->resp;
+	if (a->local_error[0]) {
+		snprintf(resp->error, sizeof resp->error, "%s", a->local_error);
+		*outcome = SMG_HTTP_FAILED;
+		return;
+	}
+	size_t len = strlen(resp->error);
+	snprintf(resp->error + len, sizeof resp->error - len,
+		 " (not retried: part of the body already went to a pipe)");
+}
+
+enum smg_http_outcome smg_http_perform(struct smg_http *h,
+		const struct smg_http_request *req, struct smg_http_response *resp)
+{
+	struct attempt a = {.h = h, .req = req, .resp = resp};
+	const struct smg_http_retry *policy = &h->opts.retry;
+	enum smg_http_outcome outcome = SMG_HTTP_FAILED;
+	resp->attempts = 0;
+	if (req->response_fd >= 0) {
+		a.download_start = lseek(req->response_fd, 0, SEEK_CUR);
+		a.download_seekable = a.download_start >= 0;
+	}
+	for (int retry = 1;; retry++) {
+		bool transient = run_attempt(&a, &outcome);
+		if (!transient || retry > policy->max_retries) {
+			if (h->opts.verbose)
+				log_attempt(&a, -1, retry);
+			break;
+		}
+		if (!rewind_download(&a)) {
+			note_cannot_retry(&a, &outcome);
+			if (h->opts.verbose)
+				log_attempt(&a, -1, retry);
+			break;
+		}
+		const char *ra = smg_http_status_retryable(resp->status)
+			? smg_http_header(resp, "Retry-After") : NULL;
+		long delay = smg_http_backoff_ms(policy, retry, ra, time(NULL));
+		if (h->opts.verbose)
+			log_attempt(&a, delay, retry);
+		sleep_ms(delay);
+	}
+	resp->outcome = outcome;
+	return outcome;
+}
