@@ -56,6 +56,9 @@ asan:
 check-asan: asan
 	ASAN_OPTIONS=detect_leaks=1 SMG_BUILD=$(CURDIR)/build-asan sh tests/run
 
+demo: all
+	sh scripts/demo
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
@@ -74,5 +77,5 @@ dist:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check asan check-asan install dist clean
+.PHONY: all check asan check-asan demo install dist clean
 .SECONDARY:
