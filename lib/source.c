@@ -28,6 +28,8 @@ struct smg_source {
 	/* both */
 	struct smg_value *key;
 	size_t keycap;
+	struct smg_value *check;	/* decoded values, only to validate them */
+	size_t checkcap;
 };
 
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel)
@@ -65,6 +67,7 @@ void smg_source_close(struct smg_source *s)
 	smg_table_free(s->table);
 	smg_buf_free(&s->json);
 	free(s->key);
+	free(s->check);
 	free(s->name);
 	free(s);
 }
@@ -155,6 +158,11 @@ bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
 const char *smg_source_values_json(struct smg_source *s, size_t *len)
 {
 	if (s->reader) {
+		/* Only rows that become changes get here, a few percent: check
+		 * their values now, so a bad one stops the diff at its line rather
+		 * than the apply further down the pipe. */
+		if (s->cur->values)
+			smg_reader_values(s->reader, s->cur, &s->check, &s->checkcap);
 		*len = s->cur->values_len;
 		return s->cur->values;
 	}
