@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -613,28 +614,39 @@ static void count_tables(struct xchg *x, const struct smg_diff_result *res, bool
 	}
 }
 
-/* What the peer would pull from us, by its policy: a diff with the peer's
- * keys as the local side and our database as the remote, direction pull.
- * out NULL: count only. */
-static void rows_for_peer(struct xchg *x, const struct smg_select *sel, const char *out)
+enum count_as { COUNT_NONE, COUNT_SENT, COUNT_RECEIVED };
+
+/* A pull diff: what the local side lacks of the remote side's rows, by
+ * policy.  Changes go to out (NULL: count only). */
+static void pull_diff(struct xchg *x, const char *local, const char *remote,
+		      const struct smg_select *sel, enum smg_policy policy, const char *out,
+		      enum count_as count)
 {
-	struct smg_source *theirs = smg_source_open(tmppath("keys-peer"), sel);
-	struct smg_source *ours = smg_source_open(o.db, sel);
-	struct smg_diff_opts d = {.policy = x->peer_policy, .dir = SMG_PULL};
+	struct smg_source *l = smg_source_open(local, sel);
+	struct smg_source *r = smg_source_open(remote, sel);
+	struct smg_diff_opts d = {.policy = policy, .dir = SMG_PULL};
 	struct smg_diff_result res;
 	struct smg_writer w;
 	int fd = out ? open_out(out) : -1;
 	if (out)
 		smg_writer_init(&w, fd, out);
-	smg_diff(theirs, ours, &d, out ? &w : NULL, &res);
+	smg_diff(l, r, &d, out ? &w : NULL, &res);
 	if (out) {
 		smg_writer_free(&w);
 		close(fd);
 	}
-	count_tables(x, &res, true);
+	if (count != COUNT_NONE)
+		count_tables(x, &res, count == COUNT_SENT);
 	smg_diff_result_free(&res);
-	smg_source_close(theirs);
-	smg_source_close(ours);
+	smg_source_close(l);
+	smg_source_close(r);
+}
+
+/* What the peer would pull from us, by its policy: its keys are the local
+ * side, our database the remote. */
+static void rows_for_peer(struct xchg *x, const struct smg_select *sel, const char *out)
+{
+	pull_diff(x, tmppath("keys-peer"), o.db, sel, x->peer_policy, out, COUNT_SENT);
 }
 
 /*
@@ -694,29 +706,12 @@ static void changes_to_rows(const struct smg_select *sel, const char *in, const 
 	smg_reader_close(r);
 }
 
-/* Our own decision on the peer's rows: a diff with our database as the
- * local side and the rows as the remote, direction pull, our policy. */
+/* Our own decision on the peer's rows: our database is the local side,
+ * our policy decides.  out NULL (dry run): count what we would receive. */
 static void rows_we_take(struct xchg *x, const struct smg_select *sel, const char *rows,
 			 const char *out)
 {
-	struct smg_source *ours = smg_source_open(o.db, sel);
-	struct smg_source *theirs = smg_source_open(rows, sel);
-	struct smg_diff_opts d = {.policy = o.policy, .dir = SMG_PULL};
-	struct smg_diff_result res;
-	struct smg_writer w;
-	int fd = out ? open_out(out) : -1;
-	if (out)
-		smg_writer_init(&w, fd, out);
-	smg_diff(ours, theirs, &d, out ? &w : NULL, &res);
-	if (out) {
-		smg_writer_free(&w);
-		close(fd);
-	}
-	if (!out)	/* dry run: this is what we would receive */
-		count_tables(x, &res, false);
-	smg_diff_result_free(&res);
-	smg_source_close(ours);
-	smg_source_close(theirs);
+	pull_diff(x, o.db, rows, sel, o.policy, out, out ? COUNT_NONE : COUNT_RECEIVED);
 }
 
 static void exchange(struct xchg *x)
@@ -909,11 +904,15 @@ static void start_job(enum job_kind kind, int conn_fd, int peer, const struct so
 		smg_die(SMG_EXIT_FAILURE, "pipe: %s", strerror(errno));
 	fflush(stdout);
 	fflush(stderr);
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 	if (pid < 0)
 		smg_die(SMG_EXIT_FAILURE, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		child_signals();
+		/* a child outliving its parent would exchange for nobody */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(SMG_EXIT_FAILURE);
 		smg_atdie(NULL);
 		close(p[0]);
 		if (udp_fd >= 0)
@@ -1647,7 +1646,8 @@ static int run(void)
 		else if (n == 0 || errno != EINTR)
 			finish_job();
 	}
-	if (ex_failed)
+	/* a daemon reports failures as it goes; --once sums them up */
+	if (o.once && ex_failed)
 		rc = SMG_EXIT_NETWORK;
 	return rc;
 }
