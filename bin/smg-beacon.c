@@ -36,11 +36,12 @@
 #include <sodium.h>
 
 static const char usage[] =
-	"usage: smg-beacon [options] DB\n"
+	"usage: smg-beacon [options] [DB]\n"
 	"Find peers on the LAN by UDP broadcast and exchange rows with each over TCP,\n"
-	"so that every peer's database converges (smg-beacon(1)).\n"
-	"      --secret-file FILE     the shared secret: 64 hex digits (also\n"
-	"                             $SMUGGLR_BROADCAST_SECRET or [broadcast] secret)\n"
+	"so that every peer's database converges (smg-beacon(1)).  DB defaults to the\n"
+	"configuration's local_db.  Options override [broadcast] and [sync].\n"
+	"      --secret-file FILE     the shared secret: 64 hex digits (default\n"
+	"                             [broadcast] secret, $SMUGGLR_BROADCAST_SECRET)\n"
 	"      --insecure             run without a secret: nothing is encrypted\n"
 	"      --once                 one round with every peer seen, then exit\n"
 	"      --dry-run              discover and report; write nothing, accept nothing\n"
@@ -53,7 +54,9 @@ static const char usage[] =
 	"      --group NAME           peers sync only within a group (default: derived\n"
 	"                             from the tables and columns synced)\n"
 	"      --name NAME            how this peer calls itself (default: host name)\n"
-	"  -p, --policy POLICY        newer_wins (default), uuid_v7_wins, local_wins\n"
+	"  -p, --policy POLICY        newer_wins, uuid_v7_wins or local_wins (default:\n"
+	"                             [sync] conflict_resolution when set, else\n"
+	"                             newer_wins)\n"
 	SMG_SELECT_USAGE
 	"  -v, --verbose              say more on stderr\n"
 	"  -h, --help                 this help\n"
@@ -1679,11 +1682,19 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		smg_die(SMG_EXIT_FAILURE, "libsodium failed to initialise");
 	smg_select_defaults(&o.sel);
-	o.port = 31337;
-	o.interval_ms = 5000;
-	o.peer_timeout_ms = 30000;
+	struct smg_config cfg;
+	smg_cli_config(&cfg, argc, argv, &o.sel, NULL);
+	o.port = cfg.broadcast.port;
+	o.interval_ms = (int64_t)cfg.broadcast.interval_secs * 1000;
+	o.peer_timeout_ms = (int64_t)cfg.broadcast.peer_timeout_secs * 1000;
+	o.group = cfg.broadcast.group;
+	o.insecure = cfg.broadcast.insecure;
 	o.wait_ms = -1;
+	/* among peers the policy must pick the same row on both sides: newer_wins
+	 * unless the configuration says otherwise in so many words */
 	o.policy = SMG_NEWER_WINS;
+	if (cfg.doc && smg_toml_get(smg_toml_root(cfg.doc), "sync.conflict_resolution"))
+		o.policy = (enum smg_policy)cfg.sync.conflict_resolution;
 	default_name();
 	const char *secret_file = NULL;
 	int c;
@@ -1722,9 +1733,11 @@ int main(int argc, char **argv)
 		default: smg_usage(usage, false);
 		}
 	}
-	if (optind != argc - 1)
+	if (optind < argc - 1)
 		smg_usage(usage, false);
-	o.db = argv[optind];
+	o.db = optind < argc ? argv[optind] : smg_config_local_db(&cfg);
+	if (!o.db)
+		smg_die(SMG_EXIT_USAGE, "no database: name one, or set local_db in the configuration");
 	if (o.policy == SMG_REMOTE_WINS)
 		smg_die(SMG_EXIT_USAGE, "remote_wins means nothing among peers (each would take the "
 			"other's row, forever): use newer_wins or uuid_v7_wins");
@@ -1733,12 +1746,11 @@ int main(int argc, char **argv)
 	if (o.wait_ms < 0)
 		o.wait_ms = 2 * o.interval_ms;
 
-	const char *env = getenv("SMUGGLR_BROADCAST_SECRET");
 	if (secret_file)
 		read_secret_file(secret_file);
-	else if (env && *env) {
-		if (!smg_secret_parse(env, secret))
-			smg_die(SMG_EXIT_USAGE, "SMUGGLR_BROADCAST_SECRET must be 64 hex digits");
+	else if (cfg.broadcast.secret && *cfg.broadcast.secret) {
+		if (!smg_secret_parse(cfg.broadcast.secret, secret))
+			smg_die(SMG_EXIT_USAGE, "[broadcast] secret must be 64 hex digits");
 		have_key = true;
 	}
 	if (have_key && o.insecure)
@@ -1785,6 +1797,7 @@ int main(int argc, char **argv)
 		status("stopped");
 	print_summary();
 	parent_atdie();
+	smg_config_free(&cfg);
 	smg_select_free(&o.sel);
 	sodium_memzero(secret, sizeof secret);
 	return rc;

@@ -79,6 +79,29 @@ check_grep "two peers: -o json reports rows received per table" \
 check_grep "two peers: -o json lists the peer" '"peers":\[{"id":"[0-9a-f]\{32\}"' "$T/a.out"
 check_nogrep "an encrypted run does not say INSECURE" "INSECURE" "$T/a.err"
 
+# ---- settings from a configuration file ----------------------------------------
+cat >"$T/beacon.toml" <<EOF
+[sync]
+conflict_resolution = "newer_wins"
+[broadcast]
+port = 31400
+secret = "env:TEST_BEACON_SECRET"
+EOF
+mkdb "$T/ca.db" "INSERT INTO items VALUES (1,'ca',1,NULL,'2026-01-01T00:00:00Z')"
+mkdb "$T/cb.db" "INSERT INTO items VALUES (2,'cb',1,NULL,'2026-01-01T00:00:00Z')"
+TEST_BEACON_SECRET=$(cat "$T/key"); export TEST_BEACON_SECRET
+beacon a ca -c "$T/beacon.toml" --once -o json "$T/ca.db"; pa=$!
+beacon b cb -c "$T/beacon.toml" --once -o json "$T/cb.db"; pb=$!
+rc $pa; ra=$rc; rc $pb
+check_eq "config: secret (env:NAME) and port from [broadcast]" "$ra$rc" 00
+check_same_db "config: the two converge" "$T/ca.db" "$T/cb.db"
+check_grep "config: the port is the configured one" '"port":31400' "$T/ca.out"
+unset TEST_BEACON_SECRET
+printf '[broadcast]\nsecret = "abc"\n' >"$T/bad.toml"
+check_exit 2 "config: a bad [broadcast] secret is a config error" \
+	"$bin" -c "$T/bad.toml" --once "$T/ca.db"
+check_grep "config: the error names the file and line" "bad.toml:2" "$T/.err"
+
 # ---- three peers, as daemons ---------------------------------------------------
 cp "$T/a.db" "$T/c.db"
 sqlite3 "$T/a.db" "INSERT INTO items VALUES (100,'only a',1,NULL,'2026-03-01T00:00:00Z')"
