@@ -31,8 +31,20 @@ static bool needs_escape(unsigned char c)
  * the common case, checked without branches so the compiler can vectorize. */
 static bool plain_ascii(const char *p, size_t n)
 {
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	size_t i = 0;
+	/* eight bytes at a time: any byte < 0x20, '"', '\\' or >= 0x80? */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, p + i, 8);
+		uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+		uint64_t hit = (x - ones * 0x20) & ~x & highs;	/* a byte < 0x20 */
+		hit |= ((q - ones) & ~q & highs) | ((bs - ones) & ~bs & highs);	/* '"' or '\\' */
+		if ((hit | (x & highs)) != 0)
+			return false;
+	}
 	unsigned bad = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		bad |= (c < 0x20) | (c == '\\') | (c == '"') | (c >= 0x80);
 	}
@@ -162,6 +174,79 @@ static bool add_real_short(struct smg_buf *b, double r)
 	return false;
 }
 
+/*
+ * r to 17 significant digits, correctly rounded (which always reads back
+ * exactly), without printf: r = m * 2^e, so r * 10^k = m * 5^k * 2^(e+k),
+ * an exact 128-bit product shifted right with round-half-even.  Covers
+ * magnitudes from about 1e-10 to 1e16; false outside.  Trailing zeros
+ * are trimmed: the value is the same.
+ */
+static bool add_real_17(struct smg_buf *b, double r)
+{
+	int exp2;
+	double f = frexp(fabs(r), &exp2);	/* |r| = f * 2^exp2, f in [0.5, 1) */
+	uint64_t m = (uint64_t)ldexp(f, 53);
+	int e = exp2 - 53;
+	int k = 16 - (int)floor(log10(fabs(r)));
+	for (int tries = 0; tries < 3; tries++) {
+		if (k < 0 || k > 27 || e + k > 0 || -(e + k) > 120)
+			return false;
+		static unsigned __int128 pow5[28];
+		if (!pow5[0])
+			for (int i = 0; i < 28; i++)
+				pow5[i] = i ? pow5[i - 1] * 5 : 1;
+		unsigned __int128 n = m * pow5[k];
+		int sh = -(e + k);
+		unsigned __int128 q = sh ? n >> sh : n;
+		if (sh) {
+			unsigned __int128 rem = n & (((unsigned __int128)1 << sh) - 1);
+			unsigned __int128 half = (unsigned __int128)1 << (sh - 1);
+			if (rem > half || (rem == half && (q & 1)))
+				q++;
+		}
+		if (q >= 100000000000000000ULL) {	/* 18 digits: one power too many */
+			k--;
+			continue;
+		}
+		if (q < 10000000000000000ULL) {
+			k++;
+			continue;
+		}
+		char dig[18];
+		uint64_t u = (uint64_t)q;
+		for (int i = 16; i >= 0; i--, u /= 10)
+			dig[i] = (char)('0' + u % 10);
+		int nd = 17;
+		while (nd > 1 && dig[nd - 1] == '0')
+			nd--;
+		int point = 17 - k;	/* digits before the decimal point */
+		char out[48], *o = out;
+		if (r < 0)
+			*o++ = '-';
+		if (point <= 0) {
+			*o++ = '0';
+			*o++ = '.';
+			for (int i = 0; i < -point; i++)
+				*o++ = '0';
+			memcpy(o, dig, (size_t)nd);
+			o += nd;
+		} else {
+			for (int i = 0; i < point; i++)
+				*o++ = i < nd ? dig[i] : '0';
+			*o++ = '.';
+			if (nd > point) {
+				memcpy(o, dig + point, (size_t)(nd - point));
+				o += nd - point;
+			} else {
+				*o++ = '0';
+			}
+		}
+		smg_buf_add(b, out, (size_t)(o - out));
+		return true;
+	}
+	return false;
+}
+
 /* The shortest decimal that reads back as the same double, always with a
  * '.' or an exponent so that a reader knows it is a REAL.  Infinities are
  * written as 1e999, which JSON allows and strtod reads back exactly. */
@@ -182,6 +267,8 @@ static void add_real(struct smg_buf *b, double r)
 		return;
 	}
 	if (add_real_short(b, r))
+		return;
+	if (fabs(r) >= 1e-10 && fabs(r) < 1e16 && add_real_17(b, r))
 		return;
 	/* 17 significant digits always read back exactly.  Not always the
 	 * shortest form, but the short decimals people write were handled

@@ -190,10 +190,10 @@ int smg_key_cmp(const struct smg_value *a, const struct smg_value *b, size_t n)
 
 static void put_u64(struct smg_buf *b, uint64_t v)
 {
-	unsigned char o[8];
-	for (int i = 0; i < 8; i++)
-		o[i] = (unsigned char)(v >> (8 * i));
-	smg_buf_add(b, o, 8);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);	/* the encoding is little-endian */
+#endif
+	smg_buf_add(b, &v, 8);
 }
 
 /* An integral REAL that fits int64 hashes as that INTEGER, because SQLite's
