@@ -46,7 +46,12 @@ $(B)/tests/%: tests/unit/%.c $(B)/libsmg.a $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libsmg.a $(LDFLAGS) $(LDLIBS)
 
-check: all
+# The whole suite, then the unit and core tests again under ASan+UBSan.
+check: all asan
+	SMG_BUILD=$(CURDIR)/$(B) SMG_ASAN=$(CURDIR)/build-asan sh tests/run
+
+# Quicker: without the sanitizer pass.
+check-fast: all
 	SMG_BUILD=$(CURDIR)/$(B) sh tests/run
 
 asan:
@@ -77,5 +82,5 @@ dist:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check asan check-asan demo install dist clean
+.PHONY: all check check-fast asan check-asan demo install dist clean
 .SECONDARY:
