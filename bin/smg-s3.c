@@ -4,6 +4,7 @@
  * writes.  Objects stream between the store and files: memory stays flat.
  */
 #include "cli.h"
+#include "config.h"
 #include "s3.h"
 #include "stream.h"
 
@@ -22,7 +23,8 @@ static const char usage[] =
 	"       smg-s3 [options] list URL-PREFIX\n"
 	"       smg-s3 [options] delete URL\n"
 	"URL is s3://BUCKET/KEY or file:///ABSOLUTE/PATH; FILE defaults to - (stdin, stdout).\n"
-	"  -c, --config FILE          read the [stash] table of a smugglr config file\n"
+	"  -c, --config FILE          read the [stash] table of FILE (default ./config.toml\n"
+	"                             if there is one); options and AWS_* variables win\n"
 	"      --endpoint URL         S3 endpoint (default https://s3.REGION.amazonaws.com)\n"
 	"      --region REGION        signing region (default us-east-1)\n"
 	"      --path-style           address objects as ENDPOINT/BUCKET/KEY\n"
@@ -58,14 +60,29 @@ static void remove_pending_temp(void)
 
 /* ---- configuration ---------------------------------------------------------- */
 
-/* Fills what options left unset from the [stash] table of the config file.
- * Wiring point for lib/config.c: until it lands, a config file is refused
- * rather than silently ignored. */
-static void config_from_file(struct smg_s3_config *cfg, const char *path)
+static void fill_unset(char **field, const char *value)
 {
-	(void)cfg;
-	smg_die(SMG_EXIT_USAGE, "-c %s: config files are not supported yet; use --endpoint, "
-		"--region and the AWS_* environment variables", path);
+	if (!*field && value && *value)
+		*field = smg_xstrdup(value);
+}
+
+/* Fills what options and the environment left unset from the [stash]
+ * table of the -c file (which must exist), or of ./config.toml when there
+ * is one, as the other smg programs do. */
+static void config_from_file(struct options *o)
+{
+	struct smg_config c;
+	smg_config_load(&c, o->config_file ? o->config_file : "config.toml", o->config_file != NULL);
+	if (c.from_file) {
+		fill_unset(&o->cfg.endpoint, c.stash.endpoint);
+		fill_unset(&o->cfg.region, c.stash.region);
+		fill_unset(&o->cfg.access_key_id, c.stash.access_key_id);
+		fill_unset(&o->cfg.secret_access_key, c.stash.secret_access_key);
+		fill_unset(&o->cfg.session_token, c.stash.session_token);
+		if (o->cfg.path_style < 0)
+			o->cfg.path_style = c.stash.path_style;
+	}
+	smg_config_free(&c);
 }
 
 /* Precedence, highest first: options, the environment, the config file
@@ -73,8 +90,7 @@ static void config_from_file(struct smg_s3_config *cfg, const char *path)
 static struct smg_s3 *open_store(struct options *o)
 {
 	smg_s3_config_from_env(&o->cfg);
-	if (o->config_file)
-		config_from_file(&o->cfg, o->config_file);
+	config_from_file(o);
 	return smg_s3_new(&o->cfg, &o->http);
 }
 

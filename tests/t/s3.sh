@@ -104,6 +104,28 @@ check_eq "list an empty prefix prints nothing" "$(wc -c <"$T/.out")" 0
 check "delete" smg-s3 delete "$B/rt/piped"
 check_exit 3 "head after delete: exit 3" smg-s3 head "$B/rt/piped"
 
+# ---- the [stash] table of a config file ------------------------------------
+cat >stash.toml <<EOF
+[stash]
+endpoint = "$E"
+region = "us-east-1"
+access_key_id = "env:SMG_TEST_KEY"
+secret_access_key = "env:SMG_TEST_SECRET"
+path_style = true
+EOF
+nocreds="env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u SMG_S3_ENDPOINT -u AWS_REGION"
+SMG_TEST_KEY=$AWS_ACCESS_KEY_ID SMG_TEST_SECRET=$AWS_SECRET_ACCESS_KEY
+export SMG_TEST_KEY SMG_TEST_SECRET
+check "-c: endpoint and credentials from [stash]" $nocreds smg-s3 -c stash.toml get "$B/rt/small" -
+check_eq "-c: the object" "$(cat "$T/.out")" "hello, relay"
+check_exit 5 "-c: the environment wins over the file" $nocreds AWS_SECRET_ACCESS_KEY=wrong \
+	AWS_ACCESS_KEY_ID="$SMG_TEST_KEY" smg-s3 -c stash.toml head "$B/rt/small"
+check_exit 4 "-c: an option wins over the file" $nocreds smg-s3 -c stash.toml --retries 0 \
+	--endpoint http://127.0.0.1:1 head "$B/rt/small"
+check_exit 3 "-c: a missing config file: exit 3" smg-s3 -c nosuch.toml head "$B/rt/small"
+mkdir cwd && cp stash.toml cwd/config.toml
+check "./config.toml is read without -c" sh -c "cd cwd && $nocreds smg-s3 head $B/rt/small"
+
 # ---- virtual-hosted addressing (libcurl resolves *.localhost to loopback) --
 VH="--virtual-host --endpoint http://localhost:$PORT"
 check "virtual host: put" smg-s3 $VH put "$B/vh/small" small
