@@ -113,7 +113,7 @@ struct peer {
 	bool synced_valid;
 	uint8_t synced_mine[32], synced_theirs[32];
 	int exchanges, failures;
-	char last_error[160];
+	char last_error[400];
 	struct tcount *tables;
 	size_t ntables;
 };
@@ -818,7 +818,7 @@ static void exchange(struct xchg *x)
 	}
 	smg_select_free(&(struct smg_select){.tables = sel.tables, .ntables = sel.ntables});
 	report_stats(&x->st);
-	result("ok %s", x->dry ? "dry" : "wet");
+	result("ok");
 }
 
 static int connect_to(const struct sockaddr_in *sa)
@@ -990,7 +990,7 @@ static int finish_job(void)
 	enum job_kind kind = job.kind;
 	job.kind = JOB_NONE;
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : SMG_EXIT_FAILURE;
-	bool ok = false, dry = false;
+	bool ok = false;
 	char err[400] = "";
 	uint64_t bin = 0, bout = 0;
 	struct tcount *tables = NULL;
@@ -1045,9 +1045,8 @@ static int finish_job(void)
 			if (smg_json_string(&j, &s, &sn))
 				clean_text(err, sizeof err, s, sn);
 			smg_buf_free(&scratch);
-		} else if (!strncmp(line, "ok ", 3)) {
+		} else if (!strcmp(line, "ok")) {
 			ok = true;
-			dry = !strcmp(line + 3, "dry");
 		}
 		line = nl + 1;
 	}
@@ -1062,8 +1061,6 @@ static int finish_job(void)
 			status("%s: could not read the database (exit %d)", o.db, code);
 		return ok ? 0 : (code ? code : SMG_EXIT_FAILURE);
 	}
-	(void)bin;
-	(void)bout;
 	if (!ok && code == SMG_EXIT_DATA)
 		dropped[DROP_BAD_DATA]++;
 	struct peer *p = job.peer >= 0 ? &peers[job.peer] : NULL;
@@ -1109,7 +1106,8 @@ static int finish_job(void)
 		anon.addr = job.addr;
 	}
 	print_event(p ? p : &anon, ok, tables, ntables, ok ? NULL : err);
-	(void)dry;
+	if (bin || bout)
+		verbose("%llu bytes in, %llu out", (unsigned long long)bin, (unsigned long long)bout);
 	for (size_t i = 0; i < ntables; i++)
 		free(tables[i].name);
 	free(tables);
