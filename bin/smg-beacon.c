@@ -468,8 +468,11 @@ static void recv_file(struct xchg *x, const char *path, const char *what)
 		}
 		/* a stream is NDJSON: anything else (a database file, say) is refused
 		 * before any reader looks at it */
-		if (total == 0 && x->in.len && x->in.data[0] != '{')
-			xfail(x, SMG_EXIT_DATA, "the peer's %s is not a row stream", what);
+		if (total == 0 && x->in.len && x->in.data[0] != '{') {
+			result("stat %s 1", drop_name(DROP_BAD_DATA));
+			xfail(x, SMG_EXIT_DATA, "what the peer sent as its %s is not a row stream",
+			      what);
+		}
 		total += x->in.len;
 		if (total > STREAM_MAX)
 			xfail(x, SMG_EXIT_DATA, "the peer's %s is over %llu bytes", what,
@@ -592,8 +595,12 @@ static void recv_meta(struct xchg *x, char ***tables, size_t *ntables)
 	}
 	if (version != 1)
 		xrefuse(x, "protocol version %lld is not 1", (long long)version);
+	struct smg_buf nb = SMG_BUF_INIT;
+	smg_json_add_string(&nb, x->peer_name, strlen(x->peer_name));
+	result("name %s", nb.data);
+	smg_buf_free(&nb);
 	if (memcmp(group, my_group, SMG_GROUP_LEN)) {
-		dropped[DROP_OTHER_GROUP]++;
+		result("stat %s 1", drop_name(DROP_OTHER_GROUP));
 		xrefuse(x, "the peer is in another group");
 	}
 }
@@ -990,7 +997,7 @@ static int finish_job(void)
 	enum job_kind kind = job.kind;
 	job.kind = JOB_NONE;
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : SMG_EXIT_FAILURE;
-	bool ok = false;
+	bool ok = false, failed_cleanly = false;
 	char err[400] = "";
 	uint64_t bin = 0, bout = 0;
 	struct tcount *tables = NULL;
@@ -1030,8 +1037,8 @@ static int finish_job(void)
 			}
 			smg_buf_free(&scratch);
 		} else if (sscanf(line, "stat %64s %lld", a, &x1) == 2) {
-			for (int e = 1; e < SMG_FRAME_NERR; e++)
-				if (!strcmp(a, smg_frame_errname(e)))
+			for (int e = 1; e < DROP_NREASONS; e++)
+				if (!strcmp(a, drop_name(e)))
 					dropped[e] += (uint64_t)x1;
 		} else if (sscanf(line, "bytes %lld %lld", &x1, &x2) == 2) {
 			bin = (uint64_t)x1;
@@ -1044,6 +1051,16 @@ static int finish_job(void)
 			smg_json_init(&j, line + off, strlen(line + off), &scratch);
 			if (smg_json_string(&j, &s, &sn))
 				clean_text(err, sizeof err, s, sn);
+			smg_buf_free(&scratch);
+			failed_cleanly = true;
+		} else if (!strncmp(line, "name ", 5) && job.peer >= 0) {
+			struct smg_buf scratch = SMG_BUF_INIT;
+			struct smg_json j;
+			const char *s;
+			size_t sn;
+			smg_json_init(&j, line + 5, strlen(line + 5), &scratch);
+			if (smg_json_string(&j, &s, &sn) && !peers[job.peer].announced)
+				clean_text(peers[job.peer].name, sizeof peers[job.peer].name, s, sn);
 			smg_buf_free(&scratch);
 		} else if (!strcmp(line, "ok")) {
 			ok = true;
@@ -1061,7 +1078,8 @@ static int finish_job(void)
 			status("%s: could not read the database (exit %d)", o.db, code);
 		return ok ? 0 : (code ? code : SMG_EXIT_FAILURE);
 	}
-	if (!ok && code == SMG_EXIT_DATA)
+	/* the child died of malformed data (the library's error said what) */
+	if (!ok && code == SMG_EXIT_DATA && !failed_cleanly)
 		dropped[DROP_BAD_DATA]++;
 	struct peer *p = job.peer >= 0 ? &peers[job.peer] : NULL;
 	if (ok)

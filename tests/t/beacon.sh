@@ -164,6 +164,25 @@ wait $pa $pb
 check_same_db "--insecure: two peers converge" "$T/ia.db" "$T/ib.db"
 check_grep "--insecure: the report says INSECURE" "^INSECURE" "$T/ib.out"
 
+# ---- a lying peer, where anyone may speak (--insecure) ----------------------------
+cc -I"$top/lib" -o "$T/hostile" "$top/tests/hostile.c" "$top/lib/frame.c" \
+	"$top/lib/util.c" -lsodium || fail "building tests/hostile.c"
+si=$(sum_file "$T/ia.db")
+beacon a ih --insecure -o json "$T/ia.db"; pa=$!
+nsx b "$T/hostile" 10.231.1.1 31337 meta-garbage meta-group sqlite bad-json disorder \
+	oversized truncated wrong-type >"$T/hostile.out" 2>&1
+check_grep "lying peer: every lie was told" "sent wrong-type" "$T/hostile.out"
+check "lying peer: the daemon is still running" kill -0 $pa
+kill -TERM $pa; rc $pa
+check_eq "lying peer: the daemon stops cleanly" "$rc" 0
+check_eq "lying peer: nothing was applied" "$(sum_file "$T/ia.db")" "$si"
+check_grep "lying peer: every exchange failed" '"exchanges":{"ok":0,"failed":8}' "$T/ih.out"
+for what in unexpected other_group bad_data oversized truncated; do
+	check_grep "lying peer: counted as $what" "\"dropped\":{.*\"$what\":[1-9]" "$T/ih.out"
+done
+check_grep "lying peer: a stream that is a SQLite file is refused unread" \
+	"not a row stream" "$T/ih.err"
+
 # ---- dry run ---------------------------------------------------------------------
 sa=$(sum_file "$T/a.db") sd=$(sum_file "$T/plain.db")
 beacon a a6 --secret-file "$T/key" "$T/a.db"; pa=$!
