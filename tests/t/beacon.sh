@@ -79,6 +79,24 @@ check_grep "two peers: -o json reports rows received per table" \
 check_grep "two peers: -o json lists the peer" '"peers":\[{"id":"[0-9a-f]\{32\}"' "$T/a.out"
 check_nogrep "an encrypted run does not say INSECURE" "INSECURE" "$T/a.err"
 
+# ---- excluded columns are neither sent nor overwritten ---------------------------
+for db in xa xb; do
+	rm -f "$T/$db.db"
+	sqlite3 "$T/$db.db" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, mine TEXT, updated_at TEXT)"
+done
+sqlite3 "$T/xa.db" "INSERT INTO t VALUES (1,'old','a private','2026-01-01T00:00:00Z')"
+sqlite3 "$T/xb.db" "INSERT INTO t VALUES (1,'new','b private','2026-01-02T00:00:00Z'),
+	(2,'two','b private too','2026-01-02T00:00:00Z')"
+beacon a xa --secret-file "$T/key" --once -X mine "$T/xa.db"; pa=$!
+beacon b xb --secret-file "$T/key" --once -X mine "$T/xb.db"; pb=$!
+rc $pa; ra=$rc; rc $pb
+check_eq "excluded column: both rounds succeed" "$ra$rc" 00
+check_eq "excluded column: the synced column moved, the excluded one stayed" \
+	"$(sqlite3 "$T/xa.db" "SELECT group_concat(id||'='||v||'/'||ifnull(mine,'NULL'), ' ') FROM t")" \
+	"1=new/a private 2=two/NULL"
+check_eq "excluded column: the sender's private value is its own still" \
+	"$(sqlite3 "$T/xb.db" "SELECT mine FROM t WHERE id=1")" "b private"
+
 # ---- settings from a configuration file ----------------------------------------
 cat >"$T/beacon.toml" <<EOF
 [sync]
