@@ -973,6 +973,10 @@ static int add_peer(const uint8_t id[SMG_ID_LEN])
 				old = k;
 		free(peers[old].tables);
 		peers[old] = peers[--npeers];
+		if (job.peer == (int)old)
+			job.peer = -1;
+		else if (job.peer == (int)npeers)
+			job.peer = (int)old;
 	}
 	struct peer *p = &peers[npeers];
 	memset(p, 0, sizeof *p);
@@ -1641,8 +1645,10 @@ static int run(void)
 			if (n > 0)
 				smg_buf_add(&job.out, buf, (size_t)n);
 			else if (n == 0 || errno != EINTR) {
-				if (finish_job() < 0 && !o.once)
+				if (finish_job() < 0 && !o.once) {
+					db_changed();	/* our own write: digest it once */
 					run_digest();
+				}
 				if (!o.once)
 					next_check = smg_mono_ms() + o.interval_ms;
 			}

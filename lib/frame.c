@@ -318,10 +318,18 @@ static int wait_fd(int fd, short ev, int timeout_ms)
 	}
 }
 
+/* Milliseconds left until deadline, at least 0. */
+static int left(int64_t deadline)
+{
+	int64_t ms = deadline - smg_mono_ms();
+	return ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
 int smg_io_read(int fd, void *p, size_t n, int timeout_ms)
 {
 	uint8_t *c = p;
 	size_t got = 0;
+	int64_t deadline = smg_mono_ms() + timeout_ms;
 	while (got < n) {
 		ssize_t r = read(fd, c + got, n - got);
 		if (r > 0) {
@@ -335,7 +343,7 @@ int smg_io_read(int fd, void *p, size_t n, int timeout_ms)
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return errno == ECONNRESET && !got ? SMG_FRAME_EEOF
 			       : errno == ECONNRESET ? SMG_FRAME_ETRUNC : SMG_FRAME_EIO;
-		int e = wait_fd(fd, POLLIN, timeout_ms);
+		int e = wait_fd(fd, POLLIN, left(deadline));
 		if (e)
 			return e;
 	}
@@ -346,6 +354,7 @@ int smg_io_write(int fd, const void *p, size_t n, int timeout_ms)
 {
 	const uint8_t *c = p;
 	bool sock = true;
+	int64_t deadline = smg_mono_ms() + timeout_ms;
 	while (n > 0) {
 		ssize_t w = sock ? send(fd, c, n, MSG_NOSIGNAL) : write(fd, c, n);
 		if (w < 0 && sock && errno == ENOTSOCK) {
@@ -362,7 +371,7 @@ int smg_io_write(int fd, const void *p, size_t n, int timeout_ms)
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return errno == EPIPE || errno == ECONNRESET ? SMG_FRAME_EEOF
 								     : SMG_FRAME_EIO;
-		int e = wait_fd(fd, POLLOUT, timeout_ms);
+		int e = wait_fd(fd, POLLOUT, left(deadline));
 		if (e)
 			return e;
 	}

@@ -196,7 +196,7 @@ struct smg_chan {
 	uint8_t txkey[SMG_KEY_LEN], rxkey[SMG_KEY_LEN];
 	uint8_t session[SMG_ID_LEN];
 	uint64_t txseq, rxseq;		/* next to send, next expected */
-	int timeout_ms;			/* longest silence tolerated */
+	int timeout_ms;			/* longest a frame may take to come or go */
 	size_t max;			/* payload limit for receive */
 	struct smg_buf wbuf, rbuf;
 	uint64_t bytes_in, bytes_out;
@@ -217,7 +217,8 @@ int smg_chan_send(struct smg_chan *c, uint8_t type, const void *p, size_t n);
 int smg_chan_recv(struct smg_chan *c, uint8_t *type, struct smg_buf *payload);
 void smg_chan_close(struct smg_chan *c);
 
-/* Socket helpers with an idle timeout (poll); non-blocking fds. */
+/* Read or write all n bytes of a non-blocking fd within timeout_ms (a
+ * peer trickling bytes does not hold the caller longer). */
 int smg_io_read(int fd, void *p, size_t n, int timeout_ms);
 int smg_io_write(int fd, const void *p, size_t n, int timeout_ms);
 
