@@ -135,16 +135,15 @@ static const char *drop_name(int i)
 							     : smg_frame_errname(i);
 }
 
-/* A status line: every one says INSECURE when nothing is encrypted. */
+/* A status line.  Without a secret every line on stderr, the library's
+ * errors too, reads "smg-beacon: INSECURE: ..." (see main). */
 static void status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void status(const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	smg_vwarn(fmt, ap);
 	va_end(ap);
-	smg_warn("%s%s", o.insecure ? "INSECURE: " : "", msg);
 }
 
 #define verbose(...) do { if (o.verbose) status(__VA_ARGS__); } while (0)
@@ -182,6 +181,13 @@ static struct tcount *tcount_get(struct tcount **list, size_t *n, const char *na
 	t->name = smg_xstrdup(name);
 	t->sent = t->received = 0;
 	return t;
+}
+
+static void tcounts_free(struct tcount *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(t[i].name);
+	free(t);
 }
 
 /* ---- temporary files --------------------------------------------------------- */
@@ -880,9 +886,7 @@ static void job_exchange(int fd, bool initiator, const uint8_t *expect_id,
 	x.c.timeout_ms = IO_TIMEOUT_MS;
 	exchange(&x);
 	smg_buf_free(&x.in);
-	for (size_t i = 0; i < x.ntables; i++)
-		free(x.tables[i].name);
-	free(x.tables);
+	tcounts_free(x.tables, x.ntables);
 }
 
 /* ---- jobs, as the parent sees them --------------------------------------- */
@@ -971,7 +975,7 @@ static int add_peer(const uint8_t id[SMG_ID_LEN])
 		for (size_t k = 1; k < npeers; k++)
 			if (peers[k].last_seen < peers[old].last_seen)
 				old = k;
-		free(peers[old].tables);
+		tcounts_free(peers[old].tables, peers[old].ntables);
 		peers[old] = peers[--npeers];
 		if (job.peer == (int)old)
 			job.peer = -1;
@@ -1130,9 +1134,7 @@ static int finish_job(void)
 	print_event(p ? p : &anon, ok, tables, ntables, ok ? NULL : err);
 	if (bin || bout)
 		verbose("%llu bytes in, %llu out", (unsigned long long)bin, (unsigned long long)bout);
-	for (size_t i = 0; i < ntables; i++)
-		free(tables[i].name);
-	free(tables);
+	tcounts_free(tables, ntables);
 	/* our rows changed: what we announce must too */
 	return got > 0 ? -1 : 0;
 }
@@ -1782,6 +1784,8 @@ int main(int argc, char **argv)
 			"[broadcast] secret): refusing to run unencrypted without --insecure");
 	if (have_key)
 		smg_key_derive(ann_key, secret, "smugglr beacon v1 announce");
+	if (o.insecure)
+		smg_progname = "smg-beacon: INSECURE";
 	if (o.policy == SMG_LOCAL_WINS)
 		status("policy local_wins: rows that differ on two peers stay different");
 

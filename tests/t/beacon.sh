@@ -200,6 +200,8 @@ for what in unexpected other_group bad_data oversized truncated; do
 done
 check_grep "lying peer: a stream that is a SQLite file is refused unread" \
 	"not a row stream" "$T/ih.err"
+check_nogrep "lying peer: every line on stderr, errors too, says INSECURE" \
+	'^smg-beacon: [^I]' "$T/ih.err"
 
 # ---- dry run ---------------------------------------------------------------------
 sa=$(sum_file "$T/a.db") sd=$(sum_file "$T/plain.db")
