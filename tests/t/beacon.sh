@@ -97,6 +97,27 @@ check_eq "excluded column: the synced column moved, the excluded one stayed" \
 check_eq "excluded column: the sender's private value is its own still" \
 	"$(sqlite3 "$T/xb.db" "SELECT mine FROM t WHERE id=1")" "b private"
 
+# ---- groups: derived from the schema, or named ----------------------------------
+mkdb "$T/ga.db" "INSERT INTO items VALUES (1,'ga',1,NULL,'2026-01-01T00:00:00Z')"
+rm -f "$T/gb.db"
+sqlite3 "$T/gb.db" "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty, data BLOB, updated_at TEXT);
+	CREATE TABLE other(id INTEGER PRIMARY KEY, x);
+	INSERT INTO items VALUES (2,'gb',1,NULL,'2026-01-01T00:00:00Z'); INSERT INTO other VALUES (1,1);"
+sg=$(sum_file "$T/ga.db")
+beacon a ga1 --secret-file "$T/key" --once -o json "$T/ga.db"; pa=$!
+beacon b gb1 --secret-file "$T/key" --once -o json "$T/gb.db"; pb=$!
+rc $pa; ra=$rc; rc $pb
+check_eq "groups: other tables, another derived group: nothing to do" "$ra$rc" 00
+check_grep "groups: the other group's announcements are counted" '"other_group":[1-9]' "$T/ga1.out"
+check_eq "groups: nothing moved" "$(sum_file "$T/ga.db")" "$sg"
+beacon a ga2 --secret-file "$T/key" --once --group shop -o json "$T/ga.db"; pa=$!
+beacon b gb2 --secret-file "$T/key" --once --group shop -o json "$T/gb.db"; pb=$!
+rc $pa; ra=$rc; rc $pb
+check_eq "groups: one named group: both rounds succeed" "$ra$rc" 00
+check_same_table "groups: the table both have converges" "$T/ga.db" "$T/gb.db" items
+check_eq "groups: a table only one side has stays there" \
+	"$(sqlite3 "$T/ga.db" "SELECT count(*) FROM sqlite_schema WHERE name='other'")" 0
+
 # ---- settings from a configuration file ----------------------------------------
 cat >"$T/beacon.toml" <<EOF
 [sync]
