@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_SHANI_PATH 1
 #endif
@@ -104,8 +105,10 @@ static void choose(void)
 {
 	blocks = blocks_portable;
 #ifdef HAVE_SHANI_PATH
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1"))
+	unsigned a, b, c, d;
+	/* CPUID leaf 7 EBX bit 29: SHA extensions; leaf 1 ECX bit 19: SSE4.1 */
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1) &&
+	    __get_cpuid(1, &a, &b, &c, &d) && (c >> 19 & 1))
 		blocks = blocks_shani;
 #endif
 }

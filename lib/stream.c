@@ -61,6 +61,7 @@ struct smg_reader *smg_reader_open(int fd, const char *name)
 {
 	struct smg_reader *r = smg_xcalloc(1, sizeof *r);
 	widen_pipe(fd);
+	smg_buf_grow(&r->in, READ_CHUNK);
 	r->fd = fd;
 	r->name = smg_xstrdup(strcmp(name, "-") ? name : "stdin");
 	return r;

@@ -277,7 +277,7 @@ bool smg_hash_unhex(const char *p, size_t n, unsigned char h[SMG_HASH_LEN])
 	for (int i = 0; i < SMG_HASH_LEN; i++) {
 		int a = hexv[(unsigned char)p[2 * i]], b = hexv[(unsigned char)p[2 * i + 1]];
 		bad |= a | b;
-		h[i] = (unsigned char)(a << 4 | b);
+		h[i] = (unsigned char)((unsigned)a << 4 | (unsigned)b);
 	}
 	return bad >= 0;
 }
