@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *const smg_bucket_names[SMG_NBUCKETS] = {
@@ -78,6 +79,35 @@ struct smg_reader *smg_reader_open_path(const char *path)
 	struct smg_reader *r = smg_reader_open(fd, path);
 	r->own_fd = true;
 	return r;
+}
+
+int smg_spool(int fd, const char *name)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return fd;
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/smg-spool.XXXXXX", dir && *dir ? dir : "/tmp");
+	int out = mkstemp(path);
+	if (out < 0)
+		smg_die(SMG_EXIT_FAILURE, "cannot make a spool file in %s: %s", path, strerror(errno));
+	unlink(path);	/* gone when we are, whatever happens */
+	char *buf = smg_xmalloc(READ_CHUNK);
+	for (;;) {
+		ssize_t n = read(fd, buf, READ_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			smg_die(SMG_EXIT_FAILURE, "%s: read failed: %s", name, strerror(errno));
+		if (n == 0)
+			break;
+		smg_write_all(out, buf, (size_t)n, "the spool file");
+	}
+	free(buf);
+	if (lseek(out, 0, SEEK_SET) != 0)
+		smg_die(SMG_EXIT_FAILURE, "spool file: %s", strerror(errno));
+	return out;
 }
 
 bool smg_path_is_sqlite(const char *path)

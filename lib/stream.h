@@ -164,6 +164,11 @@ struct smg_reader *smg_reader_open_path(const char *path);
 /* Next record, or NULL at the trailer.  Malformed, out-of-order or truncated
  * input dies with SMG_EXIT_DATA naming the input and line. */
 const struct smg_record *smg_reader_next(struct smg_reader *r);
+/* A pipe is read to its end into an unlinked temporary file, whose fd is
+ * returned (a regular file's own fd is returned as it is).  smg-apply does
+ * this before it takes its write lock: in "smg-diff - b.db | smg-apply b.db"
+ * smg-diff holds a read lock on b.db until it has written everything. */
+int smg_spool(int fd, const char *name);
 /* Peek at the first bytes: is this input a SQLite database? */
 bool smg_path_is_sqlite(const char *path);
 int64_t smg_reader_line(const struct smg_reader *r);
