@@ -83,9 +83,12 @@ bool smg_db_has_table(sqlite3 *db, const char *name)
 	return found;
 }
 
+/* pragma_table_list says "shadow" for the tables behind a virtual table
+ * (FTS5's _data, _idx, ...): the virtual table's module owns them, and
+ * syncing them row by row would corrupt its index. */
 static const char table_query[] =
-	"SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite\\_%' "
-	"ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name COLLATE BINARY";
+	"SELECT name FROM pragma_table_list WHERE schema='main' AND type='table' "
+	"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name COLLATE BINARY";
 
 char *smg_db_table_list(sqlite3 *db)
 {
