@@ -215,24 +215,33 @@ before=$(sum_file big-b.db)
 smg-diff -q big-a.db big-b.db >big.s
 total=$(grep -c '"kind":"change"' big.s)
 check_eq "the big change stream has 30000 upserts" "$total" 30000
-# feed 90% of it through a fifo that stays open, then kill -9 smg-apply
+# feed 90% of it through a fifo that stays open, then kill -9 smg-apply:
+# it spools a piped stream before it writes, so it is killed holding nothing
 head -n 27000 big.s >big-part.s
 mkfifo fifo
 smg-apply -q big-b.db <fifo >/dev/null 2>kill.err &
 pid=$!
 exec 3>fifo
 cat big-part.s >&3
-# wait until smg-apply has read everything the pipe holds (and written pages)
-i=0
-while [ $i -lt 50 ] && [ ! -e big-b.db-journal ]; do sleep 0.1; i=$((i + 1)); done
 sleep 0.5
 alive=no; kill -0 $pid 2>/dev/null && alive=yes
 check_eq "smg-apply is still waiting for the rest of the stream" "$alive" yes
-check_eq "... with a transaction open (a rollback journal exists)" "$(ls big-b.db-journal 2>/dev/null)" big-b.db-journal
+check_eq "... and has not begun writing (no rollback journal)" "$(ls big-b.db-journal 2>/dev/null)" ""
 kill -9 $pid
 wait $pid 2>/dev/null
 exec 3>&-
-check_same_db "after kill -9 mid-stream, sqldiff finds the target as it was" big-b0.db big-b.db
+check_eq "after kill -9 mid-stream, the target is byte-identical" "$(sum_file big-b.db)" "$before"
+# kill -9 in the middle of the writes: as soon as the rollback journal
+# appears, the transaction is open and pages are being changed
+smg-apply -q -i big.s big-b.db >/dev/null 2>kill.err &
+pid=$!
+i=0
+while [ ! -e big-b.db-journal ] && [ $i -lt 200000 ] && kill -0 $pid 2>/dev/null; do i=$((i + 1)); done
+journal=no; [ -e big-b.db-journal ] && journal=yes
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check_eq "smg-apply was killed with its transaction open (a rollback journal existed)" "$journal" yes
+check_same_db "after kill -9 mid-write, sqldiff finds the target as it was" big-b0.db big-b.db
 check_eq "... and the file is byte-identical to before (after SQLite's recovery)" "$(sum_file big-b.db)" "$before"
 check_eq "... and intact" "$(sqlite3 big-b.db 'PRAGMA integrity_check')" ok
 check_eq "... no row of the killed run is there" "$(sqlite3 big-b.db 'SELECT count(*) FROM big')" 1000
