@@ -4,6 +4,7 @@
 #include "apply.h"
 #include "cli.h"
 #include "progress.h"
+#include "remote.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,15 @@ static const char usage[] =
 	"usage: smg-apply [options] TARGET\n"
 	"Apply the change stream on stdin (from smg-diff) to the SQLite database TARGET,\n"
 	"in one transaction that commits only when the whole stream arrived intact.\n"
+	"A remote TARGET (d1:ACCOUNT_ID/DATABASE_ID, an http(s):// URL, command:CMD, or\n"
+	"none: the config's target) is written in batches once the stream is read.\n"
+	"  -c, --config FILE          remote: [target], the cloudflare_* keys and [sync]\n"
+	"                             (default config.toml when it exists)\n"
+	"  -p, --profile NAME         remote: the endpoint's profile (see smg-fetch(1))\n"
+	"      --token TOKEN          remote: bearer token (or SMUGGLR_TARGET_TOKEN,\n"
+	"                             CLOUDFLARE_API_TOKEN)\n"
+	"      --endpoint URL         D1: API base instead of https://api.cloudflare.com\n"
+	"  -v, --verbose              remote: one line per HTTP request on stderr\n"
 	"  -i, --input FILE           read the change stream from FILE, not stdin\n"
 	"  -n, --dry-run              read and check everything, write nothing\n"
 	"      --create-tables        create missing tables from the stream's schema\n"
@@ -21,6 +31,35 @@ static const char usage[] =
 	"  -q, --quiet                no progress on stderr\n"
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
+
+/* A remote target (remote.h): read everything, then send batches. */
+static int apply_remote(const struct smg_target *t, const char *input,
+			const struct smg_apply_opts *o, enum smg_report report, bool verbose)
+{
+	if (t->type == SMG_TARGET_COMMAND) {
+		char *args[] = {"--dry-run"};
+		if (strcmp(input, "-"))
+			smg_die(SMG_EXIT_USAGE, "a command target reads the stream on stdin, not -i");
+		smg_target_exec(t, "apply", args, o->dry_run ? 1 : 0);
+	}
+	struct smg_reader *r = smg_reader_open_path(input);
+	struct smg_remote *rem = smg_remote_open(t, verbose);
+	struct smg_remote_result res;
+	int code = smg_remote_apply(rem, r, o, &res);
+	struct smg_buf out = SMG_BUF_INIT;
+	if (report == SMG_REPORT_TEXT)
+		smg_remote_report_text(&out, t->name, &res, o->dry_run);
+	else if (report == SMG_REPORT_JSON)
+		smg_remote_report_json(&out, t->name, &res, o->dry_run);
+	smg_write_all(1, out.data, out.len, "stdout");
+	if (code)
+		smg_remote_report_failure(t->name, &res);
+	smg_buf_free(&out);
+	smg_remote_result_free(&res);
+	smg_remote_close(rem);
+	smg_reader_close(r);
+	return code;
+}
 
 int main(int argc, char **argv)
 {
@@ -31,6 +70,11 @@ int main(int argc, char **argv)
 		{"only", required_argument, NULL, 'O'},
 		{"report", required_argument, NULL, 'r'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"config", required_argument, NULL, 'c'},
+		{"profile", required_argument, NULL, 'p'},
+		{"token", required_argument, NULL, 'K'},
+		{"endpoint", required_argument, NULL, 'E'},
+		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -38,9 +82,11 @@ int main(int argc, char **argv)
 	struct smg_apply_opts o = {.only = -1};
 	enum smg_report report = SMG_REPORT_TEXT;
 	const char *input = "-";
+	const char *config = NULL, *profile = NULL, *token = NULL, *endpoint = NULL;
+	bool verbose = false;
 	int c;
 	smg_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "i:nr:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:nr:qc:p:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i': input = optarg; break;
 		case 'n': o.dry_run = true; break;
@@ -55,15 +101,34 @@ int main(int argc, char **argv)
 			break;
 		case 'r': report = smg_report_parse(optarg); break;
 		case 'q': smg_progress_disable(); break;
+		case 'c': config = optarg; break;
+		case 'p': profile = optarg; break;
+		case 'K': token = optarg; break;
+		case 'E': endpoint = optarg; break;
+		case 'v': verbose = true; break;
 		case 'h': smg_usage(usage, true);
 		case 'V': smg_version();
 		default: smg_usage(usage, false);
 		}
 	}
-	if (optind != argc - 1)
+	if (optind < argc - 1)
 		smg_usage(usage, false);
-	const char *target = argv[optind];
+	const char *target = optind < argc ? argv[optind] : NULL;
 	o.progress = smg_progress_enabled();
+	struct smg_target remote = {0};
+	if (!target || config || smg_target_spec_is_remote(target)) {
+		struct smg_config cfg;	/* the profile points into it */
+		smg_config_load(&cfg, config ? config : "config.toml", config != NULL);
+		smg_target_resolve(&remote, target, profile, token, endpoint, &cfg);
+		if (remote.type != SMG_TARGET_SQLITE) {
+			int code = apply_remote(&remote, input, &o, report, verbose);
+			smg_target_free(&remote);
+			smg_config_free(&cfg);
+			return code;
+		}
+		smg_config_free(&cfg);
+		target = remote.path;
+	}
 	sqlite3 *db = smg_db_open(target, !o.dry_run);
 	struct smg_reader *r = smg_reader_open_path(input);
 	struct smg_apply_result res;
@@ -78,5 +143,6 @@ int main(int argc, char **argv)
 	smg_apply_result_free(&res);
 	smg_reader_close(r);
 	smg_db_close(db);
+	smg_target_free(&remote);
 	return SMG_EXIT_OK;
 }
