@@ -1078,12 +1078,17 @@ static int finish_job(void)
 	smg_buf_reset(&job.out);
 	if (code != 0)
 		ok = false;
+	char how[64];
+	if (WIFSIGNALED(st))
+		snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(st));
+	else
+		snprintf(how, sizeof how, "exit code %d", code);
 	if (!ok && !err[0])
-		snprintf(err, sizeof err, "exchange ended with exit code %d%s", code,
+		snprintf(err, sizeof err, "exchange ended with %s%s", how,
 			 code == SMG_EXIT_DATA ? " (bad data from the peer?)" : "");
 	if (kind == JOB_DIGEST) {
 		if (!ok)
-			status("%s: could not read the database (exit %d)", o.db, code);
+			status("%s: could not read the database (%s)", o.db, how);
 		return ok ? 0 : (code ? code : SMG_EXIT_FAILURE);
 	}
 	/* the child died of malformed data (the library's error said what) */

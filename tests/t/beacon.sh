@@ -21,12 +21,20 @@ cc -O2 -o "$T/relay" "$top/tests/relay.c" || { fail "building tests/relay.c"; ex
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/key"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/key2"
 
-FAST="--interval 0.3 --peer-timeout 5"
+FAST="--interval 0.3 --peer-timeout 5 --wait 0.8"
 
 # beacon HOST NAME ARGS...: start smg-beacon in HOST, output in NAME.out/.err
 beacon() {
 	h=$1 n=$2; shift 2
 	nsbg "$h" "$bin" $FAST "$@" >"$T/$n.out" 2>"$T/$n.err"
+}
+
+# up NAME: wait until the daemon writing NAME.err has its sockets open
+up() {
+	n=0
+	until grep -q "crypted on port" "$T/$1.err" 2>/dev/null || [ $n -gt 100 ]; do
+		sleep 0.1; n=$((n + 1))
+	done
 }
 
 # rc PID: wait for it; its exit status in $rc (not in $(...): a subshell
@@ -208,6 +216,7 @@ cc -I"$top/lib" -o "$T/hostile" "$top/tests/hostile.c" "$top/lib/frame.c" \
 	"$top/lib/util.c" -lsodium || fail "building tests/hostile.c"
 si=$(sum_file "$T/ia.db")
 beacon a ih --insecure -o json "$T/ia.db"; pa=$!
+up ih
 nsx b "$T/hostile" 10.231.1.1 31337 meta-garbage meta-group sqlite bad-json disorder \
 	oversized truncated wrong-type >"$T/hostile.out" 2>&1
 check_grep "lying peer: every lie was told" "sent wrong-type" "$T/hostile.out"
@@ -227,6 +236,7 @@ check_nogrep "lying peer: every line on stderr, errors too, says INSECURE" \
 # ---- dry run ---------------------------------------------------------------------
 sa=$(sum_file "$T/a.db") sd=$(sum_file "$T/plain.db")
 beacon a a6 --secret-file "$T/key" "$T/a.db"; pa=$!
+up a6
 beacon b d6 --secret-file "$T/key" --once --dry-run -o json "$T/plain.db"; pb=$!
 rc $pb; check_eq "--dry-run: the round succeeds" "$rc" 0
 kill -TERM $pa; wait $pa
@@ -262,6 +272,7 @@ for m in flip:3 trunc:3 replay:2 reorder:3; do
 	esac
 	check_grep "relay $m: the relay did its damage" "flipped\|cut\|replayed\|swapped" "$T/relay.out"
 	check_eq "relay $m: both rounds fail" "$rp$rq" 44
+	[ "$rp$rq" = 44 ] || sed 's/^/    /' "$T/p-$m.err" "$T/q-$m.err" "$T/relay.out"
 	check_eq "relay $m: p's database is unchanged" "$(sum_file "$T/p.db")" "$sp"
 	check_eq "relay $m: q's database is unchanged" "$(sum_file "$T/q.db")" "$sq"
 	cat "$T/p-$m.out" "$T/q-$m.out" >"$T/pq.out"
@@ -312,7 +323,7 @@ check_same_db "an honest relay: p and q converge" "$T/p.db" "$T/q.db"
 
 # ---- garbage at a daemon -------------------------------------------------------------
 beacon a a7 --secret-file "$T/key" -o json "$T/a.db"; pa=$!
-sleep 0.3
+up a7
 # /dev/udp and /dev/tcp are bash's
 nsx b bash -c '
 	head -c 100 /dev/urandom >/dev/udp/10.231.1.1/31337
