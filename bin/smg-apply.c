@@ -130,7 +130,9 @@ int main(int argc, char **argv)
 		target = remote.path;
 	}
 	sqlite3 *db = smg_db_open(target, !o.dry_run);
-	struct smg_reader *r = smg_reader_open_path(input);
+	/* the whole stream first: upstream may still be reading target */
+	struct smg_reader *r = strcmp(input, "-") ? smg_reader_open_path(input)
+						  : smg_reader_open(smg_spool(0, "stdin"), "-");
 	struct smg_apply_result res;
 	smg_apply_sqlite(db, target, r, &o, &res);
 	struct smg_buf out = SMG_BUF_INIT;
