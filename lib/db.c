@@ -113,7 +113,7 @@ static bool listed(char **list, size_t n, const char *name)
 	return false;
 }
 
-static bool column_excluded(const struct smg_select *sel, const char *table, const char *col)
+bool smg_column_excluded(const struct smg_select *sel, const char *table, const char *col)
 {
 	struct smg_buf full = SMG_BUF_INIT;
 	smg_buf_addf(&full, "%s.%s", table, col);
@@ -146,7 +146,7 @@ struct smg_table *smg_db_table(sqlite3 *db, const char *name, const struct smg_s
 			pknames[pk - 1] = smg_xstrdup(col);
 			npk = (size_t)pk > npk ? (size_t)pk : npk;
 		}
-		if (pk == 0 && column_excluded(sel, name, col))
+		if (pk == 0 && smg_column_excluded(sel, name, col))
 			continue;
 		smg_table_add_col(t, col);
 	}

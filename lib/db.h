@@ -23,6 +23,8 @@ struct smg_select {
 };
 
 void smg_select_add(char ***list, size_t *n, const char *name);
+/* Does an exclude_columns glob match "col" or "table.col"? */
+bool smg_column_excluded(const struct smg_select *sel, const char *table, const char *col);
 void smg_select_free(struct smg_select *s);
 
 /* Open a database; dies with exit 3 when missing, 7 when not a database. */

@@ -360,6 +360,14 @@ static struct curl_slist *header_slist(const struct smg_kvlist *headers)
 		list = next;
 	}
 	smg_buf_free(&line);
+	/* libcurl waits up to a second for "100 Continue" before a body over
+	 * 1 KiB; "Expect:" (no value) stops it adding that header. */
+	if (!headers || !smg_kv_get(headers, "Expect")) {
+		struct curl_slist *next = curl_slist_append(list, "Expect:");
+		if (!next)
+			smg_die(SMG_EXIT_FAILURE, "out of memory (curl_slist_append)");
+		list = next;
+	}
 	return list;
 }
 

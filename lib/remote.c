@@ -361,10 +361,6 @@ struct smg_remote *smg_remote_open(const struct smg_target *t, bool verbose)
 		smg_kv_add(&r->headers, h.data, v);
 	}
 	smg_buf_free(&h);
-	/* libcurl waits up to a second for "100 Continue" before sending a
-	 * body over 1 KiB; an empty Expect header turns that off. */
-	if (!smg_kv_get(&r->headers, "Expect"))
-		smg_kv_add(&r->headers, "Expect", "");
 	return r;
 }
 
@@ -1107,20 +1103,6 @@ static bool listed(char **list, size_t n, const char *name)
 	return false;
 }
 
-static bool column_excluded(const struct smg_select *sel, const char *table, const char *col)
-{
-	struct smg_buf full = SMG_BUF_INIT;
-	smg_buf_addf(&full, "%s.%s", table, col);
-	bool out = false;
-	for (size_t i = 0; i < sel->nexclude_columns && !out; i++) {
-		const char *g = sel->exclude_columns[i];
-		out = strchr(g, '.') ? sqlite3_strglob(g, full.data) == 0
-				     : sqlite3_strglob(g, col) == 0;
-	}
-	smg_buf_free(&full);
-	return out;
-}
-
 static char *schema_names(const struct schema *s)
 {
 	struct smg_buf b = SMG_BUF_INIT;
@@ -1142,7 +1124,7 @@ static struct smg_table *select_table(const struct rtable *rt, const struct smg_
 	const struct smg_table *all = rt->t;
 	struct smg_table *t = smg_table_new(all->name);
 	for (size_t i = 0; i < all->ncols; i++)
-		if (rt->col_pk[i] || !column_excluded(sel, all->name, all->cols[i]))
+		if (rt->col_pk[i] || !smg_column_excluded(sel, all->name, all->cols[i]))
 			smg_table_add_col(t, all->cols[i]);
 	for (size_t k = 0; k < all->npk; k++)
 		smg_table_add_pk(t, all->pk[k]);

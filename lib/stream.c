@@ -113,6 +113,11 @@ int smg_spool(int fd, const char *name)
 bool smg_path_is_sqlite(const char *path)
 {
 	char magic[16];
+	struct stat st;
+	/* only a regular file: peeking at a pipe (/dev/fd/63 from a shell's
+	 * process substitution) would eat the start of the stream */
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return false;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
