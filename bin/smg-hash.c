@@ -1,18 +1,32 @@
 /*
- * smg-hash - write the row stream of a SQLite database.
+ * smg-hash - write the row stream of a SQLite database.  Also the database
+ * chores of the relay verbs: a consistent copy, an integrity check, and a
+ * summary (size, SHA-256, rows per table).
  */
 #include "cli.h"
 #include "progress.h"
+#include "s3.h"		/* smg_fd_digests */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"usage: smg-hash [options] DB\n"
 	"Write the rows of a SQLite database as a smugglr row stream (smugglr-stream(5)).\n"
 	SMG_SELECT_USAGE
 	"  -k, --keys-only            keys and hashes, no values\n"
+	"      --schema-only          table records only, no rows\n"
+	"Instead of the stream:\n"
+	"      --backup FILE          copy DB to FILE with SQLite's backup API\n"
+	"                             (consistent under WAL and concurrent writers)\n"
+	"      --integrity-check      PRAGMA integrity_check: exit 0, or 7 with the\n"
+	"                             problems on stderr\n"
+	"      --stats                one JSON line: size, SHA-256, rows per table\n"
 	"  -q, --quiet                no progress on stderr\n"
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
@@ -31,11 +45,140 @@ static void hash_table(sqlite3 *db, const struct smg_table *t, bool keys_only,
 	smg_scan_close(scan);
 }
 
+/* ---- --backup, --integrity-check, --stats --------------------------------- */
+
+static char *backup_temp;	/* removed if we die before renaming it */
+
+static void remove_backup_temp(void)
+{
+	if (backup_temp)
+		unlink(backup_temp);
+}
+
+/* One backup step copies every page under one read transaction of the
+ * source: a consistent copy whatever other connections write (under WAL
+ * they go on writing; otherwise they wait).  Written beside FILE, then
+ * renamed over it. */
+static int backup(const char *path, const char *out)
+{
+	sqlite3 *src = smg_db_open(path, false);
+	struct smg_buf tmp = SMG_BUF_INIT;
+	smg_buf_addf(&tmp, "%s.smg-hash.XXXXXX", out);
+	int fd = mkstemp(tmp.data);
+	if (fd < 0)
+		smg_die(SMG_EXIT_FAILURE, "cannot create a file beside %s: %s", out, strerror(errno));
+	mode_t mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) != 0)
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", tmp.data, strerror(errno));
+	close(fd);
+	backup_temp = tmp.data;
+	smg_atdie(remove_backup_temp);
+	sqlite3 *dst;
+	if (sqlite3_open_v2(tmp.data, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", tmp.data, sqlite3_errmsg(dst));
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	if (!b)
+		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errmsg(dst));
+	int rc, tries = 0;
+	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+		if (++tries > 100)
+			break;
+		sqlite3_sleep(100);
+	}
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE)
+		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errstr(rc));
+	if (sqlite3_close(dst) != SQLITE_OK)
+		smg_die(SMG_EXIT_FAILURE, "%s: cannot close", tmp.data);
+	if (rename(tmp.data, out) != 0)
+		smg_die(SMG_EXIT_FAILURE, "rename %s to %s: %s", tmp.data, out, strerror(errno));
+	backup_temp = NULL;
+	smg_buf_free(&tmp);
+	smg_db_close(src);
+	return SMG_EXIT_OK;
+}
+
+static int integrity_check(const char *path)
+{
+	sqlite3 *db = smg_db_open(path, false);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+		smg_die(SMG_EXIT_DATA, "%s: %s", path, sqlite3_errmsg(db));
+	int rc, bad = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *msg = (const char *)sqlite3_column_text(st, 0);
+		if (msg && !strcmp(msg, "ok"))
+			continue;
+		fprintf(stderr, "%s: %s: %s\n", smg_progname, path, msg ? msg : "(null)");
+		bad++;
+	}
+	if (rc != SQLITE_DONE)
+		smg_die(SMG_EXIT_DATA, "%s: integrity check failed: %s", path, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	smg_db_close(db);
+	if (bad)
+		smg_die(SMG_EXIT_DATA, "%s: the integrity check found %d problem%s", path, bad,
+			bad == 1 ? "" : "s");
+	puts("ok");
+	return SMG_EXIT_OK;
+}
+
+/* {"size":N,"sha256":"...","tables":{"name":rows,...}}: every table but
+ * SQLite's own and virtual ones, by name. */
+static int stats(const char *path)
+{
+	sqlite3 *db = smg_db_open(path, false);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char sha256[65];
+	uint64_t size;
+	if (fd < 0 || !smg_fd_digests(fd, 0, NULL, sha256, &size))
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
+	close(fd);
+	struct smg_buf out = SMG_BUF_INIT, sql = SMG_BUF_INIT;
+	smg_buf_addf(&out, "{\"size\":%llu,\"sha256\":\"%s\",\"tables\":{",
+		     (unsigned long long)size, sha256);
+	sqlite3_stmt *names, *count;
+	if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' "
+			       "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+			       "AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name COLLATE BINARY",
+			       -1, &names, NULL) != SQLITE_OK)
+		smg_die(SMG_EXIT_DATA, "%s: %s", path, sqlite3_errmsg(db));
+	for (int i = 0; sqlite3_step(names) == SQLITE_ROW; i++) {
+		const char *name = (const char *)sqlite3_column_text(names, 0);
+		smg_buf_reset(&sql);
+		smg_buf_adds(&sql, "SELECT count(*) FROM ");
+		smg_sql_ident(&sql, name);
+		if (sqlite3_prepare_v2(db, sql.data, -1, &count, NULL) != SQLITE_OK ||
+		    sqlite3_step(count) != SQLITE_ROW)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": %s", path, name, sqlite3_errmsg(db));
+		if (i)
+			smg_buf_addc(&out, ',');
+		smg_json_add_string(&out, name, strlen(name));
+		smg_buf_addf(&out, ":%lld", (long long)sqlite3_column_int64(count, 0));
+		sqlite3_finalize(count);
+	}
+	sqlite3_finalize(names);
+	smg_buf_adds(&out, "}}\n");
+	smg_write_all(1, out.data, out.len, "stdout");
+	smg_buf_free(&out);
+	smg_buf_free(&sql);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	smg_db_close(db);
+	return SMG_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		SMG_SELECT_LONGOPTS,
 		{"keys-only", no_argument, NULL, 'k'},
+		{"schema-only", no_argument, NULL, 'O'},
+		{"backup", required_argument, NULL, 'B'},
+		{"integrity-check", no_argument, NULL, 'I'},
+		{"stats", no_argument, NULL, 'Z'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -43,7 +186,9 @@ int main(int argc, char **argv)
 	};
 	struct smg_select sel;
 	struct smg_config cfg;
-	int c;
+	const char *backup_to = NULL;
+	bool schema_only = false;
+	int c, mode = 0;	/* 0: the stream, else 'B', 'I' or 'Z' */
 	smg_setprogname(argv[0]);
 	smg_select_defaults(&sel);
 	smg_cli_config(&cfg, argc, argv, &sel, NULL);
@@ -52,6 +197,15 @@ int main(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'k': sel.keys_only = true; break;
+		case 'O': schema_only = true; break;
+		case 'B': backup_to = optarg; /* fall through */
+		case 'I':
+		case 'Z':
+			if (mode && mode != c)
+				smg_die(SMG_EXIT_USAGE, "--backup, --integrity-check and --stats "
+					"exclude each other");
+			mode = c;
+			break;
 		case 'q': smg_progress_disable(); break;
 		case 'h': smg_usage(usage, true);
 		case 'V': smg_version();
@@ -61,19 +215,28 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		smg_usage(usage, false);
 	const char *path = argv[optind];
+	if (mode) {
+		smg_select_free(&sel);
+		smg_config_free(&cfg);
+		return mode == 'B' ? backup(path, backup_to) : mode == 'I' ? integrity_check(path)
+									: stats(path);
+	}
 	sqlite3 *db = smg_db_open(path, false);
 	/* one read transaction: the stream is a consistent snapshot */
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	size_t n;
 	struct smg_table **tables = smg_db_tables(db, path, &sel, &n);
 	int64_t total = 0, done = 0;
-	if (smg_progress_enabled())
+	if (!schema_only && smg_progress_enabled())
 		for (size_t i = 0; i < n; i++)
 			total += smg_db_count(db, tables[i]);
 	struct smg_writer w;
 	smg_writer_init(&w, 1, "stdout");
 	for (size_t i = 0; i < n; i++)
-		hash_table(db, tables[i], sel.keys_only, &w, &done, total);
+		if (schema_only)
+			smg_write_table(&w, tables[i]);
+		else
+			hash_table(db, tables[i], sel.keys_only, &w, &done, total);
 	smg_progress_done();
 	smg_write_end(&w);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
