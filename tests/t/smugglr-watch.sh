@@ -180,6 +180,19 @@ else
 	stop_bg "$wpid"
 fi
 
+# ---- SIGHUP (the terminal went away) too ---------------------------------------------------
+fresh
+smugglr_bg watch --interval 5 >out 2>err &
+wpid=$!
+if wait_for '^tick 1: ' out; then
+	kill -HUP "$wpid"; wait "$wpid"; rc=$?
+	check_eq "SIGHUP: exit 0, the lock and the scratch directory gone" \
+		"$rc $([ -e "$lock" ] && echo there || echo gone) $(ls "$TMPDIR" | wc -l)" "0 gone 0"
+else
+	fail "the watcher printed no tick"; cat err
+	stop_bg "$wpid"
+fi
+
 # ---- --dry-run and the interval from the config ---------------------------------------------
 fresh
 before="$(sum_file local.db) $(sum_file remote.db)"
