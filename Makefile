@@ -27,6 +27,7 @@ UNITS    = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SCRIPTS  = bin/smugglr
 MAN1     = $(wildcard man/*.1)
 MAN5     = $(wildcard man/*.5)
+MAN7     = $(wildcard man/*.7)
 
 all: $(PROGS) $(UNITS)
 
@@ -65,11 +66,13 @@ demo: all
 	sh scripts/demo
 
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(SCRIPTS) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 
 DIST = smugglr-$(VERSION)
 dist:

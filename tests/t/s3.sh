@@ -1,40 +1,18 @@
 # s3.sh - smg-s3 against moto_server on loopback (with IAM enforced, so a
 # wrong secret is really refused), s3cmd as an independent client, and the
 # same verbs on file:// URLs.  Needs moto_server, s3cmd, curl, GNU time.
+TESTS=$PWD
 . ./lib.sh
+. "$TESTS/moto.sh"
 
-MOTO=${MOTO_SERVER:-$(command -v moto_server || echo /root/.pyenv/shims/moto_server)}
 BUCKET=smg-test
 B=s3://$BUCKET
-moto_pid=
-
-cleanup_hook() {
-	[ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null
-	:
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
-		|| echo $((20000 + $$ % 30000))
-}
+cleanup_hook() { moto_stop; }
 
 # ---- moto: start, wait, make a user whose keys S3 checks ------------------
-PORT=$(free_port)
-E=http://127.0.0.1:$PORT
 # The first three actions (the IAM set-up below) run unauthenticated; every
 # later request must carry a valid signature by a known key.
-INITIAL_NO_AUTH_ACTION_COUNT=3 "$MOTO" -H 127.0.0.1 -p "$PORT" >"$T/moto.log" 2>&1 &
-moto_pid=$!
-i=0
-# /moto-api/ does not count as an action
-until curl -sf -o /dev/null "$E/moto-api/data.json"; do
-	i=$((i + 1))
-	if [ $i -gt 150 ] || ! kill -0 "$moto_pid" 2>/dev/null; then
-		fail "moto_server answers on $E"; sed 's/^/    /' "$T/moto.log" | tail -20; exit 1
-	fi
-	sleep 0.1
-done
-ok "moto_server answers on $E"
+moto_start INITIAL_NO_AUTH_ACTION_COUNT=3
 
 iam() {
 	curl -sf --aws-sigv4 "aws:amz:us-east-1:iam" --user boot:boot "$E/" -d Version=2010-05-08 "$@"
@@ -51,17 +29,7 @@ export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY SMG_S3_ENDPOINT AWS_REGION
 unset AWS_SESSION_TOKEN AWS_DEFAULT_REGION
 check_eq "IAM user with an access key" "${AWS_ACCESS_KEY_ID:+yes}" yes
 
-cat >"$T/s3cfg" <<EOF
-[default]
-access_key = $AWS_ACCESS_KEY_ID
-secret_key = $AWS_SECRET_ACCESS_KEY
-host_base = 127.0.0.1:$PORT
-host_bucket = 127.0.0.1:$PORT
-bucket_location = us-east-1
-use_https = False
-signature_v2 = False
-EOF
-s3cmd() { command s3cmd -c "$T/s3cfg" "$@"; }
+s3cmd_config
 check "s3cmd creates the bucket" s3cmd mb "$B"
 
 # ---- round trips -------------------------------------------------------
