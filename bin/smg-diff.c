@@ -183,6 +183,11 @@ int main(int argc, char **argv)
 	if (print_config)
 		return print_effective_config(&cfg, print_config);
 	o.progress = smg_progress_enabled();
+	/* one side may lack a named table (it is then created or filled);
+	 * smg_diff checks that at least one side has it */
+	sel.missing_ok = true;
+	o.tables = sel.tables;
+	o.ntables = sel.ntables;
 	struct smg_source *local = smg_source_open(argv[optind], &sel);
 	struct smg_source *remote = smg_source_open(argv[optind + 1], &sel);
 	struct smg_writer w;

@@ -271,20 +271,31 @@ void smg_apply_result_free(struct smg_apply_result *res)
 	memset(res, 0, sizeof *res);
 }
 
+static const char *plural(int64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 void smg_apply_report_text(struct smg_buf *b, const char *target,
 			   const struct smg_apply_result *res, bool dry_run)
 {
 	const char *verb = dry_run ? "would write" : "wrote";
+	size_t touched = 0;
 	for (size_t i = 0; i < res->ntables; i++) {
 		const struct smg_apply_table *t = &res->tables[i];
+		/* a sync's stream names tables whose changes all went the other way */
+		if (!t->upserted && !t->deleted && !t->created)
+			continue;
+		touched++;
 		smg_buf_addf(b, "%s: %s: %lld upserted, %lld deleted%s\n", target, t->name,
 			     (long long)t->upserted, (long long)t->deleted,
 			     t->created ? (dry_run ? " (table would be created)" : " (table created)")
 					: "");
 	}
-	smg_buf_addf(b, "%s: %s %lld upserts and %lld deletes in %zu table%s%s\n", target, verb,
-		     (long long)res->upserted, (long long)res->deleted, res->ntables,
-		     res->ntables == 1 ? "" : "s", dry_run ? " (dry run: nothing written)" : "");
+	smg_buf_addf(b, "%s: %s %lld %s and %lld %s in %zu %s%s\n", target, verb,
+		     (long long)res->upserted, plural(res->upserted, "upsert", "upserts"),
+		     (long long)res->deleted, plural(res->deleted, "delete", "deletes"), touched,
+		     touched == 1 ? "table" : "tables", dry_run ? " (dry run: nothing written)" : "");
 }
 
 void smg_apply_report_json(struct smg_buf *b, const char *target,

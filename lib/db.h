@@ -20,6 +20,7 @@ struct smg_select {
 	const char *ts;		/* timestamp column name, or NULL */
 	bool keys_only;
 	bool tables_from_cli;	/* --table given: the config's list no longer counts */
+	bool missing_ok;	/* a named table may be missing (smg-diff: one side may lack it) */
 };
 
 void smg_select_add(char ***list, size_t *n, const char *name);
@@ -83,6 +84,9 @@ const struct smg_table *smg_source_next_table(struct smg_source *s);
 bool smg_source_next_row(struct smg_source *s, struct smg_row *row);
 /* The current row's values as a JSON array; NULL for a keys-only stream. */
 const char *smg_source_values_json(struct smg_source *s, size_t *len);
+/* Names of the tables this source has (a database: all of them; a stream:
+ * those seen so far), comma-separated, for error messages.  Caller frees. */
+char *smg_source_table_list(const struct smg_source *s);
 /* Rows read so far, for progress. */
 int64_t smg_source_rows(const struct smg_source *s);
 void smg_source_close(struct smg_source *s);

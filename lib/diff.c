@@ -288,6 +288,23 @@ static void merge_rows(struct merge *m)
 	}
 }
 
+/* A table one side lacks goes into the stream even without rows when the
+ * direction writes that side, so that smg-apply creates it (or says it is
+ * missing) rather than leave the two schemas different in silence. */
+static void announce_one_sided(struct merge *m)
+{
+	enum smg_side lacking = m->t[SMG_SIDE_LOCAL] ? SMG_SIDE_REMOTE : SMG_SIDE_LOCAL;
+	if (m->t[lacking] || m->header_written || !m->out)
+		return;
+	bool writes = m->opts->dir == SMG_SYNC ||
+		      (m->opts->dir == SMG_PUSH && lacking == SMG_SIDE_REMOTE) ||
+		      (m->opts->dir == SMG_PULL && lacking == SMG_SIDE_LOCAL);
+	if (writes) {
+		smg_write_table(m->out, m->out_table);
+		m->header_written = true;
+	}
+}
+
 static struct smg_diff_table *add_result(struct smg_diff_result *res, const char *name)
 {
 	res->tables = smg_xrealloc(res->tables, (res->ntables + 1) * sizeof *res->tables);
@@ -306,6 +323,37 @@ static void add_counts(struct smg_counts *sum, const struct smg_counts *c)
 		sum->del[i] += c->del[i];
 	}
 	sum->skipped += c->skipped;
+}
+
+/* A table asked for by name must be where the rows come from: the local
+ * side for a push, the remote side for a pull, either for a sync.  The
+ * other side may lack it (smg-apply --create-tables makes it).  Checked
+ * before the trailer, so a stream that lacks it is never applied. */
+static void check_named_tables(struct smg_source *local, struct smg_source *remote,
+			       const struct smg_diff_opts *opts, const struct smg_diff_result *res)
+{
+	for (size_t i = 0; i < opts->ntables; i++) {
+		const struct smg_diff_table *t = NULL;
+		for (size_t k = 0; k < res->ntables && !t; k++)
+			if (!strcmp(res->tables[k].name, opts->tables[i]))
+				t = &res->tables[k];
+		struct smg_source *lacking = NULL;
+		if (t && opts->dir == SMG_PUSH && t->only_remote)
+			lacking = local;
+		else if (t && opts->dir == SMG_PULL && t->only_local)
+			lacking = remote;
+		if (t && !lacking)
+			continue;
+		if (lacking) {
+			char *have = smg_source_table_list(lacking);
+			smg_die(SMG_EXIT_NOTFOUND, "%s: no table \"%s\" to %s (tables: %s)",
+				smg_source_name(lacking), opts->tables[i],
+				opts->dir == SMG_PUSH ? "push" : "pull", have);
+		}
+		char *l = smg_source_table_list(local), *r = smg_source_table_list(remote);
+		smg_die(SMG_EXIT_NOTFOUND, "no table \"%s\" on either side (%s has: %s; %s has: %s)",
+			opts->tables[i], smg_source_name(local), l, smg_source_name(remote), r);
+	}
 }
 
 void smg_diff(struct smg_source *local, struct smg_source *remote,
@@ -335,6 +383,7 @@ void smg_diff(struct smg_source *local, struct smg_source *remote,
 		m.res->only_local = !m.t[1];
 		m.res->only_remote = !m.t[0];
 		merge_rows(&m);
+		announce_one_sided(&m);
 		free(m.perm);
 		smg_buf_free(&m.permuted);
 		add_counts(&res->total, &m.res->counts);
@@ -347,6 +396,7 @@ void smg_diff(struct smg_source *local, struct smg_source *remote,
 	}
 	if (opts->progress)
 		smg_progress_done();
+	check_named_tables(local, remote, opts, res);
 	if (out) {
 		for (size_t i = 0; i < res->ntables; i++)
 			smg_write_summary(out, res->tables[i].name, &res->tables[i].counts);

@@ -21,6 +21,8 @@ struct smg_diff_opts {
 	enum smg_direction dir;
 	bool del;		/* one-way mirror: delete what the source lacks */
 	int samples;		/* sample keys kept per bucket for reports */
+	char **tables;		/* tables asked for by name: each must be on one side */
+	size_t ntables;
 	bool progress;
 };
 

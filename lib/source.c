@@ -25,6 +25,7 @@ struct smg_source {
 	const struct smg_record *cur;
 	struct smg_table *table;		/* our copy: the reader moves on */
 	bool done;
+	struct smg_buf seen;			/* table names met so far */
 	/* both */
 	struct smg_value *key;
 	size_t keycap;
@@ -36,7 +37,7 @@ struct smg_source *smg_source_open(const char *spec, const struct smg_select *se
 {
 	struct smg_source *s = smg_xcalloc(1, sizeof *s);
 	s->name = smg_xstrdup(strcmp(spec, "-") ? spec : "stdin");
-	if (strcmp(spec, "-") && smg_path_is_sqlite(spec)) {
+	if (strcmp(spec, "-") && (smg_path_is_sqlite(spec) || smg_path_is_empty(spec))) {
 		s->db = smg_db_open(spec, false);
 		s->tables = smg_db_tables(s->db, spec, sel, &s->ntables);
 	} else {
@@ -48,6 +49,13 @@ struct smg_source *smg_source_open(const char *spec, const struct smg_select *se
 const char *smg_source_name(const struct smg_source *s)
 {
 	return s->name;
+}
+
+char *smg_source_table_list(const struct smg_source *s)
+{
+	if (s->db)
+		return smg_db_table_list(s->db);
+	return smg_xstrdup(s->seen.len ? s->seen.data : "(none)");
 }
 
 int64_t smg_source_rows(const struct smg_source *s)
@@ -66,6 +74,7 @@ void smg_source_close(struct smg_source *s)
 	smg_reader_close(s->reader);
 	smg_table_free(s->table);
 	smg_buf_free(&s->json);
+	smg_buf_free(&s->seen);
 	free(s->key);
 	free(s->check);
 	free(s->name);
@@ -94,6 +103,8 @@ static const struct smg_table *stream_next_table(struct smg_source *s)
 	}
 	smg_table_free(s->table);
 	s->table = rec ? smg_table_copy(rec->table) : NULL;
+	if (s->table)
+		smg_buf_addf(&s->seen, "%s%s", s->seen.len ? ", " : "", s->table->name);
 	return s->table;
 }
 

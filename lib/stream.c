@@ -110,6 +110,12 @@ int smg_spool(int fd, const char *name)
 	return out;
 }
 
+bool smg_path_is_empty(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+}
+
 bool smg_path_is_sqlite(const char *path)
 {
 	char magic[16];

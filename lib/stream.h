@@ -171,6 +171,8 @@ const struct smg_record *smg_reader_next(struct smg_reader *r);
 int smg_spool(int fd, const char *name);
 /* Peek at the first bytes: is this input a SQLite database? */
 bool smg_path_is_sqlite(const char *path);
+/* An empty regular file: SQLite takes it as a database without tables. */
+bool smg_path_is_empty(const char *path);
 int64_t smg_reader_line(const struct smg_reader *r);
 const char *smg_reader_name(const struct smg_reader *r);
 void smg_reader_close(struct smg_reader *r);

@@ -195,7 +195,7 @@ fetch -t w >remote-w.ndjson
 smg-hash -t w local.db | smg-diff - remote-w.ndjson >dry.ndjson
 reset
 check "--dry-run" sh -c 'smg-apply -n --endpoint "$0" "$1" <dry.ndjson >dry.out' "$D1_URL" "$TGT"
-check_grep "... says what it would write" "would write 1 upserts" dry.out
+check_grep "... says what it would write" "would write 1 upsert" dry.out
 check_grep "... and how many batches" "would send 1 batch (1 statement)" dry.out
 check_eq "--dry-run sends no write: one request (the schema), no row written" "$(stat requests),$(stat rows_written)" "1,0"
 grep -v '"kind":"end"' dry.ndjson >cut.ndjson

@@ -195,7 +195,7 @@ sqlite3 local.db "DROP TABLE lonly"
 d1sql "CREATE TABLE donly(id INTEGER PRIMARY KEY)" || exit 1
 run smugglr pull -t donly
 check_eq "pull -t a table only D1 has: exit 3" "$rc" 3
-check_grep "... the local database lists its tables" 'no table "donly" (tables: c2, items, v, w)' err
+check_grep "... the local database says it has nowhere to write it, listing its tables" 'no table "donly" to write to (tables: c2, items, v, w)' err
 d1sql "DROP TABLE donly" || exit 1
 
 # ---- --dry-run: D1 byte for byte unchanged, no write request ----------------------------

@@ -62,7 +62,7 @@ check_eq "watch --interval 1 --ticks 2: exit 0" "$rc" 0
 check_eq "... two ticks, then 'watch stopped'" \
 	"$(grep -c '^tick [12]: ' out) $(tail -n 1 out)" "2 watch stopped after 2 ticks"
 check_eq "... the first tick wrote 2 rows to the target and 1 locally, the second nothing" \
-	"$(grep -c 'wrote 2 upserts' out) $(grep -c 'wrote 1 upserts' out) $(grep -c 'wrote 0 upserts' out)" "1 1 2"
+	"$(grep -c 'wrote 2 upserts' out) $(grep -c 'wrote 1 upsert and' out) $(grep -c 'wrote 0 upserts' out)" "1 1 2"
 check_eq "... it waited the interval between them" "$([ "$took" -ge 1 ] && echo yes)" yes
 check_same_db "... the databases agree (sqldiff)" local.db remote.db
 check_eq "... the lock is gone" "$([ -e "$lock" ] && echo there || echo gone)" gone

@@ -146,7 +146,7 @@ check_eq "-t twice, a name with a space: those two tables" "$rc $(jget out '[t["
 before=$(sums)
 run smugglr status -t nosuch
 check_eq "an unknown table: exit 3, nothing on stdout" "$rc $(wc -c <out)" "3 0"
-check_grep "... the message names it and lists the tables there" 'no table "nosuch" (tables: items, odd name, tags)' err
+check_grep "... the message names it and lists the tables of both sides" 'no table "nosuch" on either side (local.db has: items, odd name, tags; remote.db has: items, odd name, tags)' err
 run smugglr -o json push -t items -t nosuch
 check_eq "push -t nosuch -o json: exit 3, the error as one JSON object" \
 	"$rc $(jget out '[o["command"], o["exit_code"], "nosuch" in o["error"], "items, odd name, tags" in o["error"]]')" \
@@ -159,8 +159,14 @@ check_eq "pull -t nosuch: exit 3" "$rc" 3
 check_eq "... and nothing was written to either database" "$(sums)" "$before"
 sqlite3 remote.db "CREATE TABLE only_remote(id INTEGER PRIMARY KEY)"
 run smugglr push -t only_remote
-check_eq "a table only the target has: exit 3, listing the local tables" \
-	"$rc $(grep -c 'local.db: no table "only_remote" (tables: items, odd name, tags)' err)" "3 1"
+check_eq "push -t a table only the target has: exit 3, listing the local tables" \
+	"$rc $(grep -c 'local.db: no table "only_remote" to push (tables: items, odd name, tags)' err)" "3 1"
+run smugglr pull -t only_remote
+check_eq "pull -t the same table: exit 3, the local database has nowhere to write it" \
+	"$rc $(grep -c 'local.db: no table "only_remote" to write to (tables: items, odd name, tags)' err)" "3 1"
+run smugglr pull -t only_remote --create-tables
+check_eq "... with --create-tables it is made from the target's schema" \
+	"$rc $(sqlite3 local.db "SELECT count(*) FROM sqlite_schema WHERE name='only_remote'")" "0 1"
 fresh
 
 # ---- --dry-run leaves both databases byte-identical ---------------------------------
