@@ -23,6 +23,8 @@ static const char usage[] =
 	"      --samples N            sample keys per bucket in a report (default 3)\n"
 	"      --report-file FILE     write the change stream and also the report,\n"
 	"                             to FILE\n"
+	"      --local-name NAME, --remote-name NAME\n"
+	"                             what reports call the inputs (for \"-\")\n"
 	"      --exit-code            exit 1 when there are changes to write\n"
 	"      --print-config FORMAT  print the effective configuration (sh, toml,\n"
 	"                             json) and exit\n"
@@ -108,6 +110,9 @@ static int print_effective_config(struct smg_config *cfg, const char *format)
 	return SMG_EXIT_OK;
 }
 
+/* What reports call the inputs, when "stdin" would say nothing. */
+static const char *local_name, *remote_name;
+
 static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct smg_select *sel,
 		       int *report, bool *exit_code, const char **print_config,
 		       const char **report_file)
@@ -120,6 +125,8 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 		{"report", required_argument, NULL, 'r'},
 		{"samples", required_argument, NULL, 'n'},
 		{"report-file", required_argument, NULL, 'F'},
+		{"local-name", required_argument, NULL, 'L'},
+		{"remote-name", required_argument, NULL, 'R'},
 		{"exit-code", no_argument, NULL, 'E'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"print-config", required_argument, NULL, 'P'},
@@ -152,6 +159,8 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 			break;
 		case 'E': *exit_code = true; break;
 		case 'F': *report_file = optarg; break;
+		case 'L': local_name = optarg; break;
+		case 'R': remote_name = optarg; break;
 		case 'P': *print_config = optarg; return;
 		case 'q': smg_progress_disable(); break;
 		case 'h': smg_usage(usage, true);
@@ -196,10 +205,12 @@ int main(int argc, char **argv)
 	smg_diff(local, remote, &o, report < 0 || report_file ? &w : NULL, &res);
 	if (report_file && !freopen(report_file, "w", stdout))
 		smg_die(SMG_EXIT_FAILURE, "%s: %s", report_file, strerror(errno));
+	const char *lname = local_name ? local_name : smg_source_name(local);
+	const char *rname = remote_name ? remote_name : smg_source_name(remote);
 	if (report == SMG_REPORT_TEXT)
-		report_text(&res, &o, smg_source_name(local), smg_source_name(remote));
+		report_text(&res, &o, lname, rname);
 	else if (report == SMG_REPORT_JSON)
-		report_json(&res, &o, smg_source_name(local), smg_source_name(remote));
+		report_json(&res, &o, lname, rname);
 	if (fflush(stdout) != 0)
 		smg_die(SMG_EXIT_FAILURE, "writing the report failed: %s", strerror(errno));
 	const struct smg_counts *t = &res.total;

@@ -133,6 +133,29 @@ static void sh_assign(const char *name, const char *value)
 	printf("'\n");
 }
 
+char *smg_config_target_label(const struct smg_config *c)
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	switch (c->target.type) {
+	case SMG_TARGET_SQLITE:
+		smg_buf_adds(&b, c->target.path ? c->target.path : "");
+		break;
+	case SMG_TARGET_D1:
+		smg_buf_addf(&b, "d1:%s/%s", c->cloudflare_account_id ? c->cloudflare_account_id : "?",
+			     c->database_id ? c->database_id : "?");
+		break;
+	case SMG_TARGET_HTTP:
+		smg_buf_adds(&b, c->target.url ? c->target.url : "");
+		break;
+	case SMG_TARGET_COMMAND:
+		smg_buf_addf(&b, "command:%s", c->target.command ? c->target.command : "");
+		break;
+	default:
+		break;
+	}
+	return smg_buf_detach(&b);
+}
+
 void smg_config_print_sh(struct smg_config *c)
 {
 	sh_assign("smg_config_file", c->from_file ? c->path : "");
@@ -141,6 +164,9 @@ void smg_config_print_sh(struct smg_config *c)
 	sh_assign("smg_target_path", c->target.path);
 	sh_assign("smg_target_url", c->target.url);
 	sh_assign("smg_target_command", c->target.command);
+	char *label = smg_config_target_label(c);
+	sh_assign("smg_target_label", label);
+	free(label);
 	sh_assign("smg_policy", smg_conflict_names[c->sync.conflict_resolution]);
 	printf("smg_watch_interval=%d\n", c->sync.watch_interval_secs);
 	sh_assign("smg_stash_url", c->stash.url);
