@@ -130,7 +130,6 @@ bool smg_column_excluded(const struct smg_select *sel, const char *table, const 
 struct smg_table *smg_db_table(sqlite3 *db, const char *name, const struct smg_select *sel,
 			       const char **why)
 {
-	static char msg[512];
 	struct smg_table *t = smg_table_new(name);
 	/* table_xinfo shows generated columns as hidden: they cannot be written */
 	sqlite3_stmt *st = prepare(db, "SELECT name, pk, hidden FROM pragma_table_xinfo(?) ORDER BY cid");
@@ -161,14 +160,7 @@ struct smg_table *smg_db_table(sqlite3 *db, const char *name, const struct smg_s
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		t->sql = smg_xstrdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
-	const char *err = smg_table_finish(t, sel->ts);
-	if (err) {
-		snprintf(msg, sizeof msg, "%s", err);
-		*why = msg;
-		smg_table_free(t);
-		return NULL;
-	}
-	return t;
+	return smg_table_done(t, sel->ts, why);
 }
 
 static int by_table_name(const void *a, const void *b)

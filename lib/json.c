@@ -648,30 +648,38 @@ bool smg_json_value(struct smg_json *j, struct smg_value *v)
 	}
 }
 
+bool smg_json_next_item(struct smg_json *j, size_t *i, char close)
+{
+	smg_json_ws(j);
+	if (*i > 0 && j->p < j->end && *j->p == ',') {
+		j->p++;
+	} else if (j->p < j->end && *j->p == close) {
+		j->p++;
+		return false;
+	} else if (*i > 0) {
+		static char msg[40];
+		snprintf(msg, sizeof msg, "expected ',' or '%c'", close);
+		fail(j, msg);
+		return false;
+	}
+	(*i)++;
+	return true;
+}
+
 bool smg_json_values(struct smg_json *j, struct smg_value **vals, size_t *nvals, size_t *cap)
 {
 	*nvals = 0;
 	if (!smg_json_expect(j, '['))
 		return false;
-	smg_json_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
-		return true;
-	}
-	for (;;) {
+	for (size_t i = 0; smg_json_next_item(j, &i, ']');) {
 		if (*nvals == *cap) {
 			*cap = *cap ? *cap * 2 : 16;
 			*vals = smg_xrealloc(*vals, *cap * sizeof **vals);
 		}
 		if (!smg_json_value(j, &(*vals)[(*nvals)++]))
 			return false;
-		smg_json_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		return smg_json_expect(j, ']');
 	}
+	return !j->err;
 }
 
 bool smg_json_strings(struct smg_json *j, char ***out, size_t *n)
@@ -681,12 +689,7 @@ bool smg_json_strings(struct smg_json *j, char ***out, size_t *n)
 	*n = 0;
 	if (!smg_json_expect(j, '['))
 		return false;
-	smg_json_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
-		return true;
-	}
-	for (;;) {
+	for (size_t i = 0; smg_json_next_item(j, &i, ']');) {
 		const char *s;
 		size_t sn;
 		if (!smg_json_string(j, &s, &sn))
@@ -698,13 +701,8 @@ bool smg_json_strings(struct smg_json *j, char ***out, size_t *n)
 			*out = smg_xrealloc(*out, cap * sizeof **out);
 		}
 		(*out)[(*n)++] = smg_xstrndup(s, sn);
-		smg_json_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		return smg_json_expect(j, ']');
 	}
+	return !j->err;
 }
 
 bool smg_json_split(const char *raw, size_t len, const char **elem, size_t *elen, size_t want)

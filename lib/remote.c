@@ -1120,7 +1120,6 @@ static char *schema_names(const struct schema *s)
 static struct smg_table *select_table(const struct rtable *rt, const struct smg_select *sel,
 				      const char **why)
 {
-	static char msg[300];
 	const struct smg_table *all = rt->t;
 	struct smg_table *t = smg_table_new(all->name);
 	for (size_t i = 0; i < all->ncols; i++)
@@ -1130,14 +1129,7 @@ static struct smg_table *select_table(const struct rtable *rt, const struct smg_
 		smg_table_add_pk(t, all->pk[k]);
 	if (all->sql)
 		t->sql = smg_xstrdup(all->sql);
-	const char *err = smg_table_finish(t, sel->ts);
-	if (err) {
-		snprintf(msg, sizeof msg, "%s", err);
-		*why = msg;
-		smg_table_free(t);
-		return NULL;
-	}
-	return t;
+	return smg_table_done(t, sel->ts, why);
 }
 
 static struct smg_table **select_tables(struct smg_remote *r, struct schema *s,

@@ -245,10 +245,7 @@ static bool parse_counts(struct smg_json *j, struct smg_counts *c)
 	memset(c, 0, sizeof *c);
 	if (!smg_json_expect(j, '{'))
 		return false;
-	smg_json_ws(j);
-	if (j->p < j->end && *j->p == '}')
-		return j->p++, true;
-	do {
+	for (size_t i = 0; smg_json_next_item(j, &i, '}');) {
 		const char *k;
 		size_t kn;
 		int64_t v;
@@ -260,9 +257,8 @@ static bool parse_counts(struct smg_json *j, struct smg_counts *c)
 			c->bucket[b] = v;
 		else if (e >= 0)
 			*slots[e] = v;
-		smg_json_ws(j);
-	} while (j->p < j->end && *j->p == ',' && j->p++);
-	return smg_json_expect(j, '}');
+	}
+	return !j->err;
 }
 
 static bool string_or_null(struct smg_json *j, const char **s, size_t *n, bool *present)
@@ -487,26 +483,15 @@ static void parse_record(struct smg_reader *r, const char *line, size_t n)
 	rec->ts.type = SMG_NULL;
 	if (!smg_json_expect(&j, '{'))
 		goto bad;
-	smg_json_ws(&j);
-	if (j.p < j.end && *j.p == '}') {
-		j.p++;
-	} else {
-		for (;;) {
-			const char *k;
-			size_t kn;
-			if (!smg_json_string(&j, &k, &kn) || !smg_json_expect(&j, ':') ||
-			    !parse_field(r, &j, k, kn, &f))
-				goto bad;
-			smg_json_ws(&j);
-			if (j.p < j.end && *j.p == ',') {
-				j.p++;
-				continue;
-			}
-			if (!smg_json_expect(&j, '}'))
-				goto bad;
-			break;
-		}
+	for (size_t i = 0; smg_json_next_item(&j, &i, '}');) {
+		const char *k;
+		size_t kn;
+		if (!smg_json_string(&j, &k, &kn) || !smg_json_expect(&j, ':') ||
+		    !parse_field(r, &j, k, kn, &f))
+			goto bad;
 	}
+	if (j.err)
+		goto bad;
 	smg_json_ws(&j);
 	if (j.p != j.end) {
 		j.err = "text after the record";

@@ -62,6 +62,10 @@ bool smg_json_value(struct smg_json *j, struct smg_value *v);
 /* A JSON array of typed values into *vals (grown as needed, *cap slots). */
 bool smg_json_values(struct smg_json *j, struct smg_value **vals, size_t *nvals,
 		     size_t *cap);
+/* Step through the items of an array or object whose opening bracket was
+ * read: true with the cursor at the next item, false at `close` (consumed)
+ * or on an error (j->err set).  Start with *i = 0. */
+bool smg_json_next_item(struct smg_json *j, size_t *i, char close);
 /* A JSON array of strings, each a new NUL-terminated copy. */
 bool smg_json_strings(struct smg_json *j, char ***out, size_t *n);
 
@@ -92,6 +96,9 @@ void smg_table_add_col(struct smg_table *t, const char *col);
 void smg_table_add_pk(struct smg_table *t, const char *col);
 /* Resolve pk_idx, ts_idx, hash_order; returns an error message or NULL. */
 const char *smg_table_finish(struct smg_table *t, const char *ts);
+/* The same for a table built to be returned: t, or NULL with *why set and
+ * t freed. */
+struct smg_table *smg_table_done(struct smg_table *t, const char *ts, const char **why);
 void smg_table_free(struct smg_table *t);
 long smg_table_col(const struct smg_table *t, const char *name);
 struct smg_table *smg_table_copy(const struct smg_table *t);

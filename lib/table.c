@@ -85,6 +85,16 @@ const char *smg_table_finish(struct smg_table *t, const char *ts)
 	return NULL;
 }
 
+struct smg_table *smg_table_done(struct smg_table *t, const char *ts, const char **why)
+{
+	const char *err = smg_table_finish(t, ts);
+	if (!err)
+		return t;
+	*why = err;
+	smg_table_free(t);
+	return NULL;
+}
+
 static void free_names(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
