@@ -1,5 +1,6 @@
 /* tests/unit/config.c - defaults, the file, the environment, errors and warnings. */
 #include "smg.h"
+#include "test.h"
 #include "config.h"
 
 #include <errno.h>
@@ -14,22 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failed;
 static char top[PATH_MAX];	/* the source tree, for config.example.toml */
 
-__attribute__((format(printf, 2, 3)))
-static bool check(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs(cond ? "ok - " : "not ok - ", stdout);
-	vprintf(fmt, ap);
-	putchar('\n');
-	va_end(ap);
-	fflush(stdout);
-	failed += !cond;
-	return cond;
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -696,5 +683,5 @@ int main(void)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
-	return failed ? 1 : 0;
+	return test_failures ? 1 : 0;
 }

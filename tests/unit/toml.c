@@ -1,5 +1,6 @@
 /* tests/unit/toml.c - the TOML reader: every value form, every error with its position. */
 #include "smg.h"
+#include "test.h"
 #include "toml.h"
 
 #include <errno.h>
@@ -10,20 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failed;
 
-__attribute__((format(printf, 2, 3)))
-static bool check(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs(cond ? "ok - " : "not ok - ", stdout);
-	vprintf(fmt, ap);
-	putchar('\n');
-	va_end(ap);
-	failed += !cond;
-	return cond;
-}
 
 static struct smg_toml *parse(const char *text)
 {
@@ -553,5 +541,5 @@ int main(void)
 	test_string_errors();
 	test_number_errors();
 	test_syntax_errors();
-	return failed ? 1 : 0;
+	return test_failures ? 1 : 0;
 }
