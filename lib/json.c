@@ -51,15 +51,16 @@ static bool plain_ascii(const char *p, size_t n)
 	return !bad;
 }
 
-void smg_json_add_string(struct smg_buf *b, const char *p, size_t n)
+static void add_plain(struct smg_buf *b, const char *p, size_t n)
 {
-	if (plain_ascii(p, n)) {
-		smg_buf_grow(b, n + 2);
-		b->data[b->len++] = '"';
-		smg_buf_add(b, p, n);
-		smg_buf_addc_fast(b, '"');
-		return;
-	}
+	smg_buf_grow(b, n + 2);
+	b->data[b->len++] = '"';
+	smg_buf_add(b, p, n);
+	smg_buf_addc_fast(b, '"');
+}
+
+static void add_escaped(struct smg_buf *b, const char *p, size_t n)
+{
 	smg_buf_grow(b, n + 2);
 	b->data[b->len++] = '"';
 	size_t run = 0;
@@ -83,6 +84,14 @@ void smg_json_add_string(struct smg_buf *b, const char *p, size_t n)
 	}
 	smg_buf_add(b, p + run, n - run);
 	smg_buf_addc_fast(b, '"');
+}
+
+void smg_json_add_string(struct smg_buf *b, const char *p, size_t n)
+{
+	if (plain_ascii(p, n))
+		add_plain(b, p, n);
+	else
+		add_escaped(b, p, n);
 }
 
 bool smg_utf8_valid(const char *s, size_t n)
@@ -292,8 +301,10 @@ void smg_json_add_value(struct smg_buf *b, const struct smg_value *v)
 		add_real(b, v->r);
 		break;
 	case SMG_TEXT:
-		if (plain_ascii(v->p, v->n) || smg_utf8_valid(v->p, v->n)) {
-			smg_json_add_string(b, v->p, v->n);
+		if (plain_ascii(v->p, v->n)) {
+			add_plain(b, v->p, v->n);
+		} else if (smg_utf8_valid(v->p, v->n)) {
+			add_escaped(b, v->p, v->n);
 		} else {
 			/* JSON cannot carry invalid UTF-8; keep the bytes exactly. */
 			smg_buf_add(b, "{\"text64\":\"", 11);
@@ -346,6 +357,10 @@ void smg_json_ws(struct smg_json *j)
 
 bool smg_json_expect(struct smg_json *j, char c)
 {
+	if (j->p < j->end && *j->p == c) {	/* no white space: our own writers */
+		j->p++;
+		return true;
+	}
 	smg_json_ws(j);
 	if (j->p < j->end && *j->p == c) {
 		j->p++;
@@ -454,13 +469,36 @@ static bool unescape(struct smg_json *j, const char **out, size_t *outn)
 	return true;
 }
 
+/* The first byte at or after p that a plain string cannot hold as it is
+ * ('"', '\\', a control character or a non-ASCII byte), or end.  Eight
+ * bytes at a time; in the mask only bytes above the first hit can be false
+ * positives, so the lowest one is exact. */
+static const char *scan_plain(const char *p, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	while (end - p >= 8) {
+		uint64_t x, q, bs;
+		memcpy(&x, p, 8);
+		q = x ^ (ones * '"');
+		bs = x ^ (ones * '\\');
+		uint64_t m = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x;
+		m &= highs;
+		if (m)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+	while (p < end && !needs_escape((unsigned char)*p) && (unsigned char)*p < 0x80)
+		p++;
+	return p;
+}
+
 bool smg_json_string(struct smg_json *j, const char **out, size_t *n)
 {
 	if (!smg_json_expect(j, '"'))
 		return fail(j, "expected a string");
-	const char *q = memchr(j->p, '"', (size_t)(j->end - j->p));
-	if (q && plain_ascii(j->p, (size_t)(q - j->p))) {
-		/* no escapes: point into the input, copy nothing */
+	const char *q = scan_plain(j->p, j->end);
+	if (q < j->end && *q == '"') {
+		/* no escapes, all ASCII: point into the input, copy nothing */
 		*out = j->p;
 		*n = (size_t)(q - j->p);
 		j->p = q + 1;
