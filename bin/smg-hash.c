@@ -5,7 +5,7 @@
  */
 #include "cli.h"
 #include "progress.h"
-#include "s3.h"		/* smg_fd_digests */
+#include "digest.h"
 
 #include <errno.h>
 #include <fcntl.h>

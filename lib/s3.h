@@ -12,6 +12,7 @@
 #ifndef SMG_S3_H
 #define SMG_S3_H
 
+#include "digest.h"
 #include "http.h"
 
 #include <time.h>
@@ -109,13 +110,5 @@ int smg_file_delete(const char *path, const struct smg_obj_cond *cond);
 
 /* Shared helpers. */
 char *smg_etag_unquote(const char *etag);
-/* MD5 and SHA-256 hex digests (either may be NULL) and size of fd's content
- * from offset to the end, read with pread; false on a read error (errno). */
-bool smg_fd_digests(int fd, off_t offset, char md5[33], char sha256[65], uint64_t *size);
-/* Copies src to dst until src's end of file, hashing what passes (md5,
- * sha256 and size may be NULL); false on error with errno, and *what
- * saying which side ("reading" or "writing") failed. */
-bool smg_fd_copy(int src, int dst, char md5[33], char sha256[65], uint64_t *size,
-		const char **what);
 
 #endif
