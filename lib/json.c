@@ -686,22 +686,22 @@ bool smg_json_value(struct smg_json *j, struct smg_value *v)
 	}
 }
 
-bool smg_json_next_item(struct smg_json *j, size_t *i, char close)
+int smg_json_next_item(struct smg_json *j, size_t *i, char close)
 {
 	smg_json_ws(j);
 	if (*i > 0 && j->p < j->end && *j->p == ',') {
 		j->p++;
 	} else if (j->p < j->end && *j->p == close) {
 		j->p++;
-		return false;
+		return 0;
 	} else if (*i > 0) {
 		static char msg[40];
 		snprintf(msg, sizeof msg, "expected ',' or '%c'", close);
 		fail(j, msg);
-		return false;
+		return -1;
 	}
 	(*i)++;
-	return true;
+	return 1;
 }
 
 bool smg_json_values(struct smg_json *j, struct smg_value **vals, size_t *nvals, size_t *cap)
@@ -709,7 +709,9 @@ bool smg_json_values(struct smg_json *j, struct smg_value **vals, size_t *nvals,
 	*nvals = 0;
 	if (!smg_json_expect(j, '['))
 		return false;
-	for (size_t i = 0; smg_json_next_item(j, &i, ']');) {
+	size_t i = 0;
+	int more;
+	while ((more = smg_json_next_item(j, &i, ']')) > 0) {
 		if (*nvals == *cap) {
 			*cap = *cap ? *cap * 2 : 16;
 			*vals = smg_xrealloc(*vals, *cap * sizeof **vals);
@@ -717,7 +719,7 @@ bool smg_json_values(struct smg_json *j, struct smg_value **vals, size_t *nvals,
 		if (!smg_json_value(j, &(*vals)[(*nvals)++]))
 			return false;
 	}
-	return !j->err;
+	return more == 0;
 }
 
 bool smg_json_strings(struct smg_json *j, char ***out, size_t *n)
@@ -727,7 +729,9 @@ bool smg_json_strings(struct smg_json *j, char ***out, size_t *n)
 	*n = 0;
 	if (!smg_json_expect(j, '['))
 		return false;
-	for (size_t i = 0; smg_json_next_item(j, &i, ']');) {
+	size_t i = 0;
+	int more;
+	while ((more = smg_json_next_item(j, &i, ']')) > 0) {
 		const char *s;
 		size_t sn;
 		if (!smg_json_string(j, &s, &sn))
@@ -740,7 +744,7 @@ bool smg_json_strings(struct smg_json *j, char ***out, size_t *n)
 		}
 		(*out)[(*n)++] = smg_xstrndup(s, sn);
 	}
-	return !j->err;
+	return more == 0;
 }
 
 bool smg_json_split(const char *raw, size_t len, const char **elem, size_t *elen, size_t want)

@@ -245,7 +245,9 @@ static bool parse_counts(struct smg_json *j, struct smg_counts *c)
 	memset(c, 0, sizeof *c);
 	if (!smg_json_expect(j, '{'))
 		return false;
-	for (size_t i = 0; smg_json_next_item(j, &i, '}');) {
+	size_t i = 0;
+	int more;
+	while ((more = smg_json_next_item(j, &i, '}')) > 0) {
 		const char *k;
 		size_t kn;
 		int64_t v;
@@ -258,7 +260,7 @@ static bool parse_counts(struct smg_json *j, struct smg_counts *c)
 		else if (e >= 0)
 			*slots[e] = v;
 	}
-	return !j->err;
+	return more == 0;
 }
 
 static bool string_or_null(struct smg_json *j, const char **s, size_t *n, bool *present)
@@ -483,14 +485,16 @@ static void parse_record(struct smg_reader *r, const char *line, size_t n)
 	rec->ts.type = SMG_NULL;
 	if (!smg_json_expect(&j, '{'))
 		goto bad;
-	for (size_t i = 0; smg_json_next_item(&j, &i, '}');) {
+	size_t i = 0;
+	int more;
+	while ((more = smg_json_next_item(&j, &i, '}')) > 0) {
 		const char *k;
 		size_t kn;
 		if (!smg_json_string(&j, &k, &kn) || !smg_json_expect(&j, ':') ||
 		    !parse_field(r, &j, k, kn, &f))
 			goto bad;
 	}
-	if (j.err)
+	if (more < 0)
 		goto bad;
 	smg_json_ws(&j);
 	if (j.p != j.end) {

@@ -63,9 +63,9 @@ bool smg_json_value(struct smg_json *j, struct smg_value *v);
 bool smg_json_values(struct smg_json *j, struct smg_value **vals, size_t *nvals,
 		     size_t *cap);
 /* Step through the items of an array or object whose opening bracket was
- * read: true with the cursor at the next item, false at `close` (consumed)
- * or on an error (j->err set).  Start with *i = 0. */
-bool smg_json_next_item(struct smg_json *j, size_t *i, char close);
+ * read: 1 with the cursor at the next item, 0 at `close` (consumed), -1 on
+ * an error (j->err set).  Start with *i = 0. */
+int smg_json_next_item(struct smg_json *j, size_t *i, char close);
 /* A JSON array of strings, each a new NUL-terminated copy. */
 bool smg_json_strings(struct smg_json *j, char ***out, size_t *n);
 
