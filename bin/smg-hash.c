@@ -125,8 +125,8 @@ static int integrity_check(const char *path)
 	return SMG_EXIT_OK;
 }
 
-/* {"size":N,"sha256":"...","tables":{"name":rows,...}}: every table but
- * SQLite's own and virtual ones, by name. */
+/* {"size":N,"sha256":"...","tables":{"name":rows,...}}: the tables smugglr
+ * would sync (smg_db_table_names), by name. */
 static int stats(const char *path)
 {
 	sqlite3 *db = smg_db_open(path, false);
@@ -137,34 +137,21 @@ static int stats(const char *path)
 	if (fd < 0 || !smg_fd_digests(fd, 0, NULL, sha256, &size))
 		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
 	close(fd);
-	struct smg_buf out = SMG_BUF_INIT, sql = SMG_BUF_INIT;
+	struct smg_buf out = SMG_BUF_INIT;
 	smg_buf_addf(&out, "{\"size\":%llu,\"sha256\":\"%s\",\"tables\":{",
 		     (unsigned long long)size, sha256);
-	sqlite3_stmt *names, *count;
-	if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' "
-			       "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-			       "AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name COLLATE BINARY",
-			       -1, &names, NULL) != SQLITE_OK)
-		smg_die(SMG_EXIT_DATA, "%s: %s", path, sqlite3_errmsg(db));
+	sqlite3_stmt *names = smg_db_table_names(db);
 	for (int i = 0; sqlite3_step(names) == SQLITE_ROW; i++) {
 		const char *name = (const char *)sqlite3_column_text(names, 0);
-		smg_buf_reset(&sql);
-		smg_buf_adds(&sql, "SELECT count(*) FROM ");
-		smg_sql_ident(&sql, name);
-		if (sqlite3_prepare_v2(db, sql.data, -1, &count, NULL) != SQLITE_OK ||
-		    sqlite3_step(count) != SQLITE_ROW)
-			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": %s", path, name, sqlite3_errmsg(db));
 		if (i)
 			smg_buf_addc(&out, ',');
 		smg_json_add_string(&out, name, strlen(name));
-		smg_buf_addf(&out, ":%lld", (long long)sqlite3_column_int64(count, 0));
-		sqlite3_finalize(count);
+		smg_buf_addf(&out, ":%lld", (long long)smg_db_count(db, name));
 	}
 	sqlite3_finalize(names);
 	smg_buf_adds(&out, "}}\n");
 	smg_write_all(1, out.data, out.len, "stdout");
 	smg_buf_free(&out);
-	smg_buf_free(&sql);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	smg_db_close(db);
 	return SMG_EXIT_OK;
@@ -229,7 +216,7 @@ int main(int argc, char **argv)
 	int64_t total = 0, done = 0;
 	if (!schema_only && smg_progress_enabled())
 		for (size_t i = 0; i < n; i++)
-			total += smg_db_count(db, tables[i]);
+			total += smg_db_count(db, tables[i]->name);
 	struct smg_writer w;
 	smg_writer_init(&w, 1, "stdout");
 	for (size_t i = 0; i < n; i++)

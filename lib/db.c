@@ -90,6 +90,11 @@ static const char table_query[] =
 	"SELECT name FROM pragma_table_list WHERE schema='main' AND type='table' "
 	"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name COLLATE BINARY";
 
+sqlite3_stmt *smg_db_table_names(sqlite3 *db)
+{
+	return prepare(db, table_query);
+}
+
 char *smg_db_table_list(sqlite3 *db)
 {
 	struct smg_buf b = SMG_BUF_INIT;
@@ -219,11 +224,11 @@ void smg_tables_free(struct smg_table **t, size_t n)
 	free(t);
 }
 
-int64_t smg_db_count(sqlite3 *db, const struct smg_table *t)
+int64_t smg_db_count(sqlite3 *db, const char *table)
 {
 	struct smg_buf sql = SMG_BUF_INIT;
 	smg_buf_adds(&sql, "SELECT count(*) FROM ");
-	smg_sql_ident(&sql, t->name);
+	smg_sql_ident(&sql, table);
 	sqlite3_stmt *st = prepare(db, sql.data);
 	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);

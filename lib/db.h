@@ -48,7 +48,11 @@ struct smg_table *smg_db_table(sqlite3 *db, const char *name, const struct smg_s
 struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 				 const struct smg_select *sel, size_t *n);
 void smg_tables_free(struct smg_table **t, size_t n);
-int64_t smg_db_count(sqlite3 *db, const struct smg_table *t);
+int64_t smg_db_count(sqlite3 *db, const char *table);
+/* A statement that steps through the names of the tables smugglr syncs
+ * (no sqlite_* tables, no virtual tables or their shadow tables), by name.
+ * The caller finalizes it. */
+sqlite3_stmt *smg_db_table_names(sqlite3 *db);
 
 /* A scan of one table in key order. */
 struct smg_scan;
