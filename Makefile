@@ -13,10 +13,10 @@ MANDIR   = $(PREFIX)/share/man
 CC      ?= cc
 PKGS     = sqlite3 libcurl libcrypto libsodium
 CFLAGS  ?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
+override CFLAGS += -std=c11 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
            $(shell pkg-config --cflags $(PKGS))
 # --as-needed: smg-hash need not load libcurl and its dozens of libraries
-override LDFLAGS += -Wl,--as-needed
+override LDFLAGS += -Wl,--as-needed -pthread
 override LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm
 
 B       ?= build

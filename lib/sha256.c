@@ -9,6 +9,7 @@
  */
 #include "sha256.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -115,6 +116,7 @@ static void choose(void)
 
 void smg_sha256_force_portable(void)
 {
+	smg_sha256("", 0, (unsigned char[32]){0});	/* let choose() run first */
 	blocks = blocks_portable;
 }
 
@@ -124,8 +126,8 @@ void smg_sha256(const void *data, size_t len, unsigned char out[32])
 			 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	const unsigned char *p = data;
 	unsigned char tail[128] = {0};
-	if (!blocks)
-		choose();
+	static pthread_once_t chosen = PTHREAD_ONCE_INIT;
+	pthread_once(&chosen, choose);
 	size_t full = len / 64;
 	blocks(s, p, full);
 	size_t rest = len - full * 64;

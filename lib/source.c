@@ -3,6 +3,7 @@
  * so smg-diff (and smg-beacon) need not care which they were given.
  */
 #include "db.h"
+#include "prefetch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,10 @@ struct smg_source {
 	sqlite3 *db;
 	struct smg_table **tables;
 	size_t ntables, next_table;
-	struct smg_scan *scan;
+	struct smg_prefetch *prefetch;	/* scans in a thread of its own */
+	bool table_open;
+	char *all_tables;		/* every table of the database, for messages */
 	const struct smg_value *vals;
-	unsigned char hash[SMG_HASH_LEN];
 	struct smg_buf json;
 	bool json_ready;
 	/* stream */
@@ -40,6 +42,8 @@ struct smg_source *smg_source_open(const char *spec, const struct smg_select *se
 	if (strcmp(spec, "-") && (smg_path_is_sqlite(spec) || smg_path_is_empty(spec))) {
 		s->db = smg_db_open(spec, false);
 		s->tables = smg_db_tables(s->db, spec, sel, &s->ntables);
+		s->all_tables = smg_db_table_list(s->db);	/* before the worker owns db */
+		s->prefetch = smg_prefetch_start(s->db, s->tables, s->ntables);
 	} else {
 		s->reader = smg_reader_open_path(spec);
 	}
@@ -54,7 +58,7 @@ const char *smg_source_name(const struct smg_source *s)
 char *smg_source_table_list(const struct smg_source *s)
 {
 	if (s->db)
-		return smg_db_table_list(s->db);
+		return smg_xstrdup(s->all_tables);
 	return smg_xstrdup(s->seen.len ? s->seen.data : "(none)");
 }
 
@@ -67,8 +71,9 @@ void smg_source_close(struct smg_source *s)
 {
 	if (!s)
 		return;
-	smg_scan_close(s->scan);
+	smg_prefetch_stop(s->prefetch);
 	smg_tables_free(s->tables, s->ntables);
+	free(s->all_tables);
 	if (s->db)
 		smg_db_close(s->db);
 	smg_reader_close(s->reader);
@@ -112,13 +117,13 @@ const struct smg_table *smg_source_next_table(struct smg_source *s)
 {
 	if (s->reader)
 		return stream_next_table(s);
-	smg_scan_close(s->scan);
-	s->scan = NULL;
+	struct smg_row skip;
+	while (s->table_open && smg_source_next_row(s, &skip))
+		;	/* rows left in the table we leave */
 	if (s->next_table >= s->ntables)
 		return NULL;
-	const struct smg_table *t = s->tables[s->next_table++];
-	s->scan = smg_scan_open(s->db, t);
-	return t;
+	s->table_open = true;
+	return s->tables[s->next_table++];
 }
 
 static void set_key(struct smg_source *s, const struct smg_table *t,
@@ -157,10 +162,15 @@ bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
 		s->rows++;
 		return true;
 	}
-	if (!s->scan || !smg_scan_next(s->scan, &s->vals, s->hash))
+	const unsigned char *hash;
+	if (!s->table_open)
 		return false;
+	if (!smg_prefetch_next(s->prefetch, &s->vals, &hash)) {
+		s->table_open = false;
+		return false;
+	}
 	set_key(s, s->tables[s->next_table - 1], s->vals, row);
-	row->hash = s->hash;
+	row->hash = hash;
 	s->json_ready = false;
 	s->rows++;
 	return true;

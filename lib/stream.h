@@ -110,6 +110,8 @@ struct smg_table *smg_table_copy(const struct smg_table *t);
  * (vals holds all t->ncols columns). */
 void smg_hash_row(const struct smg_table *t, const struct smg_value *vals,
 		  unsigned char out[SMG_HASH_LEN]);
+/* A thread that hashed rows frees its scratch buffer before it ends. */
+void smg_hash_thread_done(void);
 void smg_hash_hex(const unsigned char h[SMG_HASH_LEN], char out[65]);
 bool smg_hash_unhex(const char *p, size_t n, unsigned char h[SMG_HASH_LEN]);
 

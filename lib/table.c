@@ -239,18 +239,24 @@ static void encode_value(struct smg_buf *b, const struct smg_value *v)
 	}
 }
 
+static _Thread_local struct smg_buf hash_enc;	/* prefetch threads hash too */
+
+void smg_hash_thread_done(void)
+{
+	smg_buf_free(&hash_enc);
+}
+
 /* Column names are not hashed: both sides of a diff are checked to have the
  * same columns, and taking the values in name order already makes the hash
  * independent of the order in which the columns were created. */
 void smg_hash_row(const struct smg_table *t, const struct smg_value *vals,
 		  unsigned char out[SMG_HASH_LEN])
 {
-	static struct smg_buf enc;
-	smg_buf_reset(&enc);
+	smg_buf_reset(&hash_enc);
 	for (size_t k = 0; k < t->nhash; k++) {
-		encode_value(&enc, &vals[t->hash_order[k]]);
+		encode_value(&hash_enc, &vals[t->hash_order[k]]);
 	}
-	smg_sha256(enc.data, enc.len, out);
+	smg_sha256(hash_enc.data, hash_enc.len, out);
 }
 
 void smg_hash_hex(const unsigned char h[SMG_HASH_LEN], char out[65])
