@@ -199,6 +199,10 @@ int main(int argc, char **argv)
 	o.ntables = sel.ntables;
 	struct smg_source *local = smg_source_open(argv[optind], &sel);
 	struct smg_source *remote = smg_source_open(argv[optind + 1], &sel);
+	if (smg_source_is_db(local) && smg_source_is_db(remote)) {
+		smg_source_read_ahead(local);
+		smg_source_read_ahead(remote);
+	}
 	struct smg_writer w;
 	struct smg_diff_result res;
 	smg_writer_init(&w, 1, "stdout");

@@ -81,6 +81,12 @@ struct smg_source;
 /* spec: "-" (stdin), a stream file, or a SQLite database path. */
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel);
 const char *smg_source_name(const struct smg_source *s);
+/* A database source: scan and hash in a thread of its own from now on.
+ * Worth it when the other side is a database too (two cores, two scans);
+ * with a stream on the other side, the upstream process has the core. */
+void smg_source_read_ahead(struct smg_source *s);
+/* Is the source a database (rather than a stream)? */
+bool smg_source_is_db(const struct smg_source *s);
 /* Advance to the next table (skipping rows left in the current one);
  * NULL after the last.  The table stays valid until the next call. */
 const struct smg_table *smg_source_next_table(struct smg_source *s);

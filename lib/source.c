@@ -15,7 +15,9 @@ struct smg_source {
 	sqlite3 *db;
 	struct smg_table **tables;
 	size_t ntables, next_table;
-	struct smg_prefetch *prefetch;	/* scans in a thread of its own */
+	struct smg_scan *scan;			/* scanning here, or... */
+	struct smg_prefetch *prefetch;		/* ...in a thread of its own */
+	unsigned char hash[SMG_HASH_LEN];
 	bool table_open;
 	char *all_tables;		/* every table of the database, for messages */
 	const struct smg_value *vals;
@@ -42,12 +44,22 @@ struct smg_source *smg_source_open(const char *spec, const struct smg_select *se
 	if (strcmp(spec, "-") && (smg_path_is_sqlite(spec) || smg_path_is_empty(spec))) {
 		s->db = smg_db_open(spec, false);
 		s->tables = smg_db_tables(s->db, spec, sel, &s->ntables);
-		s->all_tables = smg_db_table_list(s->db);	/* before the worker owns db */
-		s->prefetch = smg_prefetch_start(s->db, s->tables, s->ntables);
+		s->all_tables = smg_db_table_list(s->db);	/* before a worker owns db */
 	} else {
 		s->reader = smg_reader_open_path(spec);
 	}
 	return s;
+}
+
+void smg_source_read_ahead(struct smg_source *s)
+{
+	if (s->db && !s->prefetch && !s->table_open && s->next_table == 0)
+		s->prefetch = smg_prefetch_start(s->db, s->tables, s->ntables);
+}
+
+bool smg_source_is_db(const struct smg_source *s)
+{
+	return s->db != NULL;
 }
 
 const char *smg_source_name(const struct smg_source *s)
@@ -72,6 +84,7 @@ void smg_source_close(struct smg_source *s)
 	if (!s)
 		return;
 	smg_prefetch_stop(s->prefetch);
+	smg_scan_close(s->scan);
 	smg_tables_free(s->tables, s->ntables);
 	free(s->all_tables);
 	if (s->db)
@@ -120,9 +133,13 @@ const struct smg_table *smg_source_next_table(struct smg_source *s)
 	struct smg_row skip;
 	while (s->table_open && smg_source_next_row(s, &skip))
 		;	/* rows left in the table we leave */
+	smg_scan_close(s->scan);
+	s->scan = NULL;
 	if (s->next_table >= s->ntables)
 		return NULL;
 	s->table_open = true;
+	if (!s->prefetch)
+		s->scan = smg_scan_open(s->db, s->tables[s->next_table]);
 	return s->tables[s->next_table++];
 }
 
@@ -162,10 +179,11 @@ bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
 		s->rows++;
 		return true;
 	}
-	const unsigned char *hash;
+	const unsigned char *hash = s->hash;
 	if (!s->table_open)
 		return false;
-	if (!smg_prefetch_next(s->prefetch, &s->vals, &hash)) {
+	if (s->prefetch ? !smg_prefetch_next(s->prefetch, &s->vals, &hash)
+			: !smg_scan_next(s->scan, &s->vals, s->hash)) {
 		s->table_open = false;
 		return false;
 	}
