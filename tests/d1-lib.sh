@@ -3,12 +3,7 @@
 # in the test's directory, stops it on exit, and gives helpers.
 # Needs node/npm, curl, jq, sqlite3, sqldiff.
 top=${SMG_TOP:?SMG_TOP is set by tests/run}
-for tool in node npm curl jq sqlite3 sqldiff; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		fail "$tool is needed by the D1 tests but is not installed"
-		exit 0
-	fi
-done
+need_tools "the D1 tests" node npm curl jq sqlite3 sqldiff
 D=$T/d1
 cleanup_hook() { [ -f "$D/pid" ] && "$top/scripts/d1-server" stop "$D" >/dev/null 2>&1; :; }
 if ! "$top/scripts/d1-server" start "$D" >/dev/null 2>"$T/start.err"; then

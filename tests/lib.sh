@@ -8,6 +8,17 @@ cleanup_hook() { :; }
 cd "$T" || exit 1
 
 ok()   { echo "ok - $*"; }
+
+# need_tools WHAT TOOL...: a missing tool is one failed check, and the
+# test stops there (tests/run counts it; nothing is skipped in silence).
+need_tools() {
+	what=$1; shift
+	for tool; do
+		command -v "$tool" >/dev/null 2>&1 && continue
+		echo "not ok - $tool is needed by $what but is not installed"
+		exit 0
+	done
+}
 fail() { echo "not ok - $*"; }
 
 # check WHAT CMD...: the command succeeds.

@@ -5,9 +5,7 @@
 top=${SMG_TOP:?SMG_TOP is set by tests/run}
 . "$top/tests/netns.sh"
 
-for tool in sqlite3 sqldiff cc; do
-	command -v "$tool" >/dev/null 2>&1 || { fail "$tool is needed"; exit 0; }
-done
+need_tools "the beacon tests" sqlite3 sqldiff cc
 bin=$(command -v smg-beacon) || { fail "smg-beacon is not built"; exit 0; }
 
 # hosts: a b c on LAN 1; p - r - q across LANs 2 and 3 (r relays)

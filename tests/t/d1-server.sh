@@ -6,12 +6,7 @@
 top=${SMG_TOP:?SMG_TOP is set by tests/run}
 d1s=$top/scripts/d1-server
 
-for tool in node npm curl sqlite3 sqldiff; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		fail "$tool is needed by the D1 test server tests but is not installed"
-		exit 0
-	fi
-done
+need_tools "the D1 test server tests" node npm curl sqlite3 sqldiff
 
 D=$T/d1
 cleanup_hook() { [ -f "$D/pid" ] && "$d1s" stop "$D" >/dev/null 2>&1; :; }
