@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "digest.h"
+#include "prefetch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,18 +32,22 @@ static const char usage[] =
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
 
-static void hash_table(sqlite3 *db, const struct smg_table *t, bool keys_only,
-		       struct smg_writer *w, int64_t *done, int64_t total)
+static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool keys_only,
+		       struct smg_writer *w, int64_t total)
 {
-	struct smg_scan *scan = smg_scan_open(db, t);
-	const struct smg_value *row;
-	unsigned char hash[SMG_HASH_LEN];
-	smg_write_table(w, t);
-	while (smg_scan_next(scan, &row, hash)) {
-		smg_write_row_values(w, t, row, hash, keys_only);
-		smg_progress("hash", ++*done, total);
+	/* on this thread: downstream stages of a pipeline want the other core */
+	struct smg_prefetch *rows = smg_prefetch_start(db, tables, n, false);
+	int64_t done = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct smg_value *vals;
+		const unsigned char *hash;
+		smg_write_table(w, tables[i]);
+		while (smg_prefetch_next(rows, &vals, &hash)) {
+			smg_write_row_values(w, tables[i], vals, hash, keys_only);
+			smg_progress("hash", ++done, total);
+		}
 	}
-	smg_scan_close(scan);
+	smg_prefetch_stop(rows);
 }
 
 /* ---- --backup, --integrity-check, --stats --------------------------------- */
@@ -213,17 +218,17 @@ int main(int argc, char **argv)
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	size_t n;
 	struct smg_table **tables = smg_db_tables(db, path, &sel, &n);
-	int64_t total = 0, done = 0;
+	int64_t total = 0;
 	if (!schema_only && smg_progress_enabled())
 		for (size_t i = 0; i < n; i++)
 			total += smg_db_count(db, tables[i]->name);
 	struct smg_writer w;
 	smg_writer_init(&w, 1, "stdout");
-	for (size_t i = 0; i < n; i++)
-		if (schema_only)
+	if (schema_only)
+		for (size_t i = 0; i < n; i++)
 			smg_write_table(&w, tables[i]);
-		else
-			hash_table(db, tables[i], sel.keys_only, &w, &done, total);
+	else
+		write_rows(db, tables, n, sel.keys_only, &w, total);
 	smg_progress_done();
 	smg_write_end(&w);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

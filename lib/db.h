@@ -57,10 +57,9 @@ sqlite3_stmt *smg_db_table_names(sqlite3 *db);
 /* A scan of one table in key order. */
 struct smg_scan;
 struct smg_scan *smg_scan_open(sqlite3 *db, const struct smg_table *t);
-/* Next row, or false at the end.  vals (t->ncols) and hash stay valid until
- * the next call. */
-bool smg_scan_next(struct smg_scan *s, const struct smg_value **vals,
-		   unsigned char hash[SMG_HASH_LEN]);
+/* Next row, or false at the end.  vals (t->ncols) stay valid until the
+ * next call.  (Rows are hashed in batches, by lib/prefetch.c.) */
+bool smg_scan_next(struct smg_scan *s, const struct smg_value **vals);
 void smg_scan_close(struct smg_scan *s);
 
 /* Read the value of column i of a stepped statement. */

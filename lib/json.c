@@ -125,13 +125,34 @@ bool smg_utf8_valid(const char *s, size_t n)
 	return true;
 }
 
+/* Table-driven rather than libsodium's constant-time encoder: these are
+ * row values, not secrets, and every blob of every row passes here. */
 static void add_base64(struct smg_buf *b, const char *p, size_t n)
 {
-	size_t need = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-	smg_buf_grow(b, need);
-	sodium_bin2base64(b->data + b->len, need, (const unsigned char *)p, n,
-			  sodium_base64_VARIANT_ORIGINAL);
-	b->len += need - 1;
+	static const char digits[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = (const unsigned char *)p;
+	smg_buf_grow(b, (n + 2) / 3 * 4 + 1);
+	char *o = b->data + b->len;
+	size_t i = 0;
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		o[0] = digits[v >> 18];
+		o[1] = digits[v >> 12 & 63];
+		o[2] = digits[v >> 6 & 63];
+		o[3] = digits[v & 63];
+		o += 4;
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+		o[0] = digits[v >> 18];
+		o[1] = digits[v >> 12 & 63];
+		o[2] = i + 1 < n ? digits[v >> 6 & 63] : '=';
+		o[3] = '=';
+		o += 4;
+	}
+	b->len = (size_t)(o - b->data);
+	*o = '\0';
 }
 
 static void add_int(struct smg_buf *b, int64_t v)
@@ -511,22 +532,61 @@ bool smg_json_string(struct smg_json *j, const char **out, size_t *n)
 	return true;
 }
 
-/* Past the closing quote of the string starting at p (after its opening
- * quote), or NULL. */
-static const char *string_end(const char *p, const char *end)
+
+struct skip_state {
+	int depth;
+	bool in_string;
+};
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Skip by 16-byte blocks while a whole block is left, visiting only the
+ * quotes, backslashes and brackets in it.  Returns where the container
+ * ended (st->depth 0) or where the bytewise loop should go on. */
+static const char *skip_chunks(const char *p, const char *end, struct skip_state *st)
 {
-	for (;;) {
-		const char *q = memchr(p, '"', (size_t)(end - p));
-		if (!q)
-			return NULL;
-		size_t bs = 0;	/* an odd number of backslashes escapes the quote */
-		while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
-			bs++;
-		if (!(bs & 1))
-			return q + 1;
-		p = q + 1;
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)p);
+		__m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+		__m128i bs = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+		/* '{' and '}' are '[' and ']' with the bit 0x20 set */
+		__m128i folded = _mm_and_si128(v, _mm_set1_epi8((char)~0x20));
+		__m128i br = _mm_or_si128(_mm_cmpeq_epi8(folded, _mm_set1_epi8('[')),
+					  _mm_cmpeq_epi8(folded, _mm_set1_epi8(']')));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, bs), br));
+		const char *next = p + 16;
+		while (m) {
+			const char *c = p + __builtin_ctz(m);
+			m &= m - 1;
+			if (st->in_string) {
+				if (*c == '"') {
+					st->in_string = false;
+				} else if (*c == '\\') {
+					/* the escaped byte may be anything */
+					next = end - c > 2 ? c + 2 : end;
+					break;
+				}
+			} else if (*c == '"') {
+				st->in_string = true;
+			} else if (*c == '[' || *c == '{') {
+				st->depth++;
+			} else if (*c == ']' || *c == '}') {
+				if (--st->depth == 0)
+					return c + 1;
+			}
+		}
+		p = next;
 	}
+	return p;
 }
+#else
+static const char *skip_chunks(const char *p, const char *end, struct skip_state *st)
+{
+	(void)end, (void)st;
+	return p;
+}
+#endif
 
 bool smg_json_skip(struct smg_json *j, const char **raw, size_t *rawlen)
 {
@@ -547,22 +607,28 @@ bool smg_json_skip(struct smg_json *j, const char **raw, size_t *rawlen)
 	} else {
 		/* Containers are skipped by bracket counting: the hot path for
 		 * "values", which the reader passes through without decoding. */
-		int depth = 0;
-		const char *p = j->p;
-		do {
+		struct skip_state st = {1, false};	/* past the opening bracket */
+		const char *p = skip_chunks(j->p + 1, j->end, &st);
+		while (p && st.depth > 0) {
 			if (p >= j->end)
-				return fail(j, "unexpected end of line");
+				return fail(j, st.in_string ? "unterminated string"
+							    : "unexpected end of line");
 			char c = *p++;
-			if (c == '"') {
-				p = string_end(p, j->end);
-				if (!p)
-					return j->p = j->end, fail(j, "unterminated string");
+			if (st.in_string) {
+				if (c == '\\')
+					p++;
+				else if (c == '"')
+					st.in_string = false;
+			} else if (c == '"') {
+				st.in_string = true;
 			} else if (c == '[' || c == '{') {
-				depth++;
+				st.depth++;
 			} else if (c == ']' || c == '}') {
-				depth--;
+				st.depth--;
 			}
-		} while (depth > 0);
+		}
+		if (!p)
+			return fail(j, "unexpected end of line");
 		j->p = p;
 	}
 	if (raw) {

@@ -15,9 +15,7 @@ struct smg_source {
 	sqlite3 *db;
 	struct smg_table **tables;
 	size_t ntables, next_table;
-	struct smg_scan *scan;			/* scanning here, or... */
-	struct smg_prefetch *prefetch;		/* ...in a thread of its own */
-	unsigned char hash[SMG_HASH_LEN];
+	struct smg_prefetch *prefetch;		/* rows and hashes, in batches */
 	bool table_open;
 	char *all_tables;		/* every table of the database, for messages */
 	const struct smg_value *vals;
@@ -54,7 +52,7 @@ struct smg_source *smg_source_open(const char *spec, const struct smg_select *se
 void smg_source_read_ahead(struct smg_source *s)
 {
 	if (s->db && !s->prefetch && !s->table_open && s->next_table == 0)
-		s->prefetch = smg_prefetch_start(s->db, s->tables, s->ntables);
+		s->prefetch = smg_prefetch_start(s->db, s->tables, s->ntables, true);
 }
 
 bool smg_source_is_db(const struct smg_source *s)
@@ -84,7 +82,6 @@ void smg_source_close(struct smg_source *s)
 	if (!s)
 		return;
 	smg_prefetch_stop(s->prefetch);
-	smg_scan_close(s->scan);
 	smg_tables_free(s->tables, s->ntables);
 	free(s->all_tables);
 	if (s->db)
@@ -133,13 +130,11 @@ const struct smg_table *smg_source_next_table(struct smg_source *s)
 	struct smg_row skip;
 	while (s->table_open && smg_source_next_row(s, &skip))
 		;	/* rows left in the table we leave */
-	smg_scan_close(s->scan);
-	s->scan = NULL;
 	if (s->next_table >= s->ntables)
 		return NULL;
 	s->table_open = true;
-	if (!s->prefetch)
-		s->scan = smg_scan_open(s->db, s->tables[s->next_table]);
+	if (!s->prefetch)	/* nobody asked for a thread: read on this one */
+		s->prefetch = smg_prefetch_start(s->db, s->tables, s->ntables, false);
 	return s->tables[s->next_table++];
 }
 
@@ -179,11 +174,10 @@ bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
 		s->rows++;
 		return true;
 	}
-	const unsigned char *hash = s->hash;
+	const unsigned char *hash;
 	if (!s->table_open)
 		return false;
-	if (s->prefetch ? !smg_prefetch_next(s->prefetch, &s->vals, &hash)
-			: !smg_scan_next(s->scan, &s->vals, s->hash)) {
+	if (!smg_prefetch_next(s->prefetch, &s->vals, &hash)) {
 		s->table_open = false;
 		return false;
 	}

@@ -36,6 +36,7 @@ struct smg_reader {
 	struct smg_table *table;	/* current table, owned */
 	char *last_table;		/* name of the previous table record */
 	struct smg_value *prev;		/* previous key in this table */
+	size_t prevcap;
 	struct smg_buf prev_bytes;
 	bool have_prev;
 	struct smg_buf scratch;
@@ -373,7 +374,10 @@ static void begin_table(struct smg_reader *r, struct fields *f)
 
 static void remember_key(struct smg_reader *r, const struct smg_value *key, size_t n)
 {
-	r->prev = smg_xrealloc(r->prev, (n ? n : 1) * sizeof *r->prev);
+	if (n > r->prevcap) {
+		r->prev = smg_xrealloc(r->prev, n * sizeof *r->prev);
+		r->prevcap = n;
+	}
 	smg_buf_reset(&r->prev_bytes);
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
@@ -417,6 +421,50 @@ static void finish_row(struct smg_reader *r, struct fields *f)
 	if (!f->hash || !smg_hash_unhex(f->hash, f->hash_n, rec->hash))
 		smg_reader_die(r, "row record needs \"hash\": 64 lowercase hex digits");
 	rec->has_hash = true;
+}
+
+/* A row record exactly as smg_write_row lays it out (nearly every line of
+ * a large stream), read without the general field loop.  Anything else,
+ * every malformed line included, returns false and takes the general path,
+ * which accepts any field order and words the errors. */
+static bool parse_row_fast(struct smg_reader *r, const char *line, size_t n)
+{
+	static const char hash_field[] = ",\"hash\":\"", ts_field[] = ",\"ts\":",
+			  values_field[] = ",\"values\":";
+	const struct smg_table *t = r->table;
+	if (!t || n < t->row_head_len || memcmp(line, t->row_head, t->row_head_len))
+		return false;
+	struct smg_record *rec = &r->rec;
+	const char *end = line + n;
+	struct smg_json j;
+	smg_json_init(&j, line, n, &r->scratch);
+	j.p = line + t->row_head_len - 1;	/* at the key's '[' */
+	size_t nkey;
+	if (!smg_json_values(&j, &rec->key, &nkey, &r->keycap) || nkey != t->npk)
+		return false;
+	struct fields f = {.table = t->name, .table_n = strlen(t->name), .has_key = true};
+	const size_t hn = sizeof hash_field - 1;
+	if (end - j.p < (ptrdiff_t)(hn + 65) || memcmp(j.p, hash_field, hn) || j.p[hn + 64] != '"')
+		return false;
+	f.hash = j.p + hn;
+	f.hash_n = 64;
+	j.p += hn + 65;
+	if (end - j.p > 6 && !memcmp(j.p, ts_field, 6)) {
+		j.p += 6;
+		f.has_ts = true;
+		if (!smg_json_value(&j, &rec->ts))
+			return false;
+	}
+	if (end - j.p > 10 && !memcmp(j.p, values_field, 10)) {
+		j.p += 10;
+		if (*j.p != '[' || !smg_json_skip(&j, &rec->values, &rec->values_len))
+			return false;
+	}
+	if (end - j.p != 1 || *j.p != '}')
+		return false;
+	rec->kind = SMG_REC_ROW;
+	finish_row(r, &f);
+	return true;
 }
 
 static void finish_change(struct smg_reader *r, struct fields *f)
@@ -477,12 +525,18 @@ static void parse_record(struct smg_reader *r, const char *line, size_t n)
 	struct smg_record *rec = &r->rec;
 	struct fields f = {0};
 	struct smg_json j;
-	smg_buf_reset(&r->scratch);
-	smg_json_init(&j, line, n, &r->scratch);
 	rec->values = NULL;
 	rec->values_len = 0;
 	rec->has_hash = false;
 	rec->ts.type = SMG_NULL;
+	smg_buf_reset(&r->scratch);
+	if (parse_row_fast(r, line, n))
+		return;
+	rec->values = NULL;	/* the fast path may have got part way */
+	rec->values_len = 0;
+	rec->ts.type = SMG_NULL;
+	smg_buf_reset(&r->scratch);
+	smg_json_init(&j, line, n, &r->scratch);
 	if (!smg_json_expect(&j, '{'))
 		goto bad;
 	size_t i = 0;
@@ -630,8 +684,7 @@ void smg_write_row_values(struct smg_writer *w, const struct smg_table *t,
 {
 	struct smg_buf *b = &w->buf;
 	char hex[65];
-	add_head(b, "row", t->name);
-	smg_buf_adds(b, ",\"key\":[");
+	smg_buf_add(b, t->row_head, t->row_head_len);
 	for (size_t k = 0; k < t->npk; k++) {
 		if (k)
 			smg_buf_addc_fast(b, ',');
@@ -660,10 +713,14 @@ void smg_write_row(struct smg_writer *w, const struct smg_table *t,
 {
 	struct smg_buf *b = &w->buf;
 	char hex[65];
-	add_head(b, "row", t->name);
-	add_key(b, t, key);
+	smg_buf_add(b, t->row_head, t->row_head_len);
+	for (size_t k = 0; k < t->npk; k++) {
+		if (k)
+			smg_buf_addc_fast(b, ',');
+		smg_json_add_value(b, &key[k]);
+	}
 	smg_hash_hex(hash, hex);
-	smg_buf_add(b, ",\"hash\":\"", 9);
+	smg_buf_add(b, "],\"hash\":\"", 10);
 	smg_buf_add(b, hex, 64);
 	smg_buf_addc_fast(b, '"');
 	if (t->ts && ts) {

@@ -89,6 +89,11 @@ struct smg_table {
 	char *sql;		/* CREATE statement, or NULL */
 	size_t *hash_order;	/* hashed columns (all but ts) sorted by name */
 	size_t nhash;
+	/* How every row record of this table starts as the writer lays it out,
+	 * {"kind":"row","table":NAME,"key":[ : written once per row, and
+	 * what the reader's fast path recognises. */
+	char *row_head;
+	size_t row_head_len;
 };
 
 struct smg_table *smg_table_new(const char *name);
@@ -110,8 +115,10 @@ struct smg_table *smg_table_copy(const struct smg_table *t);
  * (vals holds all t->ncols columns). */
 void smg_hash_row(const struct smg_table *t, const struct smg_value *vals,
 		  unsigned char out[SMG_HASH_LEN]);
-/* A thread that hashed rows frees its scratch buffer before it ends. */
-void smg_hash_thread_done(void);
+/* Append the bytes smg_hash_row hashes, for a caller that hashes rows two
+ * at a time (smg_sha256_x2). */
+void smg_hash_input(const struct smg_table *t, const struct smg_value *vals,
+		    struct smg_buf *out);
 void smg_hash_hex(const unsigned char h[SMG_HASH_LEN], char out[65]);
 bool smg_hash_unhex(const char *p, size_t n, unsigned char h[SMG_HASH_LEN]);
 

@@ -82,6 +82,13 @@ const char *smg_table_finish(struct smg_table *t, const char *ts)
 			t->hash_order[t->nhash++] = i;
 	sort_table = t;
 	qsort(t->hash_order, t->nhash, sizeof *t->hash_order, by_name);
+	struct smg_buf head = SMG_BUF_INIT;
+	smg_buf_adds(&head, "{\"kind\":\"row\",\"table\":");
+	smg_json_add_string(&head, t->name, strlen(t->name));
+	smg_buf_adds(&head, ",\"key\":[");
+	free(t->row_head);
+	t->row_head_len = head.len;
+	t->row_head = smg_buf_detach(&head);
 	return NULL;
 }
 
@@ -114,6 +121,7 @@ void smg_table_free(struct smg_table *t)
 	free(t->ts);
 	free(t->sql);
 	free(t->hash_order);
+	free(t->row_head);
 	free(t);
 }
 
@@ -239,61 +247,102 @@ static void encode_value(struct smg_buf *b, const struct smg_value *v)
 	}
 }
 
-static _Thread_local struct smg_buf hash_enc;	/* prefetch threads hash too */
-
-void smg_hash_thread_done(void)
-{
-	smg_buf_free(&hash_enc);
-}
+/* Per thread, so any thread may hash a row (database scans hash in
+ * lib/prefetch.c with buffers of their own). */
+static _Thread_local struct smg_buf hash_enc;
 
 /* Column names are not hashed: both sides of a diff are checked to have the
  * same columns, and taking the values in name order already makes the hash
  * independent of the order in which the columns were created. */
+void smg_hash_input(const struct smg_table *t, const struct smg_value *vals,
+		    struct smg_buf *out)
+{
+	for (size_t k = 0; k < t->nhash; k++)
+		encode_value(out, &vals[t->hash_order[k]]);
+}
+
 void smg_hash_row(const struct smg_table *t, const struct smg_value *vals,
 		  unsigned char out[SMG_HASH_LEN])
 {
 	smg_buf_reset(&hash_enc);
-	for (size_t k = 0; k < t->nhash; k++) {
-		encode_value(&hash_enc, &vals[t->hash_order[k]]);
-	}
+	smg_hash_input(t, vals, &hash_enc);
 	smg_sha256(hash_enc.data, hash_enc.len, out);
 }
 
 void smg_hash_hex(const unsigned char h[SMG_HASH_LEN], char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
-	for (int i = 0; i < SMG_HASH_LEN; i++) {
-		out[2 * i] = hex[h[i] >> 4];
-		out[2 * i + 1] = hex[h[i] & 15];
-	}
+	/* two digits per lookup: this runs once per row of every stream */
+	static const char pairs[] =
+		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+		"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+		"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+		"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+		"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+		"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+		"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+	for (int i = 0; i < SMG_HASH_LEN; i++)
+		memcpy(out + 2 * i, pairs + 2 * h[i], 2);
 	out[64] = '\0';
 }
 
-/* -1 for anything but a lowercase hex digit; a table because 64 digits
- * per row add up over a million rows. */
-static signed char hexv[256];
-static bool hexv_ready;
-static void init_hexv(void)
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* 16 digits to 8 bytes; false if any is not a lowercase hex digit.  SSE2 is
+ * part of x86-64 itself, so this needs no dispatch. */
+static bool unhex16(const char *p, unsigned char *out)
 {
-	memset(hexv, -1, sizeof hexv);
-	for (int i = 0; i < 10; i++)
-		hexv['0' + i] = (signed char)i;
-	for (int i = 0; i < 6; i++)
-		hexv['a' + i] = (signed char)(10 + i);
-	hexv_ready = true;
+	__m128i v = _mm_loadu_si128((const __m128i *)p);
+	/* bytes >= 0x80 are negative here and fall outside both ranges */
+	__m128i dec = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+				    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+	__m128i let = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('a' - 1)),
+				    _mm_cmplt_epi8(v, _mm_set1_epi8('f' + 1)));
+	if (_mm_movemask_epi8(_mm_or_si128(dec, let)) != 0xFFFF)
+		return false;
+	/* '0'..'9' & 15 is the value, 'a'..'f' & 15 is 1..6: add 9 */
+	__m128i nib = _mm_add_epi8(_mm_and_si128(v, _mm_set1_epi8(15)),
+				   _mm_and_si128(let, _mm_set1_epi8(9)));
+	/* each 16-bit lane holds a digit pair, the first in its low byte */
+	__m128i hi = _mm_slli_epi16(_mm_and_si128(nib, _mm_set1_epi16(0xFF)), 4);
+	__m128i lo = _mm_srli_epi16(nib, 8);
+	__m128i pair = _mm_or_si128(hi, lo);
+	_mm_storel_epi64((__m128i *)out, _mm_packus_epi16(pair, pair));
+	return true;
 }
 
 bool smg_hash_unhex(const char *p, size_t n, unsigned char h[SMG_HASH_LEN])
 {
 	if (n != 64)
 		return false;
-	if (!hexv_ready)
-		init_hexv();
-	int bad = 0;
-	for (int i = 0; i < SMG_HASH_LEN; i++) {
-		int a = hexv[(unsigned char)p[2 * i]], b = hexv[(unsigned char)p[2 * i + 1]];
-		bad |= a | b;
-		h[i] = (unsigned char)((unsigned)a << 4 | (unsigned)b);
-	}
-	return bad >= 0;
+	for (int i = 0; i < 4; i++)
+		if (!unhex16(p + 16 * i, h + 8 * i))
+			return false;
+	return true;
 }
+#else
+/* A digit's value plus one, 0 for anything but a lowercase hex digit: a
+ * table because 64 digits per row add up over a million rows. */
+#define D(c, v) [c] = v + 1
+static const unsigned char hexv[256] = {
+	D('0', 0), D('1', 1), D('2', 2), D('3', 3), D('4', 4), D('5', 5), D('6', 6),
+	D('7', 7), D('8', 8), D('9', 9), D('a', 10), D('b', 11), D('c', 12), D('d', 13),
+	D('e', 14), D('f', 15),
+};
+#undef D
+
+bool smg_hash_unhex(const char *p, size_t n, unsigned char h[SMG_HASH_LEN])
+{
+	if (n != 64)
+		return false;
+	unsigned bad = 0;
+	for (int i = 0; i < SMG_HASH_LEN; i++) {
+		unsigned a = hexv[(unsigned char)p[2 * i]], b = hexv[(unsigned char)p[2 * i + 1]];
+		bad |= (a - 1) | (b - 1);	/* wraps above 15 for a non-digit */
+		h[i] = (unsigned char)((a - 1) << 4 | (b - 1));
+	}
+	return bad < 16;
+}
+#endif

@@ -60,6 +60,17 @@ stream m7.s "$(row 1 "$H" '"a"')"
 diff_bad "a row before any table record" m7.s 1
 stream m8.s "$TAB" "$(row '1,2' "$H" '"a"')"
 diff_bad "a key with more values than the primary key" m8.s 2
+# the writer's own layout, which the reader takes by a shorter path
+stream m9.s "$TAB" "$(row 1 "$H" '"a"')x"
+diff_bad "text after the closing brace" m9.s 2
+stream m10.s "$TAB" "$(row 1 "$H" '"a\\"],"x":1')"
+diff_bad "an escaped quote, then what would close the values" m10.s 2
+stream m11.s "$TAB" "{\"kind\":\"row\",\"table\":\"t\",\"key\":[\"1],\"hash\":\"$H\",\"values\":[1,\"a\"]}"
+diff_bad "an unterminated string in the key" m11.s 2
+stream ok-brackets.s "$TAB" "$(row 1 "$H" '"a\\"]}{["')"
+check_exit 0 "control: brackets and an escaped quote inside a value are only text" \
+	smg-diff -q ok-brackets.s e.db
+check_grep "control: ... and travel as they are" '"values":\[1,"a\\"\]}{\["\]' .out
 stream m9.s "$TAB" "$(row 1 "$H" '"a"') trailing"
 diff_bad "text after the record on the line" m9.s 2
 

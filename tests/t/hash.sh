@@ -313,3 +313,21 @@ smg-hash -q u8.db >u8.out
 check_eq "invalid UTF-8 text is {\"text64\":...} with the exact bytes" "$(raw_values b '[1]' u8.out)" '[1,{"text64":"/2E="}]'
 check_eq "... and hashes differently from the blob of the same bytes" \
 	"$(sqlite3 u8.db "UPDATE b SET s = X'FF61' WHERE id = 1"; smg-hash -q u8.db | jq -r 'select(.kind=="row" and .key==[1]) | .hash' | grep -c "$(jq -r 'select(.kind=="row" and .key==[1]) | .hash' u8.out)")" 0
+
+# ---- rows of large blobs are not held many at a time -----------------------------
+# Rows are read in batches to be hashed two at a time; a batch is capped in
+# bytes as well as rows, so memory follows the largest row, not the table.
+sqlite3 blobs48.db "CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB);
+	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 48)
+	INSERT INTO b SELECT i, randomblob(2097152) FROM n;"
+sqlite3 blob1.db "CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB); INSERT INTO b VALUES (1, randomblob(2097152));"
+rss() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1"; }
+/usr/bin/time -v -o one.time smg-hash -q blob1.db >/dev/null 2>&1
+check "48 rows of 2 MiB blobs" /usr/bin/time -v -o big.time smg-hash -q blobs48.db
+check_eq "... every row written" "$(grep -c '"kind":"row"' .out)" 48
+limit=$(($(rss one.time) + 16384))
+check "... peak RSS $(rss big.time) KiB: that of one such row ($(rss one.time) KiB) + 16 MiB at most" \
+	test "$(rss big.time)" -lt "$limit"
+check "smg-diff of two such databases" /usr/bin/time -v -o bigd.time smg-diff -q blobs48.db blob1.db
+limit=$(($(rss one.time) + 32768))
+check "... peak RSS $(rss bigd.time) KiB, under $limit KiB" test "$(rss bigd.time)" -lt "$limit"

@@ -196,6 +196,60 @@ static void test_sha256(void)
 	}
 }
 
+/*
+ * smg_sha256_x2 against OpenSSL and two smg_sha256 calls, on every pair of
+ * lengths 0..300 and some longer ones, so the two messages change from whole
+ * blocks to padded tail, and finish, at every combination of blocks.  Each
+ * message is the end of its own heap block, for ASan to see a read past it.
+ * Runs before test_sha256, which leaves the portable code forced.
+ */
+static void test_sha256_x2(void)
+{
+	static const size_t extra[] = {383, 384, 447, 448, 1000, 4097};
+	enum { NL = 301 + sizeof extra / sizeof extra[0] };
+	size_t len[NL];
+	unsigned char *msg[2][NL], ref[2][NL][32];
+	srand(256);
+	for (int i = 0; i < NL; i++) {
+		len[i] = i < 301 ? (size_t)i : extra[i - 301];
+		for (int m = 0; m < 2; m++) {
+			/* one byte before the message: not 16-byte aligned */
+			msg[m][i] = (unsigned char *)malloc(len[i] + 1) + 1;
+			for (size_t k = 0; k < len[i]; k++)
+				msg[m][i][k] = (unsigned char)rand();
+			unsigned int n;
+			EVP_Digest(msg[m][i], len[i], ref[m][i], &n, EVP_sha256(), NULL);
+		}
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			smg_sha256_force_portable();
+		int bad = 0, badone = 0;
+		for (int i = 0; i < NL; i++) {
+			for (int j = 0; j < NL; j++) {
+				unsigned char a[32], b[32], one[2][32];
+				smg_sha256_x2(msg[0][i], len[i], msg[1][j], len[j], a, b);
+				smg_sha256(msg[0][i], len[i], one[0]);
+				smg_sha256(msg[1][j], len[j], one[1]);
+				bool ok = !memcmp(a, ref[0][i], 32) && !memcmp(b, ref[1][j], 32);
+				if (!ok && !bad++)
+					printf("# first mismatch: lengths %zu and %zu\n", len[i], len[j]);
+				badone += memcmp(a, one[0], 32) || memcmp(b, one[1], 32);
+			}
+		}
+		const char *path = pass ? "portable" : "fastest";
+		CHECK(bad == 0, "SHA-256 x2 (%s) equals OpenSSL on %d x %d length pairs", path, NL, NL);
+		CHECK(badone == 0, "SHA-256 x2 (%s) equals two smg_sha256 calls", path);
+		unsigned char a[32], b[32];
+		smg_sha256_x2(msg[0][200], 200, msg[0][200], 200, a, b);
+		CHECK(!memcmp(a, ref[0][200], 32) && !memcmp(b, ref[0][200], 32),
+		      "SHA-256 x2 (%s) of one message twice", path);
+	}
+	for (int i = 0; i < NL; i++)
+		for (int m = 0; m < 2; m++)
+			free(msg[m][i] - 1);
+}
+
 static bool ts(const char *s, int64_t *us)
 {
 	struct smg_value v = S(s);
@@ -226,6 +280,7 @@ int main(void)
 	test_bad_json();
 	test_order();
 	test_hash();
+	test_sha256_x2();
 	test_sha256();
 	test_time();
 	test_uuid();

@@ -1,0 +1,264 @@
+/*
+ * stream.c - the stream reader's fast paths against plain ones: the
+ * writer's row layout read by the fast path gives what the general field
+ * loop gives for the same fields in another order; the 16-byte skipping of
+ * "values" ends where a bytewise scan ends; the SIMD hex decoder agrees with
+ * a table one on every byte at every position.
+ */
+#include "stream.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- skipping a container ------------------------------------------------ */
+
+/* The definition: bracket depth outside strings, a backslash in a string
+ * escapes the next byte.  The end offset, or -1. */
+static long ref_skip(const char *p, size_t n)
+{
+	int depth = 0;
+	bool in_string = false;
+	size_t i = 0;
+	do {
+		if (i >= n)
+			return -1;
+		char c = p[i++];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			depth++;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	} while (depth > 0);
+	return i > n ? -1 : (long)i;
+}
+
+static long lib_skip(const char *p, size_t n)
+{
+	struct smg_buf scratch = SMG_BUF_INIT;
+	struct smg_json j;
+	smg_json_init(&j, p, n, &scratch);
+	const char *raw;
+	size_t rawlen;
+	long r = smg_json_skip(&j, &raw, &rawlen) ? (long)rawlen : -1;
+	smg_buf_free(&scratch);
+	return r;
+}
+
+static void test_skip(void)
+{
+	/* bytes that matter, plus ones that look like them to the SIMD masks
+	 * ({ } differ from [ ] by 0x20; 0xDB and 0x7B share low bits) */
+	static const char alphabet[] = "[]{}\"\\a,{}\"\"[]\xdb\x7b\x5d";
+	srand(7);
+	long bad = 0, cases = 0, ends = 0;
+	char first_bad[200] = "";
+	for (int round = 0; round < 300000; round++) {
+		char buf[96];
+		size_t n = 1 + (size_t)rand() % (sizeof buf);
+		buf[0] = rand() & 1 ? '[' : '{';
+		for (size_t i = 1; i < n; i++)
+			buf[i] = alphabet[rand() % (int)(sizeof alphabet - 1)];
+		/* copy to the heap, exactly n bytes: ASan sees any read past it */
+		char *p = malloc(n);
+		memcpy(p, buf, n);
+		long want = ref_skip(p, n), got = lib_skip(p, n);
+		cases++;
+		ends += want >= 0;
+		if (want != got && !bad++)
+			snprintf(first_bad, sizeof first_bad, "%.*s: want %ld got %ld", (int)n, p,
+				 want, got);
+		free(p);
+	}
+	CHECK(bad == 0, "skipping containers ends where the bytewise scan ends (%ld random "
+	      "cases, %ld complete) %s", cases, ends, first_bad);
+	CHECK(ends > 1000, "... and enough of them were complete containers (%ld)", ends);
+
+	const char *fixed[] = {
+		"[1,\"a\\\"]\",2]",			/* escaped quote, then a bracket */
+		"[\"xxxxxxxxxxxxxxx\\\\\",1]",	/* backslash pair at a block's end */
+		"[\"xxxxxxxxxxxxxx\\\"]\"]",	/* escaped quote at a block's start */
+		"{\"blob\":\"hNCFYltNBEngV7fDSnU4Tj+gZ0Q8YNpn\"}",
+		"[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]",
+		"[\"}}}}}}}}}}}}}}}}}}}}}\"]",
+		"[\"unterminated\\\"]",
+		"[\"0123456789abcde\\",
+	};
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+		size_t n = strlen(fixed[i]);
+		CHECK(ref_skip(fixed[i], n) == lib_skip(fixed[i], n), "skip %s", fixed[i]);
+	}
+}
+
+/* ---- hex ----------------------------------------------------------------- */
+
+static int digit(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static void test_unhex(void)
+{
+	static const char digits[] = "0123456789abcdef";
+	long bad = 0;
+	char first_bad[120] = "";
+	for (int pos = 0; pos < 64; pos++)
+		for (int c = 0; c < 256; c++) {
+			char hex[64];
+			for (int i = 0; i < 64; i++)
+				hex[i] = digits[(i * 7 + pos + c) & 15];
+			hex[pos] = (char)c;
+			unsigned char got[SMG_HASH_LEN];
+			bool ok = smg_hash_unhex(hex, 64, got);
+			bool valid = digit(c) >= 0, same = ok == valid;
+			for (int i = 0; same && valid && i < SMG_HASH_LEN; i++)
+				same = got[i] == (digit((unsigned char)hex[2 * i]) << 4 |
+						  digit((unsigned char)hex[2 * i + 1]));
+			if (!same && !bad++)
+				snprintf(first_bad, sizeof first_bad, "byte 0x%02x at %d", c, pos);
+		}
+	CHECK(bad == 0, "unhex: every byte at every position, against a table %s", first_bad);
+	unsigned char h[SMG_HASH_LEN], back[SMG_HASH_LEN];
+	char hex[65];
+	for (int i = 0; i < SMG_HASH_LEN; i++)
+		h[i] = (unsigned char)(i * 37 + 11);
+	smg_hash_hex(h, hex);
+	CHECK(strlen(hex) == 64 && smg_hash_unhex(hex, 64, back) && !memcmp(h, back, 32),
+	      "hex and back: %s", hex);
+	CHECK(!smg_hash_unhex(hex, 63, back), "63 digits refused");
+}
+
+/* ---- row records: fast path and general path ------------------------------- */
+
+/* Every record of a stream, flattened to one line of text. */
+static void dump_stream(const char *text, struct smg_buf *out)
+{
+	char path[] = "/tmp/smg-unit-stream.XXXXXX";
+	int fd = mkstemp(path);
+	unlink(path);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+	    lseek(fd, 0, SEEK_SET) != 0) {
+		perror("temp file");
+		exit(1);
+	}
+	struct smg_reader *r = smg_reader_open(fd, "test");
+	const struct smg_record *rec;
+	while ((rec = smg_reader_next(r))) {
+		char hex[65] = "";
+		if (rec->has_hash)
+			smg_hash_hex(rec->hash, hex);
+		smg_buf_addf(out, "kind=%d table=%s", (int)rec->kind, rec->table->name);
+		if (rec->kind == SMG_REC_ROW) {
+			smg_buf_adds(out, " key=");
+			smg_json_add_values(out, rec->key, rec->table->npk);
+			smg_buf_addf(out, " hash=%s ts=", hex);
+			smg_json_add_value(out, &rec->ts);
+			if (rec->values)
+				smg_buf_addf(out, " values=%.*s", (int)rec->values_len,
+					     rec->values);
+			else
+				smg_buf_adds(out, " values=(none)");
+		}
+		smg_buf_addc(out, '\n');
+	}
+	smg_reader_close(r);
+	close(fd);
+}
+
+static void test_rows(void)
+{
+	/* a name the writer escapes, a text key, a timestamp */
+	static const char name[] = "we\"ird \\ n\xc3\xa4me";
+	struct smg_table *t = smg_table_new(name);
+	smg_table_add_col(t, "k");
+	smg_table_add_col(t, "n");
+	smg_table_add_col(t, "at");
+	smg_table_add_pk(t, "k");
+	smg_table_add_pk(t, "n");
+	CHECK(smg_table_finish(t, "at") == NULL, "table with a timestamp");
+
+	char path[] = "/tmp/smg-unit-stream.XXXXXX";
+	int fd = mkstemp(path);
+	unlink(path);
+	struct smg_writer w;
+	smg_writer_init(&w, fd, "test");
+	smg_write_table(&w, t);
+	struct smg_value rows[3][3] = {
+		{{.type = SMG_TEXT, .p = "a\"]", .n = 3}, {.type = SMG_INT, .i = -5},
+		 {.type = SMG_TEXT, .p = "2024-01-01T00:00:00Z", .n = 20}},
+		{{.type = SMG_TEXT, .p = "b", .n = 1}, {.type = SMG_REAL, .r = 0.1},
+		 {.type = SMG_NULL}},
+		{{.type = SMG_BLOB, .p = "\0\1", .n = 2}, {.type = SMG_INT, .i = 1},
+		 {.type = SMG_INT, .i = 1700000000}},
+	};
+	for (int i = 0; i < 3; i++) {
+		unsigned char h[SMG_HASH_LEN];
+		smg_hash_row(t, rows[i], h);
+		struct smg_value key[2] = {rows[i][0], rows[i][1]};
+		struct smg_buf values = SMG_BUF_INIT;
+		smg_json_add_values(&values, rows[i], 3);
+		if (i == 1)	/* keys-only */
+			smg_write_row(&w, t, key, h, &rows[i][2], NULL, 0);
+		else
+			smg_write_row(&w, t, key, h, &rows[i][2], values.data, values.len);
+		smg_buf_free(&values);
+	}
+	smg_write_end(&w);
+	smg_writer_flush(&w);
+	off_t size = lseek(fd, 0, SEEK_END);
+	char *canonical = calloc(1, (size_t)size + 1);
+	if (pread(fd, canonical, (size_t)size, 0) != size) {
+		perror("pread");
+		exit(1);
+	}
+	smg_writer_free(&w);
+	close(fd);
+
+	/* The same records with the fields of each row in another order (the
+	 * general path): the hash field moved first, values before the key. */
+	struct smg_buf shuffled = SMG_BUF_INIT;
+	const char *line = canonical;
+	for (int n = 0; *line; n++) {
+		const char *nl = strchr(line, '\n');
+		const char *h = strstr(line, ",\"hash\":\"");
+		if (n == 0 || !h || h > nl) {
+			smg_buf_add(&shuffled, line, (size_t)(nl - line + 1));
+		} else {
+			/* {"hash":"..",  +  the rest with the hash field cut out */
+			smg_buf_addf(&shuffled, "{\"hash\":\"%.64s\",", h + 9);
+			smg_buf_add(&shuffled, line + 1, (size_t)(h - line - 1));
+			smg_buf_add(&shuffled, h + 9 + 65, (size_t)(nl - (h + 9 + 65) + 1));
+		}
+		line = nl + 1;
+	}
+	CHECK(strcmp(shuffled.data, canonical) != 0, "the shuffled stream differs in its text");
+
+	struct smg_buf a = SMG_BUF_INIT, b = SMG_BUF_INIT;
+	dump_stream(canonical, &a);
+	dump_stream(shuffled.data, &b);
+	CHECK(a.len > 0 && !strcmp(a.data, b.data),
+	      "rows read by the fast path match the general path:\n%s---\n%s", a.data, b.data);
+	CHECK(strstr(a.data, "values=(none)") != NULL, "... a keys-only row among them");
+	CHECK(strstr(a.data, "\"a\\\"]\"") != NULL, "... and a key with a quote and a bracket");
+	smg_buf_free(&a);
+	smg_buf_free(&b);
+	smg_buf_free(&shuffled);
+	free(canonical);
+	smg_table_free(t);
+}
+
+int main(void)
+{
+	test_skip();
+	test_unhex();
+	test_rows();
+	return test_failures != 0;
+}
