@@ -238,6 +238,57 @@ int64_t smg_db_count(sqlite3 *db, const char *table)
 
 /* ---- scanning ------------------------------------------------------------- */
 
+/* The foreign keys are read by SQLite itself from the CREATE statements,
+ * in a scratch in-memory database, rather than parsed here. */
+void smg_tables_parents_first(const char *const *names, const char *const *sql, size_t n,
+			      size_t *order)
+{
+	bool *refers = smg_xcalloc(n * n + 1, sizeof *refers);	/* [i * n + j]: i -> j */
+	bool *placed = smg_xcalloc(n + 1, sizeof *placed);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+		for (size_t i = 0; i < n; i++)
+			if (sql[i])
+				sqlite3_exec(db, sql[i], NULL, NULL, NULL);	/* best effort */
+		sqlite3_prepare_v2(db, "SELECT \"table\" FROM pragma_foreign_key_list(?)", -1,
+				   &st, NULL);
+	}
+	for (size_t i = 0; st && i < n; i++) {
+		sqlite3_bind_text(st, 1, names[i], -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *parent = (const char *)sqlite3_column_text(st, 0);
+			for (size_t j = 0; parent && j < n; j++)
+				if (j != i && !sqlite3_stricmp(parent, names[j]))
+					refers[i * n + j] = true;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* each time, the first table whose parents are all placed; in a cycle,
+	 * the first table left */
+	for (size_t k = 0; k < n; k++) {
+		size_t pick = n;
+		for (size_t i = 0; i < n && pick == n; i++) {
+			if (placed[i])
+				continue;
+			bool ready = true;
+			for (size_t j = 0; j < n && ready; j++)
+				ready = placed[j] || !refers[i * n + j];
+			if (ready)
+				pick = i;
+		}
+		for (size_t i = 0; i < n && pick == n; i++)
+			if (!placed[i])
+				pick = i;
+		placed[pick] = true;
+		order[k] = pick;
+	}
+	free(refers);
+	free(placed);
+}
+
 struct smg_scan {
 	sqlite3_stmt *st;
 	const struct smg_table *t;

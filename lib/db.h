@@ -54,6 +54,13 @@ int64_t smg_db_count(sqlite3 *db, const char *table);
  * The caller finalizes it. */
 sqlite3_stmt *smg_db_table_names(sqlite3 *db);
 
+/* Indexes 0..n-1 of tables (names[i], created by sql[i], NULL if unknown)
+ * into order[], each after the tables its foreign keys refer to, so rows
+ * written in that order find their parents in place.  Otherwise the given
+ * order is kept, which is all a cycle of references can have. */
+void smg_tables_parents_first(const char *const *names, const char *const *sql, size_t n,
+			      size_t *order);
+
 /* A scan of one table in key order. */
 struct smg_scan;
 struct smg_scan *smg_scan_open(sqlite3 *db, const struct smg_table *t);

@@ -32,8 +32,9 @@ static const struct smg_http_profile builtins[] = {
 		.statement = "{\"sql\":{sql},\"params\":[{params}]}",
 		.rows = "result.{i}.results.rows",
 		.errors = {"errors.0.message", "result.{i}.error"},
-		/* D1 enforces foreign keys: check them at the commit, so rows
-		 * of a child table (tables go in name order) may come first */
+		/* D1 enforces foreign keys.  Tables go parents first (see
+		 * run_batches in remote.c); deferring the checks to the commit
+		 * covers a row before the row of its own table it refers to */
 		.batch_prefix = "PRAGMA defer_foreign_keys = ON",
 		.max_params = 100, .max_statement_bytes = 100000, .max_statements = 100,
 		.max_request_bytes = 8000000, .max_value_bytes = 2000000, .page_rows = 2000,

@@ -1451,6 +1451,7 @@ struct atable {
 	struct smg_buf head[2], tail[2];	/* around the tuples, by op */
 	bool create;
 	int64_t n[2];				/* changes spooled */
+	long off[2];				/* where in the spool they start */
 	int64_t planned[2], landed[2], batch[2];
 	int64_t create_batch;			/* the batch holding CREATE TABLE */
 };
@@ -1643,6 +1644,8 @@ static void spool_change(struct apply_ctx *c, struct atable *a, int op,
 		break;
 	}
 	FILE *f = c->spool[op];
+	if (a->n[op] == 0)
+		a->off[op] = ftell(f);
 	uint32_t hdr[3] = {(uint32_t)(c->ntab - 1), (uint32_t)c->sql.len, (uint32_t)c->ps.n};
 	spool_write(f, hdr, sizeof hdr);
 	spool_write(f, c->sql.data, c->sql.len);
@@ -1793,81 +1796,111 @@ static void close_statement(struct apply_ctx *c)
 	c->rows = 0;
 }
 
-/* Pass 2 (plan) and 3 (send): statements from the spool, in batches. */
-static void run_batches(struct apply_ctx *c, bool send)
+/* One table's spooled changes of one kind into statements, in batches. */
+static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *tuple,
+			struct smg_buf *pdata)
 {
 	const struct smg_http_profile *p = c->p;
+	struct atable *a = &c->tab[ti];
+	FILE *f = c->spool[op];
+	if (a->n[op] == 0)
+		return;
+	if (fseek(f, a->off[op], SEEK_SET) != 0)
+		smg_die(SMG_EXIT_FAILURE, "seeking in the spool file: %s", strerror(errno));
+	c->rows = 0;
+	c->cur = ti;
+	c->op = op;
+	for (int64_t i = 0; i < a->n[op] && !c->failed; i++) {
+		uint32_t hdr[3];
+		if (!spool_read(f, hdr, sizeof hdr) || hdr[0] != ti)
+			smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
+		uint32_t sqllen = hdr[1], np = hdr[2];
+		smg_buf_reset(tuple);
+		smg_buf_grow(tuple, sqllen + 1);
+		spool_read(f, tuple->data, sqllen);
+		tuple->len = sqllen;
+		struct params tp = {0};
+		for (uint32_t k = 0; k < np; k++) {
+			char kind;
+			uint32_t len;
+			spool_read(f, &kind, 1);
+			spool_read(f, &len, sizeof len);
+			smg_buf_reset(pdata);
+			smg_buf_grow(pdata, len + 1);
+			spool_read(f, pdata->data, len);
+			params_add(&tp, kind, pdata->data, len);
+		}
+		/* does it fit in the statement being built? */
+		size_t add = expanded_len(p, tuple->data, tuple->len, (long)c->ps.n);
+		bool fits = c->rows > 0 && c->rows < c->batch_rows &&
+			    (!p->max_params || (long)(c->ps.n + np) <= p->max_params) &&
+			    (!p->max_statement_bytes ||
+			     c->sqlbytes + 1 + add + a->tail[op].len <= (size_t)p->max_statement_bytes);
+		if (!fits) {
+			close_statement(c);
+			smg_buf_reset(&c->sql);
+			params_reset(&c->ps);
+			smg_buf_add(&c->sql, a->head[op].data, a->head[op].len);
+			c->sqlbytes = a->head[op].len;
+			add = expanded_len(p, tuple->data, tuple->len, 0);
+		} else {
+			smg_buf_addc(&c->sql, ',');
+			c->sqlbytes++;
+		}
+		smg_buf_add(&c->sql, tuple->data, tuple->len);
+		c->sqlbytes += add;
+		for (size_t k = 0; k < tp.n; k++)
+			params_add(&c->ps, tp.v[k].kind, tp.data.data + tp.v[k].off, tp.v[k].len);
+		params_free(&tp);
+		c->rows++;
+	}
+	close_statement(c);
+}
+
+/*
+ * Pass 2 (plan) and 3 (send): statements from the spool, in batches.  A
+ * batch is a transaction, and foreign keys are checked at its commit, but
+ * a push of any size takes many batches: so deletes go first, children
+ * before parents, then creates and upserts, parents before children.
+ * Each batch then leaves every reference whole, as the target demands.
+ */
+static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
+{
 	struct smg_buf tuple = SMG_BUF_INIT, pdata = SMG_BUF_INIT;
 	struct params none = {0};
 	c->send = send;
 	c->batches = c->statements = c->sent_rows = 0;
-	for (int op = 0; op < 2; op++)
-		if (fseek(c->spool[op], 0, SEEK_SET) != 0)
-			smg_die(SMG_EXIT_FAILURE, "rewinding the spool file: %s", strerror(errno));
-	bool have[2];
-	uint32_t next[2][3];
-	for (int op = 0; op < 2; op++)
-		have[op] = spool_read(c->spool[op], next[op], sizeof next[op]);
-	for (size_t ti = 0; ti < c->ntab && !c->failed; ti++) {
-		struct atable *a = &c->tab[ti];
+	for (size_t k = c->ntab; k-- > 0 && !c->failed;)
+		run_changes(c, order[k], OP_DEL, &tuple, &pdata);
+	for (size_t k = 0; k < c->ntab && !c->failed; k++) {
+		struct atable *a = &c->tab[order[k]];
 		if (a->create)
-			add_statement(c, a->t->sql, strlen(a->t->sql), &none, ti, -1, 0);
-		for (int op = 0; op < 2 && !c->failed; op++) {	/* deletes, then upserts */
-			c->rows = 0;
-			c->cur = ti;
-			c->op = op;
-			while (have[op] && next[op][0] == ti && !c->failed) {
-				uint32_t sqllen = next[op][1], np = next[op][2];
-				smg_buf_reset(&tuple);
-				smg_buf_grow(&tuple, sqllen + 1);
-				spool_read(c->spool[op], tuple.data, sqllen);
-				tuple.len = sqllen;
-				struct params tp = {0};
-				for (uint32_t k = 0; k < np; k++) {
-					char kind;
-					uint32_t len;
-					spool_read(c->spool[op], &kind, 1);
-					spool_read(c->spool[op], &len, sizeof len);
-					smg_buf_reset(&pdata);
-					smg_buf_grow(&pdata, len + 1);
-					spool_read(c->spool[op], pdata.data, len);
-					params_add(&tp, kind, pdata.data, len);
-				}
-				have[op] = spool_read(c->spool[op], next[op], sizeof next[op]);
-				/* does it fit in the statement being built? */
-				size_t add = expanded_len(p, tuple.data, tuple.len, (long)c->ps.n);
-				bool fits = c->rows > 0 && c->rows < c->batch_rows &&
-					    (!p->max_params || (long)(c->ps.n + np) <= p->max_params) &&
-					    (!p->max_statement_bytes ||
-					     c->sqlbytes + 1 + add + a->tail[op].len <=
-						     (size_t)p->max_statement_bytes);
-				if (!fits) {
-					close_statement(c);
-					smg_buf_reset(&c->sql);
-					params_reset(&c->ps);
-					smg_buf_add(&c->sql, a->head[op].data, a->head[op].len);
-					c->sqlbytes = a->head[op].len;
-					add = expanded_len(p, tuple.data, tuple.len, 0);
-				} else {
-					smg_buf_addc(&c->sql, ',');
-					c->sqlbytes++;
-				}
-				smg_buf_add(&c->sql, tuple.data, tuple.len);
-				c->sqlbytes += add;
-				for (size_t k = 0; k < tp.n; k++)
-					params_add(&c->ps, tp.v[k].kind, tp.data.data + tp.v[k].off,
-						   tp.v[k].len);
-				params_free(&tp);
-				c->rows++;
-			}
-			close_statement(c);
-		}
+			add_statement(c, a->t->sql, strlen(a->t->sql), &none, order[k], -1, 0);
+		run_changes(c, order[k], OP_UPS, &tuple, &pdata);
 	}
 	flush_batch(c);
 	if (c->progress && send)
 		smg_progress_done();
 	smg_buf_free(&tuple);
 	smg_buf_free(&pdata);
+}
+
+/* The stream's tables, parents first, by the target's own schema (or the
+ * stream's, for a table still to be created). */
+static size_t *table_order(const struct apply_ctx *c, struct schema *s)
+{
+	const char **names = smg_xcalloc(c->ntab + 1, sizeof *names);
+	const char **sql = smg_xcalloc(c->ntab + 1, sizeof *sql);
+	size_t *order = smg_xcalloc(c->ntab + 1, sizeof *order);
+	for (size_t i = 0; i < c->ntab; i++) {
+		const struct rtable *rt = schema_find(s, c->tab[i].t->name);
+		names[i] = c->tab[i].t->name;
+		sql[i] = rt && rt->t->sql ? rt->t->sql : c->tab[i].t->sql;
+	}
+	smg_tables_parents_first(names, sql, c->ntab, order);
+	free(names);
+	free(sql);
+	return order;
 }
 
 int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
@@ -1890,6 +1923,7 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	struct schema s;
 	schema_load(r, &s);
 	spool_stream(&c, &s, in, o);
+	size_t *order = table_order(&c, &s);
 	schema_free(&s);
 	for (size_t i = 0; i < c.ntab; i++)
 		c.total_rows += c.tab[i].n[0] + c.tab[i].n[1];
@@ -1900,11 +1934,12 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 		c.body_overhead = b.len;
 		smg_buf_free(&b);
 	}
-	run_batches(&c, false);		/* plan: how many batches */
+	run_batches(&c, order, false);	/* plan: how many batches */
 	res->batches = c.batches;
 	res->statements = c.statements;
 	if (!o->dry_run)
-		run_batches(&c, true);
+		run_batches(&c, order, true);
+	free(order);
 	res->landed = c.landed;
 	res->requests = r->requests;
 	res->code = c.failed ? (c.fail.code ? c.fail.code : SMG_EXIT_FAILURE) : 0;

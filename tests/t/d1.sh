@@ -91,24 +91,60 @@ check "push updates and deletes" sh -c 'smg-apply -r json --endpoint "$0" "$1" <
 check_eq "... 2 upserted, 2 deleted" "$(jq -c '[.upserted, .deleted]' push2.json)" "[2,2]"
 check_same_table "after updates and deletes sqldiff finds nothing" local.db "$D1_SQLITE" w
 
-# D1 enforces foreign keys: a child table ("chi") sorts before its parent
-# ("par"), so its rows come first in the batch; the batch defers the checks
-sqlite3 fk.db "CREATE TABLE par(id INTEGER PRIMARY KEY, name TEXT);
-	CREATE TABLE chi(id INTEGER PRIMARY KEY, par_id INTEGER NOT NULL REFERENCES par(id));
-	INSERT INTO par VALUES (1, 'one'), (2, 'two'); INSERT INTO chi VALUES (10, 1), (11, 2), (12, 2)"
+# D1 enforces foreign keys, and checks them at the end of each statement
+# unless deferred to the commit.  A table that refers to itself may hold a
+# row before the row it refers to: with one row per statement, only the
+# d1 profile's batch_prefix (PRAGMA defer_foreign_keys) lets it land.
+sqlite3 fk.db "CREATE TABLE node(id INTEGER PRIMARY KEY, next INTEGER REFERENCES node(id));
+	INSERT INTO node VALUES (1, 2), (2, 3), (3, NULL)"
 d1sql "$(sqlite3 fk.db .schema)"
-fetch -t par -t chi >fk-remote.ndjson
-smg-hash -t par -t chi fk.db | smg-diff - fk-remote.ndjson >fk.ndjson
-printf '[target.profile_options]\nbatch_prefix = ""\n' >nodefer.toml
+fetch -t node >fk-remote.ndjson
+smg-hash -t node fk.db | smg-diff - fk-remote.ndjson >fk.ndjson
+printf '[sync]\nbatch_size = 1\n[target.profile_options]\nbatch_prefix = ""\n' >nodefer.toml
+printf '[sync]\nbatch_size = 1\n' >defer.toml
 check_exit 7 "without deferring them, the foreign keys refuse the batch (exit 7)" \
 	sh -c 'smg-apply -c nodefer.toml --endpoint "$0" "$1" <fk.ndjson' "$D1_URL" "$TGT"
 check_grep "... saying why" "FOREIGN KEY constraint failed" "$T/.err"
-d1sql "SELECT count(*) AS n FROM par" && check_eq "... and the batch is atomic: not even the parents landed" \
+d1sql "SELECT count(*) AS n FROM node" && check_eq "... and the batch is atomic: not even row 3 landed" \
 	"$(jq -r '.result[0].results[0].n' "$T/d1sql.out")" 0
-check "child rows before their parents land (foreign keys checked at commit)" \
-	sh -c 'smg-apply -r none --endpoint "$0" "$1" <fk.ndjson' "$D1_URL" "$TGT"
-check_same_table "... sqldiff agrees (chi)" fk.db "$D1_SQLITE" chi
+check "deferred to the commit, a row before the row it refers to lands" \
+	sh -c 'smg-apply -c defer.toml -r none --endpoint "$0" "$1" <fk.ndjson' "$D1_URL" "$TGT"
+check_same_table "... sqldiff agrees (node)" fk.db "$D1_SQLITE" node
 d1sql "PRAGMA foreign_key_check" && check_eq "... and D1 finds no dangling reference" "$(jq -c '.result[0].results' "$T/d1sql.out")" "[]"
+
+# Across batches: a push of any size takes many requests, each its own
+# transaction, so deferring is not enough.  Here the grandchild table sorts
+# first and the parent last, and 5 rows per statement and 4 statements per
+# request make the push 21 requests long: parents must land first, and on
+# a push --delete, children must go first.
+fam="CREATE TABLE c_parent(id INTEGER PRIMARY KEY, name TEXT);
+	CREATE TABLE b_child(id INTEGER PRIMARY KEY, par_id INTEGER NOT NULL REFERENCES c_parent(id));
+	CREATE TABLE a_grand(id INTEGER PRIMARY KEY, chi_id INTEGER NOT NULL REFERENCES b_child(id));"
+sqlite3 fam.db "$fam
+	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 240)
+	INSERT INTO c_parent SELECT i, 'p' || i FROM n WHERE i <= 60;
+	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120)
+	INSERT INTO b_child SELECT i, i % 60 + 1 FROM n;
+	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 240)
+	INSERT INTO a_grand SELECT i, i % 120 + 1 FROM n;"
+d1sql "$fam"
+printf '[sync]\nbatch_size = 5\n[target.profile_options]\nmax_statements = 4\n' >small.toml
+fam_push() {	# WHAT [smg-diff options]: push fam.db's three tables to D1
+	fetch -t a_grand -t b_child -t c_parent >fam-remote.ndjson
+	smg-hash -q -t a_grand -t b_child -t c_parent fam.db | smg-diff -q "$@" - fam-remote.ndjson >fam.ndjson
+	check "$what" sh -c 'smg-apply -c small.toml -r json --endpoint "$0" "$1" <fam.ndjson >fam.json' \
+		"$D1_URL" "$TGT"
+	for t in a_grand b_child c_parent; do
+		check_same_table "... sqldiff agrees ($t)" fam.db "$D1_SQLITE" $t
+	done
+	d1sql "PRAGMA foreign_key_check" &&
+		check_eq "... no dangling reference" "$(jq -c '.result[0].results' "$T/d1sql.out")" "[]"
+}
+what="a grandchild, child and parent table, in many batches, land whole" fam_push
+check "... in more than one batch" test "$(jq .batches fam.json)" -gt 1
+sqlite3 fam.db "DELETE FROM a_grand; DELETE FROM b_child WHERE id > 20; DELETE FROM c_parent WHERE id > 30"
+what="push --delete of most of them, in many batches" fam_push --delete
+check_eq "... every delete landed" "$(jq -c '[.tables[] | .deleted]' fam.json)" '[240,100,30]'
 
 # --- pull: D1 changes come back to the local file -------------------------------
 d1sql "UPDATE v SET t = 'remote edit', updated_at = '2030-01-01T00:00:00Z' WHERE id = 4;

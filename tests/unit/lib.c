@@ -273,6 +273,7 @@ static void test_time(void)
 }
 
 static void test_uuid(void);
+static void test_parents_first(void);
 
 int main(void)
 {
@@ -284,6 +285,7 @@ int main(void)
 	test_sha256();
 	test_time();
 	test_uuid();
+	test_parents_first();
 	return test_failures != 0;
 }
 
@@ -294,4 +296,39 @@ static void test_uuid(void)
 	CHECK(!smg_is_uuid_v7("018f3a2c-7b1e-4c3d-9a4b-123456789abc", 36), "UUIDv4 refused");
 	CHECK(!smg_is_uuid_v7("018f3a2c-7b1e-7c3d-1a4b-123456789abc", 36), "bad variant refused");
 	CHECK(!smg_is_uuid_v7("42", 2), "not a UUID");
+}
+
+#include "db.h"
+static bool order_is(const char *const *names, const char *const *sql, size_t n,
+		     const size_t *want)
+{
+	size_t got[8];
+	smg_tables_parents_first(names, sql, n, got);
+	return !memcmp(got, want, n * sizeof *got);
+}
+
+static void test_parents_first(void)
+{
+	const char *names[] = {"a_grand", "b_child", "c_parent", "lone"};
+	const char *sql[] = {
+		"CREATE TABLE a_grand(id INTEGER PRIMARY KEY, c REFERENCES b_child(id))",
+		"CREATE TABLE b_child(id INTEGER PRIMARY KEY, p INTEGER, "
+		"FOREIGN KEY(p) REFERENCES \"C_PARENT\"(id))",
+		"CREATE TABLE c_parent(id INTEGER PRIMARY KEY, up REFERENCES c_parent(id))",
+		"CREATE TABLE lone(id INTEGER PRIMARY KEY)",
+	};
+	CHECK(order_is(names, sql, 4, (size_t[]){2, 1, 0, 3}),
+	      "parents first: grandchild after child after parent (any case, self-reference)");
+	const char *nosql[] = {NULL, NULL, NULL, NULL};
+	CHECK(order_is(names, nosql, 4, (size_t[]){0, 1, 2, 3}), "no schema: the order given");
+	const char *cyc_names[] = {"x", "y", "z"};
+	const char *cyc[] = {"CREATE TABLE x(id INTEGER PRIMARY KEY, y REFERENCES y(id))",
+			     "CREATE TABLE y(id INTEGER PRIMARY KEY, x REFERENCES x(id))",
+			     "CREATE TABLE z(id INTEGER PRIMARY KEY, x REFERENCES x(id))"};
+	CHECK(order_is(cyc_names, cyc, 3, (size_t[]){0, 1, 2}),
+	      "a cycle keeps the given order, and what hangs off it follows");
+	const char *bad[] = {"CREATE TABLE a_grand(oops", NULL, sql[2], sql[3]};
+	CHECK(order_is(names, bad, 4, (size_t[]){0, 1, 2, 3}),
+	      "a CREATE that does not parse is only a table without references");
+	CHECK(order_is(names, sql, 0, (size_t[]){0}), "no tables");
 }
