@@ -286,3 +286,32 @@ check_exit 7 "restore of a damaged snapshot: exit 7" sm a restore "$s2"
 check_grep "...says it does not match its metadata" "snapshot $s2 does not match its metadata" "$T/.err"
 check_eq "...the local database is untouched" "$(sum_file a.db)" "$sum_a"
 check_eq "...and nothing is left beside it" "$(ls -a | grep -c -e '\.restore-' -e '\.smg-s3\.')" 0
+
+# ---- prune ------------------------------------------------------------------------
+# three more snapshots, of long ago (a snapshot is named by its time, and
+# listing and restore go by the name): five in all
+for old in 20200101T000000Z 20210101T000000Z 20220101T000000Z; do
+	smg-s3 -c a.toml put "$RELAY/snapshots/$old.sqlite" at-s1.db 2>/dev/null
+	smg-s3 -c a.toml put "$RELAY/snapshots/$old.json" snap1.json 2>/dev/null
+done
+snap_names() { sm a snapshots | cut -d' ' -f1 | tr '\n' ' '; }
+check_eq "prune: five snapshots to start with" "$(snap_names)" "$s2 $s1 20220101T000000Z 20210101T000000Z 20200101T000000Z "
+check_exit 2 "prune without --keep or --before: exit 2" sm a prune
+check_exit 2 "prune --keep 0: exit 2 (the newest always stays)" sm a prune --keep 0
+check_exit 2 "prune --before a non-time: exit 2" sm a prune --before yesterday
+check_exit 2 "--keep with another verb: exit 2" sm a snapshots --keep 2
+check "prune --dry-run --keep 2" sm a -n prune --keep 2
+check_grep "...says what it would delete" "^would delete snapshot 20220101T000000Z (2022-01-01T00:00:00Z, " "$T/.out"
+check_grep "...and sums up" "^dry run: would delete 3 snapshot(s), keep 2; nothing deleted" "$T/.out"
+check_eq "...and deletes nothing" "$(snap_names)" "$s2 $s1 20220101T000000Z 20210101T000000Z 20200101T000000Z "
+check "prune --before 2021-06-01" sm a -o json prune --before 2021-06-01
+check_grep "...deletes what is older, as JSON" '^{"command":"prune","dry_run":false,"prefix":".*","deleted":\[{"snapshot":"20210101T000000Z","time":"2021-01-01T00:00:00Z","size":[0-9]*,"url":".*20210101T000000Z.sqlite"},{"snapshot":"20200101T000000Z",.*}\],"kept":3}$' "$T/.out"
+check_eq "...leaving the newer ones" "$(snap_names)" "$s2 $s1 20220101T000000Z "
+check_exit 3 "...and no metadata of the deleted ones" fetch snapshots/20200101T000000Z.json gone.json
+check "prune --keep 2 --before 2030-01-01" sm a prune --keep 2 --before 2030-01-01
+check_grep "...deletes past the newest two" "^deleted snapshot 20220101T000000Z " "$T/.out"
+check_eq "...which stay" "$(snap_names)" "$s2 $s1 "
+check "prune --keep 1 --before 2000-01-01: nothing that old" sm a prune --keep 1 --before 2000-01-01
+check_eq "...keeps both" "$(snap_names)" "$s2 $s1 "
+check "restore still finds the newest" sm a -n restore latest
+check_grep "...which is $s2" "would restore snapshot $s2 " "$T/.out"
