@@ -593,18 +593,21 @@ static bool send_request(struct smg_remote *r, struct failure *f)
 	req_reset(r);
 	enum smg_http_outcome out = smg_http_perform(r->http, &req, &r->resp);
 	const char *name = r->t->name;
-	if (out != SMG_HTTP_DONE) {
-		f->code = smg_http_exit_code(&r->resp);
-		f->maybe_landed = r->resp.status == 0;
-		failure_msg(f, "%s: %s after %d attempt%s", name,
-			 r->resp.error[0] ? r->resp.error : "request failed", r->resp.attempts,
-			 r->resp.attempts == 1 ? "" : "s");
-		return false;
-	}
 	long st = r->resp.status;
 	const char *body = r->resp.body.data ? r->resp.body.data : "";
 	size_t blen = r->resp.body.len;
 	char why[450] = "";
+	if (out != SMG_HTTP_DONE) {
+		f->code = smg_http_exit_code(&r->resp);
+		f->maybe_landed = st == 0;
+		/* what the endpoint said the last time, if it said anything */
+		if (st && blen && !answer_error(r, body, blen, nstmts, why, sizeof why))
+			snprintf(why, sizeof why, "%.200s", body);
+		failure_msg(f, "%s: %s after %d attempt%s%s%s", name,
+			 r->resp.error[0] ? r->resp.error : "request failed", r->resp.attempts,
+			 r->resp.attempts == 1 ? "" : "s", why[0] ? ": " : "", why);
+		return false;
+	}
 	if (!answer_error(r, body, blen, nstmts, why, sizeof why) && (st < 200 || st > 299))
 		snprintf(why, sizeof why, "%.200s", blen ? body : "(empty answer)");
 	if (st == 401 || st == 403) {

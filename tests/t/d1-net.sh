@@ -56,7 +56,8 @@ smg-hash small.db >small.ndjson
 inject '{"status":503,"count":50}'
 check_exit 4 "503s past max_retries are exit 4" \
 	sh -c 'smg-diff small.ndjson items.ndjson | smg-apply -c fast.toml --endpoint "$0" "$1"' "$D1_URL" "$TGT"
-check_grep "... saying the retries ran out" "HTTP status 503 after 4 attempts" "$T/.err"
+check_grep "... saying the retries ran out, and what D1 said the last time" \
+	"HTTP status 503 after 4 attempts: D1 DB is overloaded" "$T/.err"
 check_eq "... 1 + max_retries attempts" "$(stat requests)" 4
 inject '{"status":503,"count":0}'
 
