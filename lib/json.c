@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 
 const char *smg_type_name(enum smg_type t)
 {
@@ -693,6 +692,60 @@ static bool number(struct smg_json *j, struct smg_value *v)
 	return true;
 }
 
+/* A digit's value plus one, 0 for anything else. */
+#define B(c, v) [c] = v + 1
+static const unsigned char b64v[256] = {
+	B('A', 0), B('B', 1), B('C', 2), B('D', 3), B('E', 4), B('F', 5), B('G', 6), B('H', 7),
+	B('I', 8), B('J', 9), B('K', 10), B('L', 11), B('M', 12), B('N', 13), B('O', 14),
+	B('P', 15), B('Q', 16), B('R', 17), B('S', 18), B('T', 19), B('U', 20), B('V', 21),
+	B('W', 22), B('X', 23), B('Y', 24), B('Z', 25), B('a', 26), B('b', 27), B('c', 28),
+	B('d', 29), B('e', 30), B('f', 31), B('g', 32), B('h', 33), B('i', 34), B('j', 35),
+	B('k', 36), B('l', 37), B('m', 38), B('n', 39), B('o', 40), B('p', 41), B('q', 42),
+	B('r', 43), B('s', 44), B('t', 45), B('u', 46), B('v', 47), B('w', 48), B('x', 49),
+	B('y', 50), B('z', 51), B('0', 52), B('1', 53), B('2', 54), B('3', 55), B('4', 56),
+	B('5', 57), B('6', 58), B('7', 59), B('8', 60), B('9', 61), B('+', 62), B('/', 63),
+};
+#undef B
+
+/* Strict: padded to a multiple of four, no other byte, and the bits the
+ * padding leaves over zero, so each byte string has one encoding (the one
+ * add_base64 writes).  out has room for n / 4 * 3 bytes. */
+bool smg_base64_decode(const char *in, size_t n, char *out, size_t *outlen)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned char *o = (unsigned char *)out;
+	if (n % 4)
+		return false;
+	size_t pad = n && s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+	size_t whole = n - (pad ? 4 : 0);
+	unsigned bad = 0;
+	for (size_t i = 0; i < whole; i += 4) {
+		unsigned a = b64v[s[i]], b = b64v[s[i + 1]], c = b64v[s[i + 2]], d = b64v[s[i + 3]];
+		bad |= !a | !b | !c | !d;
+		uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+		o[0] = (unsigned char)(v >> 16);
+		o[1] = (unsigned char)(v >> 8);
+		o[2] = (unsigned char)v;
+		o += 3;
+	}
+	if (bad)
+		return false;
+	if (pad) {
+		unsigned a = b64v[s[whole]], b = b64v[s[whole + 1]];
+		unsigned c = pad == 1 ? b64v[s[whole + 2]] : 1;
+		if (!a || !b || !c)
+			return false;
+		uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6;
+		if (v & (pad == 1 ? 0xFF : 0xFFFF))	/* bits past the last byte */
+			return false;
+		*o++ = (unsigned char)(v >> 16);
+		if (pad == 1)
+			*o++ = (unsigned char)(v >> 8);
+	}
+	*outlen = (size_t)(o - (unsigned char *)out);
+	return true;
+}
+
 static bool base64_value(struct smg_json *j, struct smg_value *v, enum smg_type t)
 {
 	const char *b64;
@@ -702,8 +755,7 @@ static bool base64_value(struct smg_json *j, struct smg_value *v, enum smg_type 
 	struct smg_buf *s = j->scratch;
 	size_t got;
 	smg_buf_grow(s, n);
-	if (sodium_base642bin((unsigned char *)s->data + s->len, s->cap - s->len, b64, n,
-			      NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+	if (!smg_base64_decode(b64, n, s->data + s->len, &got))
 		return fail(j, "bad base64");
 	v->type = t;
 	v->p = s->data + s->len;

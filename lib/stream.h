@@ -38,6 +38,8 @@ void smg_json_add_value(struct smg_buf *b, const struct smg_value *v);
 /* Append "[v0,v1,...]". */
 void smg_json_add_values(struct smg_buf *b, const struct smg_value *v, size_t n);
 bool smg_utf8_valid(const char *p, size_t n);
+/* Strict base64 (RFC 4648, padded) into out (room for n / 4 * 3 bytes). */
+bool smg_base64_decode(const char *in, size_t n, char *out, size_t *outlen);
 
 /* A cursor over JSON text.  Parse errors set err (a static message) and
  * leave p where the error was found.  Strings with escapes and blobs are
@@ -94,6 +96,9 @@ struct smg_table {
 	 * what the reader's fast path recognises. */
 	char *row_head;
 	size_t row_head_len;
+	/* and every change record: {"kind":"change","table":NAME,"bucket":" */
+	char *change_head;
+	size_t change_head_len;
 };
 
 struct smg_table *smg_table_new(const char *name);

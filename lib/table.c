@@ -46,6 +46,19 @@ static int by_name(const void *a, const void *b)
 	return strcmp(sort_table->cols[*(const size_t *)a], sort_table->cols[*(const size_t *)b]);
 }
 
+/* {"kind":KIND,"table":NAME,NEXT */
+static char *record_head(const struct smg_table *t, const char *kind, const char *next,
+			 size_t *len)
+{
+	struct smg_buf head = SMG_BUF_INIT;
+	smg_buf_addf(&head, "{\"kind\":\"%s\",\"table\":", kind);
+	smg_json_add_string(&head, t->name, strlen(t->name));
+	smg_buf_addc(&head, ',');
+	smg_buf_adds(&head, next);
+	*len = head.len;
+	return smg_buf_detach(&head);
+}
+
 const char *smg_table_finish(struct smg_table *t, const char *ts)
 {
 	static char msg[512];
@@ -82,13 +95,10 @@ const char *smg_table_finish(struct smg_table *t, const char *ts)
 			t->hash_order[t->nhash++] = i;
 	sort_table = t;
 	qsort(t->hash_order, t->nhash, sizeof *t->hash_order, by_name);
-	struct smg_buf head = SMG_BUF_INIT;
-	smg_buf_adds(&head, "{\"kind\":\"row\",\"table\":");
-	smg_json_add_string(&head, t->name, strlen(t->name));
-	smg_buf_adds(&head, ",\"key\":[");
 	free(t->row_head);
-	t->row_head_len = head.len;
-	t->row_head = smg_buf_detach(&head);
+	t->row_head = record_head(t, "row", "\"key\":[", &t->row_head_len);
+	free(t->change_head);
+	t->change_head = record_head(t, "change", "\"bucket\":\"", &t->change_head_len);
 	return NULL;
 }
 
@@ -122,6 +132,7 @@ void smg_table_free(struct smg_table *t)
 	free(t->sql);
 	free(t->hash_order);
 	free(t->row_head);
+	free(t->change_head);
 	free(t);
 }
 

@@ -3,11 +3,13 @@
  * writer's row layout read by the fast path gives what the general field
  * loop gives for the same fields in another order; the 16-byte skipping of
  * "values" ends where a bytewise scan ends; the SIMD hex decoder agrees with
- * a table one on every byte at every position.
+ * a table one on every byte at every position; the base64 decoder accepts
+ * and refuses exactly what libsodium's strict one does.
  */
 #include "stream.h"
 #include "test.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,6 +138,65 @@ static void test_unhex(void)
 	CHECK(!smg_hash_unhex(hex, 63, back), "63 digits refused");
 }
 
+/* ---- base64 ------------------------------------------------------------------ */
+
+static void test_base64(void)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n.";
+	srand(11);
+	long bad = 0, cases = 0, valid = 0;
+	char first_bad[160] = "";
+	for (int round = 0; round < 200000; round++) {
+		unsigned char raw[40];
+		char b64[64], text[64];
+		size_t rn = (size_t)rand() % 40;
+		for (size_t i = 0; i < rn; i++)
+			raw[i] = (unsigned char)rand();
+		sodium_bin2base64(b64, sizeof b64, raw, rn, sodium_base64_VARIANT_ORIGINAL);
+		size_t n = strlen(b64);
+		memcpy(text, b64, n);
+		/* then spoil it, or not: a byte changed, the end cut, or a flipped
+		 * last digit (bits past the data) */
+		switch (rand() % 4) {
+		case 0:
+			break;
+		case 1:
+			if (n)
+				text[rand() % (int)n] = alphabet[rand() % (int)(sizeof alphabet - 1)];
+			break;
+		case 2:
+			n = n ? (size_t)rand() % n : 0;
+			break;
+		case 3:
+			for (size_t i = n; i-- > 0;)
+				if (text[i] != '=') {
+					text[i] = alphabet[rand() % 64];
+					break;
+				}
+			break;
+		}
+		/* exactly n bytes on the heap, so ASan sees any read past them */
+		char *in = malloc(n + 1);
+		memcpy(in, text, n);
+		unsigned char want[64];
+		char got[64];
+		size_t wn = 0, gn = 0;
+		bool wok = sodium_base642bin(want, sizeof want, in, n, NULL, &wn, NULL,
+					     sodium_base64_VARIANT_ORIGINAL) == 0;
+		bool gok = smg_base64_decode(in, n, got, &gn);
+		cases++;
+		valid += wok;
+		if ((wok != gok || (wok && (wn != gn || memcmp(want, got, wn)))) && !bad++)
+			snprintf(first_bad, sizeof first_bad, "\"%.*s\": libsodium %s, ours %s",
+				 (int)n, in, wok ? "accepts" : "refuses", gok ? "accepts" : "refuses");
+		free(in);
+	}
+	CHECK(bad == 0, "base64: %ld strings (%ld valid) decoded as libsodium decodes them %s",
+	      cases, valid, first_bad);
+	CHECK(valid > 50000 && valid < cases - 50000, "... a fair share of each (%ld valid)", valid);
+}
+
 /* ---- row records: fast path and general path ------------------------------- */
 
 /* Every record of a stream, flattened to one line of text. */
@@ -166,6 +227,13 @@ static void dump_stream(const char *text, struct smg_buf *out)
 					     rec->values);
 			else
 				smg_buf_adds(out, " values=(none)");
+		}
+		if (rec->kind == SMG_REC_CHANGE) {
+			smg_buf_addf(out, " bucket=%d op=%d to=%d key=", (int)rec->bucket, (int)rec->op,
+				     (int)rec->to);
+			smg_json_add_values(out, rec->key, rec->table->npk);
+			smg_buf_addf(out, " values=%.*s", (int)rec->values_len,
+				     rec->values ? rec->values : "");
 		}
 		smg_buf_addc(out, '\n');
 	}
@@ -255,10 +323,81 @@ static void test_rows(void)
 	smg_table_free(t);
 }
 
+/* Change records: the writer's layout against the same fields reversed. */
+static void test_changes(void)
+{
+	struct smg_table *t = smg_table_new("t \"q\"");
+	smg_table_add_col(t, "k");
+	smg_table_add_col(t, "v");
+	smg_table_add_pk(t, "k");
+	smg_table_finish(t, NULL);
+	char path[] = "/tmp/smg-unit-stream.XXXXXX";
+	int fd = mkstemp(path);
+	unlink(path);
+	struct smg_writer w;
+	smg_writer_init(&w, fd, "test");
+	smg_write_table(&w, t);
+	struct smg_value k1 = {.type = SMG_TEXT, .p = "a\"b", .n = 3};
+	struct smg_value k2 = {.type = SMG_INT, .i = 7};
+	smg_write_change(&w, t, SMG_REMOTE_NEWER, SMG_OP_UPSERT, SMG_SIDE_LOCAL, &k2,
+			 "[7,{\"blob\":\"AP8=\"}]", strlen("[7,{\"blob\":\"AP8=\"}]"));
+	smg_write_change(&w, t, SMG_LOCAL_ONLY, SMG_OP_DELETE, SMG_SIDE_REMOTE, &k1, NULL, 0);
+	smg_write_end(&w);
+	smg_writer_flush(&w);
+	off_t size = lseek(fd, 0, SEEK_END);
+	char *canonical = calloc(1, (size_t)size + 1);
+	if (pread(fd, canonical, (size_t)size, 0) != size)
+		exit(1);
+	smg_writer_free(&w);
+	close(fd);
+	/* every field of a change line, in reverse order */
+	static const char *const names[] = {",\"bucket\":", ",\"op\":", ",\"to\":", ",\"key\":",
+					    ",\"values\":"};
+	struct smg_buf reversed = SMG_BUF_INIT;
+	for (const char *line = canonical; *line;) {
+		const char *nl = strchr(line, '\n');
+		if (strncmp(line, "{\"kind\":\"change\"", 16)) {
+			smg_buf_add(&reversed, line, (size_t)(nl - line + 1));
+			line = nl + 1;
+			continue;
+		}
+		const char *at[6];
+		int nf = 0;
+		at[nf++] = line + 1;	/* "kind" and "table" stay together */
+		for (int i = 0; i < 5; i++) {
+			const char *f = strstr(line, names[i]);
+			if (f && f < nl)
+				at[nf++] = f + 1;
+		}
+		smg_buf_addc(&reversed, '{');
+		for (int i = nf - 1; i >= 0; i--) {
+			const char *stop = i + 1 < nf ? at[i + 1] - 1 : nl - 1;
+			smg_buf_add(&reversed, at[i], (size_t)(stop - at[i]));
+			smg_buf_addc(&reversed, i ? ',' : '}');
+		}
+		smg_buf_addc(&reversed, '\n');
+		line = nl + 1;
+	}
+	struct smg_buf a = SMG_BUF_INIT, b = SMG_BUF_INIT;
+	dump_stream(canonical, &a);
+	dump_stream(reversed.data, &b);
+	CHECK(strcmp(canonical, reversed.data) != 0, "the reversed change stream differs in its text");
+	CHECK(a.len > 0 && !strcmp(a.data, b.data),
+	      "changes read by the fast path match the general path:\n%s---\n%s---\n%s", a.data,
+	      b.data, reversed.data);
+	smg_buf_free(&a);
+	smg_buf_free(&b);
+	smg_buf_free(&reversed);
+	free(canonical);
+	smg_table_free(t);
+}
+
 int main(void)
 {
 	test_skip();
 	test_unhex();
+	test_base64();
 	test_rows();
+	test_changes();
 	return test_failures != 0;
 }
