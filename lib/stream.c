@@ -423,14 +423,34 @@ static void finish_row(struct smg_reader *r, struct fields *f)
 	rec->has_hash = true;
 }
 
+/* The fast paths' shared parts: the key array at j->p, the table's
+ * number of values; and the end of a record, an optional "values" array
+ * and the closing brace. */
+static bool fast_key(struct smg_reader *r, struct smg_json *j)
+{
+	size_t nkey;
+	return smg_json_values(j, &r->rec.key, &nkey, &r->keycap) && nkey == r->table->npk;
+}
+
+static bool fast_values_end(struct smg_reader *r, struct smg_json *j)
+{
+	static const char values_field[] = ",\"values\":";
+	struct smg_record *rec = &r->rec;
+	if (j->end - j->p > 10 && !memcmp(j->p, values_field, 10)) {
+		j->p += 10;
+		if (*j->p != '[' || !smg_json_skip(j, &rec->values, &rec->values_len))
+			return false;
+	}
+	return j->end - j->p == 1 && *j->p == '}';
+}
+
 /* A row record exactly as smg_write_row lays it out (nearly every line of
  * a large stream), read without the general field loop.  Anything else,
  * every malformed line included, returns false and takes the general path,
  * which accepts any field order and words the errors. */
 static bool parse_row_fast(struct smg_reader *r, const char *line, size_t n)
 {
-	static const char hash_field[] = ",\"hash\":\"", ts_field[] = ",\"ts\":",
-			  values_field[] = ",\"values\":";
+	static const char hash_field[] = ",\"hash\":\"", ts_field[] = ",\"ts\":";
 	const struct smg_table *t = r->table;
 	if (!t || n < t->row_head_len || memcmp(line, t->row_head, t->row_head_len))
 		return false;
@@ -439,8 +459,7 @@ static bool parse_row_fast(struct smg_reader *r, const char *line, size_t n)
 	struct smg_json j;
 	smg_json_init(&j, line, n, &r->scratch);
 	j.p = line + t->row_head_len - 1;	/* at the key's '[' */
-	size_t nkey;
-	if (!smg_json_values(&j, &rec->key, &nkey, &r->keycap) || nkey != t->npk)
+	if (!fast_key(r, &j))
 		return false;
 	struct fields f = {.table = t->name, .table_n = strlen(t->name), .has_key = true};
 	const size_t hn = sizeof hash_field - 1;
@@ -455,12 +474,7 @@ static bool parse_row_fast(struct smg_reader *r, const char *line, size_t n)
 		if (!smg_json_value(&j, &rec->ts))
 			return false;
 	}
-	if (end - j.p > 10 && !memcmp(j.p, values_field, 10)) {
-		j.p += 10;
-		if (*j.p != '[' || !smg_json_skip(&j, &rec->values, &rec->values_len))
-			return false;
-	}
-	if (end - j.p != 1 || *j.p != '}')
+	if (!fast_values_end(r, &j))
 		return false;
 	rec->kind = SMG_REC_ROW;
 	finish_row(r, &f);
@@ -490,7 +504,7 @@ static void finish_change(struct smg_reader *r, struct fields *f)
 static bool parse_change_fast(struct smg_reader *r, const char *line, size_t n)
 {
 	static const char op_field[] = "\",\"op\":\"", to_field[] = "\",\"to\":\"",
-			  key_field[] = "\",\"key\":", values_field[] = ",\"values\":";
+			  key_field[] = "\",\"key\":";
 	const struct smg_table *t = r->table;
 	if (!t || n < t->change_head_len || memcmp(line, t->change_head, t->change_head_len))
 		return false;
@@ -518,15 +532,7 @@ static bool parse_change_fast(struct smg_reader *r, const char *line, size_t n)
 	struct smg_json j;
 	smg_json_init(&j, line, n, &r->scratch);
 	j.p = p + 8;
-	size_t nkey;
-	if (!smg_json_values(&j, &rec->key, &nkey, &r->keycap) || nkey != t->npk)
-		return false;
-	if (end - j.p > 10 && !memcmp(j.p, values_field, 10)) {
-		j.p += 10;
-		if (*j.p != '[' || !smg_json_skip(&j, &rec->values, &rec->values_len))
-			return false;
-	}
-	if (end - j.p != 1 || *j.p != '}')
+	if (!fast_key(r, &j) || !fast_values_end(r, &j))
 		return false;
 	rec->kind = SMG_REC_CHANGE;
 	finish_change(r, &f);

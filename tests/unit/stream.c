@@ -199,6 +199,34 @@ static void test_base64(void)
 
 /* ---- row records: fast path and general path ------------------------------- */
 
+/* A writer on an unlinked temporary file, and what it wrote. */
+static void writer_open(struct smg_writer *w)
+{
+	char path[] = "/tmp/smg-unit-stream.XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		perror("mkstemp");
+		exit(1);
+	}
+	unlink(path);
+	smg_writer_init(w, fd, "test");
+}
+
+static char *writer_text(struct smg_writer *w)
+{
+	smg_write_end(w);
+	smg_writer_flush(w);
+	off_t size = lseek(w->fd, 0, SEEK_END);
+	char *text = calloc(1, (size_t)size + 1);
+	if (pread(w->fd, text, (size_t)size, 0) != size) {
+		perror("pread");
+		exit(1);
+	}
+	close(w->fd);
+	smg_writer_free(w);
+	return text;
+}
+
 /* Every record of a stream, flattened to one line of text. */
 static void dump_stream(const char *text, struct smg_buf *out)
 {
@@ -253,11 +281,8 @@ static void test_rows(void)
 	smg_table_add_pk(t, "n");
 	CHECK(smg_table_finish(t, "at") == NULL, "table with a timestamp");
 
-	char path[] = "/tmp/smg-unit-stream.XXXXXX";
-	int fd = mkstemp(path);
-	unlink(path);
 	struct smg_writer w;
-	smg_writer_init(&w, fd, "test");
+	writer_open(&w);
 	smg_write_table(&w, t);
 	struct smg_value rows[3][3] = {
 		{{.type = SMG_TEXT, .p = "a\"]", .n = 3}, {.type = SMG_INT, .i = -5},
@@ -279,16 +304,7 @@ static void test_rows(void)
 			smg_write_row(&w, t, key, h, &rows[i][2], values.data, values.len);
 		smg_buf_free(&values);
 	}
-	smg_write_end(&w);
-	smg_writer_flush(&w);
-	off_t size = lseek(fd, 0, SEEK_END);
-	char *canonical = calloc(1, (size_t)size + 1);
-	if (pread(fd, canonical, (size_t)size, 0) != size) {
-		perror("pread");
-		exit(1);
-	}
-	smg_writer_free(&w);
-	close(fd);
+	char *canonical = writer_text(&w);
 
 	/* The same records with the fields of each row in another order (the
 	 * general path): the hash field moved first, values before the key. */
@@ -331,25 +347,15 @@ static void test_changes(void)
 	smg_table_add_col(t, "v");
 	smg_table_add_pk(t, "k");
 	smg_table_finish(t, NULL);
-	char path[] = "/tmp/smg-unit-stream.XXXXXX";
-	int fd = mkstemp(path);
-	unlink(path);
 	struct smg_writer w;
-	smg_writer_init(&w, fd, "test");
+	writer_open(&w);
 	smg_write_table(&w, t);
 	struct smg_value k1 = {.type = SMG_TEXT, .p = "a\"b", .n = 3};
 	struct smg_value k2 = {.type = SMG_INT, .i = 7};
 	smg_write_change(&w, t, SMG_REMOTE_NEWER, SMG_OP_UPSERT, SMG_SIDE_LOCAL, &k2,
 			 "[7,{\"blob\":\"AP8=\"}]", strlen("[7,{\"blob\":\"AP8=\"}]"));
 	smg_write_change(&w, t, SMG_LOCAL_ONLY, SMG_OP_DELETE, SMG_SIDE_REMOTE, &k1, NULL, 0);
-	smg_write_end(&w);
-	smg_writer_flush(&w);
-	off_t size = lseek(fd, 0, SEEK_END);
-	char *canonical = calloc(1, (size_t)size + 1);
-	if (pread(fd, canonical, (size_t)size, 0) != size)
-		exit(1);
-	smg_writer_free(&w);
-	close(fd);
+	char *canonical = writer_text(&w);
 	/* every field of a change line, in reverse order */
 	static const char *const names[] = {",\"bucket\":", ",\"op\":", ",\"to\":", ",\"key\":",
 					    ",\"values\":"};
