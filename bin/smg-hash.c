@@ -139,7 +139,7 @@ static int stats(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char sha256[65];
 	uint64_t size;
-	if (fd < 0 || !smg_fd_digests(fd, 0, NULL, sha256, &size))
+	if (fd < 0 || !smg_fd_sha256(fd, 0, sha256, &size))
 		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
 	close(fd);
 	struct smg_buf out = SMG_BUF_INIT;

@@ -203,7 +203,7 @@ static int seekable_source(int fd, off_t *offset, uint64_t *size, char sha256[65
 		*offset = lseek(fd, 0, SEEK_CUR);
 		if (*offset < 0)
 			*offset = 0;
-		if (!smg_fd_digests(fd, *offset, NULL, sha256, size))
+		if (!smg_fd_sha256(fd, *offset, sha256, size))
 			smg_die(SMG_EXIT_FAILURE, "reading the object: %s", strerror(errno));
 		return fd;
 	}

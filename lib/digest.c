@@ -1,5 +1,7 @@
-/* digest.c - digests of a file's content, read or copied in one pass. */
+/* digest.c - MD5 and SHA-256 of a file's content, read or copied in one pass
+ * (the S3 code's ETags and checksums). */
 #include "digest.h"
+#include "sha256.h"
 #include "smg.h"
 
 #include <errno.h>
@@ -9,104 +11,53 @@
 #include <string.h>
 #include <unistd.h>
 
-#define COPY_CHUNK (256 * 1024)
-
 /* ---- digests --------------------------------------------------------------- */
 
 struct digests {
-	EVP_MD_CTX *md5, *sha256;
+	EVP_MD_CTX *md5;
+	struct smg_sha256_ctx sha256;
+	bool want_sha256;
 };
 
-static EVP_MD_CTX *digest_new(const EVP_MD *md)
+static void digests_update(void *arg, const void *p, size_t n)
 {
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (!c || !EVP_DigestInit_ex(c, md, NULL))
-		smg_die(SMG_EXIT_FAILURE, "cannot initialise a digest");
-	return c;
-}
-
-static void digests_init(struct digests *d, bool md5, bool sha256)
-{
-	d->md5 = md5 ? digest_new(EVP_md5()) : NULL;
-	d->sha256 = sha256 ? digest_new(EVP_sha256()) : NULL;
-}
-
-static void digests_update(struct digests *d, const void *p, size_t n)
-{
-	if ((d->md5 && !EVP_DigestUpdate(d->md5, p, n))
-	    || (d->sha256 && !EVP_DigestUpdate(d->sha256, p, n)))
+	struct digests *d = arg;
+	if (d->md5 && !EVP_DigestUpdate(d->md5, p, n))
 		smg_die(SMG_EXIT_FAILURE, "digest update failed");
+	if (d->want_sha256)
+		smg_sha256_update(&d->sha256, p, n);
 }
 
-static void digest_final_hex(EVP_MD_CTX *c, char *out)
+static void hex(const unsigned char *md, size_t n, char *out)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	if (!EVP_DigestFinal_ex(c, md, &n))
-		smg_die(SMG_EXIT_FAILURE, "digest failed");
-	for (unsigned int i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		sprintf(out + 2 * i, "%02x", md[i]);
-	EVP_MD_CTX_free(c);
 }
 
-static void digests_final(struct digests *d, char *md5, char *sha256)
-{
-	if (d->md5)
-		digest_final_hex(d->md5, md5);
-	if (d->sha256)
-		digest_final_hex(d->sha256, sha256);
-	d->md5 = d->sha256 = NULL;
-}
-
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
-/* Reads src to its end (with pread from *offset when offset is not NULL,
- * else with read), hashing every byte and writing it to dst unless dst is
- * -1.  The one loop behind smg_fd_digests and smg_fd_copy. */
+/* MD5 (md5 not NULL) and SHA-256 (sha256 not NULL) of what passes. */
 static bool pump(int src, const off_t *offset, int dst, char md5[33], char sha256[65],
 		uint64_t *size, const char **what)
 {
-	struct digests d;
-	digests_init(&d, md5 != NULL, sha256 != NULL);
-	char *buf = smg_xmalloc(COPY_CHUNK);
-	uint64_t total = 0;
-	bool ok;
-	for (;;) {
-		ssize_t n = offset ? pread(src, buf, COPY_CHUNK, *offset + (off_t)total)
-				   : read(src, buf, COPY_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ok = n == 0;
-			*what = "reading";
-			break;
-		}
-		digests_update(&d, buf, (size_t)n);
-		total += (uint64_t)n;
-		if (dst >= 0 && !write_all(dst, buf, (size_t)n)) {
-			ok = false;
-			*what = "writing";
-			break;
-		}
-	}
+	struct digests d = {NULL, {{0}, {0}, 0, 0}, sha256 != NULL};
+	if (md5 && (!(d.md5 = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(d.md5, EVP_md5(), NULL)))
+		smg_die(SMG_EXIT_FAILURE, "cannot initialise a digest");
+	if (sha256)
+		smg_sha256_init(&d.sha256);
+	bool ok = smg_fd_pump(src, offset, dst, digests_update, &d, size, what);
 	int saved = errno;
-	free(buf);
-	digests_final(&d, md5, sha256);
-	if (size)
-		*size = total;
+	if (md5) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+		if (!EVP_DigestFinal_ex(d.md5, md, &n))
+			smg_die(SMG_EXIT_FAILURE, "digest failed");
+		hex(md, n, md5);
+		EVP_MD_CTX_free(d.md5);
+	}
+	if (sha256) {
+		unsigned char md[32];
+		smg_sha256_final(&d.sha256, md);
+		hex(md, 32, sha256);
+	}
 	errno = saved;
 	return ok;
 }
@@ -122,4 +73,3 @@ bool smg_fd_copy(int src, int dst, char md5[33], char sha256[65], uint64_t *size
 {
 	return pump(src, NULL, dst, md5, sha256, size, what);
 }
-

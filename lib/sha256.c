@@ -185,21 +185,28 @@ static const uint32_t IV[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 			       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 
 /*
- * The bytes after the last whole block of p[0..len), then the padding: 0x80,
- * zeros and the length in bits, into tail.  Returns the number of blocks in
- * tail, 1 or 2 (2 when the length no longer fits behind the 0x80).
+ * The last rest (< 64) bytes of a message of len bytes, then the padding:
+ * 0x80, zeros and the length in bits, into tail.  Returns the number of
+ * blocks in tail, 1 or 2 (2 when the length no longer fits behind the 0x80).
  */
-static size_t pad(unsigned char tail[128], const unsigned char *p, size_t len)
+static size_t pad_tail(unsigned char tail[128], const unsigned char *rest_bytes, size_t rest,
+		       uint64_t len)
 {
-	size_t full = len / 64, rest = len - full * 64;
-	memcpy(tail, p + full * 64, rest);
+	memcpy(tail, rest_bytes, rest);
 	memset(tail + rest, 0, 128 - rest);
 	tail[rest] = 0x80;
 	size_t tlen = rest + 9 <= 64 ? 64 : 128;
-	uint64_t bits = (uint64_t)len * 8;
+	uint64_t bits = len * 8;
 	for (int i = 0; i < 8; i++)
 		tail[tlen - 1 - i] = (unsigned char)(bits >> (8 * i));
 	return tlen / 64;
+}
+
+/* The same for the whole message p[0..len). */
+static size_t pad(unsigned char tail[128], const unsigned char *p, size_t len)
+{
+	size_t full = len / 64;
+	return pad_tail(tail, p + full * 64, len - full * 64, len);
 }
 
 /*
@@ -230,6 +237,41 @@ void smg_sha256(const void *data, size_t len, unsigned char out[32])
 	blocks(s, p, len / 64);
 	blocks(s, tail, pad(tail, p, len));
 	put_digest(s, out);
+}
+
+void smg_sha256_init(struct smg_sha256_ctx *c)
+{
+	pthread_once(&chosen, choose);
+	memcpy(c->s, IV, sizeof c->s);
+	c->buflen = 0;
+	c->len = 0;
+}
+
+void smg_sha256_update(struct smg_sha256_ctx *c, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	c->len += n;
+	if (c->buflen) {
+		size_t take = 64 - c->buflen < n ? 64 - c->buflen : n;
+		memcpy(c->buf + c->buflen, p, take);
+		c->buflen += take;
+		p += take;
+		n -= take;
+		if (c->buflen < 64)
+			return;
+		blocks(c->s, c->buf, 1);
+		c->buflen = 0;
+	}
+	blocks(c->s, p, n / 64);
+	memcpy(c->buf, p + n / 64 * 64, n % 64);
+	c->buflen = n % 64;
+}
+
+void smg_sha256_final(struct smg_sha256_ctx *c, unsigned char out[32])
+{
+	unsigned char tail[128];
+	blocks(c->s, tail, pad_tail(tail, c->buf, c->buflen, c->len));
+	put_digest(c->s, out);
 }
 
 #ifdef HAVE_SHANI_PATH

@@ -273,6 +273,7 @@ static void test_time(void)
 }
 
 static void test_uuid(void);
+static void test_sha256_stream(const char *path);
 static void test_parents_first(void);
 
 int main(void)
@@ -282,7 +283,9 @@ int main(void)
 	test_order();
 	test_hash();
 	test_sha256_x2();
+	test_sha256_stream("SHA extensions, if the CPU has them");
 	test_sha256();
+	test_sha256_stream("portable");
 	test_time();
 	test_uuid();
 	test_parents_first();
@@ -331,4 +334,35 @@ static void test_parents_first(void)
 	CHECK(order_is(names, bad, 4, (size_t[]){0, 1, 2, 3}),
 	      "a CREATE that does not parse is only a table without references");
 	CHECK(order_is(names, sql, 0, (size_t[]){0}), "no tables");
+}
+
+/* Streaming SHA-256 against OpenSSL, the message cut into random pieces. */
+static void test_sha256_stream(const char *path)
+{
+	static unsigned char buf[4200];
+	srand(5);
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (unsigned char)rand();
+	long bad = 0, cases = 0;
+	for (size_t n = 0; n < sizeof buf; n += n < 300 ? 1 : 97) {
+		for (int round = 0; round < 3; round++) {
+			struct smg_sha256_ctx c;
+			smg_sha256_init(&c);
+			for (size_t at = 0; at < n;) {
+				size_t step = round == 0 ? n - at : 1 + (size_t)rand() % (round == 1 ? 7 : 150);
+				if (step > n - at)
+					step = n - at;
+				smg_sha256_update(&c, buf + at, step);
+				at += step;
+			}
+			unsigned char a[32], b[32];
+			unsigned int len;
+			smg_sha256_final(&c, a);
+			EVP_Digest(buf, n, b, &len, EVP_sha256(), NULL);
+			cases++;
+			bad += memcmp(a, b, 32) != 0;
+		}
+	}
+	CHECK(bad == 0, "streaming SHA-256 (%s): %ld messages in random pieces match OpenSSL",
+	      path, cases);
 }
