@@ -17,7 +17,7 @@ override CFLAGS += -std=c11 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
            $(shell pkg-config --cflags $(PKGS))
 # --as-needed: smg-hash need not load libcurl and its dozens of libraries
 override LDFLAGS += -Wl,--as-needed -pthread
-override LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm
+override LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -ldl
 
 B       ?= build
 LIB_SRC  = $(wildcard lib/*.c)

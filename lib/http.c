@@ -1,8 +1,13 @@
 /* http.c - HTTP requests with retries over libcurl (see http.h). */
 #include "http.h"
 
+/* The calls go through pointers (see load_curl), which curl's GCC
+ * type-checking macros would not let through. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +24,70 @@ struct smg_http {
 	CURL *curl;
 	struct smg_http_opts opts;
 };
+
+/* ---- libcurl, loaded on first use ------------------------------------ */
+
+/*
+ * smg-apply and smg-fetch need HTTP only for a remote target, and libcurl
+ * brings some thirty libraries with it (TLS, Kerberos, LDAP, ...): linked,
+ * they cost every run about 10 ms to load, and a write to a SQLite file has
+ * no use for any of them.  So libcurl is opened when the first HTTP client
+ * is made.  Its ABI (soname 4) has not changed since 2006.
+ */
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	time_t (*getdate)(const char *, const time_t *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} cu;
+
+static pthread_once_t curl_loaded = PTHREAD_ONCE_INIT;
+
+static void load_curl_once(void)
+{
+	static const char soname[] = "libcurl.so.4";
+	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		smg_die(SMG_EXIT_FAILURE, "cannot load %s, which HTTP needs (Debian: apt-get install "
+			"libcurl4): %s", soname, dlerror());
+	struct {
+		const char *name;
+		void **slot;
+	} fns[] = {
+#define FN(field, name) {name, (void **)&cu.field}
+		FN(global_init, "curl_global_init"), FN(easy_init, "curl_easy_init"),
+		FN(easy_setopt, "curl_easy_setopt"), FN(easy_perform, "curl_easy_perform"),
+		FN(easy_getinfo, "curl_easy_getinfo"), FN(easy_cleanup, "curl_easy_cleanup"),
+		FN(easy_reset, "curl_easy_reset"), FN(easy_strerror, "curl_easy_strerror"),
+		FN(getdate, "curl_getdate"), FN(slist_append, "curl_slist_append"),
+		FN(slist_free_all, "curl_slist_free_all"),
+#undef FN
+	};
+	for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
+		if (!(*fns[i].slot = dlsym(lib, fns[i].name)))
+			smg_die(SMG_EXIT_FAILURE, "%s lacks %s", soname, fns[i].name);
+	CURLcode rc = cu.global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK)
+		smg_die(SMG_EXIT_FAILURE, "curl_global_init: %s", cu.easy_strerror(rc));
+}
+
+static void load_curl(void)
+{
+	pthread_once(&curl_loaded, load_curl_once);
+}
+
+time_t smg_http_date(const char *s)
+{
+	load_curl();
+	return cu.getdate(s, NULL);
+}
 
 /* ---- name/value lists ------------------------------------------------ */
 
@@ -66,24 +135,13 @@ void smg_kv_free(struct smg_kvlist *l)
 
 /* ---- client ------------------------------------------------------------ */
 
-static void global_init_once(void)
-{
-	static bool done;
-	if (done)
-		return;
-	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (rc != CURLE_OK)
-		smg_die(SMG_EXIT_FAILURE, "curl_global_init: %s", curl_easy_strerror(rc));
-	done = true;
-}
-
 struct smg_http *smg_http_new(const struct smg_http_opts *opts)
 {
 	static const struct smg_http_opts defaults = SMG_HTTP_OPTS_DEFAULT;
-	global_init_once();
+	load_curl();
 	struct smg_http *h = smg_xcalloc(1, sizeof *h);
 	h->opts = opts ? *opts : defaults;
-	h->curl = curl_easy_init();
+	h->curl = cu.easy_init();
 	if (!h->curl)
 		smg_die(SMG_EXIT_FAILURE, "curl_easy_init failed");
 	return h;
@@ -93,7 +151,7 @@ void smg_http_free(struct smg_http *h)
 {
 	if (!h)
 		return;
-	curl_easy_cleanup(h->curl);
+	cu.easy_cleanup(h->curl);
 	free(h);
 }
 
@@ -164,7 +222,7 @@ static long retry_after_ms(const char *v, time_t now)
 			return -1;
 		return s > LONG_MAX / 1000 ? LONG_MAX : s * 1000;
 	}
-	time_t when = curl_getdate(v, NULL);
+	time_t when = smg_http_date(v);
 	if (when == (time_t)-1)
 		return -1;
 	return when <= now ? 0 : (long)(when - now) * 1000;
@@ -258,7 +316,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct attempt *a = arg;
 	size_t len = size * n;
 	long status = 0;
-	curl_easy_getinfo(a->h->curl, CURLINFO_RESPONSE_CODE, &status);
+	cu.easy_getinfo(a->h->curl, CURLINFO_RESPONSE_CODE, &status);
 	a->resp->body_bytes += len;
 	if (a->req->response_fd >= 0 && status >= 200 && status < 300) {
 		a->wrote_to_fd = true;
@@ -328,18 +386,18 @@ static void set_method_and_body(CURL *c, struct attempt *a)
 	if (method_is(m, "PUT") || method_is(m, "POST"))
 		has_body = true;
 	if (method_is(m, "HEAD")) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		cu.easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (has_body) {
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, a);
-		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_upload_seek);
-		curl_easy_setopt(c, CURLOPT_SEEKDATA, a);
+		cu.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		cu.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+		cu.easy_setopt(c, CURLOPT_READFUNCTION, on_upload_read);
+		cu.easy_setopt(c, CURLOPT_READDATA, a);
+		cu.easy_setopt(c, CURLOPT_SEEKFUNCTION, on_upload_seek);
+		cu.easy_setopt(c, CURLOPT_SEEKDATA, a);
 		if (!method_is(m, "PUT"))
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
+			cu.easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
 	} else if (!method_is(m, "GET")) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
+		cu.easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
 	}
 }
 
@@ -354,7 +412,7 @@ static struct curl_slist *header_slist(const struct smg_kvlist *headers)
 			smg_buf_addf(&line, "%s;", headers->v[i].name);
 		else
 			smg_buf_addf(&line, "%s: %s", headers->v[i].name, headers->v[i].value);
-		struct curl_slist *next = curl_slist_append(list, line.data);
+		struct curl_slist *next = cu.slist_append(list, line.data);
 		if (!next)
 			smg_die(SMG_EXIT_FAILURE, "out of memory (curl_slist_append)");
 		list = next;
@@ -363,7 +421,7 @@ static struct curl_slist *header_slist(const struct smg_kvlist *headers)
 	/* libcurl waits up to a second for "100 Continue" before a body over
 	 * 1 KiB; "Expect:" (no value) stops it adding that header. */
 	if (!headers || !smg_kv_get(headers, "Expect")) {
-		struct curl_slist *next = curl_slist_append(list, "Expect:");
+		struct curl_slist *next = cu.slist_append(list, "Expect:");
 		if (!next)
 			smg_die(SMG_EXIT_FAILURE, "out of memory (curl_slist_append)");
 		list = next;
@@ -375,24 +433,24 @@ static void setup_attempt(struct attempt *a, char *errbuf)
 {
 	CURL *c = a->h->curl;
 	const struct smg_http_opts *o = &a->h->opts;
-	curl_easy_reset(c);	/* keeps open connections for the next request */
-	curl_easy_setopt(c, CURLOPT_URL, a->req->url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_reset(c);	/* keeps open connections for the next request */
+	cu.easy_setopt(c, CURLOPT_URL, a->req->url);
+	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	/* Send the path as given: an S3 key may hold "/../", and a signed
 	 * path that libcurl rewrote would no longer match its signature. */
-	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+	cu.easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	cu.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	cu.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	cu.easy_setopt(c, CURLOPT_HEADERDATA, a);
+	cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	cu.easy_setopt(c, CURLOPT_WRITEDATA, a);
 	if (o->connect_timeout_ms > 0)
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+		cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
 	if (o->timeout_ms > 0)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+		cu.easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	if (o->stall_timeout_s > 0) {
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s);
+		cu.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		cu.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s);
 	}
 	set_method_and_body(c, a);
 }
@@ -426,7 +484,7 @@ static void reset_response(struct smg_http_response *resp)
 static double elapsed_s(CURL *c)
 {
 	double t = 0;
-	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &t);
+	cu.easy_getinfo(c, CURLINFO_TOTAL_TIME, &t);
 	return t;
 }
 
@@ -440,10 +498,10 @@ static bool run_attempt(struct attempt *a, enum smg_http_outcome *outcome)
 	a->local_error[0] = '\0';
 	setup_attempt(a, errbuf);
 	struct curl_slist *hdrs = header_slist(a->req->headers);
-	curl_easy_setopt(a->h->curl, CURLOPT_HTTPHEADER, hdrs);
-	CURLcode rc = curl_easy_perform(a->h->curl);
-	curl_slist_free_all(hdrs);
-	curl_easy_getinfo(a->h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	cu.easy_setopt(a->h->curl, CURLOPT_HTTPHEADER, hdrs);
+	CURLcode rc = cu.easy_perform(a->h->curl);
+	cu.slist_free_all(hdrs);
+	cu.easy_getinfo(a->h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 	resp->attempts++;
 
 	if (a->local_error[0]) {
@@ -453,7 +511,7 @@ static bool run_attempt(struct attempt *a, enum smg_http_outcome *outcome)
 	}
 	if (rc != CURLE_OK) {
 		snprintf(resp->error, sizeof resp->error, "%s",
-			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			 errbuf[0] ? errbuf : cu.easy_strerror(rc));
 		*outcome = curl_code_retryable(rc) ? SMG_HTTP_EXHAUSTED : SMG_HTTP_FAILED;
 		return curl_code_retryable(rc);
 	}

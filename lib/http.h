@@ -108,6 +108,8 @@ struct smg_http;
 /* Creates a client (curl_global_init runs once per process).  opts may be
  * NULL for the defaults. */
 struct smg_http *smg_http_new(const struct smg_http_opts *opts);
+/* An HTTP date (RFC 7231, and the older forms), or -1. */
+time_t smg_http_date(const char *s);
 void smg_http_free(struct smg_http *h);
 
 /*

@@ -2,7 +2,6 @@
 #include "s3.h"
 #include "sigv4.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,7 +497,7 @@ int smg_s3_head(struct smg_s3 *s, const char *bucket, const char *key,
 		info->key = smg_xstrdup(key);
 		info->etag = response_etag(&resp);
 		info->size = len ? strtoull(len, NULL, 10) : 0;
-		time_t t = mod ? curl_getdate(mod, NULL) : 0;
+		time_t t = mod ? smg_http_date(mod) : 0;
 		info->mtime = t > 0 ? t : 0;
 	}
 	smg_http_response_free(&resp);

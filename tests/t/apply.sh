@@ -260,6 +260,17 @@ check_exit 0 "the whole big stream applies" smg-apply -q -i big.s big-b.db
 check_eq "... and converges: only b's own 1000 rows differ" \
 	"$(sqldiff big-a.db big-b.db | grep -c '^INSERT INTO big')$(sqldiff big-a.db big-b.db | grep -vc '^INSERT INTO big')" 10000
 
+# ---- a SQLite target loads no HTTP stack ---------------------------------------
+# libcurl (and its TLS, Kerberos and LDAP libraries) is opened only when a
+# remote target needs it: the dynamic loader's own log says which it opened
+LD_DEBUG=files smg-apply -q -i big.s big-b.db 2>ld.log
+check_eq "smg-apply into a SQLite file opens no libcurl" "$(grep -c 'file=libcurl' ld.log)" 0
+check "... while the log does name the libraries it opens" grep -q 'file=libsqlite3' ld.log
+printf '[sync]\nmax_retries = 0\n' >noretry.toml
+CLOUDFLARE_API_TOKEN=x LD_DEBUG=files smg-apply -q -c noretry.toml -i big.s \
+	--endpoint http://127.0.0.1:1 d1:0123456789abcdef0123456789abcdef/00000000-0000-4000-8000-00000000d1d1 2>ld2.log
+check "... and a remote target does open it (a refused connection, here)" grep -q 'file=libcurl' ld2.log
+
 # ---- usage -----------------------------------------------------------------
 check_exit 2 "no target: exit 2" smg-apply -i push.s
 check_exit 2 "unknown option: exit 2" smg-apply --frobnicate b.db
