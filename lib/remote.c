@@ -1863,8 +1863,9 @@ static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *
 /*
  * Pass 2 (plan) and 3 (send): statements from the spool, in batches.  A
  * batch is a transaction, and foreign keys are checked at its commit, but
- * a push of any size takes many batches: so deletes go first, children
- * before parents, then creates and upserts, parents before children.
+ * a push of any size takes many batches: so tables to create go first,
+ * then deletes, children before parents, then upserts, parents before
+ * children.
  * Each batch then leaves every reference whole, as the target demands.
  */
 static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
@@ -1873,14 +1874,15 @@ static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
 	struct params none = {0};
 	c->send = send;
 	c->batches = c->statements = c->sent_rows = 0;
+	for (size_t k = 0; k < c->ntab && !c->failed; k++) {
+		const struct smg_table *t = c->tab[order[k]].t;
+		if (c->tab[order[k]].create)
+			add_statement(c, t->sql, strlen(t->sql), &none, order[k], -1, 0);
+	}
 	for (size_t k = c->ntab; k-- > 0 && !c->failed;)
 		run_changes(c, order[k], OP_DEL, &tuple, &pdata);
-	for (size_t k = 0; k < c->ntab && !c->failed; k++) {
-		struct atable *a = &c->tab[order[k]];
-		if (a->create)
-			add_statement(c, a->t->sql, strlen(a->t->sql), &none, order[k], -1, 0);
+	for (size_t k = 0; k < c->ntab && !c->failed; k++)
 		run_changes(c, order[k], OP_UPS, &tuple, &pdata);
-	}
 	flush_batch(c);
 	if (c->progress && send)
 		smg_progress_done();

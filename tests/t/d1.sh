@@ -236,3 +236,14 @@ echo '{"kind":"end","records":0}' >empty.ndjson
 smg-hash new.db | smg-diff - empty.ndjson >fresh.ndjson
 check "--create-tables creates the table on D1 and fills it" sh -c 'smg-apply --create-tables -r none --endpoint "$0" "$1" <fresh.ndjson' "$D1_URL" "$TGT"
 check_same_table "... sqldiff agrees" new.db "$D1_SQLITE" fresh
+# a mirror push computed against another copy, which had the table: its
+# deletes reach a target that lacks it, so the table is made before them
+sqlite3 old2.db "CREATE TABLE fresh2(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO fresh2 VALUES (1, 'a'), (9, 'gone')"
+sqlite3 new2.db "CREATE TABLE fresh2(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO fresh2 VALUES (1, 'a'), (2, 'b')"
+smg-hash -q new2.db | smg-diff -q --delete - old2.db >fresh2.ndjson
+check_eq "a mirror push with one upsert and one delete" \
+	"$(grep -c '"op":"upsert"' fresh2.ndjson) $(grep -c '"op":"delete"' fresh2.ndjson)" "1 1"
+check "--create-tables makes the table before its deletes run" \
+	sh -c 'smg-apply --create-tables -r none --endpoint "$0" "$1" <fresh2.ndjson' "$D1_URL" "$TGT"
+d1sql "SELECT group_concat(id) AS ids FROM fresh2" &&
+	check_eq "... and D1 holds what the stream wrote" "$(jq -r '.result[0].results[0].ids' "$T/d1sql.out")" 2
