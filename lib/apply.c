@@ -295,7 +295,7 @@ void smg_apply_report_text(struct smg_buf *b, const char *target,
 	smg_buf_addf(b, "%s: %s %lld %s and %lld %s in %zu %s%s\n", target, verb,
 		     (long long)res->upserted, plural(res->upserted, "upsert", "upserts"),
 		     (long long)res->deleted, plural(res->deleted, "delete", "deletes"), touched,
-		     touched == 1 ? "table" : "tables", dry_run ? " (dry run: nothing written)" : "");
+		     plural((int64_t)touched, "table", "tables"), dry_run ? " (dry run: nothing written)" : "");
 }
 
 void smg_apply_report_json(struct smg_buf *b, const char *target,

@@ -180,9 +180,10 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 	size_t nnames = 0;
 	if (sel->ntables) {
 		for (size_t i = 0; i < sel->ntables; i++) {
-			if (!smg_db_has_table(db, sel->tables[i]) && sel->missing_ok)
+			bool has = smg_db_has_table(db, sel->tables[i]);
+			if (!has && sel->missing_ok)
 				continue;
-			if (!smg_db_has_table(db, sel->tables[i])) {
+			if (!has) {
 				char *have = smg_db_table_list(db);
 				smg_die(SMG_EXIT_NOTFOUND, "%s: no table \"%s\" (tables: %s)", dbname,
 					sel->tables[i], have);

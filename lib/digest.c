@@ -3,6 +3,7 @@
 #include "digest.h"
 #include "sha256.h"
 #include "smg.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -28,7 +29,7 @@ static void digests_update(void *arg, const void *p, size_t n)
 		smg_sha256_update(&d->sha256, p, n);
 }
 
-static void hex(const unsigned char *md, size_t n, char *out)
+static void md5_hex(const unsigned char *md, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++)
 		sprintf(out + 2 * i, "%02x", md[i]);
@@ -50,13 +51,13 @@ static bool pump(int src, const off_t *offset, int dst, char md5[33], char sha25
 		unsigned int n = 0;
 		if (!EVP_DigestFinal_ex(d.md5, md, &n))
 			smg_die(SMG_EXIT_FAILURE, "digest failed");
-		hex(md, n, md5);
+		md5_hex(md, n, md5);
 		EVP_MD_CTX_free(d.md5);
 	}
 	if (sha256) {
 		unsigned char md[32];
 		smg_sha256_final(&d.sha256, md);
-		hex(md, 32, sha256);
+		smg_hash_hex(md, sha256);
 	}
 	errno = saved;
 	return ok;

@@ -2,6 +2,7 @@
 #include "digest.h"
 #include "sha256.h"
 #include "smg.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -63,17 +64,12 @@ static void sha256_sink(void *arg, const void *p, size_t n)
 
 bool smg_fd_sha256(int fd, off_t offset, char sha256[65], uint64_t *size)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct smg_sha256_ctx c;
 	unsigned char md[32];
 	const char *what;
 	smg_sha256_init(&c);
 	bool ok = smg_fd_pump(fd, &offset, -1, sha256_sink, &c, size, &what);
 	smg_sha256_final(&c, md);
-	for (int i = 0; i < 32; i++) {
-		sha256[2 * i] = hex[md[i] >> 4];
-		sha256[2 * i + 1] = hex[md[i] & 15];
-	}
-	sha256[64] = '\0';
+	smg_hash_hex(md, sha256);
 	return ok;
 }

@@ -458,7 +458,7 @@ static bool parse_row_fast(struct smg_reader *r, const char *line, size_t n)
 	const char *end = line + n;
 	struct smg_json j;
 	smg_json_init(&j, line, n, &r->scratch);
-	j.p = line + t->row_head_len - 1;	/* at the key's '[' */
+	j.p = line + t->row_head_len;	/* at the key's '[' */
 	if (!fast_key(r, &j))
 		return false;
 	struct fields f = {.table = t->name, .table_n = strlen(t->name), .has_key = true};
@@ -481,20 +481,29 @@ static bool parse_row_fast(struct smg_reader *r, const char *line, size_t n)
 	return true;
 }
 
-static void finish_change(struct smg_reader *r, struct fields *f)
+/* "bucket", "op" and "to" of a change record into rec; false if one is
+ * missing or not a name we know. */
+static bool change_names(const struct fields *f, struct smg_record *rec)
 {
 	static const char *const ops[] = {"upsert", "delete"};
-	struct smg_record *rec = &r->rec;
-	check_row(r, f);
 	int b = f->bucket ? name_index(f->bucket, f->bucket_n, smg_bucket_names, SMG_NBUCKETS) : -1;
 	int op = f->op ? name_index(f->op, f->op_n, ops, 2) : -1;
 	int to = f->to ? name_index(f->to, f->to_n, smg_side_names, 2) : -1;
 	if (b < 0 || op < 0 || to < 0)
-		smg_reader_die(r, "change record needs \"bucket\", \"op\" (upsert|delete) and "
-			       "\"to\" (local|remote)");
+		return false;
 	rec->bucket = (enum smg_bucket)b;
 	rec->op = (enum smg_op)op;
 	rec->to = (enum smg_side)to;
+	return true;
+}
+
+static void finish_change(struct smg_reader *r, struct fields *f)
+{
+	struct smg_record *rec = &r->rec;
+	check_row(r, f);
+	if (!change_names(f, rec))
+		smg_reader_die(r, "change record needs \"bucket\", \"op\" (upsert|delete) and "
+			       "\"to\" (local|remote)");
 	if (rec->op == SMG_OP_UPSERT && !rec->values)
 		smg_reader_die(r, "upsert without \"values\"");
 }
@@ -522,20 +531,18 @@ static bool parse_change_fast(struct smg_reader *r, const char *line, size_t n)
 		return false;
 	f.to = p + 8, f.to_n = (size_t)(q - p - 8), p = q;
 	/* a name with an escape in it is for the general path to decode */
-	static const char *const ops[] = {"upsert", "delete"};
-	if (name_index(f.bucket, f.bucket_n, smg_bucket_names, SMG_NBUCKETS) < 0 ||
-	    name_index(f.op, f.op_n, ops, 2) < 0 ||
-	    name_index(f.to, f.to_n, smg_side_names, 2) < 0)
+	if (!change_names(&f, rec))
 		return false;
 	if (end - p < 9 || memcmp(p, key_field, 8) || p[8] != '[')
 		return false;
 	struct smg_json j;
 	smg_json_init(&j, line, n, &r->scratch);
 	j.p = p + 8;
-	if (!fast_key(r, &j) || !fast_values_end(r, &j))
+	/* an upsert without values is for the general path to refuse */
+	if (!fast_key(r, &j) || !fast_values_end(r, &j) || (rec->op == SMG_OP_UPSERT && !rec->values))
 		return false;
 	rec->kind = SMG_REC_CHANGE;
-	finish_change(r, &f);
+	check_row(r, &f);
 	return true;
 }
 
@@ -574,22 +581,24 @@ static void classify(struct smg_reader *r, struct fields *f)
 	}
 }
 
+/* The parts of a record that are absent until a line sets them. */
+static void clear_record(struct smg_reader *r)
+{
+	r->rec.values = NULL;
+	r->rec.values_len = 0;
+	r->rec.has_hash = false;
+	r->rec.ts.type = SMG_NULL;
+	smg_buf_reset(&r->scratch);
+}
+
 static void parse_record(struct smg_reader *r, const char *line, size_t n)
 {
-	struct smg_record *rec = &r->rec;
 	struct fields f = {0};
 	struct smg_json j;
-	rec->values = NULL;
-	rec->values_len = 0;
-	rec->has_hash = false;
-	rec->ts.type = SMG_NULL;
-	smg_buf_reset(&r->scratch);
+	clear_record(r);
 	if (parse_row_fast(r, line, n) || parse_change_fast(r, line, n))
 		return;
-	rec->values = NULL;	/* the fast path may have got part way */
-	rec->values_len = 0;
-	rec->ts.type = SMG_NULL;
-	smg_buf_reset(&r->scratch);
+	clear_record(r);	/* the fast path may have got part way */
 	smg_json_init(&j, line, n, &r->scratch);
 	if (!smg_json_expect(&j, '{'))
 		goto bad;
@@ -739,6 +748,7 @@ void smg_write_row_values(struct smg_writer *w, const struct smg_table *t,
 	struct smg_buf *b = &w->buf;
 	char hex[65];
 	smg_buf_add(b, t->row_head, t->row_head_len);
+	smg_buf_addc_fast(b, '[');
 	for (size_t k = 0; k < t->npk; k++) {
 		if (k)
 			smg_buf_addc_fast(b, ',');
@@ -768,13 +778,9 @@ void smg_write_row(struct smg_writer *w, const struct smg_table *t,
 	struct smg_buf *b = &w->buf;
 	char hex[65];
 	smg_buf_add(b, t->row_head, t->row_head_len);
-	for (size_t k = 0; k < t->npk; k++) {
-		if (k)
-			smg_buf_addc_fast(b, ',');
-		smg_json_add_value(b, &key[k]);
-	}
+	smg_json_add_values(b, key, t->npk);
 	smg_hash_hex(hash, hex);
-	smg_buf_add(b, "],\"hash\":\"", 10);
+	smg_buf_add(b, ",\"hash\":\"", 9);
 	smg_buf_add(b, hex, 64);
 	smg_buf_addc_fast(b, '"');
 	if (t->ts && ts) {

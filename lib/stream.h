@@ -92,7 +92,7 @@ struct smg_table {
 	size_t *hash_order;	/* hashed columns (all but ts) sorted by name */
 	size_t nhash;
 	/* How every row record of this table starts as the writer lays it out,
-	 * {"kind":"row","table":NAME,"key":[ : written once per row, and
+	 * {"kind":"row","table":NAME,"key": : written once per row, and
 	 * what the reader's fast path recognises. */
 	char *row_head;
 	size_t row_head_len;

@@ -96,7 +96,7 @@ const char *smg_table_finish(struct smg_table *t, const char *ts)
 	sort_table = t;
 	qsort(t->hash_order, t->nhash, sizeof *t->hash_order, by_name);
 	free(t->row_head);
-	t->row_head = record_head(t, "row", "\"key\":[", &t->row_head_len);
+	t->row_head = record_head(t, "row", "\"key\":", &t->row_head_len);
 	free(t->change_head);
 	t->change_head = record_head(t, "change", "\"bucket\":\"", &t->change_head_len);
 	return NULL;
