@@ -141,10 +141,12 @@ int main(int argc, char **argv)
 	else if (report == SMG_REPORT_JSON)
 		smg_apply_report_json(&out, target, &res, o.dry_run);
 	smg_write_all(1, out.data, out.len, "stdout");
+	smg_apply_report_conflicts(target, &res);
+	int code = res.conflicts ? SMG_EXIT_CONFLICT : SMG_EXIT_OK;
 	smg_buf_free(&out);
 	smg_apply_result_free(&res);
 	smg_reader_close(r);
 	smg_db_close(db);
 	smg_target_free(&remote);
-	return SMG_EXIT_OK;
+	return code;
 }

@@ -15,6 +15,8 @@
 struct target_table {
 	const struct smg_table *t;	/* the stream's table (owned by the reader) */
 	sqlite3_stmt *upsert, *del;
+	sqlite3_stmt *current;		/* the synced columns of one row, by key */
+	struct smg_value *cur;		/* its values (t->ncols) */
 	struct smg_apply_table *res;
 	bool missing;			/* dry run of a table --create-tables would make */
 };
@@ -111,10 +113,9 @@ static void build_upsert(struct smg_buf *sql, const struct smg_table *t)
 		smg_buf_adds(sql, "NOTHING");
 }
 
-static void build_delete(struct smg_buf *sql, const struct smg_table *t)
+/* " WHERE k1 IS ? AND k2 IS ?": the row with one key. */
+static void add_key_match(struct smg_buf *sql, const struct smg_table *t)
 {
-	smg_buf_adds(sql, "DELETE FROM ");
-	smg_sql_ident(sql, t->name);
 	smg_buf_adds(sql, " WHERE ");
 	for (size_t k = 0; k < t->npk; k++) {
 		if (k)
@@ -122,6 +123,28 @@ static void build_delete(struct smg_buf *sql, const struct smg_table *t)
 		smg_sql_ident(sql, t->pk[k]);
 		smg_buf_adds(sql, " IS ?");
 	}
+}
+
+static void build_delete(struct smg_buf *sql, const struct smg_table *t)
+{
+	smg_buf_adds(sql, "DELETE FROM ");
+	smg_sql_ident(sql, t->name);
+	add_key_match(sql, t);
+}
+
+/* SELECT the synced columns of the row with a given key, in the stream's
+ * column order, to hash it as smg-diff did. */
+static void build_select_row(struct smg_buf *sql, const struct smg_table *t)
+{
+	smg_buf_adds(sql, "SELECT ");
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (i)
+			smg_buf_addc(sql, ',');
+		smg_sql_ident(sql, t->cols[i]);
+	}
+	smg_buf_adds(sql, " FROM ");
+	smg_sql_ident(sql, t->name);
+	add_key_match(sql, t);
 }
 
 static struct smg_apply_table *add_result(struct smg_apply_result *res, const char *name)
@@ -140,6 +163,8 @@ static void close_table(struct target_table *tt)
 {
 	sqlite3_finalize(tt->upsert);
 	sqlite3_finalize(tt->del);
+	sqlite3_finalize(tt->current);
+	free(tt->cur);
 	memset(tt, 0, sizeof *tt);
 }
 
@@ -174,6 +199,10 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 	smg_buf_reset(&sql);
 	build_delete(&sql, t);
 	tt->del = prepare(db, sql.data, dbname);
+	smg_buf_reset(&sql);
+	build_select_row(&sql, t);
+	tt->current = prepare(db, sql.data, dbname);
+	tt->cur = smg_xcalloc(t->ncols, sizeof *tt->cur);
 	smg_buf_free(&sql);
 }
 
@@ -190,11 +219,86 @@ static void run(sqlite3_stmt *st, const char *dbname, const struct smg_table *t,
 	sqlite3_clear_bindings(st);
 }
 
-static void apply_change(struct target_table *tt, const struct smg_record *rec,
-			 struct smg_reader *r, const char *dbname, bool dry_run,
-			 struct smg_value **vals, size_t *cap)
+/* What the destination holds at the change's key now: SMG_EXPECT_ABSENT,
+ * or SMG_EXPECT_HASH with its hash in h. */
+static enum smg_expect current_row(struct target_table *tt, const struct smg_record *rec,
+				   const char *dbname, unsigned char h[SMG_HASH_LEN])
 {
 	const struct smg_table *t = tt->t;
+	sqlite3_stmt *st = tt->current;
+	for (size_t k = 0; k < t->npk; k++)
+		smg_bind_value(st, (int)k + 1, &rec->key[k]);
+	int rc = sqlite3_step(st);
+	enum smg_expect found = SMG_EXPECT_ABSENT;
+	if (rc == SQLITE_ROW) {
+		for (size_t i = 0; i < t->ncols; i++)
+			smg_column_value(st, (int)i, &tt->cur[i]);
+		smg_hash_row(t, tt->cur, h);
+		found = SMG_EXPECT_HASH;
+	} else if (rc != SQLITE_DONE) {
+		smg_die(SMG_EXIT_FAILURE, "%s: table \"%s\": %s", dbname, t->name,
+			sqlite3_errmsg(sqlite3_db_handle(st)));
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return found;
+}
+
+enum cas { CAS_WRITE, CAS_DONE, CAS_CONFLICT };
+
+/* Compare-and-set: does the destination still hold what the diff saw?
+ * CAS_DONE when it already holds what the change would write (another run
+ * got there first): nothing to do, and nothing lost.  A change from an
+ * older writer (no "expect") is let through, counted. */
+static enum cas still_as_seen(struct target_table *tt, const struct smg_record *rec,
+			      struct smg_reader *r, const char *dbname,
+			      struct smg_value **vals, size_t *cap, struct smg_apply_result *res)
+{
+	if (rec->expect == SMG_EXPECT_UNKNOWN) {
+		res->unconditional++;
+		return CAS_WRITE;
+	}
+	if (tt->missing)	/* a table a dry run would create: every row is new */
+		return rec->expect == SMG_EXPECT_ABSENT ? CAS_WRITE : CAS_CONFLICT;
+	unsigned char h[SMG_HASH_LEN], want[SMG_HASH_LEN];
+	enum smg_expect found = current_row(tt, rec, dbname, h);
+	if (found == rec->expect &&
+	    (found == SMG_EXPECT_ABSENT || !memcmp(h, rec->expect_hash, SMG_HASH_LEN)))
+		return CAS_WRITE;
+	if (rec->op == SMG_OP_DELETE && found == SMG_EXPECT_ABSENT)
+		return CAS_DONE;
+	if (rec->op == SMG_OP_UPSERT && found == SMG_EXPECT_HASH) {
+		smg_reader_values(r, rec, vals, cap);
+		smg_hash_row(tt->t, *vals, want);
+		if (!memcmp(h, want, SMG_HASH_LEN))
+			return CAS_DONE;
+	}
+	tt->res->conflicts++;
+	res->conflicts++;
+	if (res->nconflict_rows < SMG_CONFLICT_ROWS) {
+		if (!res->conflict_rows)
+			res->conflict_rows = smg_xcalloc(SMG_CONFLICT_ROWS, sizeof *res->conflict_rows);
+		struct smg_conflict_row *c = &res->conflict_rows[res->nconflict_rows++];
+		struct smg_buf key = SMG_BUF_INIT;
+		smg_json_add_values(&key, rec->key, tt->t->npk);
+		c->table = smg_xstrdup(tt->t->name);
+		c->key = smg_buf_detach(&key);
+		c->op = rec->op;
+		c->expected_row = rec->expect == SMG_EXPECT_HASH;
+		c->found_row = found == SMG_EXPECT_HASH;
+	}
+	return CAS_CONFLICT;
+}
+
+static void apply_change(struct target_table *tt, const struct smg_record *rec,
+			 struct smg_reader *r, const char *dbname, bool dry_run,
+			 struct smg_value **vals, size_t *cap, struct smg_apply_result *res)
+{
+	const struct smg_table *t = tt->t;
+	if (still_as_seen(tt, rec, r, dbname, vals, cap, res) != CAS_WRITE)
+		return;
+	/* after a conflict nothing is written: the rest is only checked */
+	dry_run = dry_run || res->conflicts;
 	if (rec->op == SMG_OP_DELETE) {
 		tt->res->deleted++;
 		if (dry_run || tt->missing)
@@ -238,7 +342,7 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 		case SMG_REC_CHANGE:
 			if (o->only >= 0 && (int)rec->to != o->only)
 				break;
-			apply_change(&tt, rec, r, dbname, o->dry_run, &vals, &cap);
+			apply_change(&tt, rec, r, dbname, o->dry_run, &vals, &cap, res);
 			if (o->progress)
 				smg_progress("apply", ++n, -1);
 			break;
@@ -253,7 +357,7 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 	if (o->progress)
 		smg_progress_done();
 	if (!o->dry_run) {
-		exec(db, "COMMIT", dbname);
+		exec(db, res->conflicts ? "ROLLBACK" : "COMMIT", dbname);
 		smg_atdie(NULL);
 		apply_db = NULL;
 	}
@@ -268,6 +372,11 @@ void smg_apply_result_free(struct smg_apply_result *res)
 	for (size_t i = 0; i < res->ntables; i++)
 		free(res->tables[i].name);
 	free(res->tables);
+	for (int i = 0; i < res->nconflict_rows; i++) {
+		free(res->conflict_rows[i].table);
+		free(res->conflict_rows[i].key);
+	}
+	free(res->conflict_rows);
 	memset(res, 0, sizeof *res);
 }
 
@@ -281,6 +390,13 @@ void smg_apply_report_text(struct smg_buf *b, const char *target,
 {
 	const char *verb = dry_run ? "would write" : "wrote";
 	size_t touched = 0;
+	if (res->conflicts) {
+		smg_buf_addf(b, "%s: %lld %s: %s changed since the diff; nothing written\n",
+			     target, (long long)res->conflicts,
+			     plural(res->conflicts, "conflict", "conflicts"),
+			     plural(res->conflicts, "a row was", "rows were"));
+		return;
+	}
 	for (size_t i = 0; i < res->ntables; i++) {
 		const struct smg_apply_table *t = &res->tables[i];
 		/* a sync's stream names tables whose changes all went the other way */
@@ -298,6 +414,27 @@ void smg_apply_report_text(struct smg_buf *b, const char *target,
 		     plural((int64_t)touched, "table", "tables"), dry_run ? " (dry run: nothing written)" : "");
 }
 
+void smg_apply_report_conflicts(const char *target, const struct smg_apply_result *res)
+{
+	if (res->unconditional)
+		smg_warn("%s: %lld %s without \"expect\" (from an older smg-diff): written "
+			 "without checking that the row is still as the diff saw it", target,
+			 (long long)res->unconditional, plural(res->unconditional, "change", "changes"));
+	if (!res->conflicts)
+		return;
+	for (int i = 0; i < res->nconflict_rows && i < 10; i++) {
+		const struct smg_conflict_row *c = &res->conflict_rows[i];
+		smg_warn("%s: conflict: table \"%s\", key %s: the diff saw %s, now %s", target,
+			 c->table, c->key, c->expected_row ? "a row" : "no row",
+			 !c->found_row ? "it is deleted" : c->expected_row ? "it holds other values"
+								  : "there is one");
+	}
+	if (res->conflicts > 10)
+		smg_warn("%s: ... and %lld more conflicts", target, (long long)res->conflicts - 10);
+	smg_warn("%s: %lld %s changed since the diff: nothing written (run the diff again)",
+		 target, (long long)res->conflicts, plural(res->conflicts, "row", "rows"));
+}
+
 void smg_apply_report_json(struct smg_buf *b, const char *target,
 			   const struct smg_apply_result *res, bool dry_run)
 {
@@ -308,10 +445,22 @@ void smg_apply_report_json(struct smg_buf *b, const char *target,
 		const struct smg_apply_table *t = &res->tables[i];
 		smg_buf_adds(b, i ? ",{\"table\":" : "{\"table\":");
 		smg_json_add_string(b, t->name, strlen(t->name));
-		smg_buf_addf(b, ",\"upserted\":%lld,\"deleted\":%lld,\"created\":%s}",
+		smg_buf_addf(b, ",\"upserted\":%lld,\"deleted\":%lld,\"created\":%s,"
+			     "\"conflicts\":%lld}",
 			     (long long)t->upserted, (long long)t->deleted,
-			     t->created ? "true" : "false");
+			     t->created ? "true" : "false", (long long)t->conflicts);
 	}
-	smg_buf_addf(b, "],\"upserted\":%lld,\"deleted\":%lld}\n", (long long)res->upserted,
-		     (long long)res->deleted);
+	smg_buf_addf(b, "],\"upserted\":%lld,\"deleted\":%lld,\"conflicts\":%lld,"
+		     "\"conflict_rows\":[", (long long)res->upserted, (long long)res->deleted,
+		     (long long)res->conflicts);
+	for (int i = 0; i < res->nconflict_rows; i++) {
+		const struct smg_conflict_row *c = &res->conflict_rows[i];
+		smg_buf_adds(b, i ? ",{\"table\":" : "{\"table\":");
+		smg_json_add_string(b, c->table, strlen(c->table));
+		smg_buf_addf(b, ",\"key\":%s,\"op\":\"%s\",\"expected\":\"%s\",\"found\":\"%s\"}",
+			     c->key, c->op == SMG_OP_UPSERT ? "upsert" : "delete",
+			     c->expected_row ? "row" : "absent",
+			     !c->found_row ? "absent" : c->expected_row ? "changed" : "row");
+	}
+	smg_buf_addf(b, "],\"unchecked\":%lld}\n", (long long)res->unconditional);
 }

@@ -16,18 +16,39 @@ struct smg_apply_opts {
 struct smg_apply_table {
 	char *name;
 	int64_t upserted, deleted;
+	int64_t conflicts;
 	bool created;
 };
+
+/* A row changed on the destination between the diff and the apply. */
+struct smg_conflict_row {
+	char *table;
+	char *key;		/* JSON array */
+	enum smg_op op;
+	bool expected_row;	/* the diff saw a row (else: no row) */
+	bool found_row;		/* there is one now (else: it was deleted) */
+};
+
+/* Conflict rows named in reports; the count says how many there were. */
+#define SMG_CONFLICT_ROWS 100
 
 struct smg_apply_result {
 	struct smg_apply_table *tables;
 	size_t ntables;
 	int64_t upserted, deleted;
+	/* Compare-and-set (smugglr-stream(5) "expect"): changes whose row was
+	 * changed on the destination since the diff.  Any at all and nothing
+	 * is written. */
+	int64_t conflicts;
+	struct smg_conflict_row *conflict_rows;	/* the first SMG_CONFLICT_ROWS */
+	int nconflict_rows;
+	int64_t unconditional;		/* changes without "expect": not checked */
 };
 
 /* Read the change stream from r and apply it to db in one transaction,
  * committed only after the stream's trailer has been read.  Any error dies
- * (the transaction is rolled back). */
+ * (the transaction is rolled back).  Conflicts return with res->conflicts
+ * set and the transaction rolled back: nothing written. */
 void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 		      const struct smg_apply_opts *opts, struct smg_apply_result *res);
 void smg_apply_result_free(struct smg_apply_result *res);
@@ -36,5 +57,7 @@ void smg_apply_report_text(struct smg_buf *b, const char *target,
 			   const struct smg_apply_result *res, bool dry_run);
 void smg_apply_report_json(struct smg_buf *b, const char *target,
 			   const struct smg_apply_result *res, bool dry_run);
+/* On stderr: the conflicts, naming rows, and the changes not checked. */
+void smg_apply_report_conflicts(const char *target, const struct smg_apply_result *res);
 
 #endif

@@ -160,8 +160,10 @@ static const char *values_of(struct merge *m, enum smg_side side, size_t *len)
 	return m->permuted.data;
 }
 
+/* expect: the hash of the row the destination holds now, NULL when it holds
+ * none; smg-apply writes only if that is still so. */
 static void emit(struct merge *m, enum smg_bucket b, enum smg_op op, enum smg_side to,
-		 const struct smg_value *key)
+		 const struct smg_value *key, const unsigned char *expect)
 {
 	if (op == SMG_OP_UPSERT)
 		m->res->counts.upsert[to]++;
@@ -177,7 +179,7 @@ static void emit(struct merge *m, enum smg_bucket b, enum smg_op op, enum smg_si
 	size_t vlen = 0;
 	if (op == SMG_OP_UPSERT)
 		v = values_of(m, to == SMG_SIDE_REMOTE ? SMG_SIDE_LOCAL : SMG_SIDE_REMOTE, &vlen);
-	smg_write_change(m->out, m->out_table, b, op, to, key, v, vlen);
+	smg_write_change(m->out, m->out_table, b, op, to, key, expect, v, vlen);
 }
 
 static void check_uuid_key(struct merge *m, enum smg_side side, const struct smg_value *key)
@@ -195,8 +197,9 @@ static void check_uuid_key(struct merge *m, enum smg_side side, const struct smg
 		smg_source_name(m->src[side]));
 }
 
-static void one_sided(struct merge *m, enum smg_side has, const struct smg_value *key)
+static void one_sided(struct merge *m, enum smg_side has, const struct smg_row *row)
 {
+	const struct smg_value *key = row->key;
 	enum smg_bucket b = has == SMG_SIDE_LOCAL ? SMG_LOCAL_ONLY : SMG_REMOTE_ONLY;
 	enum smg_side other = has == SMG_SIDE_LOCAL ? SMG_SIDE_REMOTE : SMG_SIDE_LOCAL;
 	/* pushing writes remote, pulling writes local, syncing writes both */
@@ -205,9 +208,9 @@ static void one_sided(struct merge *m, enum smg_side has, const struct smg_value
 	add_sample(m->res, b, m->t[has], key, m->opts->samples);
 	check_uuid_key(m, has, key);
 	if (m->opts->dir == SMG_SYNC || m->opts->dir == toward)
-		emit(m, b, SMG_OP_UPSERT, other, key);
+		emit(m, b, SMG_OP_UPSERT, other, key, NULL);
 	else if (m->opts->del)
-		emit(m, b, SMG_OP_DELETE, has, key);
+		emit(m, b, SMG_OP_DELETE, has, key, row->hash);
 }
 
 static enum smg_side winner(const struct smg_diff_opts *o, enum smg_bucket b,
@@ -253,7 +256,7 @@ static void both_sides(struct merge *m, const struct smg_row *l, const struct sm
 		       (m->opts->dir == SMG_PULL && w == SMG_SIDE_REMOTE);
 	if (allowed)
 		emit(m, b, SMG_OP_UPSERT, w == SMG_SIDE_LOCAL ? SMG_SIDE_REMOTE : SMG_SIDE_LOCAL,
-		     l->key);
+		     l->key, w == SMG_SIDE_LOCAL ? r->hash : l->hash);
 	else
 		m->res->counts.skipped++;
 }
@@ -274,10 +277,10 @@ static void merge_rows(struct merge *m)
 	while (hl || hr) {
 		int c = !hl ? 1 : !hr ? -1 : smg_key_cmp(l.key, r.key, npk);
 		if (c < 0) {
-			one_sided(m, SMG_SIDE_LOCAL, l.key);
+			one_sided(m, SMG_SIDE_LOCAL, &l);
 			hl = smg_source_next_row(m->src[0], &l);
 		} else if (c > 0) {
-			one_sided(m, SMG_SIDE_REMOTE, r.key);
+			one_sided(m, SMG_SIDE_REMOTE, &r);
 			hr = smg_source_next_row(m->src[1], &r);
 		} else {
 			both_sides(m, &l, &r);

@@ -230,8 +230,9 @@ static int name_index(const char *s, size_t n, const char *const *names, int cou
 
 /* Fields of a line before we know which record it is. */
 struct fields {
-	const char *kind, *table, *bucket, *op, *to, *hash, *timestamp, *sql;
-	size_t kind_n, table_n, bucket_n, op_n, to_n, hash_n, timestamp_n, sql_n;
+	const char *kind, *table, *bucket, *op, *to, *hash, *timestamp, *sql, *expect;
+	size_t kind_n, table_n, bucket_n, op_n, to_n, hash_n, timestamp_n, sql_n, expect_n;
+	bool has_expect;
 	bool has_key, has_ts, has_records, has_counts, has_timestamp;
 	char **columns, **pk;
 	size_t ncolumns, npk;
@@ -312,6 +313,8 @@ static bool parse_field(struct smg_reader *r, struct smg_json *j, const char *k,
 		f->has_ts = true;
 		return smg_json_value(j, &rec->ts);
 	}
+	if (key_is(k, kn, "expect"))
+		return string_or_null(j, &f->expect, &f->expect_n, &f->has_expect);
 	if (key_is(k, kn, "bucket"))
 		return smg_json_string(j, &f->bucket, &f->bucket_n);
 	if (key_is(k, kn, "op"))
@@ -497,6 +500,20 @@ static bool change_names(const struct fields *f, struct smg_record *rec)
 	return true;
 }
 
+/* "expect": absent, null, or the 64 hex digits of a row hash. */
+static bool change_expect(const struct fields *f, struct smg_record *rec)
+{
+	if (!f->has_expect)
+		rec->expect = SMG_EXPECT_UNKNOWN;
+	else if (!f->expect)
+		rec->expect = SMG_EXPECT_ABSENT;
+	else if (smg_hash_unhex(f->expect, f->expect_n, rec->expect_hash))
+		rec->expect = SMG_EXPECT_HASH;
+	else
+		return false;
+	return true;
+}
+
 static void finish_change(struct smg_reader *r, struct fields *f)
 {
 	struct smg_record *rec = &r->rec;
@@ -504,8 +521,35 @@ static void finish_change(struct smg_reader *r, struct fields *f)
 	if (!change_names(f, rec))
 		smg_reader_die(r, "change record needs \"bucket\", \"op\" (upsert|delete) and "
 			       "\"to\" (local|remote)");
+	if (!change_expect(f, rec))
+		smg_reader_die(r, "\"expect\" must be null or a row hash: 64 lowercase hex digits");
+	if (rec->op == SMG_OP_DELETE && rec->expect == SMG_EXPECT_ABSENT)
+		smg_reader_die(r, "a delete cannot expect the row to be absent");
 	if (rec->op == SMG_OP_UPSERT && !rec->values)
 		smg_reader_die(r, "upsert without \"values\"");
+}
+
+/* ,"expect":null or ,"expect":"<64 hex>" as the writer lays it out, or
+ * nothing (an older writer). */
+static bool fast_expect(struct smg_reader *r, struct smg_json *j)
+{
+	static const char null_field[] = ",\"expect\":null", hash_field[] = ",\"expect\":\"";
+	struct smg_record *rec = &r->rec;
+	ptrdiff_t left = j->end - j->p;
+	rec->expect = SMG_EXPECT_UNKNOWN;
+	if (left >= 14 && !memcmp(j->p, null_field, 14)) {
+		j->p += 14;
+		rec->expect = SMG_EXPECT_ABSENT;
+		return rec->op == SMG_OP_UPSERT;
+	}
+	if (left >= 11 && !memcmp(j->p, hash_field, 11)) {
+		if (left < 11 + 65 || j->p[11 + 64] != '"' ||
+		    !smg_hash_unhex(j->p + 11, 64, rec->expect_hash))
+			return false;
+		j->p += 11 + 65;
+		rec->expect = SMG_EXPECT_HASH;
+	}
+	return true;
 }
 
 /* A change record exactly as smg_write_change lays it out: the same
@@ -539,7 +583,8 @@ static bool parse_change_fast(struct smg_reader *r, const char *line, size_t n)
 	smg_json_init(&j, line, n, &r->scratch);
 	j.p = p + 8;
 	/* an upsert without values is for the general path to refuse */
-	if (!fast_key(r, &j) || !fast_values_end(r, &j) || (rec->op == SMG_OP_UPSERT && !rec->values))
+	if (!fast_key(r, &j) || !fast_expect(r, &j) || !fast_values_end(r, &j) ||
+	    (rec->op == SMG_OP_UPSERT && !rec->values))
 		return false;
 	rec->kind = SMG_REC_CHANGE;
 	check_row(r, &f);
@@ -798,7 +843,8 @@ void smg_write_row(struct smg_writer *w, const struct smg_table *t,
 
 void smg_write_change(struct smg_writer *w, const struct smg_table *t,
 		      enum smg_bucket bucket, enum smg_op op, enum smg_side to,
-		      const struct smg_value *key, const char *values_json, size_t vlen)
+		      const struct smg_value *key, const unsigned char *expect_hash,
+		      const char *values_json, size_t vlen)
 {
 	struct smg_buf *b = &w->buf;
 	smg_buf_add(b, t->change_head, t->change_head_len);
@@ -808,6 +854,15 @@ void smg_write_change(struct smg_writer *w, const struct smg_table *t,
 	smg_buf_adds(b, smg_side_names[to]);
 	smg_buf_addc(b, '"');
 	add_key(b, t, key);
+	if (expect_hash) {
+		char hex[65];
+		smg_hash_hex(expect_hash, hex);
+		smg_buf_add(b, ",\"expect\":\"", 11);
+		smg_buf_add(b, hex, 64);
+		smg_buf_addc(b, '"');
+	} else {
+		smg_buf_add(b, ",\"expect\":null", 14);
+	}
 	if (op == SMG_OP_UPSERT) {
 		smg_buf_adds(b, ",\"values\":");
 		smg_buf_add(b, values_json, vlen);

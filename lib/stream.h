@@ -145,6 +145,11 @@ enum smg_bucket { SMG_LOCAL_ONLY, SMG_REMOTE_ONLY, SMG_LOCAL_NEWER,
 extern const char *const smg_bucket_names[SMG_NBUCKETS];
 
 enum smg_op { SMG_OP_UPSERT, SMG_OP_DELETE };
+/* What a change expects to find on the side it writes: the row the diff
+ * saw there, so that smg-apply can refuse to overwrite a row changed since
+ * (compare-and-set).  UNKNOWN: the record has no "expect" (an older
+ * writer); the change applies unconditionally. */
+enum smg_expect { SMG_EXPECT_UNKNOWN, SMG_EXPECT_ABSENT, SMG_EXPECT_HASH };
 enum smg_side { SMG_SIDE_LOCAL, SMG_SIDE_REMOTE };
 extern const char *const smg_side_names[2];
 
@@ -170,6 +175,8 @@ struct smg_record {
 	enum smg_bucket bucket;
 	enum smg_op op;
 	enum smg_side to;
+	enum smg_expect expect;		/* change: what the destination held */
+	unsigned char expect_hash[SMG_HASH_LEN];	/* SMG_EXPECT_HASH */
 	struct smg_counts counts;	/* summary */
 	int64_t nrecords;		/* end: records before the trailer */
 };
@@ -223,10 +230,12 @@ void smg_write_row(struct smg_writer *w, const struct smg_table *t,
 void smg_write_row_values(struct smg_writer *w, const struct smg_table *t,
 			  const struct smg_value *vals, const unsigned char hash[SMG_HASH_LEN],
 			  bool keys_only);
+/* expect_hash: the destination row's hash as the diff saw it, or NULL when
+ * it saw no row there. */
 void smg_write_change(struct smg_writer *w, const struct smg_table *t,
 		      enum smg_bucket bucket, enum smg_op op, enum smg_side to,
-		      const struct smg_value *key, const char *values_json,
-		      size_t vlen);
+		      const struct smg_value *key, const unsigned char *expect_hash,
+		      const char *values_json, size_t vlen);
 void smg_write_summary(struct smg_writer *w, const char *table,
 		       const struct smg_counts *c);
 /* The trailer: without it a reader treats the stream as truncated. */

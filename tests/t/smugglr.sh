@@ -215,7 +215,7 @@ check_eq "push: local.db untouched" "$(sum_file local.db)" "$(echo "$before" | c
 run smugglr push -o json
 check_eq "push again, json: one object, members in order, nothing left to write" \
 	"$rc $(jget out '[list(o), o["diff"]["direction"], o["diff"]["total"]["upsert_remote"], o["apply"]["upserted"]]')" \
-	'0 [["command","dry_run","diff","apply"],"push",0,0]'
+	'0 [["command","dry_run","rounds","conflicts_retried","diff","apply"],"push",0,0]'
 
 # --delete makes the target a mirror (local_wins: every local row wins)
 fresh
@@ -251,7 +251,7 @@ check_eq "sync newer_wins: the newer version of 4 and of 5 on both sides" \
 run smugglr sync -o json
 check_eq "sync again, json: members in order, nothing to write either way" \
 	"$rc $(jget out '[list(o), o["diff"]["direction"], o["apply_remote"]["upserted"], o["apply_local"]["upserted"], o["apply_remote"]["target"], o["apply_local"]["target"]]')" \
-	'0 [["command","dry_run","diff","apply_remote","apply_local"],"sync",0,0,"remote.db","local.db"]'
+	'0 [["command","dry_run","rounds","conflicts_retried","diff","apply_remote","apply_local"],"sync",0,0,"remote.db","local.db"]'
 run smugglr status -o json
 check_eq "after sync, status: every row identical" "$(jget out '[o["total"]["identical"], o["total"]["upsert_local"] + o["total"]["upsert_remote"]]')" '[8,0]'
 
@@ -265,7 +265,7 @@ check_grep "... naming it and --create-tables" 'no table "extra" to write to .*-
 run smugglr sync --create-tables -o json
 check_eq "sync --create-tables: the table is created on the target, exit 0" \
 	"$rc $(jget out '[t for t in o["apply_remote"]["tables"] if t["table"] == "extra"]')" \
-	'0 [{"table":"extra","upserted":2,"deleted":0,"created":true}]'
+	'0 [{"table":"extra","upserted":2,"deleted":0,"created":true,"conflicts":0}]'
 check_same_db "... sqldiff local.db remote.db prints nothing" local.db remote.db
 
 # excluded columns come from the config, and keep the destination's value
