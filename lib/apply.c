@@ -13,10 +13,16 @@
 #include <string.h>
 
 struct target_table {
-	const struct smg_table *t;	/* the stream's table (owned by the reader) */
+	/* The stream's table, a copy: the reader frees its own at the next
+	 * table record, before deferred rows (below) are done with. */
+	struct smg_table *t;
 	sqlite3_stmt *upsert, *del;
 	sqlite3_stmt *current;		/* the synced columns of one row, by key */
 	struct smg_value *cur;		/* its values (t->ncols) */
+	/* Upserts a UNIQUE constraint stopped, to try again once the table's
+	 * other rows are in: their "values" JSON, each ended by a NUL. */
+	struct smg_buf deferred;
+	size_t ndeferred;
 	struct smg_apply_table *res;
 	bool missing;			/* dry run of a table --create-tables would make */
 };
@@ -165,6 +171,8 @@ static void close_table(struct target_table *tt)
 	sqlite3_finalize(tt->del);
 	sqlite3_finalize(tt->current);
 	free(tt->cur);
+	smg_buf_free(&tt->deferred);
+	smg_table_free(tt->t);
 	memset(tt, 0, sizeof *tt);
 }
 
@@ -173,7 +181,7 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 		       struct target_table *tt)
 {
 	close_table(tt);
-	tt->t = t;
+	tt->t = smg_table_copy(t);
 	tt->res = add_result(res, t->name);
 	if (!smg_db_has_table(db, t->name)) {
 		if (!o->create_tables) {
@@ -206,17 +214,187 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 	smg_buf_free(&sql);
 }
 
-static void run(sqlite3_stmt *st, const char *dbname, const struct smg_table *t,
-		struct smg_reader *r)
+/* The exit code and words for a failed write: a constraint is the data's
+ * fault (7), a busy database another writer's (6), anything else ours. */
+_Noreturn static void die_write(sqlite3 *db, const char *dbname, const struct smg_table *t,
+				const struct smg_value *vals)
 {
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3 *db = sqlite3_db_handle(st);
-		smg_die(SMG_EXIT_DATA, "%s: table \"%s\": %s (change at %s line %lld)", dbname,
-			t->name, sqlite3_errmsg(db), smg_reader_name(r),
-			(long long)smg_reader_line(r));
+	int code = sqlite3_errcode(db);
+	struct smg_buf key = SMG_BUF_INIT;
+	smg_buf_addc(&key, '[');
+	for (size_t k = 0; k < t->npk; k++) {
+		if (k)
+			smg_buf_addc(&key, ',');
+		smg_json_add_value(&key, &vals[t->pk_idx[k]]);
 	}
+	smg_buf_addc(&key, ']');
+	if (code == SQLITE_READONLY)
+		smg_die(SMG_EXIT_FAILURE, "%s: cannot write table \"%s\": the database is read-only "
+			"(%s; check the permissions of the file and of its directory)", dbname,
+			t->name, sqlite3_errmsg(db));
+	smg_die(code == SQLITE_CONSTRAINT ? SMG_EXIT_DATA
+		: code == SQLITE_BUSY ? SMG_EXIT_CONFLICT : SMG_EXIT_FAILURE,
+		"%s: table \"%s\", key %s: %s: nothing written", dbname, t->name, key.data,
+		sqlite3_errmsg(db));
+}
+
+static void done(sqlite3_stmt *st)
+{
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+}
+
+/* Run a statement whose parameters are bound; vals names the row in an error. */
+static void run(sqlite3_stmt *st, const char *dbname, const struct smg_table *t,
+		const struct smg_value *vals)
+{
+	if (sqlite3_step(st) != SQLITE_DONE)
+		die_write(sqlite3_db_handle(st), dbname, t, vals);
+	done(st);
+}
+
+/* Upsert one row; false, with nothing changed, when a UNIQUE constraint
+ * stood in the way (another row holds the value, perhaps not for long). */
+static bool try_upsert(struct target_table *tt, const struct smg_value *vals, const char *dbname)
+{
+	sqlite3_stmt *st = tt->upsert;
+	for (size_t i = 0; i < tt->t->ncols; i++)
+		smg_bind_value(st, (int)i + 1, &vals[i]);
+	if (sqlite3_step(st) == SQLITE_DONE) {
+		done(st);
+		return true;
+	}
+	if (sqlite3_extended_errcode(sqlite3_db_handle(st)) != SQLITE_CONSTRAINT_UNIQUE)
+		die_write(sqlite3_db_handle(st), dbname, tt->t, vals);
+	done(st);
+	return false;
+}
+
+static void decode_deferred(const struct smg_table *t, const char *json, struct smg_buf *scratch,
+			    struct smg_value **vals, size_t *cap)
+{
+	struct smg_json j;
+	size_t len = strlen(json), n;
+	smg_buf_reset(scratch);
+	smg_buf_grow(scratch, len + 8);
+	smg_json_init(&j, json, len, scratch);
+	/* read once already, by smg_reader_values */
+	if (!smg_json_values(&j, vals, &n, cap) || n != t->ncols)
+		smg_die(SMG_EXIT_FAILURE, "table \"%s\": a deferred row no longer decodes", t->name);
+}
+
+static void exec_table(sqlite3 *db, const char *dbname, const char *fmt, const struct smg_table *t)
+{
+	struct smg_buf id = SMG_BUF_INIT, sql = SMG_BUF_INIT;
+	smg_sql_ident(&id, t->name);
+	smg_buf_addf(&sql, fmt, id.data);
+	exec(db, sql.data, dbname);
+	smg_buf_free(&id);
+	smg_buf_free(&sql);
+}
+
+/* The rows left are a cycle (two users swapping emails, three rotating a
+ * value): no order of upserts works, each waits for another to move.  So
+ * all of them move out first: each row is copied, whole, to a temporary
+ * table (columns the stream does not carry keep their values there) and
+ * deleted; then each comes back with the stream's values.  A row that
+ * still cannot go in breaks a constraint for real: exit 7 naming it. */
+static void break_cycle(struct target_table *tt, sqlite3 *db, const char *dbname,
+			const char *pending, size_t n, struct smg_value **vals, size_t *cap)
+{
+	const struct smg_table *t = tt->t;
+	struct smg_buf sql = SMG_BUF_INIT, scratch = SMG_BUF_INIT;
+	exec(db, "DROP TABLE IF EXISTS temp.smg_apply_hold", dbname);
+	exec_table(db, dbname, "CREATE TEMP TABLE smg_apply_hold AS SELECT * FROM main.%s WHERE 0", t);
+	smg_buf_adds(&sql, "INSERT INTO temp.smg_apply_hold SELECT * FROM main.");
+	smg_sql_ident(&sql, t->name);
+	add_key_match(&sql, t);
+	sqlite3_stmt *hold = prepare(db, sql.data, dbname);
+	smg_buf_reset(&sql);
+	smg_buf_adds(&sql, "UPDATE temp.smg_apply_hold SET ");
+	for (size_t i = 0; i < t->ncols; i++) {
+		smg_buf_adds(&sql, i ? ",": "");
+		smg_sql_ident(&sql, t->cols[i]);
+		smg_buf_adds(&sql, "=?");
+	}
+	add_key_match(&sql, t);
+	sqlite3_stmt *merge = prepare(db, sql.data, dbname);
+	smg_buf_reset(&sql);
+	smg_buf_adds(&sql, "INSERT INTO main.");
+	smg_sql_ident(&sql, t->name);
+	smg_buf_adds(&sql, " SELECT * FROM temp.smg_apply_hold");
+	add_key_match(&sql, t);
+	sqlite3_stmt *back = prepare(db, sql.data, dbname);
+
+	const char *p = pending;
+	for (size_t i = 0; i < n; i++, p += strlen(p) + 1) {
+		decode_deferred(t, p, &scratch, vals, cap);
+		for (size_t k = 0; k < t->npk; k++) {
+			smg_bind_value(hold, (int)k + 1, &(*vals)[t->pk_idx[k]]);
+			smg_bind_value(tt->del, (int)k + 1, &(*vals)[t->pk_idx[k]]);
+		}
+		run(hold, dbname, t, *vals);
+		run(tt->del, dbname, t, *vals);
+	}
+	p = pending;
+	for (size_t i = 0; i < n; i++, p += strlen(p) + 1) {
+		decode_deferred(t, p, &scratch, vals, cap);
+		for (size_t c = 0; c < t->ncols; c++)
+			smg_bind_value(merge, (int)c + 1, &(*vals)[c]);
+		for (size_t k = 0; k < t->npk; k++) {
+			smg_bind_value(merge, (int)(t->ncols + k) + 1, &(*vals)[t->pk_idx[k]]);
+			smg_bind_value(back, (int)k + 1, &(*vals)[t->pk_idx[k]]);
+		}
+		run(merge, dbname, t, *vals);
+		if (sqlite3_changes(db) == 0) {		/* a new row: nothing held */
+			if (!try_upsert(tt, *vals, dbname))
+				die_write(db, dbname, t, *vals);
+		} else {
+			run(back, dbname, t, *vals);
+		}
+		done(back);
+	}
+	sqlite3_finalize(hold);
+	sqlite3_finalize(merge);
+	sqlite3_finalize(back);
+	exec(db, "DROP TABLE temp.smg_apply_hold", dbname);
+	smg_buf_free(&sql);
+	smg_buf_free(&scratch);
+}
+
+/* The upserts a UNIQUE constraint stopped: again, as long as each pass
+ * gets some in (a value moved to a row that came later in key order);
+ * what is left waits on itself. */
+static void finish_deferred(struct target_table *tt, sqlite3 *db, const char *dbname,
+			    struct smg_value **vals, size_t *cap)
+{
+	const struct smg_table *t = tt->t;
+	struct smg_buf scratch = SMG_BUF_INIT, left = SMG_BUF_INIT;
+	size_t n = tt->ndeferred;
+	while (n) {
+		size_t kept = 0;
+		smg_buf_reset(&left);
+		const char *p = tt->deferred.data;
+		for (size_t i = 0; i < n; i++, p += strlen(p) + 1) {
+			decode_deferred(t, p, &scratch, vals, cap);
+			if (try_upsert(tt, *vals, dbname))
+				continue;
+			smg_buf_add(&left, p, strlen(p) + 1);
+			kept++;
+		}
+		struct smg_buf swap = tt->deferred;
+		tt->deferred = left;
+		left = swap;
+		if (kept == n)
+			break;
+		n = kept;
+	}
+	if (n)
+		break_cycle(tt, db, dbname, tt->deferred.data, n, vals, cap);
+	tt->ndeferred = 0;
+	smg_buf_reset(&tt->deferred);
+	smg_buf_free(&scratch);
+	smg_buf_free(&left);
 }
 
 /* What the destination holds at the change's key now: SMG_EXPECT_ABSENT,
@@ -305,7 +483,14 @@ static void apply_change(struct target_table *tt, const struct smg_record *rec,
 			return;
 		for (size_t k = 0; k < t->npk; k++)
 			smg_bind_value(tt->del, (int)k + 1, &rec->key[k]);
-		run(tt->del, dbname, t, r);
+		if (sqlite3_step(tt->del) != SQLITE_DONE) {
+			/* die_write names the key from a row's values */
+			struct smg_value *row = smg_xcalloc(t->ncols, sizeof *row);
+			for (size_t k = 0; k < t->npk; k++)
+				row[t->pk_idx[k]] = rec->key[k];
+			die_write(sqlite3_db_handle(tt->del), dbname, t, row);
+		}
+		done(tt->del);
 		return;
 	}
 	smg_reader_values(r, rec, vals, cap);
@@ -315,9 +500,11 @@ static void apply_change(struct target_table *tt, const struct smg_record *rec,
 	tt->res->upserted++;
 	if (dry_run || tt->missing)
 		return;
-	for (size_t i = 0; i < t->ncols; i++)
-		smg_bind_value(tt->upsert, (int)i + 1, &(*vals)[i]);
-	run(tt->upsert, dbname, t, r);
+	if (!try_upsert(tt, *vals, dbname)) {
+		smg_buf_add(&tt->deferred, rec->values, rec->values_len);
+		smg_buf_addc(&tt->deferred, '\0');
+		tt->ndeferred++;
+	}
 }
 
 void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
@@ -337,6 +524,8 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 	while ((rec = smg_reader_next(r))) {
 		switch (rec->kind) {
 		case SMG_REC_TABLE:
+			if (tt.ndeferred)
+				finish_deferred(&tt, db, dbname, &vals, &cap);
 			open_table(db, dbname, rec->table, o, res, &tt);
 			break;
 		case SMG_REC_CHANGE:
@@ -352,6 +541,8 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 			break;
 		}
 	}
+	if (tt.ndeferred)
+		finish_deferred(&tt, db, dbname, &vals, &cap);
 	close_table(&tt);
 	free(vals);
 	if (o->progress)
