@@ -67,60 +67,12 @@ static bool spool_read(FILE *f, void *p, size_t n)
 	return true;
 }
 
+/* The SQL around a statement's rows (sql.h), by op. */
 static void build_heads(struct atable *a)
 {
-	const struct smg_table *t = a->t;
-	struct smg_buf *h = &a->head[OP_UPS], *tl = &a->tail[OP_UPS];
-	smg_buf_adds(h, "INSERT INTO ");
-	smg_sql_ident(h, t->name);
-	smg_buf_addc(h, '(');
-	for (size_t i = 0; i < t->ncols; i++) {
-		if (i)
-			smg_buf_addc(h, ',');
-		smg_sql_ident(h, t->cols[i]);
-	}
-	smg_buf_adds(h, ") VALUES ");
-	smg_buf_adds(tl, " ON CONFLICT(");
-	for (size_t k = 0; k < t->npk; k++) {
-		if (k)
-			smg_buf_addc(tl, ',');
-		smg_sql_ident(tl, t->pk[k]);
-	}
-	smg_buf_adds(tl, ") DO ");
-	bool any = false;
-	for (size_t i = 0; i < t->ncols; i++) {
-		bool key = false;
-		for (size_t k = 0; k < t->npk; k++)
-			key |= t->pk_idx[k] == i;
-		if (key)
-			continue;
-		smg_buf_adds(tl, any ? "," : "UPDATE SET ");
-		smg_sql_ident(tl, t->cols[i]);
-		smg_buf_adds(tl, "=excluded.");
-		smg_sql_ident(tl, t->cols[i]);
-		any = true;
-	}
-	if (!any)
-		smg_buf_adds(tl, "NOTHING");
-
-	h = &a->head[OP_DEL];
-	tl = &a->tail[OP_DEL];
-	smg_buf_adds(h, "DELETE FROM ");
-	smg_sql_ident(h, t->name);
-	smg_buf_adds(h, " WHERE ");
-	if (t->npk == 1) {
-		smg_sql_ident(h, t->pk[0]);
-		smg_buf_adds(h, " IN (");
-	} else {
-		smg_buf_addc(h, '(');
-		for (size_t k = 0; k < t->npk; k++) {
-			if (k)
-				smg_buf_addc(h, ',');
-			smg_sql_ident(h, t->pk[k]);
-		}
-		smg_buf_adds(h, ") IN (VALUES ");
-	}
-	smg_buf_addc(tl, ')');
+	smg_sql_upsert(&a->head[OP_UPS], &a->tail[OP_UPS], a->t);
+	smg_buf_addc(&a->head[OP_UPS], ' ');
+	smg_sql_delete(&a->head[OP_DEL], &a->tail[OP_DEL], a->t);
 }
 
 /* The target must have every column of the stream and the same key. */

@@ -317,13 +317,7 @@ static void page_sql(const struct smg_http_profile *p, const struct rtable *rt,
 				smg_buf_adds(sql, " AND ");
 			}
 			smg_buf_addc(sql, '(');
-			for (size_t k = 0; k < t->npk; k++) {
-				if (k)
-					smg_buf_addc(sql, ',');
-				smg_sql_ident(sql, t->pk[k]);
-				if (!plain)
-					smg_buf_adds(sql, " COLLATE BINARY");
-			}
+			smg_sql_idents(sql, t->pk, t->npk, plain ? NULL : " COLLATE BINARY");
 			smg_buf_adds(sql, ") > (");
 			for (size_t k = 0; k < t->npk; k++) {
 				if (k)
@@ -334,12 +328,7 @@ static void page_sql(const struct smg_http_profile *p, const struct rtable *rt,
 		}
 	}
 	smg_buf_adds(sql, " ORDER BY ");
-	for (size_t k = 0; k < t->npk; k++) {
-		if (k)
-			smg_buf_addc(sql, ',');
-		smg_sql_ident(sql, t->pk[k]);
-		smg_buf_adds(sql, " COLLATE BINARY");
-	}
+	smg_sql_idents(sql, t->pk, t->npk, " COLLATE BINARY");
 	smg_buf_addf(sql, " LIMIT %ld", p->page_rows);
 }
 
