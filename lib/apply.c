@@ -75,84 +75,6 @@ static void check_target(sqlite3 *db, const char *dbname, const struct smg_table
 	smg_table_free(have);
 }
 
-static bool is_key(const struct smg_table *t, size_t col)
-{
-	for (size_t k = 0; k < t->npk; k++)
-		if (t->pk_idx[k] == col)
-			return true;
-	return false;
-}
-
-/* INSERT ... ON CONFLICT(key) DO UPDATE SET only the synced columns, so a
- * column excluded from the sync keeps the destination's value. */
-static void build_upsert(struct smg_buf *sql, const struct smg_table *t)
-{
-	smg_buf_adds(sql, "INSERT INTO ");
-	smg_sql_ident(sql, t->name);
-	smg_buf_addc(sql, '(');
-	for (size_t i = 0; i < t->ncols; i++) {
-		if (i)
-			smg_buf_addc(sql, ',');
-		smg_sql_ident(sql, t->cols[i]);
-	}
-	smg_buf_adds(sql, ") VALUES(");
-	for (size_t i = 0; i < t->ncols; i++)
-		smg_buf_adds(sql, i ? ",?" : "?");
-	smg_buf_adds(sql, ") ON CONFLICT(");
-	for (size_t k = 0; k < t->npk; k++) {
-		if (k)
-			smg_buf_addc(sql, ',');
-		smg_sql_ident(sql, t->pk[k]);
-	}
-	smg_buf_adds(sql, ") DO ");
-	bool any = false;
-	for (size_t i = 0; i < t->ncols; i++) {
-		if (is_key(t, i))
-			continue;
-		smg_buf_adds(sql, any ? "," : "UPDATE SET ");
-		smg_sql_ident(sql, t->cols[i]);
-		smg_buf_adds(sql, "=excluded.");
-		smg_sql_ident(sql, t->cols[i]);
-		any = true;
-	}
-	if (!any)
-		smg_buf_adds(sql, "NOTHING");
-}
-
-/* " WHERE k1 IS ? AND k2 IS ?": the row with one key. */
-static void add_key_match(struct smg_buf *sql, const struct smg_table *t)
-{
-	smg_buf_adds(sql, " WHERE ");
-	for (size_t k = 0; k < t->npk; k++) {
-		if (k)
-			smg_buf_adds(sql, " AND ");
-		smg_sql_ident(sql, t->pk[k]);
-		smg_buf_adds(sql, " IS ?");
-	}
-}
-
-static void build_delete(struct smg_buf *sql, const struct smg_table *t)
-{
-	smg_buf_adds(sql, "DELETE FROM ");
-	smg_sql_ident(sql, t->name);
-	add_key_match(sql, t);
-}
-
-/* SELECT the synced columns of the row with a given key, in the stream's
- * column order, to hash it as smg-diff did. */
-static void build_select_row(struct smg_buf *sql, const struct smg_table *t)
-{
-	smg_buf_adds(sql, "SELECT ");
-	for (size_t i = 0; i < t->ncols; i++) {
-		if (i)
-			smg_buf_addc(sql, ',');
-		smg_sql_ident(sql, t->cols[i]);
-	}
-	smg_buf_adds(sql, " FROM ");
-	smg_sql_ident(sql, t->name);
-	add_key_match(sql, t);
-}
-
 static struct smg_apply_table *add_result(struct smg_apply_result *res, const char *name)
 {
 	for (size_t i = 0; i < res->ntables; i++)
@@ -202,13 +124,13 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 	}
 	check_target(db, dbname, t);
 	struct smg_buf sql = SMG_BUF_INIT;
-	build_upsert(&sql, t);
+	smg_sql_upsert_row(&sql, t);
 	tt->upsert = prepare(db, sql.data, dbname);
 	smg_buf_reset(&sql);
-	build_delete(&sql, t);
+	smg_sql_delete_row(&sql, t);
 	tt->del = prepare(db, sql.data, dbname);
 	smg_buf_reset(&sql);
-	build_select_row(&sql, t);
+	smg_sql_select_row(&sql, t);
 	tt->current = prepare(db, sql.data, dbname);
 	tt->cur = smg_xcalloc(t->ncols, sizeof *tt->cur);
 	smg_buf_free(&sql);
@@ -308,7 +230,7 @@ static void break_cycle(struct target_table *tt, sqlite3 *db, const char *dbname
 	exec_table(db, dbname, "CREATE TEMP TABLE smg_apply_hold AS SELECT * FROM main.%s WHERE 0", t);
 	smg_buf_adds(&sql, "INSERT INTO temp.smg_apply_hold SELECT * FROM main.");
 	smg_sql_ident(&sql, t->name);
-	add_key_match(&sql, t);
+	smg_sql_key_match(&sql, t);
 	sqlite3_stmt *hold = prepare(db, sql.data, dbname);
 	smg_buf_reset(&sql);
 	smg_buf_adds(&sql, "UPDATE temp.smg_apply_hold SET ");
@@ -317,13 +239,13 @@ static void break_cycle(struct target_table *tt, sqlite3 *db, const char *dbname
 		smg_sql_ident(&sql, t->cols[i]);
 		smg_buf_adds(&sql, "=?");
 	}
-	add_key_match(&sql, t);
+	smg_sql_key_match(&sql, t);
 	sqlite3_stmt *merge = prepare(db, sql.data, dbname);
 	smg_buf_reset(&sql);
 	smg_buf_adds(&sql, "INSERT INTO main.");
 	smg_sql_ident(&sql, t->name);
 	smg_buf_adds(&sql, " SELECT * FROM temp.smg_apply_hold");
-	add_key_match(&sql, t);
+	smg_sql_key_match(&sql, t);
 	sqlite3_stmt *back = prepare(db, sql.data, dbname);
 
 	const char *p = pending;

@@ -1,5 +1,6 @@
 /* cli.c - command-line pieces several programs share. */
 #include "cli.h"
+#include "target.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,27 +134,13 @@ static void sh_assign(const char *name, const char *value)
 	printf("'\n");
 }
 
-char *smg_config_target_label(const struct smg_config *c)
+/* How reports name the configured target (smugglr passes it to
+ * --remote-name): the one label builder's, so a password in a URL stays
+ * out of reports and ps. */
+static char *config_target_label(const struct smg_config *c)
 {
-	struct smg_buf b = SMG_BUF_INIT;
-	switch (c->target.type) {
-	case SMG_TARGET_SQLITE:
-		smg_buf_adds(&b, c->target.path ? c->target.path : "");
-		break;
-	case SMG_TARGET_D1:
-		smg_buf_addf(&b, "d1:%s/%s", c->cloudflare_account_id ? c->cloudflare_account_id : "?",
-			     c->database_id ? c->database_id : "?");
-		break;
-	case SMG_TARGET_HTTP:
-		smg_buf_adds(&b, c->target.url ? c->target.url : "");
-		break;
-	case SMG_TARGET_COMMAND:
-		smg_buf_addf(&b, "command:%s", c->target.command ? c->target.command : "");
-		break;
-	default:
-		break;
-	}
-	return smg_buf_detach(&b);
+	return smg_target_label(c->target.type, c->target.path, c->target.url, c->target.command,
+				c->cloudflare_account_id, c->database_id);
 }
 
 void smg_config_print_sh(struct smg_config *c)
@@ -162,9 +149,12 @@ void smg_config_print_sh(struct smg_config *c)
 	sh_assign("smg_local_db", smg_config_local_db(c));
 	sh_assign("smg_target_type", smg_target_type_names[c->target.type]);
 	sh_assign("smg_target_path", c->target.path);
-	sh_assign("smg_target_url", c->target.url);
+	char *url = c->target.url ? smg_target_label(SMG_TARGET_HTTP, NULL, c->target.url, NULL,
+						     NULL, NULL) : NULL;
+	sh_assign("smg_target_url", url);
+	free(url);
 	sh_assign("smg_target_command", c->target.command);
-	char *label = smg_config_target_label(c);
+	char *label = config_target_label(c);
 	sh_assign("smg_target_label", label);
 	free(label);
 	sh_assign("smg_policy", smg_conflict_names[c->sync.conflict_resolution]);

@@ -44,10 +44,8 @@ void smg_select_defaults(struct smg_select *sel);
 void smg_cli_config(struct smg_config *c, int argc, char **argv, struct smg_select *sel,
 		    struct smg_diff_opts *diff);
 
-/* How reports name the configured target: a path, d1:ACCOUNT/DATABASE, a
- * URL, command:CMD.  Caller frees. */
-char *smg_config_target_label(const struct smg_config *c);
-/* The settings smugglr(1) needs, as sh assignments smg_NAME='value'. */
+/* The settings smugglr(1) needs, as sh assignments smg_NAME='value'; a URL
+ * is shown without its user:password@ (smg_target_label). */
 void smg_config_print_sh(struct smg_config *c);
 
 /* Handle one option code; false if it is not a selection option. */

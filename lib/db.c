@@ -55,17 +55,6 @@ void smg_db_close(sqlite3 *db)
 	sqlite3_close(db);
 }
 
-void smg_sql_ident(struct smg_buf *b, const char *name)
-{
-	smg_buf_addc(b, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			smg_buf_addc(b, '"');
-		smg_buf_addc(b, *p);
-	}
-	smg_buf_addc(b, '"');
-}
-
 static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st;
@@ -343,20 +332,11 @@ struct smg_scan *smg_scan_open(sqlite3 *db, const struct smg_table *t)
 {
 	struct smg_buf sql = SMG_BUF_INIT;
 	smg_buf_adds(&sql, "SELECT ");
-	for (size_t i = 0; i < t->ncols; i++) {
-		if (i)
-			smg_buf_addc(&sql, ',');
-		smg_sql_ident(&sql, t->cols[i]);
-	}
+	smg_sql_idents(&sql, t->cols, t->ncols, NULL);
 	smg_buf_adds(&sql, " FROM ");
 	smg_sql_ident(&sql, t->name);
 	smg_buf_adds(&sql, " ORDER BY ");
-	for (size_t k = 0; k < t->npk; k++) {
-		if (k)
-			smg_buf_addc(&sql, ',');
-		smg_sql_ident(&sql, t->pk[k]);
-		smg_buf_adds(&sql, " COLLATE BINARY");
-	}
+	smg_sql_idents(&sql, t->pk, t->npk, " COLLATE BINARY");
 	struct smg_scan *s = smg_xcalloc(1, sizeof *s);
 	s->st = prepare(db, sql.data);
 	s->t = t;

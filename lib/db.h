@@ -6,6 +6,7 @@
 #ifndef SMG_DB_H
 #define SMG_DB_H
 
+#include "sql.h"
 #include "stream.h"
 #include <sqlite3.h>
 
@@ -31,8 +32,6 @@ void smg_select_free(struct smg_select *s);
 /* Open a database; dies with exit 3 when missing, 7 when not a database. */
 sqlite3 *smg_db_open(const char *path, bool writable);
 void smg_db_close(sqlite3 *db);
-/* Quote an identifier for SQL: "a""b". */
-void smg_sql_ident(struct smg_buf *b, const char *name);
 /* Does the table exist (as a table, not a view)? */
 bool smg_db_has_table(sqlite3 *db, const char *name);
 /* Comma-separated list of the database's tables, for error messages. */

@@ -1,7 +1,6 @@
 /*
- * remote.h - a remote target: Cloudflare D1 or another HTTP SQL endpoint
- * spoken to through a profile (profile.h), or a command that speaks the
- * stream on stdio.
+ * remote.h - reading and writing a remote target (target.h): Cloudflare D1
+ * or another HTTP SQL endpoint spoken to through a profile (profile.h).
  *
  * Reading (smg_remote_fetch) writes the same row stream smg-hash writes
  * for a SQLite file: values are read through SQL that carries their type
@@ -18,42 +17,7 @@
 #define SMG_REMOTE_H
 
 #include "apply.h"
-#include "config.h"
-#include "http.h"
-#include "profile.h"
-
-/* Where a program reads or writes. */
-struct smg_target {
-	enum smg_target_type type;	/* SQLITE, D1, HTTP or COMMAND */
-	char *name;			/* for messages: "d1:ACCOUNT/DB", the URL, ... */
-	char *path;			/* SQLITE */
-	char *command;			/* COMMAND: run by /bin/sh with a verb appended */
-	struct smg_http_profile profile;	/* D1, HTTP */
-	char *url, *endpoint, *account, *database, *token;
-	struct smg_http_opts http;	/* retry policy from [sync] */
-	long batch_rows;		/* rows per statement at most ([sync] batch_size) */
-};
-
-/*
- * Resolve spec (NULL: the config's [target], else a D1 target from the
- * top-level cloudflare_* keys) into t.  spec is an http(s):// or libsql://
- * URL, d1:ACCOUNT_ID/DATABASE_ID, command:CMD, or a SQLite file path.
- * profile, token, endpoint: command-line overrides or NULL.  Dies with
- * SMG_EXIT_USAGE on a bad or incomplete target.
- */
-void smg_target_resolve(struct smg_target *t, const char *spec, const char *profile,
-			const char *token, const char *endpoint, const struct smg_config *cfg);
-void smg_target_free(struct smg_target *t);
-/* Does spec name a remote target (URL, d1:, command:) rather than a file? */
-bool smg_target_spec_is_remote(const char *spec);
-
-/*
- * Run a command target: /bin/sh -c 'COMMAND "$@"' with verb ("fetch" or
- * "apply") and args appended; stdin and stdout are the program's.  Does
- * not return.
- */
-_Noreturn void smg_target_exec(const struct smg_target *t, const char *verb,
-			       char *const *args, size_t nargs);
+#include "target.h"
 
 struct smg_remote;
 

@@ -1,0 +1,560 @@
+/*
+ * remote-apply.c - writing a change stream to a remote target: check and
+ * spool the whole stream, plan the batches, send them, and report what
+ * landed (see remote.h).
+ */
+#include "remote-int.h"
+#include "progress.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OP_DEL, OP_UPS };
+
+/* A table of the change stream and the SQL its changes become. */
+struct atable {
+	struct smg_table *t;
+	struct smg_buf head[2], tail[2];	/* around the tuples, by op */
+	bool create;
+	int64_t n[2];				/* changes spooled */
+	long off[2];				/* where in the spool they start */
+	int64_t planned[2], landed[2], batch[2];
+	int64_t create_batch;			/* the batch holding CREATE TABLE */
+};
+
+struct apply_ctx {
+	struct smg_remote *r;
+	const struct smg_http_profile *p;
+	struct atable *tab;
+	size_t ntab;
+	FILE *spool[2];
+	long batch_rows;
+	/* the statement being built */
+	struct smg_buf sql;
+	struct params ps;
+	long rows;
+	size_t sqlbytes;	/* with placeholders expanded */
+	size_t cur;		/* its table */
+	int op;
+	/* the request (batch) being built */
+	struct smg_buf rendered;
+	size_t body_overhead;
+	bool send;
+	int64_t batches, statements, landed, sent_rows, total_rows;
+	bool progress;
+	struct failure fail;
+	bool failed;
+};
+
+static void spool_write(FILE *f, const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, f) != n)
+		smg_die(SMG_EXIT_FAILURE, "writing the spool file: %s", strerror(errno));
+}
+
+static bool spool_read(FILE *f, void *p, size_t n)
+{
+	if (n == 0)
+		return true;
+	size_t got = fread(p, 1, n, f);
+	if (got == 0 && feof(f))
+		return false;
+	if (got != n)
+		smg_die(SMG_EXIT_FAILURE, "reading the spool file: %s",
+			ferror(f) ? strerror(errno) : "short read");
+	return true;
+}
+
+/* The SQL around a statement's rows (sql.h), by op. */
+static void build_heads(struct atable *a)
+{
+	smg_sql_upsert(&a->head[OP_UPS], &a->tail[OP_UPS], a->t);
+	smg_buf_addc(&a->head[OP_UPS], ' ');
+	smg_sql_delete(&a->head[OP_DEL], &a->tail[OP_DEL], a->t);
+}
+
+/* The target must have every column of the stream and the same key. */
+static void check_remote_table(struct smg_remote *r, const struct rtable *rt,
+			       const struct smg_table *t)
+{
+	struct smg_buf missing = SMG_BUF_INIT;
+	for (size_t i = 0; i < t->ncols; i++)
+		if (smg_table_col(rt->t, t->cols[i]) < 0)
+			smg_buf_addf(&missing, "%s\"%s\"", missing.len ? ", " : "", t->cols[i]);
+	if (missing.len)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s", r->t->name, t->name,
+			strchr(missing.data, ',') ? "s" : "", missing.data);
+	bool same = rt->t->npk == t->npk;
+	for (size_t k = 0; same && k < t->npk; k++)
+		same = !strcmp(rt->t->pk[k], t->pk[k]);
+	if (!same)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" has a different primary key than the stream",
+			r->t->name, t->name);
+}
+
+static struct atable *open_atable(struct apply_ctx *c, struct schema *s,
+				  const struct smg_table *t, const struct smg_apply_opts *o)
+{
+	struct smg_remote *r = c->r;
+	c->tab = smg_xrealloc(c->tab, (c->ntab + 1) * sizeof *c->tab);
+	struct atable *a = &c->tab[c->ntab++];
+	memset(a, 0, sizeof *a);
+	a->t = smg_table_copy(t);
+	const struct rtable *rt = remote_schema_find(s, t->name);
+	if (!rt) {
+		if (!o->create_tables) {
+			char *have = remote_schema_names(s);
+			smg_die(SMG_EXIT_NOTFOUND, "%s: no table \"%s\" to write to (tables: %s); "
+				"--create-tables creates it from the source's schema", r->t->name,
+				t->name, have);
+		}
+		if (!t->sql)
+			smg_die(SMG_EXIT_DATA, "%s: cannot create table \"%s\": the stream carries no "
+				"schema for it", r->t->name, t->name);
+		a->create = true;
+	} else {
+		check_remote_table(r, rt, t);
+	}
+	build_heads(a);
+	return a;
+}
+
+/* One change as a tuple of SQL values, spooled. */
+static void spool_change(struct apply_ctx *c, struct atable *a, int op,
+			 const struct smg_value *vals, size_t nvals, struct smg_reader *in)
+{
+	const struct smg_http_profile *p = c->p;
+	for (int attempt = 0;; attempt++) {
+		smg_buf_reset(&c->sql);
+		remote_params_reset(&c->ps);
+		if (nvals > 1 || op == OP_UPS)
+			smg_buf_addc(&c->sql, '(');
+		for (size_t i = 0; i < nvals; i++) {
+			if (i)
+				smg_buf_addc(&c->sql, ',');
+			remote_sql_value(p, &c->sql, &c->ps, &vals[i], attempt > 0);
+		}
+		if (nvals > 1 || op == OP_UPS)
+			smg_buf_addc(&c->sql, ')');
+		if (p->max_params && (long)c->ps.n > p->max_params) {
+			if (attempt == 0)
+				continue;	/* again, with text and blobs as literals */
+			smg_reader_die(in, "table \"%s\": a row needs %zu bound parameters, more than "
+				       "the %ld a statement of %s takes", a->t->name, c->ps.n,
+				       p->max_params, c->r->t->name);
+		}
+		size_t bytes = a->head[op].len + a->tail[op].len +
+			       remote_expanded_len(p, c->sql.data, c->sql.len, 0);
+		if (p->max_statement_bytes && bytes > (size_t)p->max_statement_bytes) {
+			smg_reader_die(in, "table \"%s\": a row needs a %zu-byte statement, more than "
+				       "max_statement_bytes (%ld)", a->t->name, bytes,
+				       p->max_statement_bytes);
+		}
+		break;
+	}
+	FILE *f = c->spool[op];
+	if (a->n[op] == 0)
+		a->off[op] = ftell(f);
+	uint32_t hdr[3] = {(uint32_t)(c->ntab - 1), (uint32_t)c->sql.len, (uint32_t)c->ps.n};
+	spool_write(f, hdr, sizeof hdr);
+	spool_write(f, c->sql.data, c->sql.len);
+	for (size_t i = 0; i < c->ps.n; i++) {
+		uint32_t len = (uint32_t)c->ps.v[i].len;
+		spool_write(f, &c->ps.v[i].kind, 1);
+		spool_write(f, &len, sizeof len);
+		spool_write(f, c->ps.data.data + c->ps.v[i].off, len);
+	}
+	a->n[op]++;
+}
+
+static void check_sizes(struct apply_ctx *c, const struct smg_table *t,
+			const struct smg_value *vals, struct smg_reader *in)
+{
+	long max = c->p->max_value_bytes;
+	if (!max)
+		return;
+	for (size_t i = 0; i < t->ncols; i++)
+		if ((vals[i].type == SMG_TEXT || vals[i].type == SMG_BLOB) && vals[i].n > (size_t)max)
+			smg_reader_die(in, "table \"%s\", column \"%s\": a %zu-byte value is more than "
+				       "%s takes (max_value_bytes %ld)", t->name, t->cols[i], vals[i].n,
+				       c->r->t->name, max);
+}
+
+/* Pass 1: read and check the whole stream, spooling its SQL. */
+static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reader *in,
+			 const struct smg_apply_opts *o)
+{
+	struct smg_value *vals = NULL;
+	size_t cap = 0;
+	struct atable *a = NULL;
+	const struct smg_record *rec;
+	while ((rec = smg_reader_next(in))) {
+		switch (rec->kind) {
+		case SMG_REC_TABLE:
+			a = open_atable(c, s, rec->table, o);
+			break;
+		case SMG_REC_CHANGE:
+			if (o->only >= 0 && (int)rec->to != o->only)
+				break;
+			if (rec->op == SMG_OP_DELETE) {
+				spool_change(c, a, OP_DEL, rec->key, a->t->npk, in);
+				break;
+			}
+			smg_reader_values(in, rec, &vals, &cap);
+			for (size_t k = 0; k < a->t->npk; k++)
+				if (smg_value_cmp(&vals[a->t->pk_idx[k]], &rec->key[k]) != 0)
+					smg_reader_die(in, "the key of the change does not match its values");
+			check_sizes(c, a->t, vals, in);
+			spool_change(c, a, OP_UPS, vals, a->t->ncols, in);
+			break;
+		case SMG_REC_ROW:
+			smg_reader_die(in, "expected a change stream (from smg-diff), got a row record");
+		default:
+			break;
+		}
+	}
+	free(vals);
+	for (int op = 0; op < 2; op++)
+		if (fflush(c->spool[op]) != 0)
+			smg_die(SMG_EXIT_FAILURE, "writing the spool file: %s", strerror(errno));
+}
+
+/* Send (or, planning, count) the batch built so far. */
+static void flush_batch(struct apply_ctx *c)
+{
+	struct smg_remote *r = c->r;
+	if (c->failed || r->nstmts == 0)
+		return;
+	c->batches++;
+	bool ok = true;
+	if (c->send) {
+		ok = remote_send(r, &c->fail);
+	} else {
+		remote_req_reset(r);
+	}
+	for (size_t i = 0; i < c->ntab; i++) {
+		struct atable *a = &c->tab[i];
+		for (int op = 0; op < 2; op++) {
+			if (!c->send)
+				a->planned[op] += a->batch[op];
+			else if (ok)
+				a->landed[op] += a->batch[op];
+			if (ok)
+				a->batch[op] = 0;
+		}
+	}
+	if (c->send && ok)
+		c->landed++;
+	if (!ok)
+		c->failed = true;
+}
+
+/* Put a finished statement into the batch, sending the batch first when
+ * the statement would not fit in it.  A batch opens with the profile's
+ * batch_prefix, if any. */
+static void add_statement(struct apply_ctx *c, const char *sql, size_t sqllen,
+			  const struct params *ps, size_t table, int op, long rows)
+{
+	struct smg_remote *r = c->r;
+	const struct smg_http_profile *p = c->p;
+	if (c->failed)
+		return;
+	long first = *p->batch_prefix ? 1 : 0;	/* index of the first statement */
+	long data = r->nstmts ? r->nstmts - first : 0;
+	smg_buf_reset(&c->rendered);
+	remote_render_statement(r, &c->rendered, sql, sqllen, ps, r->nstmts ? r->nstmts : first);
+	size_t sep = strlen(p->separator);
+	bool full = r->nstmts &&
+		    (data >= p->max_statements ||
+		     (p->max_request_bytes && c->body_overhead + r->stmts.len + sep +
+						      c->rendered.len > (size_t)p->max_request_bytes));
+	if (full) {
+		flush_batch(c);
+		if (c->failed)
+			return;
+		smg_buf_reset(&c->rendered);
+		remote_render_statement(r, &c->rendered, sql, sqllen, ps, first);
+	}
+	if (r->nstmts == 0 && first) {
+		struct params none = {0};
+		remote_render_statement(r, &r->stmts, p->batch_prefix, strlen(p->batch_prefix), &none, 0);
+		r->nstmts++;
+	}
+	if (r->nstmts)
+		smg_buf_adds(&r->stmts, p->separator);
+	smg_buf_add(&r->stmts, c->rendered.data, c->rendered.len);
+	r->nstmts++;
+	c->statements++;
+	if (op < 0)
+		c->tab[table].create_batch = c->batches + 1;
+	if (op >= 0) {
+		c->tab[table].batch[op] += rows;
+		c->sent_rows += rows;
+		if (c->progress && c->send)
+			smg_progress("apply", c->sent_rows, c->total_rows);
+	}
+}
+
+static void close_statement(struct apply_ctx *c)
+{
+	if (c->rows == 0)
+		return;
+	struct atable *a = &c->tab[c->cur];
+	smg_buf_add(&c->sql, a->tail[c->op].data, a->tail[c->op].len);
+	add_statement(c, c->sql.data, c->sql.len, &c->ps, c->cur, c->op, c->rows);
+	c->rows = 0;
+}
+
+/* One table's spooled changes of one kind into statements, in batches. */
+static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *tuple,
+			struct smg_buf *pdata)
+{
+	const struct smg_http_profile *p = c->p;
+	struct atable *a = &c->tab[ti];
+	FILE *f = c->spool[op];
+	if (a->n[op] == 0)
+		return;
+	if (fseek(f, a->off[op], SEEK_SET) != 0)
+		smg_die(SMG_EXIT_FAILURE, "seeking in the spool file: %s", strerror(errno));
+	c->rows = 0;
+	c->cur = ti;
+	c->op = op;
+	for (int64_t i = 0; i < a->n[op] && !c->failed; i++) {
+		uint32_t hdr[3];
+		if (!spool_read(f, hdr, sizeof hdr) || hdr[0] != ti)
+			smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
+		uint32_t sqllen = hdr[1], np = hdr[2];
+		smg_buf_reset(tuple);
+		smg_buf_grow(tuple, sqllen + 1);
+		spool_read(f, tuple->data, sqllen);
+		tuple->len = sqllen;
+		struct params tp = {0};
+		for (uint32_t k = 0; k < np; k++) {
+			char kind;
+			uint32_t len;
+			spool_read(f, &kind, 1);
+			spool_read(f, &len, sizeof len);
+			smg_buf_reset(pdata);
+			smg_buf_grow(pdata, len + 1);
+			spool_read(f, pdata->data, len);
+			remote_params_add(&tp, kind, pdata->data, len);
+		}
+		/* does it fit in the statement being built? */
+		size_t add = remote_expanded_len(p, tuple->data, tuple->len, (long)c->ps.n);
+		bool fits = c->rows > 0 && c->rows < c->batch_rows &&
+			    (!p->max_params || (long)(c->ps.n + np) <= p->max_params) &&
+			    (!p->max_statement_bytes ||
+			     c->sqlbytes + 1 + add + a->tail[op].len <= (size_t)p->max_statement_bytes);
+		if (!fits) {
+			close_statement(c);
+			smg_buf_reset(&c->sql);
+			remote_params_reset(&c->ps);
+			smg_buf_add(&c->sql, a->head[op].data, a->head[op].len);
+			c->sqlbytes = a->head[op].len;
+			add = remote_expanded_len(p, tuple->data, tuple->len, 0);
+		} else {
+			smg_buf_addc(&c->sql, ',');
+			c->sqlbytes++;
+		}
+		smg_buf_add(&c->sql, tuple->data, tuple->len);
+		c->sqlbytes += add;
+		for (size_t k = 0; k < tp.n; k++)
+			remote_params_add(&c->ps, tp.v[k].kind, tp.data.data + tp.v[k].off, tp.v[k].len);
+		remote_params_free(&tp);
+		c->rows++;
+	}
+	close_statement(c);
+}
+
+/*
+ * Pass 2 (plan) and 3 (send): statements from the spool, in batches.  A
+ * batch is a transaction, and foreign keys are checked at its commit, but
+ * a push of any size takes many batches: so tables to create go first,
+ * then deletes, children before parents, then upserts, parents before
+ * children.
+ * Each batch then leaves every reference whole, as the target demands.
+ */
+static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
+{
+	struct smg_buf tuple = SMG_BUF_INIT, pdata = SMG_BUF_INIT;
+	struct params none = {0};
+	c->send = send;
+	c->batches = c->statements = c->sent_rows = 0;
+	for (size_t k = 0; k < c->ntab && !c->failed; k++) {
+		const struct smg_table *t = c->tab[order[k]].t;
+		if (c->tab[order[k]].create)
+			add_statement(c, t->sql, strlen(t->sql), &none, order[k], -1, 0);
+	}
+	for (size_t k = c->ntab; k-- > 0 && !c->failed;)
+		run_changes(c, order[k], OP_DEL, &tuple, &pdata);
+	for (size_t k = 0; k < c->ntab && !c->failed; k++)
+		run_changes(c, order[k], OP_UPS, &tuple, &pdata);
+	flush_batch(c);
+	if (c->progress && send)
+		smg_progress_done();
+	smg_buf_free(&tuple);
+	smg_buf_free(&pdata);
+}
+
+/* The stream's tables, parents first, by the target's own schema (or the
+ * stream's, for a table still to be created). */
+static size_t *table_order(const struct apply_ctx *c, struct schema *s)
+{
+	const char **names = smg_xcalloc(c->ntab + 1, sizeof *names);
+	const char **sql = smg_xcalloc(c->ntab + 1, sizeof *sql);
+	size_t *order = smg_xcalloc(c->ntab + 1, sizeof *order);
+	for (size_t i = 0; i < c->ntab; i++) {
+		const struct rtable *rt = remote_schema_find(s, c->tab[i].t->name);
+		names[i] = c->tab[i].t->name;
+		sql[i] = rt && rt->t->sql ? rt->t->sql : c->tab[i].t->sql;
+	}
+	smg_tables_parents_first(names, sql, c->ntab, order);
+	free(names);
+	free(sql);
+	return order;
+}
+
+int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
+		     const struct smg_apply_opts *o, struct smg_remote_result *res)
+{
+	memset(res, 0, sizeof *res);
+	if (r->p->read_only)
+		smg_die(SMG_EXIT_USAGE, "%s: the %s profile is read-only: it cannot be written to",
+			r->t->name, r->p->name);
+	if (!strcmp(r->p->method, "GET"))
+		smg_die(SMG_EXIT_USAGE, "%s: the %s profile sends GET requests: it cannot write",
+			r->t->name, r->p->name);
+	struct apply_ctx c = {.r = r, .p = r->p, .progress = o->progress};
+	c.batch_rows = r->t->batch_rows > 0 ? r->t->batch_rows : 100;
+	for (int op = 0; op < 2; op++) {
+		c.spool[op] = tmpfile();
+		if (!c.spool[op])
+			smg_die(SMG_EXIT_FAILURE, "cannot create a spool file: %s", strerror(errno));
+	}
+	struct schema s;
+	remote_schema_load(r, &s);
+	spool_stream(&c, &s, in, o);
+	size_t *order = table_order(&c, &s);
+	remote_schema_free(&s);
+	for (size_t i = 0; i < c.ntab; i++)
+		c.total_rows += c.tab[i].n[0] + c.tab[i].n[1];
+	{
+		struct smg_buf b = SMG_BUF_INIT;
+		struct smg_tvar v = {"statements", "", 0, false};
+		smg_template_expand(&b, r->p->body, &v, 1, 0, 999999);
+		c.body_overhead = b.len;
+		smg_buf_free(&b);
+	}
+	run_batches(&c, order, false);	/* plan: how many batches */
+	res->batches = c.batches;
+	res->statements = c.statements;
+	if (!o->dry_run)
+		run_batches(&c, order, true);
+	free(order);
+	res->landed = c.landed;
+	res->requests = r->requests;
+	res->code = c.failed ? (c.fail.code ? c.fail.code : SMG_EXIT_FAILURE) : 0;
+	if (c.failed) {
+		snprintf(res->error, sizeof res->error, "%s", c.fail.msg);
+		res->maybe_landed = c.fail.maybe_landed;
+	}
+	res->res.tables = smg_xcalloc(c.ntab + 1, sizeof *res->res.tables);
+	res->res.ntables = c.ntab;
+	for (size_t i = 0; i < c.ntab; i++) {
+		struct atable *a = &c.tab[i];
+		struct smg_apply_table *t = &res->res.tables[i];
+		t->name = smg_xstrdup(a->t->name);
+		t->created = a->create && (o->dry_run || a->create_batch <= c.landed);
+		t->upserted = o->dry_run ? a->planned[OP_UPS] : a->landed[OP_UPS];
+		t->deleted = o->dry_run ? a->planned[OP_DEL] : a->landed[OP_DEL];
+		res->res.upserted += t->upserted;
+		res->res.deleted += t->deleted;
+		if (!o->dry_run) {
+			res->pending_upserts += a->planned[OP_UPS] - a->landed[OP_UPS];
+			res->pending_deletes += a->planned[OP_DEL] - a->landed[OP_DEL];
+		}
+		for (int op = 0; op < 2; op++) {
+			smg_buf_free(&a->head[op]);
+			smg_buf_free(&a->tail[op]);
+		}
+		smg_table_free(a->t);
+	}
+	free(c.tab);
+	for (int op = 0; op < 2; op++)
+		fclose(c.spool[op]);
+	smg_buf_free(&c.sql);
+	smg_buf_free(&c.rendered);
+	remote_params_free(&c.ps);
+	return res->code;
+}
+
+void smg_remote_result_free(struct smg_remote_result *res)
+{
+	smg_apply_result_free(&res->res);
+	memset(res, 0, sizeof *res);
+}
+
+void smg_remote_report_text(struct smg_buf *b, const char *target,
+			    const struct smg_remote_result *res, bool dry_run)
+{
+	smg_apply_report_text(b, target, &res->res, dry_run);
+	if (dry_run)
+		smg_buf_addf(b, "%s: would send %lld batch%s (%lld statement%s)\n", target,
+			     (long long)res->batches, res->batches == 1 ? "" : "es",
+			     (long long)res->statements, res->statements == 1 ? "" : "s");
+	else
+		smg_buf_addf(b, "%s: %lld of %lld batch%s landed (%lld statement%s) in %lld "
+			     "request%s\n", target, (long long)res->landed, (long long)res->batches,
+			     res->batches == 1 ? "" : "es", (long long)res->statements,
+			     res->statements == 1 ? "" : "s", (long long)res->requests,
+			     res->requests == 1 ? "" : "s");
+}
+
+void smg_remote_report_json(struct smg_buf *b, const char *target,
+			    const struct smg_remote_result *res, bool dry_run)
+{
+	size_t start = b->len;
+	smg_apply_report_json(b, target, &res->res, dry_run);
+	/* the same object with the batches added */
+	while (b->len > start && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '}'))
+		b->len--;
+	smg_buf_addf(b, ",\"complete\":%s,\"batches\":%lld,\"landed\":%lld,\"statements\":%lld,"
+		     "\"requests\":%lld", res->code ? "false" : "true", (long long)res->batches,
+		     (long long)res->landed, (long long)res->statements, (long long)res->requests);
+	if (res->code) {
+		smg_buf_addf(b, ",\"failed_batch\":%lld,\"pending_upserts\":%lld,"
+			     "\"pending_deletes\":%lld,\"maybe_landed\":%s,\"exit\":%d,\"error\":",
+			     (long long)res->landed + 1, (long long)res->pending_upserts,
+			     (long long)res->pending_deletes, res->maybe_landed ? "true" : "false",
+			     res->code);
+		smg_json_add_string(b, res->error, strlen(res->error));
+	}
+	smg_buf_adds(b, "}\n");
+}
+
+void smg_remote_report_failure(const char *target, const struct smg_remote_result *res)
+{
+	smg_warn("%s", res->error);
+	struct smg_buf b = SMG_BUF_INIT;
+	for (size_t i = 0; i < res->res.ntables; i++) {
+		const struct smg_apply_table *t = &res->res.tables[i];
+		if (!t->upserted && !t->deleted)
+			continue;
+		smg_buf_addf(&b, "%s%s: %lld upserted, %lld deleted", b.len ? "; " : "", t->name,
+			     (long long)t->upserted, (long long)t->deleted);
+	}
+	if (res->landed)
+		smg_warn("%s: batches 1-%lld of %lld landed (%s)", target, (long long)res->landed,
+			 (long long)res->batches, b.len ? b.data : "no rows");
+	else
+		smg_warn("%s: no batch of %lld landed", target, (long long)res->batches);
+	smg_warn("%s: batch %lld%s and the %lld after it did not land: %lld upserts and %lld "
+		 "deletes; running the same sync again finishes the job", target,
+		 (long long)res->landed + 1,
+		 res->maybe_landed ? " (which may have committed before the connection broke)" : "",
+		 (long long)(res->batches - res->landed - 1), (long long)res->pending_upserts,
+		 (long long)res->pending_deletes);
+	smg_buf_free(&b);
+}

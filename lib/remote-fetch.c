@@ -1,0 +1,487 @@
+/*
+ * remote-fetch.c - reading a remote target: its schema, and every selected
+ * table's rows, losslessly, in key order, paged by key (see remote.h and
+ * tests/d1/FIDELITY.md).
+ */
+#include "remote-int.h"
+#include "progress.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* First pages of this many tables share one request. */
+#define FETCH_GROUP_MAX 10
+
+#define TABLE_FILTER                                                               \
+	"m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "            \
+	"AND m.name NOT LIKE '\\_cf\\_%' ESCAPE '\\' "                              \
+	"AND coalesce(m.sql, '') NOT LIKE 'CREATE VIRTUAL%'"
+
+static const char schema_columns_sql[] =
+	"SELECT m.name AS c0, CASE WHEN p.cid = 0 THEN m.sql END AS c1, p.name AS c2, "
+	"p.pk AS c3, p.hidden AS c4 "
+	"FROM sqlite_master m, pragma_table_xinfo(m.name) p WHERE " TABLE_FILTER
+	" ORDER BY m.name, p.cid";
+static const char schema_collations_sql[] =
+	"SELECT m.name AS c0, i.name AS c1, i.coll AS c2 FROM sqlite_master m, pragma_index_list(m.name) l, "
+	"pragma_index_xinfo(l.name) i WHERE " TABLE_FILTER
+	" AND l.origin = 'pk' AND i.key = 1 AND upper(i.coll) <> 'BINARY'";
+
+static int by_rtable_name(const void *a, const void *b)
+{
+	return strcmp(((const struct rtable *)a)->t->name, ((const struct rtable *)b)->t->name);
+}
+
+struct rtable *remote_schema_find(struct schema *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i].t->name, name))
+			return &s->v[i];
+	return NULL;
+}
+
+void remote_schema_free(struct schema *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		smg_table_free(s->v[i].t);
+		for (size_t k = 0; k < s->v[i].nnonbinary; k++)
+			free(s->v[i].nonbinary[k]);
+		free(s->v[i].nonbinary);
+		free(s->v[i].col_pk);
+	}
+	free(s->v);
+	memset(s, 0, sizeof *s);
+}
+
+static void schema_read_columns(struct smg_remote *r, struct schema *s, const char *body,
+				size_t blen, long stmt)
+{
+	struct smg_jiter rows;
+	const char *row;
+	size_t rowlen;
+	if (!remote_answer_rows(r, body, blen, stmt, &rows))
+		smg_die(SMG_EXIT_DATA, "%s: the answer has no rows where the profile says (%s)",
+			r->t->name, r->p->rows);
+	char *pknames[101] = {0};
+	size_t npk = 0;
+	struct rtable *cur = NULL;
+	for (;;) {
+		bool more = smg_jnext(&rows, &row, &rowlen);
+		char *f[5] = {0};
+		if (more) {
+			const char *cell[5];
+			size_t celllen[5];
+			bool bad;
+			size_t k = remote_row_cells(row, rowlen, 5, cell, celllen, &bad);
+			if (k != 5 || bad)
+				smg_die(SMG_EXIT_DATA, "%s: malformed schema row", r->t->name);
+			for (k = 0; k < 5; k++)
+				f[k] = remote_cell_text(r->p, cell[k], celllen[k]);
+			if (!f[0] || !f[2])
+				smg_die(SMG_EXIT_DATA, "%s: malformed schema row", r->t->name);
+		}
+		if (cur && (!more || strcmp(cur->t->name, f[0]))) {
+			for (size_t k = 0; k < npk; k++) {
+				if (pknames[k])
+					smg_table_add_pk(cur->t, pknames[k]);
+				free(pknames[k]);
+				pknames[k] = NULL;
+			}
+			npk = 0;
+			cur = NULL;
+		}
+		if (!more)
+			break;
+		if (!cur) {
+			s->v = smg_xrealloc(s->v, (s->n + 1) * sizeof *s->v);
+			cur = &s->v[s->n++];
+			memset(cur, 0, sizeof *cur);
+			cur->t = smg_table_new(f[0]);
+			cur->t->sql = f[1] ? smg_xstrdup(f[1]) : NULL;
+		}
+		long pk = strtol(f[3] ? f[3] : "0", NULL, 10);
+		long hidden = strtol(f[4] ? f[4] : "0", NULL, 10);
+		if (hidden == 0) {
+			cur->col_pk = smg_xrealloc(cur->col_pk, (cur->t->ncols + 1) * sizeof *cur->col_pk);
+			cur->col_pk[cur->t->ncols] = pk > 0 && pk <= 100 ? (int)pk : 0;
+			smg_table_add_col(cur->t, f[2]);
+		}
+		if (pk > 0 && pk <= 100) {
+			free(pknames[pk - 1]);
+			pknames[pk - 1] = smg_xstrdup(f[2]);
+			npk = (size_t)pk > npk ? (size_t)pk : npk;
+		}
+		for (size_t k = 0; k < 5; k++)
+			free(f[k]);
+	}
+	if (rows.bad)
+		smg_die(SMG_EXIT_DATA, "%s: malformed answer to the schema query", r->t->name);
+	qsort(s->v, s->n, sizeof *s->v, by_rtable_name);
+}
+
+static void schema_read_collations(struct smg_remote *r, struct schema *s, const char *body,
+				   size_t blen, long stmt)
+{
+	struct smg_jiter rows;
+	const char *row, *cell[3];
+	size_t rowlen, celllen[3];
+	if (!remote_answer_rows(r, body, blen, stmt, &rows))
+		return;
+	while (smg_jnext(&rows, &row, &rowlen)) {
+		char *f[3] = {0};
+		bool bad;
+		size_t k = remote_row_cells(row, rowlen, 3, cell, celllen, &bad);
+		if (k != 3 || bad)
+			continue;
+		for (k = 0; k < 3; k++)
+			f[k] = remote_cell_text(r->p, cell[k], celllen[k]);
+		struct rtable *rt = k == 3 && f[0] && f[1] ? remote_schema_find(s, f[0]) : NULL;
+		if (rt) {
+			rt->nonbinary = smg_xrealloc(rt->nonbinary,
+						     (rt->nnonbinary + 1) * sizeof *rt->nonbinary);
+			rt->nonbinary[rt->nnonbinary++] = smg_xstrdup(f[1]);
+		}
+		for (k = 0; k < 3; k++)
+			free(f[k]);
+	}
+}
+
+/* One request (two if the endpoint takes one statement at a time). */
+void remote_schema_load(struct smg_remote *r, struct schema *s)
+{
+	struct params none = {0};
+	memset(s, 0, sizeof *s);
+	remote_req_add(r, schema_columns_sql, strlen(schema_columns_sql), &none);
+	long second = 1;
+	if (r->p->max_statements < 2) {
+		remote_send_or_die(r);
+		schema_read_columns(r, s, r->resp.body.data, r->resp.body.len, 0);
+		second = 0;
+	}
+	remote_req_add(r, schema_collations_sql, strlen(schema_collations_sql), &none);
+	remote_send_or_die(r);
+	if (second)
+		schema_read_columns(r, s, r->resp.body.data, r->resp.body.len, 0);
+	schema_read_collations(r, s, r->resp.body.data, r->resp.body.len, second);
+	for (size_t i = 0; i < s->n; i++)
+		smg_table_finish(s->v[i].t, NULL);	/* a table without a key says so later */
+}
+
+static bool listed(char **list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return true;
+	return false;
+}
+
+char *remote_schema_names(const struct schema *s)
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	for (size_t i = 0; i < s->n; i++) {
+		if (b.len)
+			smg_buf_adds(&b, ", ");
+		smg_buf_adds(&b, s->v[i].t->name);
+	}
+	if (!b.len)
+		smg_buf_adds(&b, "(none)");
+	return smg_buf_detach(&b);
+}
+
+/* The stream's view of one endpoint table under sel, as smg_db_table. */
+static struct smg_table *select_table(const struct rtable *rt, const struct smg_select *sel,
+				      const char **why)
+{
+	const struct smg_table *all = rt->t;
+	struct smg_table *t = smg_table_new(all->name);
+	for (size_t i = 0; i < all->ncols; i++)
+		if (rt->col_pk[i] || !smg_column_excluded(sel, all->name, all->cols[i]))
+			smg_table_add_col(t, all->cols[i]);
+	for (size_t k = 0; k < all->npk; k++)
+		smg_table_add_pk(t, all->pk[k]);
+	if (all->sql)
+		t->sql = smg_xstrdup(all->sql);
+	return smg_table_done(t, sel->ts, why);
+}
+
+static struct smg_table **select_tables(struct smg_remote *r, struct schema *s,
+					const struct smg_select *sel, size_t *n)
+{
+	struct smg_table **out = smg_xcalloc(s->n + 1, sizeof *out);
+	*n = 0;
+	for (size_t i = 0; i < sel->ntables; i++) {
+		if (!remote_schema_find(s, sel->tables[i])) {
+			char *have = remote_schema_names(s);
+			smg_die(SMG_EXIT_NOTFOUND, "%s: no table \"%s\" (tables: %s)", r->t->name,
+				sel->tables[i], have);
+		}
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const char *name = s->v[i].t->name;
+		if (sel->ntables ? !listed(sel->tables, sel->ntables, name)
+				 : listed(sel->exclude_tables, sel->nexclude_tables, name))
+			continue;
+		const char *why = NULL;
+		struct smg_table *t = select_table(&s->v[i], sel, &why);
+		if (t)
+			out[(*n)++] = t;
+		else if (sel->ntables)
+			smg_die(SMG_EXIT_USAGE, "%s: table \"%s\" cannot be synced: %s (smugglr matches "
+				"rows by primary key)", r->t->name, name, why);
+		else
+			smg_warn("%s: skipping table \"%s\": %s", r->t->name, name, why);
+	}
+	return out;
+}
+
+struct smg_table **smg_remote_tables(struct smg_remote *r, const struct smg_select *sel, size_t *n)
+{
+	struct schema s;
+	remote_schema_load(r, &s);
+	struct smg_table **t = select_tables(r, &s, sel, n);
+	remote_schema_free(&s);
+	return t;
+}
+
+/* ---- fetch ------------------------------------------------------------------------------ */
+struct key_copy {
+	struct smg_value *v;
+	struct smg_buf data;
+	bool set;
+};
+
+static void key_save(struct key_copy *k, const struct smg_table *t, const struct smg_value *vals)
+{
+	smg_buf_reset(&k->data);
+	for (size_t i = 0; i < t->npk; i++) {
+		const struct smg_value *v = &vals[t->pk_idx[i]];
+		if (v->type == SMG_TEXT || v->type == SMG_BLOB)
+			smg_buf_add(&k->data, v->p, v->n);
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < t->npk; i++) {
+		k->v[i] = vals[t->pk_idx[i]];
+		if (k->v[i].type == SMG_TEXT || k->v[i].type == SMG_BLOB) {
+			k->v[i].p = k->data.data + off;
+			off += k->v[i].n;
+		}
+	}
+	k->set = true;
+}
+
+static bool nonbinary(const struct rtable *rt, const char *col)
+{
+	for (size_t i = 0; i < rt->nnonbinary; i++)
+		if (!strcmp(rt->nonbinary[i], col))
+			return true;
+	return false;
+}
+
+/* SELECT ... WHERE key > last ORDER BY key LIMIT page: paged by key, never
+ * by OFFSET, so each page is an index seek. */
+static void page_sql(const struct smg_http_profile *p, const struct rtable *rt,
+		     const struct smg_table *t, const struct key_copy *last, struct smg_buf *sql,
+		     struct params *ps)
+{
+	smg_buf_reset(sql);
+	remote_params_reset(ps);
+	smg_buf_adds(sql, "SELECT ");
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (i)
+			smg_buf_addc(sql, ',');
+		remote_tagged_column(p, sql, t->cols[i], i);
+	}
+	smg_buf_adds(sql, " FROM ");
+	smg_sql_ident(sql, t->name);
+	bool plain = true;	/* every key column compares as BINARY */
+	for (size_t k = 0; k < t->npk; k++)
+		if (nonbinary(rt, t->pk[k]))
+			plain = false;
+	if (last && last->set) {
+		for (size_t k = 0; k < t->npk; k++)
+			if (last->v[k].type == SMG_NULL)
+				smg_die(SMG_EXIT_DATA, "table \"%s\": a NULL in the primary key cannot be "
+					"paged past (give the key column NOT NULL)", t->name);
+		smg_buf_adds(sql, " WHERE ");
+		if (t->npk == 1) {
+			smg_sql_ident(sql, t->pk[0]);
+			smg_buf_adds(sql, " COLLATE BINARY > ");
+			remote_sql_value(p, sql, ps, &last->v[0], false);
+		} else {
+			if (!plain) {
+				/* a row value with COLLATE cannot seek: bound the
+				 * first column, which can */
+				smg_sql_ident(sql, t->pk[0]);
+				smg_buf_adds(sql, " COLLATE BINARY >= ");
+				remote_sql_value(p, sql, ps, &last->v[0], false);
+				smg_buf_adds(sql, " AND ");
+			}
+			smg_buf_addc(sql, '(');
+			smg_sql_idents(sql, t->pk, t->npk, plain ? NULL : " COLLATE BINARY");
+			smg_buf_adds(sql, ") > (");
+			for (size_t k = 0; k < t->npk; k++) {
+				if (k)
+					smg_buf_addc(sql, ',');
+				remote_sql_value(p, sql, ps, &last->v[k], false);
+			}
+			smg_buf_addc(sql, ')');
+		}
+	}
+	smg_buf_adds(sql, " ORDER BY ");
+	smg_sql_idents(sql, t->pk, t->npk, " COLLATE BINARY");
+	smg_buf_addf(sql, " LIMIT %ld", p->page_rows);
+}
+
+struct fetch_state {
+	struct smg_value *vals, *key;
+	const char **cell;
+	size_t *cell_len;
+	struct key_copy last;
+	int64_t rows, done;
+	bool progress, keys_only;
+	struct smg_writer *w;
+};
+
+/* Where statement i's rows are in an answer, before anything in it is
+ * decoded in place. */
+struct rows_span {
+	const char *p;
+	size_t len;
+	bool truncated;
+};
+
+static struct rows_span find_rows(struct smg_remote *r, const struct smg_table *t,
+				  const char *body, size_t blen, long i)
+{
+	struct rows_span s = {NULL, 0, remote_answer_truncated(r, body, blen)};
+	if (!smg_jpath(body, blen, r->p->rows, i, &s.p, &s.len) ||
+	    (s.len == 4 && !memcmp(s.p, "null", 4))) {
+		s.p = "[]";
+		s.len = 2;
+	}
+	if (s.len == 0 || s.p[0] != '[')
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\": no array of rows at %s in the answer",
+			r->t->name, t->name, r->p->rows);
+	return s;
+}
+
+/* Write the rows of one page; returns how many. */
+static long fetch_rows(struct smg_remote *r, const struct smg_table *t, struct rows_span span,
+		       struct fetch_state *fs)
+{
+	struct smg_jiter rows;
+	const char *row;
+	size_t rowlen;
+	long n = 0;
+	smg_jarray(&rows, span.p, span.len);
+	unsigned char hash[SMG_HASH_LEN];
+	while (smg_jnext(&rows, &row, &rowlen)) {
+		/* find every cell before decoding any in place */
+		bool bad;
+		size_t k = remote_row_cells(row, rowlen, t->ncols, fs->cell, fs->cell_len, &bad);
+		if (bad)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": a row is neither an array nor an "
+				"object", r->t->name, t->name);
+		for (size_t q = 0; q < k && q < t->ncols; q++) {
+			const char *err = remote_decode_tagged(r->p, fs->cell[q], fs->cell_len[q], &fs->vals[q]);
+			if (err)
+				smg_die(SMG_EXIT_DATA, "%s: table \"%s\", column \"%s\": %s", r->t->name,
+					t->name, t->cols[q], err);
+		}
+		if (k != t->ncols)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": a row has %s values than its %zu "
+				"columns", r->t->name, t->name, k > t->ncols ? "more" : "fewer", t->ncols);
+		if (fs->last.set) {
+			for (size_t q = 0; q < t->npk; q++)
+				fs->key[q] = fs->vals[t->pk_idx[q]];
+			if (smg_key_cmp(fs->key, fs->last.v, t->npk) <= 0)
+				smg_die(SMG_EXIT_DATA, "%s: table \"%s\": rows came back out of key order "
+					"(the endpoint does not sort or compare keys as SQLite does)",
+					r->t->name, t->name);
+		}
+		smg_hash_row(t, fs->vals, hash);
+		smg_write_row_values(fs->w, t, fs->vals, hash, fs->keys_only);
+		smg_writer_maybe_flush(fs->w);
+		key_save(&fs->last, t, fs->vals);
+		n++;
+		if (fs->progress)
+			smg_progress("fetch", ++fs->done, -1);
+	}
+	if (rows.bad)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\": malformed answer", r->t->name, t->name);
+	return n;
+}
+
+static void fetch_state_table(struct fetch_state *fs, const struct smg_table *t)
+{
+	free(fs->vals);
+	free(fs->key);
+	free(fs->cell);
+	free(fs->cell_len);
+	free(fs->last.v);
+	fs->vals = smg_xcalloc(t->ncols, sizeof *fs->vals);
+	fs->cell = smg_xcalloc(t->ncols, sizeof *fs->cell);
+	fs->cell_len = smg_xcalloc(t->ncols, sizeof *fs->cell_len);
+	fs->key = smg_xcalloc(t->npk, sizeof *fs->key);
+	fs->last.v = smg_xcalloc(t->npk, sizeof *fs->last.v);
+	fs->last.set = false;
+}
+
+void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct smg_writer *w,
+		      bool progress)
+{
+	struct schema s;
+	size_t n;
+	remote_schema_load(r, &s);
+	struct smg_table **tables = select_tables(r, &s, sel, &n);
+	struct smg_buf sql = SMG_BUF_INIT, held = SMG_BUF_INIT;
+	struct params ps = {0};
+	struct fetch_state fs = {.w = w, .progress = progress, .keys_only = sel->keys_only};
+	struct rows_span spans[FETCH_GROUP_MAX];
+	long group = r->p->max_statements < FETCH_GROUP_MAX ? r->p->max_statements : FETCH_GROUP_MAX;
+	for (size_t g = 0; g < n; g += (size_t)group) {
+		size_t gn = n - g < (size_t)group ? n - g : (size_t)group;
+		/* the first page of several tables in one request */
+		for (size_t k = 0; k < gn; k++) {
+			struct rtable *rt = remote_schema_find(&s, tables[g + k]->name);
+			page_sql(r->p, rt, tables[g + k], NULL, &sql, &ps);
+			remote_req_add(r, sql.data, sql.len, &ps);
+		}
+		remote_send_or_die(r);
+		/* keep that answer while later pages of its tables are read */
+		smg_buf_free(&held);
+		held = r->resp.body;
+		memset(&r->resp.body, 0, sizeof r->resp.body);
+		for (size_t k = 0; k < gn; k++)
+			spans[k] = find_rows(r, tables[g + k], held.data, held.len, (long)k);
+		for (size_t k = 0; k < gn; k++) {
+			const struct smg_table *t = tables[g + k];
+			struct rtable *rt = remote_schema_find(&s, t->name);
+			fetch_state_table(&fs, t);
+			smg_write_table(w, t);
+			struct rows_span span = spans[k];
+			long got = fetch_rows(r, t, span, &fs);
+			while (got >= r->p->page_rows || (span.truncated && got > 0)) {
+				page_sql(r->p, rt, t, &fs.last, &sql, &ps);
+				remote_req_add(r, sql.data, sql.len, &ps);
+				remote_send_or_die(r);
+				span = find_rows(r, t, r->resp.body.data, r->resp.body.len, 0);
+				got = fetch_rows(r, t, span, &fs);
+			}
+		}
+	}
+	if (progress)
+		smg_progress_done();
+	smg_buf_free(&held);
+	smg_buf_free(&sql);
+	remote_params_free(&ps);
+	free(fs.vals);
+	free(fs.key);
+	free(fs.cell);
+	free(fs.cell_len);
+	free(fs.last.v);
+	smg_buf_free(&fs.last.data);
+	smg_tables_free(tables, n);
+	remote_schema_free(&s);
+}
+

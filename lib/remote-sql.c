@@ -1,0 +1,301 @@
+/*
+ * remote-sql.c - values between smugglr and a remote's SQL: a value as SQL
+ * that gives it back exactly (literal or parameter), the tagged columns a
+ * lossless read selects and the decoding of their cells (tests/d1/FIDELITY.md,
+ * sections 2 and 3).
+ */
+#include "remote-int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Text and blobs up to these sizes go into the SQL as literals, which
+ * costs statement bytes but no bound parameter (D1: 100 per statement);
+ * longer ones are parameters. */
+#define TEXT_LITERAL_MAX 256
+#define BLOB_LITERAL_MAX 128
+
+static const char hexdig[] = "0123456789ABCDEF";
+
+static void add_hex(struct smg_buf *b, const char *p, size_t n)
+{
+	smg_buf_grow(b, 2 * n + 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		b->data[b->len++] = hexdig[c >> 4];
+		b->data[b->len++] = hexdig[c & 15];
+	}
+	b->data[b->len] = '\0';
+}
+
+static bool literal_text_ok(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20)
+			return false;
+	return smg_utf8_valid(p, n);
+}
+
+/* A real as a JSON number that reads back as the same double and is
+ * never taken for an integer. */
+static void real_text(char *out, size_t cap, double d)
+{
+	snprintf(out, cap, "%.17g", d);
+	if (!strpbrk(out, ".eEn"))
+		strncat(out, ".0", cap - strlen(out) - 1);
+}
+
+/*
+ * Append v to sql as SQL that gives back exactly v: a literal where SQLite
+ * reads it exactly, else a parameter marked \x01 (FIDELITY.md, section 3).
+ * literal_only: text and blobs as literals too, to spend fewer parameters.
+ */
+void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, struct params *ps,
+		      const struct smg_value *v, bool literal_only)
+{
+	char num[40];
+	switch (v->type) {
+	case SMG_NULL:
+		smg_buf_adds(sql, "NULL");
+		break;
+	case SMG_INT:
+		smg_buf_addf(sql, "%lld", (long long)v->i);
+		break;
+	case SMG_REAL:
+		if (isinf(v->r)) {
+			smg_buf_adds(sql, v->r > 0 ? "9e999" : "-9e999");
+		} else if (isnan(v->r)) {
+			smg_buf_adds(sql, "NULL");
+		} else if (v->r == 0 && signbit(v->r)) {
+			smg_buf_adds(sql, "CAST(\x01 AS REAL)");
+			remote_params_add(ps, 't', "-0.0", 4);
+		} else {
+			real_text(num, sizeof num, v->r);
+			smg_buf_addc(sql, '\x01');
+			remote_params_add(ps, 'r', num, strlen(num));
+		}
+		break;
+	case SMG_TEXT:
+		if ((v->n <= TEXT_LITERAL_MAX || literal_only) && literal_text_ok(v->p, v->n)) {
+			smg_buf_addc(sql, '\'');
+			for (size_t i = 0; i < v->n; i++) {
+				if (v->p[i] == '\'')
+					smg_buf_addc(sql, '\'');
+				smg_buf_addc(sql, v->p[i]);
+			}
+			smg_buf_addc(sql, '\'');
+		} else if (smg_utf8_valid(v->p, v->n) && !literal_only) {
+			smg_buf_addc(sql, '\x01');
+			remote_params_add(ps, 't', v->p, v->n);
+		} else if (p->unhex && !literal_only) {
+			smg_buf_adds(sql, "CAST(unhex(\x01) AS TEXT)");
+			struct smg_buf h = SMG_BUF_INIT;
+			add_hex(&h, v->p, v->n);
+			remote_params_add(ps, 't', h.data ? h.data : "", h.len);
+			smg_buf_free(&h);
+		} else {
+			smg_buf_adds(sql, "CAST(X'");
+			add_hex(sql, v->p, v->n);
+			smg_buf_adds(sql, "' AS TEXT)");
+		}
+		break;
+	case SMG_BLOB:
+		if (v->n <= BLOB_LITERAL_MAX || literal_only || !p->unhex) {
+			smg_buf_adds(sql, "X'");
+			add_hex(sql, v->p, v->n);
+			smg_buf_addc(sql, '\'');
+		} else {
+			smg_buf_adds(sql, "unhex(\x01)");
+			struct smg_buf h = SMG_BUF_INIT;
+			add_hex(&h, v->p, v->n);
+			remote_params_add(ps, 't', h.data, h.len);
+			smg_buf_free(&h);
+		}
+		break;
+	}
+}
+
+/* ---- values out of answers --------------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode hex in place; false if it is not hex. */
+static bool unhex_in_place(char *p, size_t n, size_t *out)
+{
+	if (n & 1)
+		return false;
+	for (size_t i = 0; i < n / 2; i++) {
+		int a = hexval(p[2 * i]), b = hexval(p[2 * i + 1]);
+		if (a < 0 || b < 0)
+			return false;
+		p[i] = (char)(a << 4 | b);
+	}
+	*out = n / 2;
+	return true;
+}
+
+/* A cell that is an object holds its value in the profile's cell member. */
+static void cell_value(const struct smg_http_profile *p, const char **raw, size_t *len)
+{
+	if (*len && **raw == '{' && *p->cell) {
+		if (!smg_jmember(*raw, *len, p->cell, raw, len)) {
+			*raw = "null";
+			*len = 4;
+		}
+	}
+}
+
+/*
+ * One cell of a tagged read (FIDELITY.md, section 2) into v.  Strings are
+ * decoded in place in the answer, which the caller owns; they stay valid
+ * until the next request.  Returns an error message or NULL.
+ */
+const char *remote_decode_tagged(const struct smg_http_profile *p, const char *raw, size_t len,
+				 struct smg_value *v)
+{
+	cell_value(p, &raw, &len);
+	memset(v, 0, sizeof *v);
+	if (len == 4 && !memcmp(raw, "null", 4)) {
+		v->type = SMG_NULL;
+		return NULL;
+	}
+	if (len && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))) {
+		char num[64];
+		if (len >= sizeof num)
+			return "number too long";
+		memcpy(num, raw, len);
+		num[len] = '\0';
+		char *end;
+		errno = 0;
+		v->type = SMG_REAL;
+		v->r = strtod(num, &end);
+		if (*end)
+			return "malformed number";
+		return NULL;
+	}
+	if (!len || raw[0] != '"' || len < 3)
+		return "expected a tagged string, a number or null";
+	char *s = (char *)raw + 1;
+	size_t n = len - 2;
+	if (memchr(s, '\\', n))
+		return "unexpected escape in a tagged value";
+	char tag = s[0];
+	s++;
+	n--;
+	switch (tag) {
+	case 'i': {
+		char num[32];
+		if (n == 0 || n >= sizeof num)
+			return "bad integer";
+		memcpy(num, s, n);
+		num[n] = '\0';
+		char *end;
+		errno = 0;
+		long long x = strtoll(num, &end, 10);
+		if (*end || errno)
+			return "bad integer";
+		v->type = SMG_INT;
+		v->i = x;
+		return NULL;
+	}
+	case 't':
+	case 'b':
+		if (!unhex_in_place(s, n, &v->n))
+			return "bad hex";
+		v->type = tag == 't' ? SMG_TEXT : SMG_BLOB;
+		v->p = s;
+		return NULL;
+	case 'r':
+		v->type = SMG_REAL;
+		if (n == 3 && !memcmp(s, "Inf", 3))
+			v->r = INFINITY;
+		else if (n == 4 && !memcmp(s, "-Inf", 4))
+			v->r = -INFINITY;
+		else if (n == 4 && !memcmp(s, "-0.0", 4))
+			v->r = -0.0;
+		else
+			return "bad real tag";
+		return NULL;
+	}
+	return "unknown tag";
+}
+
+/* A plain (untagged) cell as text, for the schema queries; malloc'd. */
+char *remote_cell_text(const struct smg_http_profile *p, const char *raw, size_t len)
+{
+	cell_value(p, &raw, &len);
+	if (len == 4 && !memcmp(raw, "null", 4))
+		return NULL;
+	if (len && raw[0] == '"') {
+		struct smg_buf scratch = SMG_BUF_INIT;
+		struct smg_json j;
+		const char *s;
+		size_t n;
+		smg_json_init(&j, raw, len, &scratch);
+		char *out = smg_json_string(&j, &s, &n) ? smg_xstrndup(s, n) : NULL;
+		smg_buf_free(&scratch);
+		return out;
+	}
+	return smg_xstrndup(raw, len);
+}
+
+/* The cells of a row: an array, or an object keyed c0, c1, ... (the
+ * aliases every query gives its columns).  Returns how many were found,
+ * up to n; more than n when an array has more. */
+size_t remote_row_cells(const char *row, size_t rowlen, size_t n, const char **cell,
+			size_t *cell_len, bool *bad)
+{
+	size_t k = 0;
+	*bad = false;
+	if (rowlen && row[0] == '{') {
+		for (k = 0; k < n; k++) {
+			char name[24];
+			snprintf(name, sizeof name, "c%zu", k);
+			if (!smg_jmember(row, rowlen, name, &cell[k], &cell_len[k]))
+				break;
+		}
+		return k;
+	}
+	struct smg_jiter it;
+	const char *c;
+	size_t clen;
+	if (!smg_jarray(&it, row, rowlen)) {
+		*bad = true;
+		return 0;
+	}
+	while (smg_jnext(&it, &c, &clen)) {
+		if (k == n)
+			return n + 1;
+		cell[k] = c;
+		cell_len[k++] = clen;
+	}
+	*bad = it.bad;
+	return k;
+}
+
+
+/* One tagged result column per table column (FIDELITY.md, section 2). */
+void remote_tagged_column(const struct smg_http_profile *p, struct smg_buf *sql, const char *col,
+			  size_t idx)
+{
+	struct smg_buf c = SMG_BUF_INIT;
+	smg_sql_ident(&c, col);
+	const char *q = c.data;
+	smg_buf_addf(sql, "CASE typeof(%s) WHEN 'integer' THEN 'i' || %s WHEN 'real' THEN CASE "
+		     "WHEN %s = 9e999 THEN 'rInf' WHEN %s = -9e999 THEN 'r-Inf' ", q, q, q, q);
+	if (p->neg_zero)
+		smg_buf_addf(sql, "WHEN %s = 0 AND atan2(%s, -1.0) < 0 THEN 'r-0.0' ", q, q);
+	smg_buf_addf(sql, "ELSE %s END WHEN 'text' THEN 't' || hex(%s) WHEN 'blob' THEN 'b' || "
+		     "hex(%s) END AS c%zu", q, q, q, idx);
+	smg_buf_free(&c);
+}
+
