@@ -503,7 +503,7 @@ void smg_apply_report_text(struct smg_buf *b, const char *target,
 {
 	const char *verb = dry_run ? "would write" : "wrote";
 	size_t touched = 0;
-	if (res->conflicts) {
+	if (res->conflicts && !res->rest_written) {
 		smg_buf_addf(b, "%s: %lld %s: %s changed since the diff; nothing written\n",
 			     target, (long long)res->conflicts,
 			     plural(res->conflicts, "conflict", "conflicts"),
@@ -542,10 +542,16 @@ void smg_apply_report_conflicts(const char *target, const struct smg_apply_resul
 			 !c->found_row ? "it is deleted" : c->expected_row ? "it holds other values"
 								  : "there is one");
 	}
-	if (res->conflicts > 10)
+	for (size_t i = 0; !res->nconflict_rows && i < res->ntables; i++)
+		if (res->tables[i].conflicts)
+			smg_warn("%s: conflict: table \"%s\": %lld %s changed since the diff", target,
+				 res->tables[i].name, (long long)res->tables[i].conflicts,
+				 plural(res->tables[i].conflicts, "row", "rows"));
+	if (res->nconflict_rows && res->conflicts > 10)
 		smg_warn("%s: ... and %lld more conflicts", target, (long long)res->conflicts - 10);
-	smg_warn("%s: %lld %s changed since the diff: nothing written (run the diff again)",
-		 target, (long long)res->conflicts, plural(res->conflicts, "row", "rows"));
+	smg_warn("%s: %lld %s changed since the diff: %s (run the diff again)", target,
+		 (long long)res->conflicts, plural(res->conflicts, "row", "rows"),
+		 res->rest_written ? "left as they are, the rest written" : "nothing written");
 }
 
 void smg_apply_report_json(struct smg_buf *b, const char *target,

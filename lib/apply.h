@@ -43,6 +43,7 @@ struct smg_apply_result {
 	struct smg_conflict_row *conflict_rows;	/* the first SMG_CONFLICT_ROWS */
 	int nconflict_rows;
 	int64_t unconditional;		/* changes without "expect": not checked */
+	bool rest_written;		/* remote: conflicts left alone, the rest written */
 };
 
 /* Read the change stream from r and apply it to db in one transaction,

@@ -175,11 +175,17 @@ static void emit(struct merge *m, enum smg_bucket b, enum smg_op op, enum smg_si
 		smg_write_table(m->out, m->out_table);
 		m->header_written = true;
 	}
-	const char *v = NULL;
-	size_t vlen = 0;
+	const char *v = NULL, *was = NULL;
+	size_t vlen = 0, wlen = 0;
 	if (op == SMG_OP_UPSERT)
 		v = values_of(m, to == SMG_SIDE_REMOTE ? SMG_SIDE_LOCAL : SMG_SIDE_REMOTE, &vlen);
-	smg_write_change(m->out, m->out_table, b, op, to, key, expect, v, vlen);
+	/* A target read as a stream is a remote one (smg-fetch's), whose
+	 * compare-and-set is SQL: it needs the values, not only their hash.
+	 * (values_of keeps one side's values in m->permuted: the remote's.) */
+	if (expect && !smg_source_is_db(m->src[to]) &&
+	    smg_source_values_json(m->src[to], &wlen))
+		was = values_of(m, to, &wlen);
+	smg_write_change(m->out, m->out_table, b, op, to, key, expect, was, wlen, v, vlen);
 }
 
 static void check_uuid_key(struct merge *m, enum smg_side side, const struct smg_value *key)
