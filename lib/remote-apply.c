@@ -699,9 +699,9 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	res->res.conflicts = c.conflicts;
 	res->res.rest_written = true;
 	free(c.guards);
+	res->code = c.failed ? (c.fail.code ? c.fail.code : SMG_EXIT_FAILURE) : 0;
 	if (!res->code && c.conflicts)
 		res->code = SMG_EXIT_CONFLICT;
-	res->code = c.failed ? (c.fail.code ? c.fail.code : SMG_EXIT_FAILURE) : 0;
 	if (c.failed) {
 		snprintf(res->error, sizeof res->error, "%s", c.fail.msg);
 		res->maybe_landed = c.fail.maybe_landed;
