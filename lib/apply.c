@@ -17,6 +17,7 @@ struct target_table {
 	 * table record, before deferred rows (below) are done with. */
 	struct smg_table *t;
 	sqlite3_stmt *upsert, *del;
+	sqlite3_stmt *insert;		/* ... ON CONFLICT(key) DO NOTHING */
 	sqlite3_stmt *current;		/* the synced columns of one row, by key */
 	struct smg_value *cur;		/* its values (t->ncols) */
 	/* Upserts a UNIQUE constraint stopped, to try again once the table's
@@ -90,6 +91,7 @@ static struct smg_apply_table *add_result(struct smg_apply_result *res, const ch
 static void close_table(struct target_table *tt)
 {
 	sqlite3_finalize(tt->upsert);
+	sqlite3_finalize(tt->insert);
 	sqlite3_finalize(tt->del);
 	sqlite3_finalize(tt->current);
 	free(tt->cur);
@@ -126,6 +128,9 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 	struct smg_buf sql = SMG_BUF_INIT;
 	smg_sql_upsert_row(&sql, t);
 	tt->upsert = prepare(db, sql.data, dbname);
+	smg_buf_reset(&sql);
+	smg_sql_insert_row(&sql, t);
+	tt->insert = prepare(db, sql.data, dbname);
 	smg_buf_reset(&sql);
 	smg_sql_delete_row(&sql, t);
 	tt->del = prepare(db, sql.data, dbname);
@@ -190,6 +195,21 @@ static bool try_upsert(struct target_table *tt, const struct smg_value *vals, co
 		die_write(sqlite3_db_handle(st), dbname, tt->t, vals);
 	done(st);
 	return false;
+}
+
+/* Insert a row where there was none: 1 when it went in, 0 when a row with
+ * its key is there, -1 when a UNIQUE constraint stood in the way. */
+static int try_insert(struct target_table *tt, const struct smg_value *vals, const char *dbname)
+{
+	sqlite3_stmt *st = tt->insert;
+	sqlite3 *db = sqlite3_db_handle(st);
+	for (size_t i = 0; i < tt->t->ncols; i++)
+		smg_bind_value(st, (int)i + 1, &vals[i]);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && sqlite3_extended_errcode(db) != SQLITE_CONSTRAINT_UNIQUE)
+		die_write(db, dbname, tt->t, vals);
+	done(st);
+	return rc != SQLITE_DONE ? -1 : sqlite3_changes(db) ? 1 : 0;
 }
 
 static void decode_deferred(const struct smg_table *t, const char *json, struct smg_buf *scratch,
@@ -390,15 +410,47 @@ static enum cas still_as_seen(struct target_table *tt, const struct smg_record *
 	return CAS_CONFLICT;
 }
 
+/* The change's values into vals, their key checked against its key. */
+static void values_of(const struct smg_record *rec, struct smg_reader *r,
+		      const struct smg_table *t, struct smg_value **vals, size_t *cap)
+{
+	smg_reader_values(r, rec, vals, cap);
+	for (size_t k = 0; k < t->npk; k++)
+		if (smg_value_cmp(&(*vals)[t->pk_idx[k]], &rec->key[k]) != 0)
+			smg_reader_die(r, "the key of the change does not match its values");
+}
+
+/* Keep an upsert a UNIQUE constraint stopped, for finish_deferred. */
+static void defer(struct target_table *tt, const struct smg_record *rec)
+{
+	smg_buf_add(&tt->deferred, rec->values, rec->values_len);
+	smg_buf_addc(&tt->deferred, '\0');
+	tt->ndeferred++;
+}
+
 static void apply_change(struct target_table *tt, const struct smg_record *rec,
 			 struct smg_reader *r, const char *dbname, bool dry_run,
 			 struct smg_value **vals, size_t *cap, struct smg_apply_result *res)
 {
 	const struct smg_table *t = tt->t;
-	if (still_as_seen(tt, rec, r, dbname, vals, cap, res) != CAS_WRITE)
-		return;
 	/* after a conflict nothing is written: the rest is only checked */
 	dry_run = dry_run || res->conflicts;
+	/* A row the diff saw absent: try the insert, which is the check; only
+	 * a row there now costs a read (a bulk push costs nothing more). */
+	if (rec->op == SMG_OP_UPSERT && rec->expect == SMG_EXPECT_ABSENT && !dry_run &&
+	    !tt->missing) {
+		values_of(rec, r, t, vals, cap);
+		int got = try_insert(tt, *vals, dbname);
+		if (got != 0) {
+			tt->res->upserted++;
+			if (got < 0)
+				defer(tt, rec);
+			return;
+		}
+		/* a row is there: the general check says what it is */
+	}
+	if (still_as_seen(tt, rec, r, dbname, vals, cap, res) != CAS_WRITE)
+		return;
 	if (rec->op == SMG_OP_DELETE) {
 		tt->res->deleted++;
 		if (dry_run || tt->missing)
@@ -415,18 +467,12 @@ static void apply_change(struct target_table *tt, const struct smg_record *rec,
 		done(tt->del);
 		return;
 	}
-	smg_reader_values(r, rec, vals, cap);
-	for (size_t k = 0; k < t->npk; k++)
-		if (smg_value_cmp(&(*vals)[t->pk_idx[k]], &rec->key[k]) != 0)
-			smg_reader_die(r, "the key of the change does not match its values");
+	values_of(rec, r, t, vals, cap);
 	tt->res->upserted++;
 	if (dry_run || tt->missing)
 		return;
-	if (!try_upsert(tt, *vals, dbname)) {
-		smg_buf_add(&tt->deferred, rec->values, rec->values_len);
-		smg_buf_addc(&tt->deferred, '\0');
-		tt->ndeferred++;
-	}
+	if (!try_upsert(tt, *vals, dbname))
+		defer(tt, rec);
 }
 
 void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
