@@ -7,6 +7,7 @@
  */
 #include "apply.h"
 #include "progress.h"
+#include "schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,28 +44,75 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql, const char *dbname)
 	return st;
 }
 
-/* The target must have every synced column and the same key. */
-static void check_target(sqlite3 *db, const char *dbname, const struct smg_table *t)
+/* ALTER TABLE ADD COLUMN, with the definition the stream's schema gives. */
+static void add_column(sqlite3 *db, const char *dbname, const struct smg_table *t,
+		       const char *col, bool dry_run)
+{
+	char *why = NULL;
+	char *def = smg_schema_column_def(t, col, &why);
+	if (!def)
+		smg_die(SMG_EXIT_DATA, "%s: cannot add column \"%s\" to table \"%s\": %s", dbname, col,
+			t->name, why);
+	struct smg_buf sql = SMG_BUF_INIT;
+	smg_buf_adds(&sql, "ALTER TABLE ");
+	smg_sql_ident(&sql, t->name);
+	smg_buf_addf(&sql, " ADD COLUMN %s", def);
+	char *err = NULL;
+	if (!dry_run && sqlite3_exec(db, sql.data, NULL, NULL, &err) != SQLITE_OK)
+		smg_die(SMG_EXIT_DATA, "%s: cannot add column \"%s\" to table \"%s\": %s (in %s)",
+			dbname, col, t->name, err, sql.data);
+	free(def);
+	smg_buf_free(&sql);
+}
+
+/* The target must have every synced column (or get it: --add-columns) and
+ * the same key.  True when columns are to be added in a dry run: the
+ * table cannot be written as it is, only counted. */
+static bool check_target(sqlite3 *db, const char *dbname, const struct smg_table *t,
+			 const struct smg_apply_opts *o, struct smg_apply_table *res)
 {
 	struct smg_select none = {0};
 	const char *why = NULL;
 	struct smg_table *have = smg_db_table(db, t->name, &none, &why);
 	if (!have)
 		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" cannot be written: %s", dbname, t->name, why);
-	struct smg_buf missing = SMG_BUF_INIT;
-	for (size_t i = 0; i < t->ncols; i++)
-		if (smg_table_col(have, t->cols[i]) < 0)
-			smg_buf_addf(&missing, "%s\"%s\"", missing.len ? ", " : "", t->cols[i]);
-	if (missing.len)
-		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s", dbname, t->name,
-			strchr(missing.data, ',') ? "s" : "", missing.data);
 	bool same = have->npk == t->npk;
 	for (size_t k = 0; same && k < t->npk; k++)
 		same = !strcmp(have->pk[k], t->pk[k]);
 	if (!same)
 		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" has a different primary key than the stream",
 			dbname, t->name);
+	struct smg_buf missing = SMG_BUF_INIT;
+	for (size_t i = 0; i < t->ncols; i++)
+		if (smg_table_col(have, t->cols[i]) < 0)
+			smg_buf_addf(&missing, "%s\"%s\"", missing.len ? ", " : "", t->cols[i]);
+	if (missing.len && !o->add_columns)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s (--add-columns adds them "
+			"from the stream's schema)", dbname, t->name,
+			strchr(missing.data, ',') ? "s" : "", missing.data);
+	for (size_t i = 0; missing.len && i < t->ncols; i++) {
+		if (smg_table_col(have, t->cols[i]) >= 0)
+			continue;
+		add_column(db, dbname, t, t->cols[i], o->dry_run);
+		smg_select_add(&res->added, &res->nadded, t->cols[i]);
+	}
+	smg_buf_free(&missing);
 	smg_table_free(have);
+	return res->nadded && o->dry_run;
+}
+
+/* The stream's CREATE TABLE and its indexes (smg_schema_check_create has
+ * made sure that is all they are).  An index name the target already uses
+ * for something else is a schema mismatch, not an I/O error. */
+static void create_table(sqlite3 *db, const char *dbname, const struct smg_table *t)
+{
+	exec(db, t->sql, dbname);
+	for (size_t i = 0; i < t->nindexes; i++) {
+		char *err = NULL;
+		if (sqlite3_exec(db, t->indexes[i], NULL, NULL, &err) != SQLITE_OK)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": cannot create its index: %s (in %s)",
+				dbname, t->name, err, t->indexes[i]);
+	}
 }
 
 static bool is_key(const struct smg_table *t, size_t col)
@@ -157,17 +205,18 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 				"--create-tables creates it from the source's schema", dbname,
 				t->name, have);
 		}
-		if (!t->sql)
-			smg_die(SMG_EXIT_DATA, "%s: cannot create table \"%s\": the stream carries no "
-				"schema for it", dbname, t->name);
+		smg_schema_check_create(t, dbname);
 		tt->res->created = true;
 		if (o->dry_run) {
 			tt->missing = true;
 			return;
 		}
-		exec(db, t->sql, dbname);
+		create_table(db, dbname, t);
 	}
-	check_target(db, dbname, t);
+	if (check_target(db, dbname, t, o, tt->res)) {
+		tt->missing = true;
+		return;
+	}
 	struct smg_buf sql = SMG_BUF_INIT;
 	build_upsert(&sql, t);
 	tt->upsert = prepare(db, sql.data, dbname);
@@ -265,8 +314,12 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 
 void smg_apply_result_free(struct smg_apply_result *res)
 {
-	for (size_t i = 0; i < res->ntables; i++)
+	for (size_t i = 0; i < res->ntables; i++) {
 		free(res->tables[i].name);
+		for (size_t k = 0; k < res->tables[i].nadded; k++)
+			free(res->tables[i].added[k]);
+		free(res->tables[i].added);
+	}
 	free(res->tables);
 	memset(res, 0, sizeof *res);
 }
@@ -284,13 +337,19 @@ void smg_apply_report_text(struct smg_buf *b, const char *target,
 	for (size_t i = 0; i < res->ntables; i++) {
 		const struct smg_apply_table *t = &res->tables[i];
 		/* a sync's stream names tables whose changes all went the other way */
-		if (!t->upserted && !t->deleted && !t->created)
+		if (!t->upserted && !t->deleted && !t->created && !t->nadded)
 			continue;
 		touched++;
-		smg_buf_addf(b, "%s: %s: %lld upserted, %lld deleted%s\n", target, t->name,
+		smg_buf_addf(b, "%s: %s: %lld upserted, %lld deleted%s", target, t->name,
 			     (long long)t->upserted, (long long)t->deleted,
 			     t->created ? (dry_run ? " (table would be created)" : " (table created)")
 					: "");
+		for (size_t k = 0; k < t->nadded; k++)
+			smg_buf_addf(b, "%s\"%s\"", k ? ", " : t->nadded > 1 ? " (columns " : " (column ",
+				     t->added[k]);
+		if (t->nadded)
+			smg_buf_adds(b, dry_run ? " would be added)" : " added)");
+		smg_buf_addc(b, '\n');
 	}
 	smg_buf_addf(b, "%s: %s %lld %s and %lld %s in %zu %s%s\n", target, verb,
 		     (long long)res->upserted, plural(res->upserted, "upsert", "upserts"),
@@ -308,9 +367,16 @@ void smg_apply_report_json(struct smg_buf *b, const char *target,
 		const struct smg_apply_table *t = &res->tables[i];
 		smg_buf_adds(b, i ? ",{\"table\":" : "{\"table\":");
 		smg_json_add_string(b, t->name, strlen(t->name));
-		smg_buf_addf(b, ",\"upserted\":%lld,\"deleted\":%lld,\"created\":%s}",
+		smg_buf_addf(b, ",\"upserted\":%lld,\"deleted\":%lld,\"created\":%s",
 			     (long long)t->upserted, (long long)t->deleted,
 			     t->created ? "true" : "false");
+		smg_buf_adds(b, ",\"added_columns\":[");
+		for (size_t k = 0; k < t->nadded; k++) {
+			if (k)
+				smg_buf_addc(b, ',');
+			smg_json_add_string(b, t->added[k], strlen(t->added[k]));
+		}
+		smg_buf_adds(b, "]}");
 	}
 	smg_buf_addf(b, "],\"upserted\":%lld,\"deleted\":%lld}\n", (long long)res->upserted,
 		     (long long)res->deleted);

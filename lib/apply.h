@@ -9,6 +9,7 @@
 struct smg_apply_opts {
 	bool dry_run;		/* validate everything, write nothing */
 	bool create_tables;	/* create a missing table from the stream's schema */
+	bool add_columns;	/* add a missing column from the stream's schema */
 	int only;		/* -1: every change; else only changes to this side */
 	bool progress;
 };
@@ -17,6 +18,8 @@ struct smg_apply_table {
 	char *name;
 	int64_t upserted, deleted;
 	bool created;
+	char **added;		/* columns added (--add-columns) */
+	size_t nadded;
 };
 
 struct smg_apply_result {
