@@ -76,12 +76,6 @@ static bool check_target(sqlite3 *db, const char *dbname, const struct smg_table
 	struct smg_table *have = smg_db_table(db, t->name, &none, &why);
 	if (!have)
 		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" cannot be written: %s", dbname, t->name, why);
-	bool same = have->npk == t->npk;
-	for (size_t k = 0; same && k < t->npk; k++)
-		same = !strcmp(have->pk[k], t->pk[k]);
-	if (!same)
-		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" has a different primary key than the stream",
-			dbname, t->name);
 	struct smg_buf missing = SMG_BUF_INIT;
 	for (size_t i = 0; i < t->ncols; i++)
 		if (smg_table_col(have, t->cols[i]) < 0)
@@ -90,6 +84,12 @@ static bool check_target(sqlite3 *db, const char *dbname, const struct smg_table
 		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s (--add-columns adds them "
 			"from the stream's schema)", dbname, t->name,
 			strchr(missing.data, ',') ? "s" : "", missing.data);
+	bool same = have->npk == t->npk;
+	for (size_t k = 0; same && k < t->npk; k++)
+		same = !strcmp(have->pk[k], t->pk[k]);
+	if (!same)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" has a different primary key than the stream",
+			dbname, t->name);
 	for (size_t i = 0; missing.len && i < t->ncols; i++) {
 		if (smg_table_col(have, t->cols[i]) >= 0)
 			continue;
@@ -370,13 +370,11 @@ void smg_apply_report_json(struct smg_buf *b, const char *target,
 		smg_buf_addf(b, ",\"upserted\":%lld,\"deleted\":%lld,\"created\":%s",
 			     (long long)t->upserted, (long long)t->deleted,
 			     t->created ? "true" : "false");
-		smg_buf_adds(b, ",\"added_columns\":[");
-		for (size_t k = 0; k < t->nadded; k++) {
-			if (k)
-				smg_buf_addc(b, ',');
+		for (size_t k = 0; k < t->nadded; k++) {	/* only when there are any */
+			smg_buf_adds(b, k ? "," : ",\"added_columns\":[");
 			smg_json_add_string(b, t->added[k], strlen(t->added[k]));
 		}
-		smg_buf_adds(b, "]}");
+		smg_buf_adds(b, t->nadded ? "]}" : "}");
 	}
 	smg_buf_addf(b, "],\"upserted\":%lld,\"deleted\":%lld}\n", (long long)res->upserted,
 		     (long long)res->deleted);
