@@ -200,7 +200,8 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 			if (!listed(names, nnames, sel->tables[i]))
 				smg_select_add(&names, &nnames, sel->tables[i]);
 		}
-		qsort(names, nnames, sizeof *names, by_table_name);
+		if (nnames)	/* qsort(NULL, 0) is undefined */
+			qsort(names, nnames, sizeof *names, by_table_name);
 	} else {
 		sqlite3_stmt *st = prepare(db, table_query);
 		while (sqlite3_step(st) == SQLITE_ROW) {
