@@ -130,9 +130,9 @@ static char *check_compatible(struct merge *m, const char *lname, const char *rn
 	} else {
 		char *drift = smg_schema_type_drift(l, r, lname, rname);
 		if (drift)
-			why = reason("%s: its values would be stored differently on each side and "
-				     "never agree (make the declared types agree, or exclude the column%s)",
-				     drift, "");
+			why = reason("%s%s", drift, ": its values would be stored differently on each "
+				     "side and never agree (make the declared types agree, or exclude "
+				     "the column)");
 		free(drift);
 	}
 	if (m->grows && !why)

@@ -214,3 +214,23 @@ check_eq "... in JSON: left_alone" "$(jq -c '[.diff.tables[] | select(.left_alon
 run smugglr push --delete -t precious -t a
 check_eq "push --delete --table precious: named, it is emptied" \
 	"$rc $(sqlite3 remote.db 'SELECT count(*) FROM precious')" "0 0"
+
+# ---- the relay verbs: a table whose schema differs is skipped, the rest moves ------
+mkdir -p relay
+rm -f local.db other.db
+sqlite3 local.db "CREATE TABLE a(id INTEGER PRIMARY KEY, v); INSERT INTO a VALUES (1,'x');
+	CREATE TABLE b(id INTEGER PRIMARY KEY, v); INSERT INTO b VALUES (1,'y');"
+printf 'local_db = "local.db"\n[stash]\nurl = "file://%s/relay/team.db"\n' "$T" >relay.toml
+run smugglr -c relay.toml stash
+check_eq "stash into a new relay: exit 0" "$rc" 0
+sqlite3 local.db "ALTER TABLE b ADD COLUMN note TEXT; INSERT INTO a VALUES (2,'x2'); INSERT INTO b VALUES (2,'y2','n')"
+run smugglr -c relay.toml stash
+check_eq "stash with a column the relay lacks: exit 8, the rest uploaded" \
+	"$rc $(sqlite3 relay/team.db 'SELECT count(*) FROM a; SELECT count(*) FROM b' | tr '\n' ' ')" "8 2 1 "
+check_grep "... naming the table and the column" 'table "b": columns differ: only in local.db: "note"' err
+sqlite3 other.db "CREATE TABLE a(id INTEGER PRIMARY KEY, v); CREATE TABLE b(id INTEGER PRIMARY KEY, v TEXT, extra);"
+printf 'local_db = "other.db"\n[stash]\nurl = "file://%s/relay/team.db"\n' "$T" >relay2.toml
+run smugglr -c relay2.toml retrieve
+check_eq "retrieve into a database whose table b has another column: exit 8, a retrieved" \
+	"$rc $(sqlite3 other.db 'SELECT count(*) FROM a; SELECT count(*) FROM b' | tr '\n' ' ')" "8 2 0 "
+check_same_table "... a agrees with the relay (sqldiff)" other.db relay/team.db a
