@@ -53,6 +53,9 @@ static void report_text(const struct smg_diff_result *res, const struct smg_diff
 		for (int b = 0; b < SMG_NBUCKETS; b++)
 			if (c->bucket[b])
 				printf(" %s %lld", smg_bucket_names[b], (long long)c->bucket[b]);
+		if (t->left_alone)	/* on this line: smugglr(1) shows no other */
+			printf(", left alone: the source lacks the table (--delete empties it only "
+			       "when named with --table)");
 		printf("\n");
 		for (int b = 0; b < SMG_NBUCKETS; b++)
 			if (b != SMG_IDENTICAL && t->nsamples[b])
@@ -66,9 +69,6 @@ static void report_text(const struct smg_diff_result *res, const struct smg_diff
 			       c->skipped ? " (the policy keeps the other side)" : "");
 		if (t->adds_columns)
 			printf("  adds the columns the %s lacks\n", o->dir == SMG_PULL ? "local side" : "remote side");
-		if (t->left_alone)
-			printf("  left alone: the %s lacks the table (--delete empties it only when named "
-			       "with --table)\n", t->only_local ? "remote side" : "local side");
 	}
 }
 

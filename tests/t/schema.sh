@@ -207,7 +207,7 @@ run smugglr push --delete
 check_eq "push --delete: exit 0" "$rc" 0
 check_eq "... a's extra row is deleted, precious (only remote) keeps its rows" \
 	"$(sqlite3 remote.db 'SELECT count(*) FROM a; SELECT count(*) FROM precious' | tr '\n' ' ')" "1 2 "
-check_grep "... the report names it as left alone" '^precious: (only remote).*' out
+check_grep "... the report names it as left alone" '^precious: (only remote) remote_only 2, left alone: the source lacks the table' out
 check_grep "... and stderr says why" 'table "precious": local.db lacks it entirely: --delete leaves it alone' err
 run smugglr push --delete -o json
 check_eq "... in JSON: left_alone" "$(jq -c '[.diff.tables[] | select(.left_alone) | .table]' out)" '["precious"]'
