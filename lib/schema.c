@@ -220,10 +220,11 @@ void smg_schema_check_create(const struct smg_table *t, const char *where)
 	for (size_t i = 0; !why && i < t->nindexes; i++)
 		why = smg_schema_check_index(t->name, t->sql, t->indexes[i]);
 	if (why) {
-		smg_warn("%s: refusing to create table \"%s\": its schema text is %s", where,
-			 t->name, why);
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", why);
 		free(why);
-		smg_die(SMG_EXIT_DATA, "%s: nothing written", where);
+		smg_die(SMG_EXIT_DATA, "%s: refusing to create table \"%s\": its schema text is %s; "
+			"nothing written", where, t->name, msg);
 	}
 }
 

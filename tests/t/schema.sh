@@ -234,3 +234,13 @@ run smugglr -c relay2.toml retrieve
 check_eq "retrieve into a database whose table b has another column: exit 8, a retrieved" \
 	"$rc $(sqlite3 other.db 'SELECT count(*) FROM a; SELECT count(*) FROM b' | tr '\n' ' ')" "8 2 0 "
 check_same_table "... a agrees with the relay (sqldiff)" other.db relay/team.db a
+
+# ---- watch: a partial tick says so ----------------------------------------------------
+rm -f local.db remote.db
+sqlite3 local.db "CREATE TABLE a(id INTEGER PRIMARY KEY, v, extra); INSERT INTO a VALUES (1,'x',0);
+	CREATE TABLE b(id INTEGER PRIMARY KEY, v); INSERT INTO b VALUES (1,'y');"
+sqlite3 remote.db "CREATE TABLE a(id INTEGER PRIMARY KEY, v); CREATE TABLE b(id INTEGER PRIMARY KEY, v);"
+run smugglr watch --ticks 1 --interval 1
+check_eq "watch --ticks 1 with a table skipped: exit 8, b synced" \
+	"$rc $(sqlite3 remote.db 'SELECT count(*) FROM a; SELECT count(*) FROM b' | tr '\n' ' ')" "8 0 1 "
+check_grep "... the tick says partial" '^tick 1: .* partial (exit 8)' out
