@@ -174,6 +174,12 @@ check_eq "... and its indexes, as the source has them" \
 check_eq "... the UNIQUE index holds on the destination" \
 	"$(sqlite3 dst.db "INSERT INTO x VALUES (3,'a@x',3)" 2>&1 | grep -c 'UNIQUE constraint failed')" 1
 check_eq "... and items was never touched" "$(sqlite3 dst.db 'SELECT v FROM items')" "keep me"
+sqlite3 dst2.db "CREATE TABLE items(id INTEGER PRIMARY KEY, v); CREATE INDEX x_email ON items(v);"
+before=$(sum_file dst2.db)
+check_exit 7 "an index name the target already uses for another table: exit 7" \
+	smg-apply -q --create-tables -i create.s dst2.db
+check_grep "... naming the table and the index" 'table "x": cannot create its index: index x_email already exists' .err
+check_eq "... nothing written, not even the table" "$(sum_file dst2.db)" "$before"
 
 # ---- push --create-tables into a target file that does not exist, or is empty ------
 rm -f local.db remote.db
