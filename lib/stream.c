@@ -234,8 +234,8 @@ struct fields {
 	size_t kind_n, table_n, bucket_n, op_n, to_n, hash_n, timestamp_n, sql_n, expect_n;
 	bool has_expect;
 	bool has_key, has_ts, has_records, has_counts, has_timestamp;
-	char **columns, **pk;
-	size_t ncolumns, npk;
+	char **columns, **pk, **indexes;
+	size_t ncolumns, npk, nindexes;
 	bool has_columns, has_pk;
 };
 
@@ -343,6 +343,8 @@ static bool parse_field(struct smg_reader *r, struct smg_json *j, const char *k,
 		return string_or_null(j, &f->timestamp, &f->timestamp_n, &f->has_timestamp);
 	if (key_is(k, kn, "sql"))
 		return string_or_null(j, &f->sql, &f->sql_n, &dummy);
+	if (key_is(k, kn, "indexes"))
+		return smg_json_strings(j, &f->indexes, &f->nindexes);
 	/* Unknown fields are skipped: newer writers may add some. */
 	return smg_json_skip(j, NULL, NULL);
 }
@@ -369,6 +371,8 @@ static void begin_table(struct smg_reader *r, struct fields *f)
 		smg_table_add_pk(t, f->pk[i]);
 	if (f->sql)
 		t->sql = smg_xstrndup(f->sql, f->sql_n);
+	for (size_t i = 0; i < f->nindexes; i++)
+		smg_table_add_index(t, f->indexes[i]);
 	char *ts = f->timestamp ? smg_xstrndup(f->timestamp, f->timestamp_n) : NULL;
 	const char *err = smg_table_finish(t, ts);
 	free(ts);
@@ -685,6 +689,7 @@ static void parse_record(struct smg_reader *r, const char *line, size_t n)
 	classify(r, &f);
 	free_strings(f.columns, f.ncolumns);
 	free_strings(f.pk, f.npk);
+	free_strings(f.indexes, f.nindexes);
 	return;
 bad:
 	smg_reader_die(r, "malformed record at column %ld: %s", (long)(j.p - line) + 1,
@@ -793,6 +798,10 @@ void smg_write_table(struct smg_writer *w, const struct smg_table *t)
 	if (t->sql) {
 		smg_buf_adds(b, ",\"sql\":");
 		smg_json_add_string(b, t->sql, strlen(t->sql));
+	}
+	if (t->nindexes) {
+		smg_buf_adds(b, ",\"indexes\":");
+		add_names(b, t->indexes, t->nindexes);
 	}
 	smg_buf_adds(b, "}\n");
 	w->nrecords++;

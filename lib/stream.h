@@ -89,6 +89,8 @@ struct smg_table {
 	char *ts;		/* timestamp column name, or NULL */
 	long ts_idx;		/* its index in cols, or -1 */
 	char *sql;		/* CREATE statement, or NULL */
+	char **indexes;		/* its CREATE INDEX statements (the source's) */
+	size_t nindexes;
 	size_t *hash_order;	/* hashed columns (all but ts) sorted by name */
 	size_t nhash;
 	/* How every row record of this table starts as the writer lays it out,
@@ -111,6 +113,7 @@ const char *smg_table_finish(struct smg_table *t, const char *ts);
 struct smg_table *smg_table_done(struct smg_table *t, const char *ts, const char **why);
 void smg_table_free(struct smg_table *t);
 long smg_table_col(const struct smg_table *t, const char *name);
+void smg_table_add_index(struct smg_table *t, const char *sql);
 struct smg_table *smg_table_copy(const struct smg_table *t);
 
 /* ---- row hash --------------------------------------------------------- */
