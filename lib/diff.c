@@ -220,7 +220,7 @@ static void emit(struct merge *m, enum smg_bucket b, enum smg_op op, enum smg_si
 	/* A target read as a stream is a remote one (smg-fetch's), whose
 	 * compare-and-set is SQL: it needs the values, not only their hash.
 	 * (values_of keeps one side's values in m->permuted: the remote's.) */
-	if (expect && !smg_source_is_db(m->src[to]) &&
+	if (expect && !m->grows && !smg_source_is_db(m->src[to]) &&
 	    smg_source_values_json(m->src[to], &wlen))
 		was = values_of(m, to, &wlen);
 	smg_write_change(m->out, m->out_table, b, op, to, key, expect, was, wlen, v, vlen);

@@ -5,6 +5,7 @@
  */
 #include "remote-int.h"
 #include "progress.h"
+#include "schema.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ struct atable {
 	struct smg_buf head[NOPS], tail[NOPS];	/* around the tuples, by op */
 	struct smg_buf mid;			/* OP_UPD: new rows ... mid ... rows read */
 	bool create;
+	char **add, **add_sql;			/* --add-columns: names, ALTER TABLEs */
+	size_t nadd;
 	int64_t n[NOPS];			/* changes spooled */
 	long off[NOPS];				/* where in the spool they start */
 	int64_t planned[NOPS], landed[NOPS], batch[NOPS];
@@ -179,17 +182,37 @@ static void build_heads(struct atable *a)
 
 
 
-/* The target must have every column of the stream and the same key. */
+/* The target must have every column of the stream and the same key;
+ * with --add-columns, a column it lacks is added (ALTER TABLE ADD COLUMN,
+ * the source's definition) before the table's rows are written. */
 static void check_remote_table(struct smg_remote *r, const struct rtable *rt,
-			       const struct smg_table *t)
+			       const struct smg_table *t, bool add_columns, struct atable *a)
 {
 	struct smg_buf missing = SMG_BUF_INIT;
 	for (size_t i = 0; i < t->ncols; i++)
 		if (smg_table_col(rt->t, t->cols[i]) < 0)
 			smg_buf_addf(&missing, "%s\"%s\"", missing.len ? ", " : "", t->cols[i]);
-	if (missing.len)
-		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s", r->t->name, t->name,
+	if (missing.len && !add_columns)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s (--add-columns adds them "
+			"from the stream's schema)", r->t->name, t->name,
 			strchr(missing.data, ',') ? "s" : "", missing.data);
+	for (size_t i = 0; missing.len && i < t->ncols; i++) {
+		if (smg_table_col(rt->t, t->cols[i]) >= 0)
+			continue;
+		char *why = NULL, *def = smg_schema_column_def(t, t->cols[i], &why);
+		if (!def)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": cannot add column \"%s\": %s",
+				r->t->name, t->name, t->cols[i], why);
+		struct smg_buf sql = SMG_BUF_INIT;
+		smg_buf_adds(&sql, "ALTER TABLE ");
+		smg_sql_ident(&sql, t->name);
+		smg_buf_addf(&sql, " ADD COLUMN %s", def);
+		free(def);
+		smg_select_add(&a->add, &a->nadd, t->cols[i]);
+		a->add_sql = smg_xrealloc(a->add_sql, a->nadd * sizeof *a->add_sql);
+		a->add_sql[a->nadd - 1] = smg_buf_detach(&sql);
+	}
+	smg_buf_free(&missing);
 	bool same = rt->t->npk == t->npk;
 	for (size_t k = 0; same && k < t->npk; k++)
 		same = !strcmp(rt->t->pk[k], t->pk[k]);
@@ -214,12 +237,12 @@ static struct atable *open_atable(struct apply_ctx *c, struct schema *s,
 				"--create-tables creates it from the source's schema", r->t->name,
 				t->name, have);
 		}
-		if (!t->sql)
-			smg_die(SMG_EXIT_DATA, "%s: cannot create table \"%s\": the stream carries no "
-				"schema for it", r->t->name, t->name);
+		/* one CREATE TABLE for this very table, its indexes the same:
+		 * schema text from a relay or an endpoint runs nothing else */
+		smg_schema_check_create(t, r->t->name);
 		a->create = true;
 	} else {
-		check_remote_table(r, rt, t);
+		check_remote_table(r, rt, t, o->add_columns, a);
 	}
 	build_heads(a);
 	return a;
@@ -618,9 +641,15 @@ static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
 	c->send = send;
 	c->batches = c->statements = c->sent_rows = 0;
 	for (size_t k = 0; k < c->ntab && !c->failed; k++) {
-		const struct smg_table *t = c->tab[order[k]].t;
-		if (c->tab[order[k]].create)
-			add_statement(c, t->sql, strlen(t->sql), &none, order[k], -1, 0);
+		const struct atable *a = &c->tab[order[k]];
+		if (a->create) {
+			add_statement(c, a->t->sql, strlen(a->t->sql), &none, order[k], -1, 0);
+			for (size_t i = 0; i < a->t->nindexes; i++)
+				add_statement(c, a->t->indexes[i], strlen(a->t->indexes[i]), &none,
+					      order[k], -1, 0);
+		}
+		for (size_t i = 0; i < a->nadd; i++)
+			add_statement(c, a->add_sql[i], strlen(a->add_sql[i]), &none, order[k], -1, 0);
 	}
 	for (size_t k = c->ntab; k-- > 0 && !c->failed;) {
 		run_changes(c, order[k], OP_GDEL, &tuple, &pdata);
@@ -654,6 +683,13 @@ static size_t *table_order(const struct apply_ctx *c, struct schema *s)
 	free(names);
 	free(sql);
 	return order;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
@@ -724,6 +760,13 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 			smg_buf_free(&a->tail[op]);
 		}
 		smg_buf_free(&a->mid);
+		if (a->nadd && (o->dry_run || a->create_batch <= c.landed)) {
+			t->added = a->add;
+			t->nadded = a->nadd;
+			a->add = NULL;
+		}
+		free_list(a->add, a->nadd);
+		free_list(a->add_sql, a->nadd);
 		res->res.upserted += t->upserted;
 		res->res.deleted += t->deleted;
 		smg_table_free(a->t);
