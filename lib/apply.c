@@ -557,6 +557,38 @@ static void apply_change(struct target_table *tt, const struct smg_record *rec,
 		defer(tt, rec);
 }
 
+/* What PRAGMA foreign_key_check finds in the tables written: reported, not
+ * refused (the target may have had them before; the source may hold them
+ * too), so that a push that leaves a child without its parent says so. */
+static void check_foreign_keys(sqlite3 *db, const char *dbname, struct smg_apply_result *res)
+{
+	for (size_t i = 0; i < res->ntables; i++) {
+		struct smg_apply_table *t = &res->tables[i];
+		if (!t->upserted && !t->deleted)
+			continue;
+		struct smg_buf sql = SMG_BUF_INIT;
+		smg_buf_adds(&sql, "SELECT \"table\", rowid, parent FROM pragma_foreign_key_check(");
+		smg_json_add_string(&sql, t->name, strlen(t->name));	/* a string literal */
+		smg_buf_addc(&sql, ')');
+		sqlite3_stmt *st = prepare(db, sql.data, dbname);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			res->nfk++;
+			if (res->fk.len > 8000)
+				continue;
+			smg_buf_adds(&res->fk, res->fk.len ? ",{\"table\":" : "{\"table\":");
+			const char *tn = (const char *)sqlite3_column_text(st, 0);
+			const char *pn = (const char *)sqlite3_column_text(st, 2);
+			smg_json_add_string(&res->fk, tn ? tn : "", tn ? strlen(tn) : 0);
+			smg_buf_addf(&res->fk, ",\"rowid\":%lld,\"parent\":",
+				     (long long)sqlite3_column_int64(st, 1));
+			smg_json_add_string(&res->fk, pn ? pn : "", pn ? strlen(pn) : 0);
+			smg_buf_addc(&res->fk, '}');
+		}
+		sqlite3_finalize(st);
+		smg_buf_free(&sql);
+	}
+}
+
 void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 		      const struct smg_apply_opts *o, struct smg_apply_result *res)
 {
@@ -598,6 +630,8 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 	if (o->progress)
 		smg_progress_done();
 	if (!o->dry_run) {
+		if (!res->conflicts)
+			check_foreign_keys(db, dbname, res);
 		exec(db, res->conflicts ? "ROLLBACK" : "COMMIT", dbname);
 		smg_atdie(NULL);
 		apply_db = NULL;
@@ -621,6 +655,7 @@ void smg_apply_result_free(struct smg_apply_result *res)
 		free(res->conflict_rows[i].table);
 		free(res->conflict_rows[i].key);
 	}
+	smg_buf_free(&res->fk);
 	free(res->conflict_rows);
 	memset(res, 0, sizeof *res);
 }
@@ -659,6 +694,9 @@ void smg_apply_report_text(struct smg_buf *b, const char *target,
 			smg_buf_adds(b, dry_run ? " would be added)" : " added)");
 		smg_buf_addc(b, '\n');
 	}
+	if (res->nfk)
+		smg_buf_addf(b, "%s: %lld %s to a missing parent (PRAGMA foreign_key_check)\n", target,
+			     (long long)res->nfk, plural(res->nfk, "row refers", "rows refer"));
 	smg_buf_addf(b, "%s: %s %lld %s and %lld %s in %zu %s%s\n", target, verb,
 		     (long long)res->upserted, plural(res->upserted, "upsert", "upserts"),
 		     (long long)res->deleted, plural(res->deleted, "delete", "deletes"), touched,
@@ -723,5 +761,9 @@ void smg_apply_report_json(struct smg_buf *b, const char *target,
 			     c->expected_row ? "row" : "absent",
 			     !c->found_row ? "absent" : c->expected_row ? "changed" : "row");
 	}
-	smg_buf_addf(b, "],\"unchecked\":%lld}\n", (long long)res->unconditional);
+	smg_buf_addf(b, "],\"unchecked\":%lld,\"foreign_key_violations\":%lld", (long long)res->unconditional,
+		     (long long)res->nfk);
+	if (res->nfk)
+		smg_buf_addf(b, ",\"foreign_key_rows\":[%s]", res->fk.data);
+	smg_buf_adds(b, "}\n");
 }
