@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "config.h"
+#include "output.h"
 #include "s3.h"
 #include "stream.h"
 
@@ -48,15 +49,6 @@ struct options {
 	int page_size;
 	struct smg_http_opts http;
 };
-
-/* The object a get is writing, removed if smg-s3 dies before renaming it. */
-static char *pending_temp;
-
-static void remove_pending_temp(void)
-{
-	if (pending_temp)
-		unlink(pending_temp);
-}
 
 /* ---- configuration ---------------------------------------------------------- */
 
@@ -135,58 +127,21 @@ static void write_etag_file(const char *path, const char *etag)
 
 /* ---- verbs ------------------------------------------------------------------ */
 
-/* A temporary file beside dest, renamed over it once complete. */
-static int open_temp_beside(const char *dest)
-{
-	const char *slash = strrchr(dest, '/');
-	struct smg_buf b = SMG_BUF_INIT;
-	if (slash)
-		smg_buf_add(&b, dest, (size_t)(slash - dest + 1));
-	smg_buf_addf(&b, ".%s.smg-s3.XXXXXX", slash ? slash + 1 : dest);
-	pending_temp = smg_buf_detach(&b);
-	int fd = mkstemp(pending_temp);
-	if (fd < 0)
-		smg_die(SMG_EXIT_FAILURE, "cannot create a temporary file beside %s: %s", dest,
-			strerror(errno));
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) != 0)
-		smg_die(SMG_EXIT_FAILURE, "%s: %s", pending_temp, strerror(errno));
-	return fd;
-}
-
-static void commit_temp(int fd, const char *dest)
-{
-	if (fsync(fd) != 0 || close(fd) != 0)
-		smg_die(SMG_EXIT_FAILURE, "writing %s: %s", pending_temp, strerror(errno));
-	if (rename(pending_temp, dest) != 0)
-		smg_die(SMG_EXIT_FAILURE, "rename %s to %s: %s", pending_temp, dest, strerror(errno));
-	free(pending_temp);
-	pending_temp = NULL;
-}
-
-static void discard_temp(int fd)
-{
-	close(fd);
-	remove_pending_temp();
-	free(pending_temp);
-	pending_temp = NULL;
-}
-
+/* FILE is replaced only by a whole object (see output.h). */
 static int cmd_get(struct options *o, const struct smg_obj_url *u, const char *dest)
 {
-	bool to_stdout = strcmp(dest, "-") == 0;
+	struct smg_output out;
+	int rc = smg_output_open(&out, dest, 0);
+	if (rc)
+		return rc;
 	struct smg_s3 *s3 = u->scheme == SMG_URL_S3 ? open_store(o) : NULL;
-	int fd = to_stdout ? 1 : open_temp_beside(dest);
 	char *etag = NULL;
-	int rc = s3 ? smg_s3_get(s3, u->bucket, u->key, fd, &o->cond, &etag)
-		    : smg_file_get(u->key, fd, &o->cond, &etag);
-	if (!to_stdout) {
-		if (rc == 0)
-			commit_temp(fd, dest);
-		else
-			discard_temp(fd);
-	}
+	rc = s3 ? smg_s3_get(s3, u->bucket, u->key, out.fd, &o->cond, &etag)
+		: smg_file_get(u->key, out.fd, &o->cond, &etag);
+	if (rc == 0)
+		rc = smg_output_commit(&out);
+	else
+		smg_output_abort(&out);
 	if (rc == 0 && o->etag_file)
 		write_etag_file(o->etag_file, etag);
 	free(etag);
@@ -207,15 +162,12 @@ static int seekable_source(int fd, off_t *offset, uint64_t *size, char sha256[65
 			smg_die(SMG_EXIT_FAILURE, "reading the object: %s", strerror(errno));
 		return fd;
 	}
-	const char *dir = getenv("TMPDIR");
-	struct smg_buf path = SMG_BUF_INIT;
-	smg_buf_addf(&path, "%s/smg-s3.XXXXXX", dir && *dir ? dir : "/tmp");
-	int spool = mkstemp(path.data);
+	char *path;
+	int spool = smg_tmpdir_file("smg-s3", &path);
 	if (spool < 0)
-		smg_die(SMG_EXIT_FAILURE, "cannot create a spool file in %s: %s",
-			dir && *dir ? dir : "/tmp", strerror(errno));
-	unlink(path.data);	/* gone when we are, whatever happens */
-	smg_buf_free(&path);
+		exit(SMG_EXIT_FAILURE);
+	unlink(path);	/* gone when we are, whatever happens */
+	free(path);
 	const char *what = "";
 	if (!smg_fd_copy(fd, spool, NULL, sha256, size, &what))
 		smg_die(SMG_EXIT_FAILURE, "%s while spooling the object: %s", what, strerror(errno));
@@ -388,7 +340,6 @@ int main(int argc, char **argv)
 	struct options o = {.cfg = SMG_S3_CONFIG_INIT, .output = SMG_REPORT_TEXT,
 		.http = SMG_HTTP_OPTS_DEFAULT};
 	smg_setprogname(argv[0]);
-	smg_atdie(remove_pending_temp);
 	parse_options(argc, argv, &o);
 	if (argc - optind < 2)
 		smg_usage(usage, false);

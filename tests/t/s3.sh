@@ -51,7 +51,7 @@ check "put from a pipe (spooled)" sh -c "cat binary | smg-s3 put $B/rt/piped -"
 smg-s3 get "$B/rt/piped" - >piped.out 2>"$T/.err"
 check_eq "get to stdout returns what the pipe put" "$(sum_file piped.out)" "$(sum_file binary)"
 ls -a >dir.list
-check_nogrep "get leaves no temporary file behind" '\.smg-s3\.' dir.list
+check_nogrep "get leaves no temporary file behind" '\.smg-tmp\.' dir.list
 
 # ---- head, list, delete ----------------------------------------------------
 check "head" smg-s3 head "$B/rt/small"
@@ -120,7 +120,7 @@ check_exit 3 "missing key: exit 3" smg-s3 get "$B/rt/missing" keep
 check_grep "missing key: NoSuchKey line" '^smg-s3: NoSuchKey: .*(bucket smg-test, key rt/missing)$' "$T/.err"
 check_eq "a failed get leaves the target alone" "$(sum_file keep)" "$(sum_file small)"
 ls -a >dir.list
-check_nogrep "a failed get leaves no temporary file" '\.smg-s3\.' dir.list
+check_nogrep "a failed get leaves no temporary file" '\.smg-tmp\.' dir.list
 check_exit 3 "missing bucket: exit 3" smg-s3 get "s3://no-such-bucket/x" -
 check_exit 3 "head of a missing key: exit 3" smg-s3 head "$B/rt/missing"
 check_exit 5 "wrong secret: exit 5" env AWS_SECRET_ACCESS_KEY=wrong smg-s3 get "$B/rt/small" -
@@ -189,7 +189,7 @@ check_exit 3 "file put into a missing directory: exit 3" smg-s3 put "file://$T/s
 check "file delete" smg-s3 delete "$F/piped"
 check_exit 3 "file head after delete: exit 3" smg-s3 head "$F/piped"
 check "file delete of a missing file succeeds, as on S3" smg-s3 delete "$F/piped"
-check_eq "file: no temporary files left" "$(ls -a "$T/store/relay" | grep -c '\.tmp\.')" 0
+check_eq "file: no temporary files left" "$(ls -a "$T/store/relay" | grep -c '\.smg-tmp\.')" 0
 
 # Two writers racing with If-None-Match: exactly one wins.
 racers=
