@@ -10,6 +10,7 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,10 @@ static const char usage[] =
 	"      --if-none-match        put only if the object does not exist\n"
 	"      --etag-file FILE       write the object's ETag to FILE (get, put, head)\n"
 	"      --retries N            retries of a failed request (default 5)\n"
+	"      --timeout SECS         deadline of a request, retries included\n"
+	"                             (default [stash] timeout_secs, 3600)\n"
+	"      --low-speed BYTES      abandon an attempt slower than BYTES a second...\n"
+	"      --low-speed-time SECS  ...for SECS seconds (default 1024 for 60)\n"
 	"      --page-size N          list N keys a request (default: the store's, 1000)\n"
 	"  -o, --output FORMAT        head and list output: text (default) or json\n"
 	"  -v, --verbose              log every HTTP attempt on stderr\n"
@@ -48,6 +53,7 @@ struct options {
 	enum smg_report output;
 	int page_size;
 	struct smg_http_opts http;
+	long timeout_s, low_speed, low_speed_s;	/* -1: from the config */
 };
 
 /* ---- configuration ---------------------------------------------------------- */
@@ -74,6 +80,10 @@ static void config_from_file(struct options *o)
 		if (o->cfg.path_style < 0)
 			o->cfg.path_style = c.stash.path_style;
 	}
+	/* Limits apply without a file too: their defaults are the config's. */
+	o->http.deadline_ms = 1000 * (o->timeout_s >= 0 ? o->timeout_s : c.stash.timeout_secs);
+	o->http.low_speed_bytes = o->low_speed >= 0 ? o->low_speed : c.stash.low_speed_limit;
+	o->http.stall_timeout_s = o->low_speed_s >= 0 ? o->low_speed_s : c.stash.low_speed_secs;
 	smg_config_free(&c);
 }
 
@@ -95,6 +105,29 @@ static void format_time(time_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* One field of a text line, escaped so that an object is one line of
+ * tab-separated fields whatever its key holds: backslash, tab, newline and
+ * carriage return as \\ \t \n \r, other control bytes as \xHH
+ * (smg-s3(1)). */
+static void add_text_field(struct smg_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\\')
+			smg_buf_adds(b, "\\\\");
+		else if (c == '\t')
+			smg_buf_adds(b, "\\t");
+		else if (c == '\n')
+			smg_buf_adds(b, "\\n");
+		else if (c == '\r')
+			smg_buf_adds(b, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			smg_buf_addf(b, "\\x%02x", c);
+		else
+			smg_buf_addc(b, (char)c);
+	}
+}
+
 static void print_info(const struct smg_obj_info *info, void *arg)
 {
 	const struct options *o = arg;
@@ -108,8 +141,10 @@ static void print_info(const struct smg_obj_info *info, void *arg)
 		smg_json_add_string(&line, info->etag, strlen(info->etag));
 		smg_buf_addf(&line, ",\"last_modified\":\"%s\"}\n", when);
 	} else if (o->output == SMG_REPORT_TEXT) {
-		smg_buf_addf(&line, "%s\t%llu\t%s\t%s\n", info->key, (unsigned long long)info->size,
-			     info->etag, when);
+		add_text_field(&line, info->key);
+		smg_buf_addf(&line, "\t%llu\t", (unsigned long long)info->size);
+		add_text_field(&line, info->etag);
+		smg_buf_addf(&line, "\t%s\n", when);
 	}
 	smg_write_all(1, line.data ? line.data : "", line.len, "stdout");
 	smg_buf_free(&line);
@@ -247,7 +282,8 @@ static int cmd_delete(struct options *o, const struct smg_obj_url *u)
 
 enum {
 	OPT_ENDPOINT = 256, OPT_REGION, OPT_PATH_STYLE, OPT_VIRTUAL_HOST, OPT_IF_MATCH,
-	OPT_IF_NONE_MATCH, OPT_ETAG_FILE, OPT_RETRIES, OPT_PAGE_SIZE, OPT_VERSION,
+	OPT_IF_NONE_MATCH, OPT_ETAG_FILE, OPT_RETRIES, OPT_PAGE_SIZE, OPT_VERSION, OPT_TIMEOUT,
+	OPT_LOW_SPEED, OPT_LOW_SPEED_TIME,
 };
 
 static int parse_count(const char *opt, const char *s, long min, long max)
@@ -272,6 +308,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"etag-file", required_argument, NULL, OPT_ETAG_FILE},
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"page-size", required_argument, NULL, OPT_PAGE_SIZE},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"low-speed", required_argument, NULL, OPT_LOW_SPEED},
+		{"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
 		{"output", required_argument, NULL, 'o'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -291,6 +330,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_ETAG_FILE: o->etag_file = optarg; break;
 		case OPT_RETRIES: o->http.retry.max_retries = parse_count("--retries", optarg, 0, 100); break;
 		case OPT_PAGE_SIZE: o->page_size = parse_count("--page-size", optarg, 1, 1000); break;
+		case OPT_TIMEOUT: o->timeout_s = parse_count("--timeout", optarg, 1, 1000000); break;
+		case OPT_LOW_SPEED: o->low_speed = parse_count("--low-speed", optarg, 1, INT_MAX); break;
+		case OPT_LOW_SPEED_TIME:
+			o->low_speed_s = parse_count("--low-speed-time", optarg, 1, 1000000);
+			break;
 		case 'o': o->output = smg_report_parse(optarg); break;
 		case 'v': o->http.verbose = true; break;
 		case 'h': smg_usage(usage, true);
@@ -338,7 +382,7 @@ int main(int argc, char **argv)
 {
 	static const char *const verbs[] = {"get", "put", "head", "list", "delete", NULL};
 	struct options o = {.cfg = SMG_S3_CONFIG_INIT, .output = SMG_REPORT_TEXT,
-		.http = SMG_HTTP_OPTS_DEFAULT};
+		.http = SMG_HTTP_OPTS_DEFAULT, .timeout_s = -1, .low_speed = -1, .low_speed_s = -1};
 	smg_setprogname(argv[0]);
 	parse_options(argc, argv, &o);
 	if (argc - optind < 2)
