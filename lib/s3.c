@@ -756,7 +756,8 @@ static int list_page(struct listing *l, const struct smg_buf *body, char **next)
 		for (size_t i = 0; rc == 0 && i < l->ntokens; i++)
 			if (strcmp(l->tokens[i], *next) == 0)
 				rc = bad_listing(l, "continuation token \"%s\" given again after %zu "
-						 "pages: the listing would never end", *next, l->ntokens);
+						 "pages: the listing would never end", *next,
+						 l->ntokens + 1);
 		if (rc) {
 			free(*next);
 			*next = NULL;
