@@ -81,9 +81,9 @@ static void config_from_file(struct options *o)
 			o->cfg.path_style = c.stash.path_style;
 	}
 	/* Limits apply without a file too: their defaults are the config's. */
-	o->http.deadline_ms = 1000 * (o->timeout_s >= 0 ? o->timeout_s : c.stash.timeout_secs);
-	o->http.low_speed_bytes = o->low_speed >= 0 ? o->low_speed : c.stash.low_speed_limit;
-	o->http.stall_timeout_s = o->low_speed_s >= 0 ? o->low_speed_s : c.stash.low_speed_secs;
+	smg_http_opts_limits(&o->http, o->timeout_s >= 0 ? o->timeout_s : c.stash.timeout_secs,
+			     o->low_speed >= 0 ? o->low_speed : c.stash.low_speed_limit,
+			     o->low_speed_s >= 0 ? o->low_speed_s : c.stash.low_speed_secs);
 	smg_config_free(&c);
 }
 

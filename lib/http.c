@@ -147,6 +147,14 @@ struct smg_http *smg_http_new(const struct smg_http_opts *opts)
 	return h;
 }
 
+void smg_http_opts_limits(struct smg_http_opts *o, long timeout_secs, long low_speed_limit,
+		long low_speed_secs)
+{
+	o->deadline_ms = timeout_secs * 1000;
+	o->low_speed_bytes = low_speed_limit;
+	o->stall_timeout_s = low_speed_secs;
+}
+
 void smg_http_free(struct smg_http *h)
 {
 	if (!h)

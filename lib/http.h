@@ -74,6 +74,12 @@ struct smg_http_opts {
 #define SMG_HTTP_OPTS_DEFAULT {SMG_HTTP_RETRY_DEFAULT, 10000, 0, 60, false, \
 	SMG_HTTP_DEADLINE_MS_DEFAULT, SMG_HTTP_LOW_SPEED_BYTES_DEFAULT}
 
+/* Sets the deadline and low-speed limit from the [stash] or [sync]
+ * settings of the same names (config.h): timeout_secs, low_speed_limit
+ * (bytes a second) and low_speed_secs. */
+void smg_http_opts_limits(struct smg_http_opts *o, long timeout_secs, long low_speed_limit,
+		long low_speed_secs);
+
 struct smg_http_request {
 	const char *method;	/* "GET", "PUT", "HEAD", "POST", "DELETE", ... */
 	const char *url;
