@@ -311,6 +311,16 @@ static char *xml_child(const char *p, const char *end, const char *tag)
 	return smg_buf_detach(&b);
 }
 
+static bool all_digits(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
 /* ---- errors ---------------------------------------------------------------- */
 
 /* What to say for an error answer without an XML body (HEAD has none). */
@@ -548,8 +558,14 @@ int smg_s3_head(struct smg_s3 *s, const char *bucket, const char *key,
 	call_init(&c, "HEAD", bucket, key);
 	c.cond = cond;
 	int rc = call_perform(s, &c, &resp);
+	const char *len = smg_http_header(&resp, "Content-Length");
+	if (rc == 0 && !all_digits(len)) {
+		/* The size is the answer: a HEAD without one is not an answer. */
+		smg_warn("malformed answer: HEAD without a numeric Content-Length (bucket %s, key %s)",
+			 bucket, key);
+		rc = SMG_EXIT_DATA;
+	}
 	if (rc == 0 && info) {
-		const char *len = smg_http_header(&resp, "Content-Length");
 		const char *mod = smg_http_header(&resp, "Last-Modified");
 		info->key = smg_xstrdup(key);
 		info->etag = response_etag(&resp);
@@ -676,16 +692,6 @@ static const char *decode_key(const char *in, size_t n, bool url, struct smg_buf
 	}
 	smg_buf_free(&text);
 	return why;
-}
-
-static bool all_digits(const char *s)
-{
-	if (!s || !*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
 }
 
 /* One <Contents> into the listing; 0 or a reported 7. */

@@ -28,6 +28,8 @@ Objects (GET /BUCKET/KEY):
   stall       the request is read, then nothing ever comes back
   short       200, Content-Length 1000, 10 bytes, then the connection closes
 
+HEAD /BUCKET/KEY: ok answers Content-Length 15, nolength no Content-Length.
+
 Uses the Python standard library only.
 """
 import http.server
@@ -117,6 +119,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.object(bucket)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        self.close_connection = True
+
+    def do_HEAD(self):
+        bucket = urllib.parse.urlsplit(self.path).path.lstrip("/").split("/", 1)[0]
+        self.send_response(200 if bucket in ("ok", "nolength") else 404)
+        self.send_header("ETag", '"d41d8cd98f00b204e9800998ecf8427e"')
+        if bucket != "nolength":
+            self.send_header("Content-Length", "15")
+        self.send_header("Connection", "close")
+        self.end_headers()
         self.close_connection = True
 
     def object(self, bucket):

@@ -78,6 +78,13 @@ check_eq "URL-encoded keys decoded: %0A, + as space, %2B, UTF-8" "$(python3 -c '
 import json, sys
 print([json.loads(line)["key"] for line in open(sys.argv[1])] == ["a\nb c+", "caf\u00e9"])' "$T/.out")" True
 
+# ---- head -------------------------------------------------------------------------------
+check "head" smg-s3 head s3://ok/k
+check_grep "...gives the size" '^k	15	d41d8cd98f00b204e9800998ecf8427e	' "$T/.out"
+check_exit 7 "head answered without a Content-Length: exit 7" smg-s3 head s3://nolength/k
+check_grep "...says so" 'malformed answer: HEAD without a numeric Content-Length (bucket nolength, key k)' "$T/.err"
+no_output "a head without a size"
+
 # ---- downloads ------------------------------------------------------------------------
 echo keep >out
 timed 4 8 "one byte a second, low-speed limit 1024 B/s over 2 s" \
