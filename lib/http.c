@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Error bodies of non-2xx answers are kept for their message; a server
@@ -636,8 +637,12 @@ enum smg_http_outcome smg_http_perform(struct smg_http *h,
 	int64_t deadline = mono_ms() + h->opts.deadline_ms;
 	resp->attempts = 0;
 	if (req->response_fd >= 0) {
+		/* Only a regular file can be cut back: /dev/null seeks, but
+		 * what went to a device has gone. */
+		struct stat st;
 		a.download_start = lseek(req->response_fd, 0, SEEK_CUR);
-		a.download_seekable = a.download_start >= 0;
+		a.download_seekable = a.download_start >= 0 && fstat(req->response_fd, &st) == 0
+			&& S_ISREG(st.st_mode);
 	}
 	a.timeout_ms = attempt_timeout_ms(&h->opts, deadline);
 	for (int retry = 1;; retry++) {
