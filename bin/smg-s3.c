@@ -105,29 +105,6 @@ static void format_time(time_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* One field of a text line, escaped so that an object is one line of
- * tab-separated fields whatever its key holds: backslash, tab, newline and
- * carriage return as \\ \t \n \r, other control bytes as \xHH
- * (smg-s3(1)). */
-static void add_text_field(struct smg_buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '\\')
-			smg_buf_adds(b, "\\\\");
-		else if (c == '\t')
-			smg_buf_adds(b, "\\t");
-		else if (c == '\n')
-			smg_buf_adds(b, "\\n");
-		else if (c == '\r')
-			smg_buf_adds(b, "\\r");
-		else if (c < 0x20 || c == 0x7f)
-			smg_buf_addf(b, "\\x%02x", c);
-		else
-			smg_buf_addc(b, (char)c);
-	}
-}
-
 static void print_info(const struct smg_obj_info *info, void *arg)
 {
 	const struct options *o = arg;
@@ -141,9 +118,9 @@ static void print_info(const struct smg_obj_info *info, void *arg)
 		smg_json_add_string(&line, info->etag, strlen(info->etag));
 		smg_buf_addf(&line, ",\"last_modified\":\"%s\"}\n", when);
 	} else if (o->output == SMG_REPORT_TEXT) {
-		add_text_field(&line, info->key);
+		smg_obj_add_text(&line, info->key);
 		smg_buf_addf(&line, "\t%llu\t", (unsigned long long)info->size);
-		add_text_field(&line, info->etag);
+		smg_obj_add_text(&line, info->etag);
 		smg_buf_addf(&line, "\t%s\n", when);
 	}
 	smg_write_all(1, line.data ? line.data : "", line.len, "stdout");

@@ -93,6 +93,29 @@ char *smg_etag_unquote(const char *etag)
 	return smg_xstrdup(etag);
 }
 
+/* Written so that a key of any content stays one field of one line (of
+ * list's text output, or of a diagnostic): backslash, tab, newline and
+ * carriage return as \\ \t \n \r, other control bytes as \xHH
+ * (smg-s3(1)). */
+void smg_obj_add_text(struct smg_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\\')
+			smg_buf_adds(b, "\\\\");
+		else if (c == '\t')
+			smg_buf_adds(b, "\\t");
+		else if (c == '\n')
+			smg_buf_adds(b, "\\n");
+		else if (c == '\r')
+			smg_buf_adds(b, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			smg_buf_addf(b, "\\x%02x", c);
+		else
+			smg_buf_addc(b, (char)c);
+	}
+}
+
 /* ---- configuration ------------------------------------------------------- */
 
 void smg_s3_config_set(char **field, const char *value)
@@ -378,8 +401,10 @@ static int exit_code_for(long status, const char *code)
 static void describe_target(struct smg_buf *b, const struct s3_call *c)
 {
 	smg_buf_addf(b, " (bucket %s", c->bucket);
-	if (c->key)
-		smg_buf_addf(b, ", key %s", c->key);
+	if (c->key) {
+		smg_buf_adds(b, ", key ");
+		smg_obj_add_text(b, c->key);
+	}
 	smg_buf_addc(b, ')');
 }
 

@@ -116,5 +116,9 @@ int smg_file_delete(const char *path, const struct smg_obj_cond *cond);
 
 /* Shared helpers. */
 char *smg_etag_unquote(const char *etag);
+/* Appends s with backslash, tab, newline, carriage return and the other
+ * control bytes escaped (\\ \t \n \r \xHH), so that a key stays one
+ * field of one line: list's text output, diagnostics. */
+void smg_obj_add_text(struct smg_buf *b, const char *s);
 
 #endif

@@ -21,10 +21,35 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* One diagnostic line however the path is spelt (smg_obj_add_text). */
+static void warn_path(const char *before, const char *path, const char *after)
+{
+	struct smg_buf line = SMG_BUF_INIT;
+	smg_buf_adds(&line, before);
+	smg_obj_add_text(&line, path);
+	smg_buf_adds(&line, after);
+	smg_warn("%s", line.data);
+	smg_buf_free(&line);
+}
+
 static int fail(int rc, const char *code, const char *message, const char *path)
 {
-	smg_warn("%s: %s (file %s)", code, message, path);
+	struct smg_buf before = SMG_BUF_INIT;
+	smg_buf_addf(&before, "%s: %s (file ", code, message);
+	warn_path(before.data, path, ")");
+	smg_buf_free(&before);
 	return rc;
+}
+
+/* "WHAT PATH: strerror(e)" */
+static void warn_errno(const char *what, const char *path, int e)
+{
+	struct smg_buf before = SMG_BUF_INIT, after = SMG_BUF_INIT;
+	smg_buf_addf(&before, "%s ", what);
+	smg_buf_addf(&after, ": %s", strerror(e));
+	warn_path(before.data, path, after.data);
+	smg_buf_free(&before);
+	smg_buf_free(&after);
 }
 
 static int fail_errno(const char *what, const char *path)
@@ -32,7 +57,7 @@ static int fail_errno(const char *what, const char *path)
 	int e = errno;
 	if (e == ENOENT || e == ENOTDIR)
 		return fail(SMG_EXIT_NOTFOUND, "NoSuchKey", "no such file", path);
-	smg_warn("%s %s: %s", what, path, strerror(e));
+	warn_errno(what, path, e);
 	return e == EACCES || e == EPERM ? SMG_EXIT_AUTH : SMG_EXIT_FAILURE;
 }
 
@@ -145,8 +170,7 @@ int smg_file_get(const char *path, int fd, const struct smg_obj_cond *cond, char
 	int e = errno;
 	close(src);
 	if (!ok) {
-		errno = e;
-		smg_warn("%s %s: %s", what, path, strerror(e));
+		warn_errno(what, path, e);
 		return SMG_EXIT_FAILURE;
 	}
 	if (etag)

@@ -78,6 +78,12 @@ check_eq "URL-encoded keys decoded: %0A, + as space, %2B, UTF-8" "$(python3 -c '
 import json, sys
 print([json.loads(line)["key"] for line in open(sys.argv[1])] == ["a\nb c+", "caf\u00e9"])' "$T/.out")" True
 
+nl='
+'
+check_exit 3 "a missing object whose key holds a newline: exit 3" smg-s3 get "s3://nosuch/a${nl}b" out
+check_eq "...the diagnostic stays one line" "$(wc -l <"$T/.err")" 1
+check_grep "...with the newline escaped" '^smg-s3: NoSuchKey: .*(bucket nosuch, key a\\nb)$' "$T/.err"
+
 # ---- head -------------------------------------------------------------------------------
 check "head" smg-s3 head s3://ok/k
 check_grep "...gives the size" '^k	15	d41d8cd98f00b204e9800998ecf8427e	' "$T/.out"
