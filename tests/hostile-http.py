@@ -29,6 +29,7 @@ Objects (GET /BUCKET/KEY):
   short       200, Content-Length 1000, 10 bytes, then the connection closes
 
 HEAD /BUCKET/KEY: ok answers Content-Length 15, nolength no Content-Length.
+PUT /BUCKET/KEY: stall reads nothing and never answers; others take the body.
 
 Uses the Python standard library only.
 """
@@ -119,6 +120,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.object(bucket)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        self.close_connection = True
+
+    def do_PUT(self):
+        bucket = urllib.parse.urlsplit(self.path).path.lstrip("/").split("/", 1)[0]
+        if bucket == "stall":
+            time.sleep(3600)
+        length = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(length)
+        self.send_response(200)
+        self.send_header("ETag", '"d41d8cd98f00b204e9800998ecf8427e"')
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
         self.close_connection = True
 
     def do_HEAD(self):

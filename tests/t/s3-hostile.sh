@@ -3,6 +3,7 @@
 # trickles, stalls or cuts a body short.  Each ends in one clear line and
 # the documented exit code (4 network or deadline, 7 malformed answer)
 # within its deadline, with nothing listed and the output file untouched.
+# Uploads to a server that never answers end the same way.
 # Needs python3 (standard library only), timeout, mkfifo, GNU date.
 TESTS=$PWD
 . ./lib.sh
@@ -120,6 +121,14 @@ check_grep "...names both numbers" '^smg-s3: GET s3://short/k: the body was cut 
 check_eq "...and leaves the output file alone" "$(cat out)" keep
 check_eq "no temporary file is left" "$(ls -a | grep -c '\.smg-tmp\.')" 0
 check_exit 4 "cut short on stdout: exit 4 (what came went through)" smg-s3 --retries 0 get s3://short/k -
+
+# ---- uploads -----------------------------------------------------------------------------
+echo body >body
+check "put" smg-s3 put s3://ok/k body
+timed 4 8 "a put nobody answers: the low-speed limit ends it" \
+	smg-s3 --retries 0 --low-speed-time 2 put s3://stall/k body
+timed 4 8 "a put nobody answers, with retries: the 3 s deadline ends it" \
+	smg-s3 --retries 5 --timeout 3 put s3://stall/k body
 
 mkfifo fifo
 timeout 20 cat fifo >fifo.out &
