@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "digest.h"
+#include "output.h"
 #include "prefetch.h"
 
 #include <errno.h>
@@ -52,41 +53,25 @@ static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool ke
 
 /* ---- --backup, --integrity-check, --stats --------------------------------- */
 
-static char *backup_temp;	/* removed if we die before renaming it */
-
-static void remove_backup_temp(void)
-{
-	if (backup_temp)
-		unlink(backup_temp);
-}
-
 /* One backup step copies every page under one read transaction of the
  * source: a consistent copy whatever other connections write (under WAL
- * they go on writing; otherwise they wait).  Written beside FILE, then
- * renamed over it. */
-static int backup(const char *path, const char *out)
+ * they go on writing; otherwise they wait).  Written to a temporary file
+ * that replaces FILE, or goes through to a FIFO or stdout (output.h). */
+static int backup(const char *path, const char *to)
 {
 	sqlite3 *src = smg_db_open(path, false);
-	struct smg_buf tmp = SMG_BUF_INIT;
-	smg_buf_addf(&tmp, "%s.smg-hash.XXXXXX", out);
-	int fd = mkstemp(tmp.data);
-	if (fd < 0)
-		smg_die(SMG_EXIT_FAILURE, "cannot create a file beside %s: %s", out, strerror(errno));
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) != 0)
-		smg_die(SMG_EXIT_FAILURE, "%s: %s", tmp.data, strerror(errno));
-	close(fd);
-	backup_temp = tmp.data;
-	smg_atdie(remove_backup_temp);
+	struct smg_output out;
+	int rc = smg_output_open(&out, to, SMG_OUTPUT_SPOOL);
+	if (rc)
+		exit(rc);
 	sqlite3 *dst;
-	if (sqlite3_open_v2(tmp.data, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	if (sqlite3_open_v2(out.temp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK)
-		smg_die(SMG_EXIT_FAILURE, "%s: %s", tmp.data, sqlite3_errmsg(dst));
+		smg_die(SMG_EXIT_FAILURE, "%s: %s", out.temp, sqlite3_errmsg(dst));
 	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
 	if (!b)
 		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errmsg(dst));
-	int rc, tries = 0;
+	int tries = 0;
 	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
 		if (++tries > 100)
 			break;
@@ -96,13 +81,10 @@ static int backup(const char *path, const char *out)
 	if (rc != SQLITE_DONE)
 		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errstr(rc));
 	if (sqlite3_close(dst) != SQLITE_OK)
-		smg_die(SMG_EXIT_FAILURE, "%s: cannot close", tmp.data);
-	if (rename(tmp.data, out) != 0)
-		smg_die(SMG_EXIT_FAILURE, "rename %s to %s: %s", tmp.data, out, strerror(errno));
-	backup_temp = NULL;
-	smg_buf_free(&tmp);
+		smg_die(SMG_EXIT_FAILURE, "%s: cannot close", out.temp);
+	rc = smg_output_commit(&out);
 	smg_db_close(src);
-	return SMG_EXIT_OK;
+	return rc;
 }
 
 static int integrity_check(const char *path)

@@ -5,11 +5,13 @@
  */
 #include "cli.h"
 #include "config.h"
+#include "output.h"
 #include "s3.h"
 #include "stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,10 @@ static const char usage[] =
 	"      --if-none-match        put only if the object does not exist\n"
 	"      --etag-file FILE       write the object's ETag to FILE (get, put, head)\n"
 	"      --retries N            retries of a failed request (default 5)\n"
+	"      --timeout SECS         deadline of a request, retries included\n"
+	"                             (default [stash] timeout_secs, 3600)\n"
+	"      --low-speed BYTES      abandon an attempt slower than BYTES a second...\n"
+	"      --low-speed-time SECS  ...for SECS seconds (default 1024 for 60)\n"
 	"      --page-size N          list N keys a request (default: the store's, 1000)\n"
 	"  -o, --output FORMAT        head and list output: text (default) or json\n"
 	"  -v, --verbose              log every HTTP attempt on stderr\n"
@@ -47,16 +53,8 @@ struct options {
 	enum smg_report output;
 	int page_size;
 	struct smg_http_opts http;
+	long timeout_s, low_speed, low_speed_s;	/* -1: from the config */
 };
-
-/* The object a get is writing, removed if smg-s3 dies before renaming it. */
-static char *pending_temp;
-
-static void remove_pending_temp(void)
-{
-	if (pending_temp)
-		unlink(pending_temp);
-}
 
 /* ---- configuration ---------------------------------------------------------- */
 
@@ -82,6 +80,10 @@ static void config_from_file(struct options *o)
 		if (o->cfg.path_style < 0)
 			o->cfg.path_style = c.stash.path_style;
 	}
+	/* Limits apply without a file too: their defaults are the config's. */
+	smg_http_opts_limits(&o->http, o->timeout_s >= 0 ? o->timeout_s : c.stash.timeout_secs,
+			     o->low_speed >= 0 ? o->low_speed : c.stash.low_speed_limit,
+			     o->low_speed_s >= 0 ? o->low_speed_s : c.stash.low_speed_secs);
 	smg_config_free(&c);
 }
 
@@ -116,8 +118,10 @@ static void print_info(const struct smg_obj_info *info, void *arg)
 		smg_json_add_string(&line, info->etag, strlen(info->etag));
 		smg_buf_addf(&line, ",\"last_modified\":\"%s\"}\n", when);
 	} else if (o->output == SMG_REPORT_TEXT) {
-		smg_buf_addf(&line, "%s\t%llu\t%s\t%s\n", info->key, (unsigned long long)info->size,
-			     info->etag, when);
+		smg_obj_add_text(&line, info->key);
+		smg_buf_addf(&line, "\t%llu\t", (unsigned long long)info->size);
+		smg_obj_add_text(&line, info->etag);
+		smg_buf_addf(&line, "\t%s\n", when);
 	}
 	smg_write_all(1, line.data ? line.data : "", line.len, "stdout");
 	smg_buf_free(&line);
@@ -135,58 +139,21 @@ static void write_etag_file(const char *path, const char *etag)
 
 /* ---- verbs ------------------------------------------------------------------ */
 
-/* A temporary file beside dest, renamed over it once complete. */
-static int open_temp_beside(const char *dest)
-{
-	const char *slash = strrchr(dest, '/');
-	struct smg_buf b = SMG_BUF_INIT;
-	if (slash)
-		smg_buf_add(&b, dest, (size_t)(slash - dest + 1));
-	smg_buf_addf(&b, ".%s.smg-s3.XXXXXX", slash ? slash + 1 : dest);
-	pending_temp = smg_buf_detach(&b);
-	int fd = mkstemp(pending_temp);
-	if (fd < 0)
-		smg_die(SMG_EXIT_FAILURE, "cannot create a temporary file beside %s: %s", dest,
-			strerror(errno));
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) != 0)
-		smg_die(SMG_EXIT_FAILURE, "%s: %s", pending_temp, strerror(errno));
-	return fd;
-}
-
-static void commit_temp(int fd, const char *dest)
-{
-	if (fsync(fd) != 0 || close(fd) != 0)
-		smg_die(SMG_EXIT_FAILURE, "writing %s: %s", pending_temp, strerror(errno));
-	if (rename(pending_temp, dest) != 0)
-		smg_die(SMG_EXIT_FAILURE, "rename %s to %s: %s", pending_temp, dest, strerror(errno));
-	free(pending_temp);
-	pending_temp = NULL;
-}
-
-static void discard_temp(int fd)
-{
-	close(fd);
-	remove_pending_temp();
-	free(pending_temp);
-	pending_temp = NULL;
-}
-
+/* FILE is replaced only by a whole object (see output.h). */
 static int cmd_get(struct options *o, const struct smg_obj_url *u, const char *dest)
 {
-	bool to_stdout = strcmp(dest, "-") == 0;
+	struct smg_output out;
+	int rc = smg_output_open(&out, dest, 0);
+	if (rc)
+		return rc;
 	struct smg_s3 *s3 = u->scheme == SMG_URL_S3 ? open_store(o) : NULL;
-	int fd = to_stdout ? 1 : open_temp_beside(dest);
 	char *etag = NULL;
-	int rc = s3 ? smg_s3_get(s3, u->bucket, u->key, fd, &o->cond, &etag)
-		    : smg_file_get(u->key, fd, &o->cond, &etag);
-	if (!to_stdout) {
-		if (rc == 0)
-			commit_temp(fd, dest);
-		else
-			discard_temp(fd);
-	}
+	rc = s3 ? smg_s3_get(s3, u->bucket, u->key, out.fd, &o->cond, &etag)
+		: smg_file_get(u->key, out.fd, &o->cond, &etag);
+	if (rc == 0)
+		rc = smg_output_commit(&out);
+	else
+		smg_output_abort(&out);
 	if (rc == 0 && o->etag_file)
 		write_etag_file(o->etag_file, etag);
 	free(etag);
@@ -207,15 +174,12 @@ static int seekable_source(int fd, off_t *offset, uint64_t *size, char sha256[65
 			smg_die(SMG_EXIT_FAILURE, "reading the object: %s", strerror(errno));
 		return fd;
 	}
-	const char *dir = getenv("TMPDIR");
-	struct smg_buf path = SMG_BUF_INIT;
-	smg_buf_addf(&path, "%s/smg-s3.XXXXXX", dir && *dir ? dir : "/tmp");
-	int spool = mkstemp(path.data);
+	char *path;
+	int spool = smg_tmpdir_file("smg-s3", &path);
 	if (spool < 0)
-		smg_die(SMG_EXIT_FAILURE, "cannot create a spool file in %s: %s",
-			dir && *dir ? dir : "/tmp", strerror(errno));
-	unlink(path.data);	/* gone when we are, whatever happens */
-	smg_buf_free(&path);
+		exit(SMG_EXIT_FAILURE);
+	unlink(path);	/* gone when we are, whatever happens */
+	free(path);
 	const char *what = "";
 	if (!smg_fd_copy(fd, spool, NULL, sha256, size, &what))
 		smg_die(SMG_EXIT_FAILURE, "%s while spooling the object: %s", what, strerror(errno));
@@ -295,7 +259,8 @@ static int cmd_delete(struct options *o, const struct smg_obj_url *u)
 
 enum {
 	OPT_ENDPOINT = 256, OPT_REGION, OPT_PATH_STYLE, OPT_VIRTUAL_HOST, OPT_IF_MATCH,
-	OPT_IF_NONE_MATCH, OPT_ETAG_FILE, OPT_RETRIES, OPT_PAGE_SIZE, OPT_VERSION,
+	OPT_IF_NONE_MATCH, OPT_ETAG_FILE, OPT_RETRIES, OPT_PAGE_SIZE, OPT_VERSION, OPT_TIMEOUT,
+	OPT_LOW_SPEED, OPT_LOW_SPEED_TIME,
 };
 
 static int parse_count(const char *opt, const char *s, long min, long max)
@@ -320,6 +285,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"etag-file", required_argument, NULL, OPT_ETAG_FILE},
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"page-size", required_argument, NULL, OPT_PAGE_SIZE},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"low-speed", required_argument, NULL, OPT_LOW_SPEED},
+		{"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
 		{"output", required_argument, NULL, 'o'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -339,6 +307,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_ETAG_FILE: o->etag_file = optarg; break;
 		case OPT_RETRIES: o->http.retry.max_retries = parse_count("--retries", optarg, 0, 100); break;
 		case OPT_PAGE_SIZE: o->page_size = parse_count("--page-size", optarg, 1, 1000); break;
+		case OPT_TIMEOUT: o->timeout_s = parse_count("--timeout", optarg, 1, 1000000); break;
+		case OPT_LOW_SPEED: o->low_speed = parse_count("--low-speed", optarg, 1, INT_MAX); break;
+		case OPT_LOW_SPEED_TIME:
+			o->low_speed_s = parse_count("--low-speed-time", optarg, 1, 1000000);
+			break;
 		case 'o': o->output = smg_report_parse(optarg); break;
 		case 'v': o->http.verbose = true; break;
 		case 'h': smg_usage(usage, true);
@@ -386,9 +359,8 @@ int main(int argc, char **argv)
 {
 	static const char *const verbs[] = {"get", "put", "head", "list", "delete", NULL};
 	struct options o = {.cfg = SMG_S3_CONFIG_INIT, .output = SMG_REPORT_TEXT,
-		.http = SMG_HTTP_OPTS_DEFAULT};
+		.http = SMG_HTTP_OPTS_DEFAULT, .timeout_s = -1, .low_speed = -1, .low_speed_s = -1};
 	smg_setprogname(argv[0]);
-	smg_atdie(remove_pending_temp);
 	parse_options(argc, argv, &o);
 	if (argc - optind < 2)
 		smg_usage(usage, false);

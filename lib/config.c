@@ -96,6 +96,9 @@ static const struct key keys[] = {
 	{KEY("sync.max_statement_bytes", K_INT, sync.max_statement_bytes), .i = 100000,
 	 AT_LEAST(1)},
 	{KEY("sync.watch_interval_secs", K_INT, sync.watch_interval_secs), .i = 60, AT_LEAST(1)},
+	{KEY("sync.timeout_secs", K_INT, sync.timeout_secs), .i = 600, AT_LEAST(1)},
+	{KEY("sync.low_speed_limit", K_INT, sync.low_speed_limit), .i = 1024, AT_LEAST(1)},
+	{KEY("sync.low_speed_secs", K_INT, sync.low_speed_secs), .i = 60, AT_LEAST(1)},
 
 	{KEY("stash.url", K_STRING, stash.url)},
 	{KEY("stash.endpoint", K_STRING, stash.endpoint)},
@@ -108,6 +111,9 @@ static const struct key keys[] = {
 	 .env = {"AWS_SESSION_TOKEN"}},
 	{KEY("stash.path_style", K_BOOL, stash.path_style), .i = 1},
 	{KEY("stash.max_attempts", K_INT, stash.max_attempts), .i = 5, AT_LEAST(1)},
+	{KEY("stash.timeout_secs", K_INT, stash.timeout_secs), .i = 3600, AT_LEAST(1)},
+	{KEY("stash.low_speed_limit", K_INT, stash.low_speed_limit), .i = 1024, AT_LEAST(1)},
+	{KEY("stash.low_speed_secs", K_INT, stash.low_speed_secs), .i = 60, AT_LEAST(1)},
 
 	{KEY("broadcast.port", K_INT, broadcast.port), .i = 31337, .min = 1, .max = 65535},
 	{KEY("broadcast.interval_secs", K_INT, broadcast.interval_secs), .i = 5, AT_LEAST(1)},

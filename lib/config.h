@@ -99,6 +99,12 @@ struct smg_config {
 		int batch_size;
 		int max_statement_bytes;
 		int watch_interval_secs;
+		/* Each request to a remote target: its deadline, retries
+		 * included, and the low-speed limit (bytes a second) below
+		 * which for low_speed_secs an attempt is abandoned. */
+		int timeout_secs;
+		int low_speed_limit;
+		int low_speed_secs;
 	} sync;
 
 	struct {
@@ -110,6 +116,9 @@ struct smg_config {
 		char *session_token;
 		bool path_style;
 		int max_attempts;
+		int timeout_secs;	/* as in [sync], for each request to the store */
+		int low_speed_limit;
+		int low_speed_secs;
 	} stash;
 
 	struct {

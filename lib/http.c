@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Error bodies of non-2xx answers are kept for their message; a server
@@ -147,6 +148,14 @@ struct smg_http *smg_http_new(const struct smg_http_opts *opts)
 	return h;
 }
 
+void smg_http_opts_limits(struct smg_http_opts *o, long timeout_secs, long low_speed_limit,
+		long low_speed_secs)
+{
+	o->deadline_ms = timeout_secs * 1000;
+	o->low_speed_bytes = low_speed_limit;
+	o->stall_timeout_s = low_speed_secs;
+}
+
 void smg_http_free(struct smg_http *h)
 {
 	if (!h)
@@ -262,6 +271,7 @@ struct attempt {
 	off_t download_start;	/* response_fd's offset before the first attempt */
 	bool download_seekable;
 	bool wrote_to_fd;	/* some body bytes went to a response_fd */
+	long timeout_ms;	/* this attempt's: the option or what is left of the deadline */
 	char local_error[200];	/* a local I/O failure, which is not retried */
 };
 
@@ -446,10 +456,11 @@ static void setup_attempt(struct attempt *a, char *errbuf)
 	cu.easy_setopt(c, CURLOPT_WRITEDATA, a);
 	if (o->connect_timeout_ms > 0)
 		cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-	if (o->timeout_ms > 0)
-		cu.easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+	if (a->timeout_ms > 0)
+		cu.easy_setopt(c, CURLOPT_TIMEOUT_MS, a->timeout_ms);
 	if (o->stall_timeout_s > 0) {
-		cu.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		cu.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT,
+			       o->low_speed_bytes > 0 ? o->low_speed_bytes : 1L);
 		cu.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s);
 	}
 	set_method_and_body(c, a);
@@ -479,6 +490,35 @@ static void reset_response(struct smg_http_response *resp)
 	resp->status = 0;
 	resp->body_bytes = 0;
 	resp->error[0] = '\0';
+	resp->short_body = false;
+	resp->expected_bytes = -1;
+}
+
+/*
+ * A 2xx body shorter (or longer) than its Content-Length: libcurl says
+ * "transfer closed with N bytes remaining"; we say both numbers, and say
+ * it as well when libcurl let it pass.  True when the body is wrong.
+ */
+static bool check_body_length(struct attempt *a, CURLcode rc)
+{
+	struct smg_http_response *resp = a->resp;
+	const char *m = a->req->method ? a->req->method : "GET";
+	const char *cl = smg_http_header(resp, "Content-Length");
+	if (!cl || method_is(m, "HEAD") || resp->status < 200 || resp->status > 299)
+		return false;
+	char *end;
+	errno = 0;
+	long long n = strtoll(cl, &end, 10);
+	if (errno || end == cl || *end != '\0' || n < 0)
+		return false;	/* libcurl refuses a bad one itself */
+	resp->expected_bytes = n;
+	if ((uint64_t)n == resp->body_bytes || (rc != CURLE_OK && rc != CURLE_PARTIAL_FILE))
+		return false;
+	resp->short_body = true;
+	snprintf(resp->error, sizeof resp->error,
+		 "the body was cut short: Content-Length %lld bytes, %llu received", n,
+		 (unsigned long long)resp->body_bytes);
+	return true;
 }
 
 static double elapsed_s(CURL *c)
@@ -508,6 +548,10 @@ static bool run_attempt(struct attempt *a, enum smg_http_outcome *outcome)
 		snprintf(resp->error, sizeof resp->error, "%s", a->local_error);
 		*outcome = SMG_HTTP_FAILED;
 		return false;
+	}
+	if (check_body_length(a, rc)) {
+		*outcome = SMG_HTTP_EXHAUSTED;
+		return true;
 	}
 	if (rc != CURLE_OK) {
 		snprintf(resp->error, sizeof resp->error, "%s",
@@ -556,20 +600,56 @@ static void note_cannot_retry(struct attempt *a, enum smg_http_outcome *outcome)
 		 " (not retried: part of the body already went to a pipe)");
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The next attempt's time limit: the per-attempt one, or less when the
+ * deadline is nearer (never 0, which would be none). */
+static long attempt_timeout_ms(const struct smg_http_opts *o, int64_t deadline)
+{
+	if (o->deadline_ms <= 0)
+		return o->timeout_ms;
+	int64_t left = deadline - mono_ms();
+	if (left <= 0)
+		return 1;
+	return o->timeout_ms > 0 && o->timeout_ms < left ? o->timeout_ms : (long)left;
+}
+
+/* The deadline ends a transient failure that had retries left. */
+static void note_deadline(struct attempt *a)
+{
+	struct smg_http_response *resp = a->resp;
+	size_t len = strlen(resp->error);
+	snprintf(resp->error + len, sizeof resp->error - len, "%s(deadline of %.3g s reached)",
+		 len ? " " : "", (double)a->h->opts.deadline_ms / 1000);
+}
+
 enum smg_http_outcome smg_http_perform(struct smg_http *h,
 		const struct smg_http_request *req, struct smg_http_response *resp)
 {
 	struct attempt a = {.h = h, .req = req, .resp = resp};
 	const struct smg_http_retry *policy = &h->opts.retry;
 	enum smg_http_outcome outcome = SMG_HTTP_FAILED;
+	int64_t deadline = mono_ms() + h->opts.deadline_ms;
 	resp->attempts = 0;
 	if (req->response_fd >= 0) {
+		/* Only a regular file can be cut back: /dev/null seeks, but
+		 * what went to a device has gone. */
+		struct stat st;
 		a.download_start = lseek(req->response_fd, 0, SEEK_CUR);
-		a.download_seekable = a.download_start >= 0;
+		a.download_seekable = a.download_start >= 0 && fstat(req->response_fd, &st) == 0
+			&& S_ISREG(st.st_mode);
 	}
+	a.timeout_ms = attempt_timeout_ms(&h->opts, deadline);
 	for (int retry = 1;; retry++) {
 		bool transient = run_attempt(&a, &outcome);
 		if (!transient || retry > policy->max_retries) {
+			if (transient && h->opts.deadline_ms > 0 && mono_ms() >= deadline)
+				note_deadline(&a);
 			if (h->opts.verbose)
 				log_attempt(&a, -1, retry);
 			break;
@@ -583,9 +663,17 @@ enum smg_http_outcome smg_http_perform(struct smg_http *h,
 		const char *ra = smg_http_status_retryable(resp->status)
 			? smg_http_header(resp, "Retry-After") : NULL;
 		long delay = smg_http_backoff_ms(policy, retry, ra, time(NULL));
+		/* A wait that would end past the deadline is not worth starting. */
+		if (h->opts.deadline_ms > 0 && mono_ms() + delay >= deadline) {
+			note_deadline(&a);
+			if (h->opts.verbose)
+				log_attempt(&a, -1, retry);
+			break;
+		}
 		if (h->opts.verbose)
 			log_attempt(&a, delay, retry);
 		sleep_ms(delay);
+		a.timeout_ms = attempt_timeout_ms(&h->opts, deadline);
 	}
 	resp->outcome = outcome;
 	return outcome;

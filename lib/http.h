@@ -52,14 +52,33 @@ struct smg_http_retry {
 };
 #define SMG_HTTP_RETRY_DEFAULT {5, 250, 20000, 2.0}
 
+/*
+ * Limits on time.  Every request has a deadline, retries and the waits
+ * between them included: when it passes, the request ends as
+ * SMG_HTTP_EXHAUSTED whatever the retry policy has left.  An attempt that
+ * moves fewer than low_speed_bytes a second (either way, waiting for the
+ * answer included) for stall_timeout_s seconds is abandoned as a timeout,
+ * so a server that trickles one byte a second does not hold us for ever.
+ */
 struct smg_http_opts {
 	struct smg_http_retry retry;
 	long connect_timeout_ms;	/* 0: libcurl's default */
-	long timeout_ms;	/* whole request; 0: none (large transfers) */
-	long stall_timeout_s;	/* abort when no byte moves for this long; 0: never */
+	long timeout_ms;	/* one attempt; 0: none but the deadline */
+	long stall_timeout_s;	/* the low-speed time; 0: no low-speed limit */
 	bool verbose;		/* one line per attempt on stderr */
+	long deadline_ms;	/* the whole request; 0: no deadline */
+	long low_speed_bytes;	/* the low-speed limit, bytes a second; 0: 1 */
 };
-#define SMG_HTTP_OPTS_DEFAULT {SMG_HTTP_RETRY_DEFAULT, 10000, 0, 60, false}
+#define SMG_HTTP_DEADLINE_MS_DEFAULT 600000L
+#define SMG_HTTP_LOW_SPEED_BYTES_DEFAULT 1024L
+#define SMG_HTTP_OPTS_DEFAULT {SMG_HTTP_RETRY_DEFAULT, 10000, 0, 60, false, \
+	SMG_HTTP_DEADLINE_MS_DEFAULT, SMG_HTTP_LOW_SPEED_BYTES_DEFAULT}
+
+/* Sets the deadline and low-speed limit from the [stash] or [sync]
+ * settings of the same names (config.h): timeout_secs, low_speed_limit
+ * (bytes a second) and low_speed_secs. */
+void smg_http_opts_limits(struct smg_http_opts *o, long timeout_secs, long low_speed_limit,
+		long low_speed_secs);
 
 struct smg_http_request {
 	const char *method;	/* "GET", "PUT", "HEAD", "POST", "DELETE", ... */
@@ -100,8 +119,13 @@ struct smg_http_response {
 	int attempts;
 	uint64_t body_bytes;	/* bytes of body received in the last attempt */
 	char error[256];	/* why the last attempt failed, "" if it did not */
+	/* Set when the last attempt's body was shorter than its
+	 * Content-Length (error then names both numbers); expected_bytes is
+	 * the Content-Length of a 2xx answer, -1 when it had none. */
+	bool short_body;
+	int64_t expected_bytes;
 };
-#define SMG_HTTP_RESPONSE_INIT {SMG_HTTP_DONE, 0, SMG_KVLIST_INIT, SMG_BUF_INIT, 0, 0, ""}
+#define SMG_HTTP_RESPONSE_INIT {SMG_HTTP_DONE, 0, SMG_KVLIST_INIT, SMG_BUF_INIT, 0, 0, "", false, -1}
 
 struct smg_http;
 

@@ -2,7 +2,9 @@
 #include "s3.h"
 #include "sigv4.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,29 @@ char *smg_etag_unquote(const char *etag)
 	if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"')
 		return smg_xstrndup(etag + 1, n - 2);
 	return smg_xstrdup(etag);
+}
+
+/* Written so that a key of any content stays one field of one line (of
+ * list's text output, or of a diagnostic): backslash, tab, newline and
+ * carriage return as \\ \t \n \r, other control bytes as \xHH
+ * (smg-s3(1)). */
+void smg_obj_add_text(struct smg_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\\')
+			smg_buf_adds(b, "\\\\");
+		else if (c == '\t')
+			smg_buf_adds(b, "\\t");
+		else if (c == '\n')
+			smg_buf_adds(b, "\\n");
+		else if (c == '\r')
+			smg_buf_adds(b, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			smg_buf_addf(b, "\\x%02x", c);
+		else
+			smg_buf_addc(b, (char)c);
+	}
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -208,7 +233,50 @@ static const char *xml_find(const char *p, const char *end, const char *tag,
 	return b + strlen(close);
 }
 
-static void xml_add_entity(struct smg_buf *b, const char **pp, const char *end)
+/* Appends code point cp as UTF-8; false for one no key can hold: NUL, a
+ * surrogate, or past U+10FFFF. */
+static bool add_utf8(struct smg_buf *b, unsigned long cp)
+{
+	if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+		return false;
+	if (cp < 0x80) {
+		smg_buf_addc(b, (char)cp);
+	} else if (cp < 0x800) {
+		smg_buf_addc(b, (char)(0xC0 | cp >> 6));
+		smg_buf_addc(b, (char)(0x80 | (cp & 0x3F)));
+	} else if (cp < 0x10000) {
+		smg_buf_addc(b, (char)(0xE0 | cp >> 12));
+		smg_buf_addc(b, (char)(0x80 | (cp >> 6 & 0x3F)));
+		smg_buf_addc(b, (char)(0x80 | (cp & 0x3F)));
+	} else {
+		smg_buf_addc(b, (char)(0xF0 | cp >> 18));
+		smg_buf_addc(b, (char)(0x80 | (cp >> 12 & 0x3F)));
+		smg_buf_addc(b, (char)(0x80 | (cp >> 6 & 0x3F)));
+		smg_buf_addc(b, (char)(0x80 | (cp & 0x3F)));
+	}
+	return true;
+}
+
+/* "&#65;" or "&#x41;" at p (before end): its code point and the byte
+ * after the ';', or NULL when it is not one. */
+static const char *char_ref(const char *p, const char *end, unsigned long *cp)
+{
+	bool hex = end - p > 3 && p[2] == 'x';
+	const char *d = p + 2 + hex;
+	*cp = 0;
+	for (; d < end && *d != ';'; d++) {
+		int v = *d >= '0' && *d <= '9' ? *d - '0'
+			: hex && *d >= 'a' && *d <= 'f' ? *d - 'a' + 10
+			: hex && *d >= 'A' && *d <= 'F' ? *d - 'A' + 10 : -1;
+		if (v < 0 || *cp > 0x10FFFF)
+			return NULL;
+		*cp = *cp * (hex ? 16 : 10) + (unsigned long)v;
+	}
+	return d < end && d > p + 2 + hex ? d + 1 : NULL;
+}
+
+/* Decodes the entity at *pp into b; why it cannot be, or NULL. */
+static const char *xml_add_entity(struct smg_buf *b, const char **pp, const char *end)
 {
 	static const struct { const char *name; char c; } named[] = {
 		{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''},
@@ -219,42 +287,61 @@ static void xml_add_entity(struct smg_buf *b, const char **pp, const char *end)
 		if ((size_t)(end - p) >= n && memcmp(p, named[i].name, n) == 0) {
 			smg_buf_addc(b, named[i].c);
 			*pp = p + n;
-			return;
+			return NULL;
 		}
 	}
-	if (end - p > 3 && p[1] == '#') {
-		char *stop;
-		bool hex = p[2] == 'x';
-		unsigned long cp = strtoul(p + 2 + hex, &stop, hex ? 16 : 10);
-		if (stop < end && *stop == ';' && cp < 0x80) {
-			smg_buf_addc(b, (char)cp);
-			*pp = stop + 1;
-			return;
-		}
-	}
-	smg_buf_addc(b, '&');	/* not an entity we know: keep it */
-	*pp = p + 1;
+	unsigned long cp;
+	const char *after = end - p > 3 && p[1] == '#' ? char_ref(p, end, &cp) : NULL;
+	if (!after)
+		return "an entity XML does not define";
+	if (!add_utf8(b, cp))
+		return cp == 0 ? "the character U+0000 (NUL), which no key can hold"
+			       : "a character reference to no Unicode character";
+	*pp = after;
+	return NULL;
 }
 
-static char *xml_decode(const char *p, size_t n)
+/* The text of an element, decoded exactly into out; why it cannot be,
+ * or NULL. */
+static const char *xml_decode(const char *p, size_t n, struct smg_buf *out)
 {
-	struct smg_buf b = SMG_BUF_INIT;
 	const char *end = p + n;
 	while (p < end) {
-		if (*p == '&')
-			xml_add_entity(&b, &p, end);
-		else
-			smg_buf_addc(&b, *p++);
+		if (*p == '&') {
+			const char *why = xml_add_entity(out, &p, end);
+			if (why)
+				return why;
+		} else {
+			smg_buf_addc(out, *p++);
+		}
 	}
-	return smg_buf_detach(&b);
+	return NULL;
 }
 
-/* Decoded text of the first <tag> in [p, end), or NULL. */
+/* Text of the first <tag> in [p, end), or NULL.  Error documents are
+ * read leniently: text that does not decode is kept as it came. */
 static char *xml_child(const char *p, const char *end, const char *tag)
 {
 	const char *in;
 	size_t n;
-	return xml_find(p, end, tag, &in, &n) ? xml_decode(in, n) : NULL;
+	if (!xml_find(p, end, tag, &in, &n))
+		return NULL;
+	struct smg_buf b = SMG_BUF_INIT;
+	if (xml_decode(in, n, &b)) {
+		smg_buf_reset(&b);
+		smg_buf_add(&b, in, n);
+	}
+	return smg_buf_detach(&b);
+}
+
+static bool all_digits(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
 }
 
 /* ---- errors ---------------------------------------------------------------- */
@@ -314,8 +401,10 @@ static int exit_code_for(long status, const char *code)
 static void describe_target(struct smg_buf *b, const struct s3_call *c)
 {
 	smg_buf_addf(b, " (bucket %s", c->bucket);
-	if (c->key)
-		smg_buf_addf(b, ", key %s", c->key);
+	if (c->key) {
+		smg_buf_adds(b, ", key ");
+		smg_obj_add_text(b, c->key);
+	}
 	smg_buf_addc(b, ')');
 }
 
@@ -324,10 +413,13 @@ static int report_error(const struct s3_call *c, const struct smg_http_response 
 {
 	struct smg_buf line = SMG_BUF_INIT;
 	int rc;
-	if (resp->status == 0) {
-		/* Nothing came back at all: the network, or local I/O. */
+	if (resp->status == 0 || (resp->error[0] && resp->status >= 200 && resp->status <= 299)) {
+		/* Nothing came back at all (the network, or local I/O), or
+		 * a good status whose body did not arrive whole. */
 		smg_buf_addf(&line, "%s s3://%s/%s: %s", c->method, c->bucket, c->key ? c->key : "",
 			     resp->error);
+		if (resp->outcome == SMG_HTTP_EXHAUSTED && resp->attempts > 1)
+			smg_buf_addf(&line, "; gave up after %d attempts", resp->attempts);
 		rc = smg_http_exit_code(resp);
 	} else {
 		const char *body = resp->body.data ? resp->body.data : "";
@@ -491,8 +583,14 @@ int smg_s3_head(struct smg_s3 *s, const char *bucket, const char *key,
 	call_init(&c, "HEAD", bucket, key);
 	c.cond = cond;
 	int rc = call_perform(s, &c, &resp);
+	const char *len = smg_http_header(&resp, "Content-Length");
+	if (rc == 0 && !all_digits(len)) {
+		/* The size is the answer: a HEAD without one is not an answer. */
+		smg_warn("malformed answer: HEAD without a numeric Content-Length (bucket %s, key %s)",
+			 bucket, key);
+		rc = SMG_EXIT_DATA;
+	}
 	if (rc == 0 && info) {
-		const char *len = smg_http_header(&resp, "Content-Length");
 		const char *mod = smg_http_header(&resp, "Last-Modified");
 		info->key = smg_xstrdup(key);
 		info->etag = response_etag(&resp);
@@ -527,68 +625,224 @@ static time_t parse_iso8601(const char *s)
 	return timegm(&tm);
 }
 
-/* Calls fn for each <Contents> of a ListObjectsV2 page. */
-static void list_page_objects(const char *p, const char *end, smg_obj_list_fn *fn, void *arg)
+/* ---- listing --------------------------------------------------------------
+ * A listing is read whole and checked before anything of it is handed
+ * on: a garbage page, a truncated page without a token, a token the store
+ * gave before (a listing that would never end) or a key that cannot be
+ * represented is exit 7, naming what was wrong, with nothing listed.
+ */
+
+struct listing {
+	const struct s3_call *call;
+	const char *prefix;
+	struct smg_obj_info *v;
+	size_t n, cap;
+	char **tokens;		/* every continuation token given so far */
+	size_t ntokens;
+};
+
+static int bad_listing(const struct listing *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int bad_listing(const struct listing *l, const char *fmt, ...)
 {
-	const char *in;
-	size_t n;
-	while ((p = xml_find(p, end, "Contents", &in, &n)) != NULL) {
-		const char *stop = in + n;
-		char *size = xml_child(in, stop, "Size");
+	struct smg_buf line = SMG_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	char msg[1024];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	smg_buf_addf(&line, "malformed listing: %s", msg);
+	describe_target(&line, l->call);
+	smg_warn("%s", line.data);
+	smg_buf_free(&line);
+	return SMG_EXIT_DATA;
+}
+
+/* Up to 40 bytes of s, non-printing ones as '?', for a message. */
+static void quote_raw(struct smg_buf *b, const char *s, size_t n)
+{
+	smg_buf_addc(b, '"');
+	for (size_t i = 0; i < n && i < 40; i++)
+		smg_buf_addc(b, s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?');
+	smg_buf_adds(b, n > 40 ? "...\"" : "\"");
+}
+
+/* The page's <ListBucketResult> content, or NULL when body is not one. */
+static const char *list_result(const char *body, size_t len, const char **end)
+{
+	const char *p = body, *stop = body + len;
+	while (p < stop && strchr(" \t\r\n", *p))
+		p++;
+	if (stop - p > 5 && memcmp(p, "<?xml", 5) == 0) {
+		const char *q = memmem(p, (size_t)(stop - p), "?>", 2);
+		p = q ? q + 2 : stop;
+		while (p < stop && strchr(" \t\r\n", *p))
+			p++;
+	}
+	static const char open[] = "<ListBucketResult", close[] = "</ListBucketResult>";
+	size_t n = sizeof open - 1;
+	if ((size_t)(stop - p) <= n || memcmp(p, open, n) != 0 || (p[n] != '>' && p[n] != ' '))
+		return NULL;
+	const char *c = memmem(p, (size_t)(stop - p), close, sizeof close - 1);
+	if (!c)
+		return NULL;
+	*end = c;
+	return p;
+}
+
+/* A key as the page gives it: XML text, percent-encoded under
+ * encoding-type=url ("+" is a space there, as botocore reads it). */
+static const char *decode_key(const char *in, size_t n, bool url, struct smg_buf *key)
+{
+	struct smg_buf text = SMG_BUF_INIT;
+	const char *why = xml_decode(in, n, url ? &text : key);
+	for (size_t i = 0; url && !why && i < text.len; i++) {
+		char c = text.data[i];
+		if (c == '+') {
+			smg_buf_addc(key, ' ');
+		} else if (c != '%') {
+			smg_buf_addc(key, c);
+		} else if (i + 2 < text.len && isxdigit((unsigned char)text.data[i + 1]) &&
+			   isxdigit((unsigned char)text.data[i + 2])) {
+			char hex[3] = {text.data[i + 1], text.data[i + 2], '\0'};
+			unsigned long byte = strtoul(hex, NULL, 16);
+			if (byte == 0)
+				why = "the character U+0000 (NUL), which no key can hold";
+			smg_buf_addc(key, (char)byte);
+			i += 2;
+		} else {
+			why = "a '%' that does not start a percent escape";
+		}
+	}
+	smg_buf_free(&text);
+	return why;
+}
+
+/* One <Contents> into the listing; 0 or a reported 7. */
+static int list_object(struct listing *l, const char *in, const char *stop, bool url)
+{
+	const char *k;
+	size_t kn;
+	if (!xml_find(in, stop, "Key", &k, &kn))
+		return bad_listing(l, "an object without a <Key>");
+	struct smg_buf key = SMG_BUF_INIT, raw = SMG_BUF_INIT;
+	const char *why = decode_key(k, kn, url, &key);
+	char *size = xml_child(in, stop, "Size");
+	int rc = 0;
+	quote_raw(&raw, k, kn);
+	if (why)
+		rc = bad_listing(l, "key %s (as the store wrote it) holds %s", raw.data, why);
+	else if (strncmp(key.data ? key.data : "", l->prefix, strlen(l->prefix)) != 0)
+		rc = bad_listing(l, "key %s does not start with the prefix asked for", raw.data);
+	else if (!all_digits(size))
+		rc = bad_listing(l, "key %s has no <Size> or a size that is not a number", raw.data);
+	if (rc == 0) {
 		char *etag = xml_child(in, stop, "ETag");
 		char *mod = xml_child(in, stop, "LastModified");
-		struct smg_obj_info info = {xml_child(in, stop, "Key"),
-			size ? strtoull(size, NULL, 10) : 0,
+		if (l->n == l->cap) {
+			l->cap = l->cap ? 2 * l->cap : 64;
+			l->v = smg_xrealloc(l->v, l->cap * sizeof *l->v);
+		}
+		l->v[l->n++] = (struct smg_obj_info){smg_buf_detach(&key), strtoull(size, NULL, 10),
 			smg_etag_unquote(etag ? etag : ""), parse_iso8601(mod)};
-		if (info.key)
-			fn(&info, arg);
-		smg_obj_info_free(&info);
-		free(size);
 		free(etag);
 		free(mod);
 	}
+	free(size);
+	smg_buf_free(&key);
+	smg_buf_free(&raw);
+	return rc;
 }
 
-/* The continuation token of a truncated page, or NULL on the last one. */
-static char *list_page_next(const char *p, const char *end)
+/* Checks one ListObjectsV2 page and adds its objects; the continuation
+ * token of a truncated page in *next.  0 or a reported 7. */
+static int list_page(struct listing *l, const struct smg_buf *body, char **next)
 {
+	const char *end, *p = list_result(body->data ? body->data : "", body->len, &end);
+	*next = NULL;
+	if (!p) {
+		struct smg_buf start = SMG_BUF_INIT;
+		quote_raw(&start, body->data ? body->data : "", body->len);
+		int rc = bad_listing(l, "not a ListBucketResult document (%zu bytes, starting %s)",
+				     body->len, start.data);
+		smg_buf_free(&start);
+		return rc;
+	}
 	char *truncated = xml_child(p, end, "IsTruncated");
-	char *token = NULL;
-	if (truncated && strcmp(truncated, "true") == 0)
-		token = xml_child(p, end, "NextContinuationToken");
+	char *encoding = xml_child(p, end, "EncodingType");
+	int rc = 0;
+	if (!truncated || (strcmp(truncated, "true") != 0 && strcmp(truncated, "false") != 0))
+		rc = bad_listing(l, "<IsTruncated> is missing or neither true nor false");
+	else if (encoding && strcmp(encoding, "url") != 0)
+		rc = bad_listing(l, "<EncodingType> %s, where url was asked for", encoding);
+	const char *in;
+	size_t n;
+	while (rc == 0 && (p = xml_find(p, end, "Contents", &in, &n)) != NULL)
+		rc = list_object(l, in, in + n, encoding != NULL);
+	if (rc == 0 && strcmp(truncated, "true") == 0) {
+		*next = xml_child(body->data, end, "NextContinuationToken");
+		if (!*next || !**next)
+			rc = bad_listing(l, "a truncated page without a <NextContinuationToken>");
+		for (size_t i = 0; rc == 0 && i < l->ntokens; i++)
+			if (strcmp(l->tokens[i], *next) == 0)
+				rc = bad_listing(l, "continuation token \"%s\" given again after %zu "
+						 "pages: the listing would never end", *next,
+						 l->ntokens + 1);
+		if (rc) {
+			free(*next);
+			*next = NULL;
+		}
+	}
 	free(truncated);
-	return token;
+	free(encoding);
+	return rc;
+}
+
+static void listing_free(struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		smg_obj_info_free(&l->v[i]);
+	for (size_t i = 0; i < l->ntokens; i++)
+		free(l->tokens[i]);
+	free(l->v);
+	free(l->tokens);
 }
 
 int smg_s3_list(struct smg_s3 *s, const char *bucket, const char *prefix, int page_size,
 		smg_obj_list_fn *fn, void *arg)
 {
+	struct s3_call c;
+	struct listing l = {.call = &c, .prefix = prefix};
 	char *token = NULL;
 	int rc = 0;
 	do {
-		struct s3_call c;
 		struct smg_http_response resp = SMG_HTTP_RESPONSE_INIT;
 		call_init(&c, "GET", bucket, NULL);
 		smg_kv_add(&c.query, "list-type", "2");
 		smg_kv_add(&c.query, "prefix", prefix);
-		if (token)
+		/* Keys come percent-encoded: any byte survives, even those
+		 * XML 1.0 cannot carry. */
+		smg_kv_add(&c.query, "encoding-type", "url");
+		if (token) {
 			smg_kv_add(&c.query, "continuation-token", token);
+			l.tokens = smg_xrealloc(l.tokens, (l.ntokens + 1) * sizeof *l.tokens);
+			l.tokens[l.ntokens++] = token;
+		}
 		if (page_size > 0) {
 			char n[16];
 			snprintf(n, sizeof n, "%d", page_size);
 			smg_kv_add(&c.query, "max-keys", n);
 		}
-		free(token);
 		token = NULL;
 		rc = call_perform(s, &c, &resp);
-		if (rc == 0) {
-			const char *body = resp.body.data ? resp.body.data : "";
-			list_page_objects(body, body + resp.body.len, fn, arg);
-			token = list_page_next(body, body + resp.body.len);
-		}
+		if (rc == 0)
+			rc = list_page(&l, &resp.body, &token);
 		smg_http_response_free(&resp);
 		call_free(&c);
 	} while (rc == 0 && token);
-	free(token);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		fn(&l.v[i], arg);
+	listing_free(&l);
 	return rc;
 }

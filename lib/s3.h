@@ -6,7 +6,8 @@
  * Every verb returns an exit code from smg.h (0 on success) after writing
  * one diagnostic line on failure: 3 for a missing object or bucket, 5 for
  * rejected credentials, 6 for a lost conditional write (412), 4 when the
- * network retries ran out.  Object bodies stream between the store and file
+ * network retries ran out or the deadline passed (struct smg_http_opts),
+ * 7 for an answer that is malformed.  Object bodies stream between the store and file
  * descriptors; memory does not grow with object size.
  */
 #ifndef SMG_S3_H
@@ -87,7 +88,10 @@ int smg_s3_put(struct smg_s3 *s, const char *bucket, const char *key, int fd, of
 int smg_s3_head(struct smg_s3 *s, const char *bucket, const char *key,
 		const struct smg_obj_cond *cond, struct smg_obj_info *info);
 /* Every object whose key starts with prefix, in key order, page by page
- * (page_size keys a page; 0: the store's default, 1000 on S3). */
+ * (page_size keys a page; 0: the store's default, 1000 on S3).  fn sees
+ * the objects only once the whole listing has been read and checked: a
+ * malformed page, a repeated continuation token or a key that cannot be
+ * represented is 7 with nothing handed on. */
 int smg_s3_list(struct smg_s3 *s, const char *bucket, const char *prefix, int page_size,
 		smg_obj_list_fn *fn, void *arg);
 /* Deleting a missing key succeeds, as on S3. */
@@ -95,10 +99,12 @@ int smg_s3_delete(struct smg_s3 *s, const char *bucket, const char *key,
 		const struct smg_obj_cond *cond);
 
 /* ---- file:// ------------------------------------------------------------
- * Writes are atomic (temporary file, fsync, rename) and serialised by an
- * flock(2) on a lock file beside the object (".NAME.lock"), under which the
- * condition is checked, so a lost race is a 412 as on S3.  The ETag is the
- * MD5 hex of the content, as S3 gives for a single-part upload.
+ * Writes are atomic (output.h: temporary file, fsync, rename; a symbolic
+ * link is followed, a path that is not a regular file is refused) and
+ * serialised by an flock(2) on a lock file beside the object
+ * (".NAME.lock"), under which the condition is checked, so a lost race is
+ * a 412 as on S3.  The ETag is the MD5 hex of the content, as S3 gives for
+ * a single-part upload.
  */
 int smg_file_get(const char *path, int fd, const struct smg_obj_cond *cond, char **etag);
 int smg_file_put(const char *path, int fd, const struct smg_obj_cond *cond, char **etag);
@@ -110,5 +116,9 @@ int smg_file_delete(const char *path, const struct smg_obj_cond *cond);
 
 /* Shared helpers. */
 char *smg_etag_unquote(const char *etag);
+/* Appends s with backslash, tab, newline, carriage return and the other
+ * control bytes escaped (\\ \t \n \r \xHH), so that a key stays one
+ * field of one line: list's text output, diagnostics. */
+void smg_obj_add_text(struct smg_buf *b, const char *s);
 
 #endif

@@ -5,6 +5,7 @@
  * condition is checked under an flock on ".NAME.lock" beside the object),
  * and the ETag is the MD5 hex of the content.
  */
+#include "output.h"
 #include "s3.h"
 
 #include <dirent.h>
@@ -20,10 +21,35 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* One diagnostic line however the path is spelt (smg_obj_add_text). */
+static void warn_path(const char *before, const char *path, const char *after)
+{
+	struct smg_buf line = SMG_BUF_INIT;
+	smg_buf_adds(&line, before);
+	smg_obj_add_text(&line, path);
+	smg_buf_adds(&line, after);
+	smg_warn("%s", line.data);
+	smg_buf_free(&line);
+}
+
 static int fail(int rc, const char *code, const char *message, const char *path)
 {
-	smg_warn("%s: %s (file %s)", code, message, path);
+	struct smg_buf before = SMG_BUF_INIT;
+	smg_buf_addf(&before, "%s: %s (file ", code, message);
+	warn_path(before.data, path, ")");
+	smg_buf_free(&before);
 	return rc;
+}
+
+/* "WHAT PATH: strerror(e)" */
+static void warn_errno(const char *what, const char *path, int e)
+{
+	struct smg_buf before = SMG_BUF_INIT, after = SMG_BUF_INIT;
+	smg_buf_addf(&before, "%s ", what);
+	smg_buf_addf(&after, ": %s", strerror(e));
+	warn_path(before.data, path, after.data);
+	smg_buf_free(&before);
+	smg_buf_free(&after);
 }
 
 static int fail_errno(const char *what, const char *path)
@@ -31,7 +57,7 @@ static int fail_errno(const char *what, const char *path)
 	int e = errno;
 	if (e == ENOENT || e == ENOTDIR)
 		return fail(SMG_EXIT_NOTFOUND, "NoSuchKey", "no such file", path);
-	smg_warn("%s %s: %s", what, path, strerror(e));
+	warn_errno(what, path, e);
 	return e == EACCES || e == EPERM ? SMG_EXIT_AUTH : SMG_EXIT_FAILURE;
 }
 
@@ -115,27 +141,6 @@ static int check_condition(const char *path, const struct smg_obj_cond *cond)
 	return 0;
 }
 
-static bool fsync_dir_of(const char *path)
-{
-	char *dir, *base;
-	split_path(path, &dir, &base);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	bool ok = fd >= 0 && fsync(fd) == 0;
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	free(base);
-	return ok;
-}
-
-/* A new file is created with the mode open(2) would give it. */
-static mode_t new_file_mode(void)
-{
-	mode_t mask = umask(0);
-	umask(mask);
-	return 0666 & ~mask;
-}
-
 /* ---- verbs ----------------------------------------------------------------- */
 
 int smg_file_get(const char *path, int fd, const struct smg_obj_cond *cond, char **etag)
@@ -165,8 +170,7 @@ int smg_file_get(const char *path, int fd, const struct smg_obj_cond *cond, char
 	int e = errno;
 	close(src);
 	if (!ok) {
-		errno = e;
-		smg_warn("%s %s: %s", what, path, strerror(e));
+		warn_errno(what, path, e);
 		return SMG_EXIT_FAILURE;
 	}
 	if (etag)
@@ -174,80 +178,34 @@ int smg_file_get(const char *path, int fd, const struct smg_obj_cond *cond, char
 	return 0;
 }
 
-/* fsync and close a finished temporary file; false with *what (and
- * errno) on error.  out is closed either way. */
-static bool finish_temp(int out, const char **what)
-{
-	bool ok = true;
-	if (fchmod(out, new_file_mode()) != 0) {
-		*what = "setting the mode of";
-		ok = false;
-	} else if (fsync(out) != 0) {
-		*what = "syncing";
-		ok = false;
-	}
-	int e = errno;
-	if (close(out) != 0 && ok) {
-		*what = "closing";
-		return false;
-	}
-	errno = e;
-	return ok;
-}
-
-/* Writes fd's content to a fresh temporary file beside path. */
-static int write_temp(const char *path, int fd, char **tmp, char md5[33])
-{
-	*tmp = sibling(path, ".tmp.XXXXXX");
-	int out = mkstemp(*tmp);
-	if (out < 0) {
-		int rc = errno == ENOENT || errno == ENOTDIR
-			? fail(SMG_EXIT_NOTFOUND, "NoSuchBucket", "no such directory", path)
-			: fail_errno("create", *tmp);
-		free(*tmp);
-		*tmp = NULL;
-		return rc;
-	}
-	const char *what = "";
-	bool copied = smg_fd_copy(fd, out, md5, NULL, NULL, &what);
-	bool ok = copied && finish_temp(out, &what);
-	int e = errno;
-	if (!copied)
-		close(out);
-	if (!ok) {
-		smg_warn("%s %s: %s", what, *tmp, strerror(e));
-		unlink(*tmp);
-		free(*tmp);
-		*tmp = NULL;
-		return SMG_EXIT_FAILURE;
-	}
-	return 0;
-}
-
+/* The object replaced atomically (output.h), so a reader sees a whole
+ * version; symbolic links are followed, as list does. */
 int smg_file_put(const char *path, int fd, const struct smg_obj_cond *cond, char **etag)
 {
-	char *tmp, md5[33];
-	/* The data is copied before the lock is taken, so a slow writer
-	 * holds it only for the check and the rename. */
-	int rc = write_temp(path, fd, &tmp, md5);
+	struct smg_output out;
+	int rc = smg_output_open(&out, path, SMG_OUTPUT_REGULAR);
 	if (rc)
 		return rc;
+	/* The data is copied before the lock is taken, so a slow writer
+	 * holds it only for the check and the rename. */
+	char md5[33];
+	const char *what = "";
+	if (!smg_fd_copy(fd, out.fd, md5, NULL, NULL, &what)) {
+		rc = fail_errno(what, out.temp);
+		smg_output_abort(&out);
+		return rc;
+	}
 	int lock = lock_object(path);
 	if (lock < 0) {
 		rc = fail_errno("lock", path);
 	} else {
 		rc = check_condition(path, cond);
-		if (rc == 0 && rename(tmp, path) != 0)
-			rc = fail_errno("rename into", path);
-		if (rc == 0 && !fsync_dir_of(path))
-			rc = fail_errno("sync the directory of", path);
+		rc = rc ? rc : smg_output_commit(&out);
 		close(lock);
 	}
-	if (rc)
-		unlink(tmp);
-	else if (etag)
+	smg_output_abort(&out);
+	if (rc == 0 && etag)
 		*etag = smg_xstrdup(md5);
-	free(tmp);
 	return rc;
 }
 
@@ -309,7 +267,7 @@ static bool is_own_artifact(const char *name)
 		return false;
 	if (n > 6 && strcmp(name + n - 5, ".lock") == 0)
 		return true;
-	return n > 12 && memcmp(name + n - 11, ".tmp.", 5) == 0;	/* mkstemp's XXXXXX */
+	return smg_output_is_temp(name);
 }
 
 struct path_list {

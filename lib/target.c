@@ -115,6 +115,8 @@ void smg_target_resolve(struct smg_target *t, const char *spec, const char *prof
 	t->http.retry.initial_delay_ms = cfg->sync.initial_retry_delay_ms;
 	t->http.retry.max_delay_ms = cfg->sync.max_retry_delay_ms;
 	t->http.retry.multiplier = cfg->sync.backoff_multiplier;
+	smg_http_opts_limits(&t->http, cfg->sync.timeout_secs, cfg->sync.low_speed_limit,
+			     cfg->sync.low_speed_secs);
 	t->batch_rows = cfg->sync.batch_size > 0 ? cfg->sync.batch_size : 100;
 	const char *prof = profile;
 	if (!prof && cfg->target.profile != SMG_PROFILE_NONE)

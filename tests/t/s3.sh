@@ -51,7 +51,7 @@ check "put from a pipe (spooled)" sh -c "cat binary | smg-s3 put $B/rt/piped -"
 smg-s3 get "$B/rt/piped" - >piped.out 2>"$T/.err"
 check_eq "get to stdout returns what the pipe put" "$(sum_file piped.out)" "$(sum_file binary)"
 ls -a >dir.list
-check_nogrep "get leaves no temporary file behind" '\.smg-s3\.' dir.list
+check_nogrep "get leaves no temporary file behind" '\.smg-tmp\.' dir.list
 
 # ---- head, list, delete ----------------------------------------------------
 check "head" smg-s3 head "$B/rt/small"
@@ -67,6 +67,17 @@ check_eq "list: every object, in key order, across pages" "$(cut -f1 "$T/.out" |
 check_grep "list: size and etag" "^rt/big50	50000000	$(cat big50.etag)	" "$T/.out"
 check "list -o json" smg-s3 -o json list "$B/rt"
 check_eq "list -o json: one object a line" "$(grep -c '^{"key":"rt/b' "$T/.out")" 2
+# A key with a space and a tab (moto's signature check refuses most other
+# characters that need encoding, and its routing a newline: the hostile
+# server of s3-hostile.sh serves those): listed percent-encoded
+# (encoding-type=url), decoded exactly, the tab escaped in text output.
+check "put a key with a space and a tab" smg-s3 put "$B/odd/a b	c" small
+check "list it" smg-s3 list "$B/odd"
+check_eq "text: one line, the tab escaped" "$(cut -f1 "$T/.out")" 'odd/a b\tc'
+check "list it as JSON" smg-s3 -o json list "$B/odd"
+check_grep "JSON: the key exactly" '^{"key":"odd/a b\\tc",' "$T/.out"
+check "get it by its key" smg-s3 get "$B/odd/a b	c" odd.out
+check_eq "...the same bytes" "$(sum_file odd.out)" "$(sum_file small)"
 check "list an empty prefix" smg-s3 list "$B/nothing-here"
 check_eq "list an empty prefix prints nothing" "$(wc -c <"$T/.out")" 0
 check "delete" smg-s3 delete "$B/rt/piped"
@@ -120,7 +131,7 @@ check_exit 3 "missing key: exit 3" smg-s3 get "$B/rt/missing" keep
 check_grep "missing key: NoSuchKey line" '^smg-s3: NoSuchKey: .*(bucket smg-test, key rt/missing)$' "$T/.err"
 check_eq "a failed get leaves the target alone" "$(sum_file keep)" "$(sum_file small)"
 ls -a >dir.list
-check_nogrep "a failed get leaves no temporary file" '\.smg-s3\.' dir.list
+check_nogrep "a failed get leaves no temporary file" '\.smg-tmp\.' dir.list
 check_exit 3 "missing bucket: exit 3" smg-s3 get "s3://no-such-bucket/x" -
 check_exit 3 "head of a missing key: exit 3" smg-s3 head "$B/rt/missing"
 check_exit 5 "wrong secret: exit 5" env AWS_SECRET_ACCESS_KEY=wrong smg-s3 get "$B/rt/small" -
@@ -189,7 +200,7 @@ check_exit 3 "file put into a missing directory: exit 3" smg-s3 put "file://$T/s
 check "file delete" smg-s3 delete "$F/piped"
 check_exit 3 "file head after delete: exit 3" smg-s3 head "$F/piped"
 check "file delete of a missing file succeeds, as on S3" smg-s3 delete "$F/piped"
-check_eq "file: no temporary files left" "$(ls -a "$T/store/relay" | grep -c '\.tmp\.')" 0
+check_eq "file: no temporary files left" "$(ls -a "$T/store/relay" | grep -c '\.smg-tmp\.')" 0
 
 # Two writers racing with If-None-Match: exactly one wins.
 racers=

@@ -4,7 +4,8 @@
  * transient statuses are retried and 4xx are not, Retry-After is honoured
  * and capped, streamed uploads start again from their offset, a failed
  * download is truncated before the retry, and running out of retries is
- * told apart from a final status.
+ * told apart from a final status; a body short of its Content-Length is
+ * caught and the deadline ends retries and silent attempts alike.
  */
 #include "http.h"
 
@@ -307,6 +308,82 @@ static void backoff_policy(void)
 	      && !smg_http_status_retryable(403));
 }
 
+/* Runs one GET with opts against a scripted server; seconds taken. */
+static double run_opts(const char *const *script, size_t n, const struct smg_http_opts *opts,
+		       struct smg_http_response *resp)
+{
+	pid_t pid;
+	int port = start_server(script, n, &pid);
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
+	struct smg_http_request req = SMG_HTTP_REQUEST_INIT;
+	req.url = url;
+	struct smg_http *h = smg_http_new(opts);
+	double t0 = now_s();
+	smg_http_perform(h, &req, resp);
+	double secs = now_s() - t0;
+	smg_http_free(h);
+	stop_server(pid);
+	return secs;
+}
+
+static void short_body_names_both_counts(void)
+{
+#define SHORT "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nshort"
+	const char *script[] = {SHORT, SHORT};
+	struct smg_http_opts o = SMG_HTTP_OPTS_DEFAULT;
+	o.retry = (struct smg_http_retry){1, 1, 10, 2.0};
+	struct smg_http_response resp = SMG_HTTP_RESPONSE_INIT;
+	run_opts(script, 2, &o, &resp);
+	check("a body short of its Content-Length is retried, then exhausted",
+	      resp.outcome == SMG_HTTP_EXHAUSTED && resp.attempts == 2);
+	check("...flagged, with the expected length", resp.short_body && resp.expected_bytes == 100);
+	check("...and the message names both counts",
+	      strstr(resp.error, "Content-Length 100 bytes, 5 received") != NULL);
+	smg_http_response_free(&resp);
+#undef SHORT
+}
+
+static void deadline_ends_retries(void)
+{
+	const char *script[40];
+	for (size_t i = 0; i < 40; i++)
+		script[i] = R503;
+	struct smg_http_opts o = SMG_HTTP_OPTS_DEFAULT;
+	o.retry = (struct smg_http_retry){100, 50, 200, 2.0};
+	o.deadline_ms = 1000;
+	struct smg_http_response resp = SMG_HTTP_RESPONSE_INIT;
+	double secs = run_opts(script, 40, &o, &resp);
+	check("503 for ever, 100 retries, deadline 1 s: exhausted in about a second",
+	      resp.outcome == SMG_HTTP_EXHAUSTED && secs < 1.5 && resp.attempts < 40);
+	check("...saying the deadline ended it", strstr(resp.error, "deadline of 1 s reached") != NULL);
+	smg_http_response_free(&resp);
+
+	/* A server that accepts and never answers: the deadline cuts the
+	 * attempt itself, not just the waits between attempts. */
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+	bind(lfd, (struct sockaddr *)&a, sizeof a);
+	listen(lfd, 8);
+	getsockname(lfd, (struct sockaddr *)&a, &alen);
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/x", ntohs(a.sin_port));
+	o.stall_timeout_s = 0;	/* no low-speed limit: the deadline alone */
+	o.deadline_ms = 800;
+	struct smg_http *h = smg_http_new(&o);
+	struct smg_http_request req = SMG_HTTP_REQUEST_INIT;
+	req.url = url;
+	double t0 = now_s();
+	smg_http_perform(h, &req, &resp);
+	secs = now_s() - t0;
+	check("a silent server, deadline 0.8 s: exhausted within a second",
+	      resp.outcome == SMG_HTTP_EXHAUSTED && secs < 1.3);
+	smg_http_free(h);
+	smg_http_response_free(&resp);
+	close(lfd);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -318,5 +395,7 @@ int main(void)
 	download_truncated_before_retry();
 	connection_refused_is_exhausted();
 	backoff_policy();
+	short_body_names_both_counts();
+	deadline_ends_retries();
 	return failures ? 1 : 0;
 }
