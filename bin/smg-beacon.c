@@ -815,6 +815,13 @@ static void exchange(struct xchg *x)
 		struct smg_apply_opts ao = {.only = SMG_SIDE_LOCAL};
 		struct smg_apply_result ar;
 		smg_apply_sqlite(wdb, o.db, r, &ao, &ar);
+		/* compare-and-set: rows the app wrote during the exchange win;
+		 * nothing was written, the next exchange sees them */
+		if (ar.conflicts) {
+			smg_warn("%s: %lld rows changed during the exchange: nothing written; the next "
+				 "exchange takes them into account", o.db, (long long)ar.conflicts);
+			result("conflicts %lld", (long long)ar.conflicts);
+		}
 		for (size_t i = 0; i < ar.ntables; i++)
 			tcount_get(&x->tables, &x->ntables, ar.tables[i].name)->received +=
 				ar.tables[i].upserted;
