@@ -28,8 +28,15 @@ void smg_select_add(char ***list, size_t *n, const char *name);
 bool smg_column_excluded(const struct smg_select *sel, const char *table, const char *col);
 void smg_select_free(struct smg_select *s);
 
-/* Open a database; dies with exit 3 when missing, 7 when not a database. */
+/* Open a database; dies with exit 3 when missing, 7 when not a database or
+ * corrupt, 1 when it is to be written but is read-only to us. */
 sqlite3 *smg_db_open(const char *path, bool writable);
+/* How long a connection opened from now on waits for another's lock
+ * ([sync] busy_timeout_ms; default 10000). */
+void smg_db_set_busy_timeout(int ms);
+/* The exit code for a failed SQLite call's result code: 7 for a corrupt
+ * file, 6 for a lock held past the busy timeout, else 1. */
+int smg_db_exit_code(int rc);
 void smg_db_close(sqlite3 *db);
 /* Quote an identifier for SQL: "a""b". */
 void smg_sql_ident(struct smg_buf *b, const char *name);
