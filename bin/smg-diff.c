@@ -189,8 +189,12 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o, &sel, &report, &exit_code, &print_config, &report_file);
 	if (report_file && report < 0)
 		report = SMG_REPORT_TEXT;
-	if (print_config)
-		return print_effective_config(&cfg, print_config);
+	if (print_config) {
+		int rc = print_effective_config(&cfg, print_config);
+		smg_select_free(&sel);
+		smg_config_free(&cfg);
+		return rc;
+	}
 	o.progress = smg_progress_enabled();
 	/* one side may lack a named table (it is then created or filled);
 	 * smg_diff checks that at least one side has it */
