@@ -292,7 +292,8 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 			    !virtual_table_skipped(db, dbname, sel->tables[i], true))
 				smg_select_add(&names, &nnames, sel->tables[i]);
 		}
-		qsort(names, nnames, sizeof *names, by_table_name);
+		if (nnames)	/* qsort(NULL, 0) is undefined */
+			qsort(names, nnames, sizeof *names, by_table_name);
 	} else {
 		sqlite3_stmt *st = prepare(db, table_query);
 		while (sqlite3_step(st) == SQLITE_ROW) {
