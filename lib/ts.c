@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -266,11 +267,34 @@ void smg_ts_audit_row(struct smg_ts_audit *a, const struct smg_table *t,
 	}
 }
 
+/* Whether this process warned about WHAT in this table of this source
+ * already, and notes that it has: smg-beacon scans the same tables every
+ * few seconds, and once per table is enough. */
+static bool warned_before(const char *source, const char *table, const char *what)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static char **warned;	/* "source\ttable\twhat" */
+	static size_t nwarned;
+	struct smg_buf line = SMG_BUF_INIT;
+	smg_buf_addf(&line, "%s\t%s\t%s", source, table, what);
+	pthread_mutex_lock(&mu);
+	bool before = false;
+	for (size_t i = 0; i < nwarned && !before; i++)
+		before = !strcmp(warned[i], line.data);
+	if (!before) {
+		warned = smg_xrealloc(warned, (nwarned + 1) * sizeof *warned);
+		warned[nwarned++] = smg_buf_detach(&line);
+	}
+	pthread_mutex_unlock(&mu);
+	smg_buf_free(&line);
+	return before;
+}
+
 /* "t: 2 values of "updated_at" are WHAT (first: key [1], value ...); THEN" */
 static void warn_values(const char *source, const struct smg_table *t, uint64_t n,
 			const char *what, const struct smg_buf *first, const char *then)
 {
-	if (n)
+	if (n && !warned_before(source, t->name, what))
 		smg_warn("%s: table \"%s\": %llu value%s of \"%s\" %s %s (first: %s); %s", source,
 			 t->name, (unsigned long long)n, n == 1 ? "" : "s", t->ts,
 			 n == 1 ? "is" : "are", what, first->data, then);

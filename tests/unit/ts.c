@@ -172,6 +172,16 @@ static void test_audit(void)
 	      !strchr(strchr(strchr(text, '\n') + 1, '\n') + 1, '\n'), "two lines, one per kind");
 	text = report(&a, t);
 	CHECK(text[0] == '\0', "reported once: the next report is silent");
+	smg_ts_audit_row(&a, t, &k2, &(struct smg_value){.type = SMG_TEXT, .p = "2026-02-30", .n = 10});
+	text = report(&a, t);
+	CHECK(text[0] == '\0', "the same table scanned again (smg-beacon): no second warning");
+	struct smg_table *u = smg_table_copy(t);
+	free(u->name);
+	u->name = smg_xstrdup("other");
+	smg_ts_audit_row(&a, u, &k2, &(struct smg_value){.type = SMG_TEXT, .p = "2026-02-30", .n = 10});
+	text = report(&a, u);
+	CHECK(strstr(text, "table \"other\": 1 value") != NULL, "another table gets its own warning");
+	smg_table_free(u);
 	smg_ts_audit_free(&a);
 	smg_table_free(t);
 }
