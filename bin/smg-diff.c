@@ -203,6 +203,10 @@ int main(int argc, char **argv)
 	o.ntables = sel.ntables;
 	struct smg_source *local = smg_source_open(argv[optind], &sel);
 	struct smg_source *remote = smg_source_open(argv[optind + 1], &sel);
+	if (o.policy == SMG_NEWER_WINS || o.policy == SMG_UUID_V7_WINS) {
+		smg_source_check_timestamps(local);	/* the timestamps decide */
+		smg_source_check_timestamps(remote);
+	}
 	if (smg_source_is_db(local) && smg_source_is_db(remote)) {
 		smg_source_read_ahead(local);
 		smg_source_read_ahead(remote);

@@ -94,6 +94,10 @@ struct smg_source;
 /* spec: "-" (stdin), a stream file, or a SQLite database path. */
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel);
 const char *smg_source_name(const struct smg_source *s);
+/* Count, per table, timestamps that are no possible time or lie far in
+ * the future, and warn about them (lib/ts.c): for a policy that goes by
+ * them.  Off by default. */
+void smg_source_check_timestamps(struct smg_source *s);
 /* A database source: scan and hash in a thread of its own from now on.
  * Worth it when the other side is a database too (two cores, two scans);
  * with a stream on the other side, the upstream process has the core. */

@@ -35,6 +35,7 @@ struct smg_source {
 	struct smg_value *check;	/* decoded values, only to validate them */
 	size_t checkcap;
 	struct smg_ts_audit ts_audit;	/* the current table's odd timestamps */
+	bool audit_ts;			/* count and warn about them */
 };
 
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel)
@@ -50,6 +51,11 @@ struct smg_source *smg_source_open(const char *spec, const struct smg_select *se
 		s->reader = smg_reader_open_path(spec);
 	}
 	return s;
+}
+
+void smg_source_check_timestamps(struct smg_source *s)
+{
+	s->audit_ts = true;
 }
 
 void smg_source_read_ahead(struct smg_source *s)
@@ -174,7 +180,8 @@ static void set_key(struct smg_source *s, const struct smg_table *t,
 	row->ts.type = SMG_NULL;
 	if (t->ts_idx >= 0) {
 		row->ts = vals[t->ts_idx];
-		smg_ts_audit_row(&s->ts_audit, t, row->key, &row->ts);
+		if (s->audit_ts)
+			smg_ts_audit_row(&s->ts_audit, t, row->key, &row->ts);
 	}
 }
 
@@ -196,7 +203,7 @@ bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
 		row->key = rec->key;
 		row->hash = rec->hash;
 		row->ts = rec->ts;
-		if (s->table->ts_idx >= 0)
+		if (s->audit_ts && s->table->ts_idx >= 0)
 			smg_ts_audit_row(&s->ts_audit, s->table, row->key, &row->ts);
 		s->rows++;
 		return true;

@@ -35,16 +35,19 @@ static int days_in_month(int y, int m)
 	return m == 2 && leap ? 29 : days[m - 1];
 }
 
-static bool digits(const char **p, const char *end, int n, int *out)
+/* The two decimal digits at p as a number, or -1; four with dec4.  (A
+ * row's timestamp is parsed for every row scanned, on the thread that
+ * merges: this runs millions of times a second.) */
+static inline int dec2(const char *p)
 {
-	int v = 0;
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (*p >= end || **p < '0' || **p > '9')
-			return false;
-		v = v * 10 + (**p - '0');
-	}
-	*out = v;
-	return true;
+	unsigned a = (unsigned)((unsigned char)p[0] - '0'), b = (unsigned)((unsigned char)p[1] - '0');
+	return a > 9 || b > 9 ? -1 : (int)(a * 10 + b);
+}
+
+static inline int dec4(const char *p)
+{
+	int hi = dec2(p), lo = dec2(p + 2);
+	return hi < 0 || lo < 0 ? -1 : hi * 100 + lo;
 }
 
 /*
@@ -133,19 +136,24 @@ static bool parse_clock(const char **pp, const char *end, int64_t *secs, int64_t
 	const char *p = *pp;
 	int h, mi, s = 0;
 	*frac = 0;
-	if (!digits(&p, end, 2, &h) || p >= end || *p++ != ':' || !digits(&p, end, 2, &mi))
+	if (end - p < 5 || p[2] != ':' || (h = dec2(p)) < 0 || (mi = dec2(p + 3)) < 0)
 		return false;
+	p += 5;
 	if (p < end && *p == ':') {
-		p++;
-		if (!digits(&p, end, 2, &s))
+		if (end - p < 3 || (s = dec2(p + 1)) < 0)
 			return false;
+		p += 3;
 		if (p < end && (*p == '.' || *p == ',')) {
-			p++;
-			int64_t scale = 100000;
-			if (p >= end || *p < '0' || *p > '9')
+			/* microseconds: the first six digits, the rest dropped */
+			static const int scale[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+			const char *digits = ++p;
+			int us = 0;
+			for (; p < end && *p >= '0' && *p <= '9'; p++)
+				if (p - digits < 6)
+					us = us * 10 + (*p - '0');
+			if (p == digits)
 				return false;
-			for (; p < end && *p >= '0' && *p <= '9'; p++, scale /= 10)
-				*frac += (*p - '0') * scale;
+			*frac = us * scale[p - digits < 6 ? p - digits : 6];
 		}
 	}
 	if (h > 24 || mi > 59 || s > 60 || (s == 60 && mi != 59))
@@ -169,12 +177,15 @@ static bool parse_offset(const char **pp, const char *end, int64_t *offset)
 	if (p >= end || (*p != '+' && *p != '-'))
 		return true;	/* none: UTC */
 	int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
-	if (!digits(&p, end, 2, &oh))
+	if (end - p < 2 || (oh = dec2(p)) < 0)
 		return false;
-	if (p < end && *p == ':')
-		p++;
-	if (p < end && !digits(&p, end, 2, &om))
-		return false;
+	p += 2;
+	if (p < end) {
+		p += *p == ':';
+		if (end - p < 2 || (om = dec2(p)) < 0)
+			return false;
+		p += 2;
+	}
 	if (oh > 23 || om > 59)
 		return false;
 	*offset = sign * (oh * 3600 + om * 60);
@@ -182,15 +193,16 @@ static bool parse_offset(const char **pp, const char *end, int64_t *offset)
 	return true;
 }
 
+/* YYYY-MM-DD[(T| )hh:mm[:ss[.frac]][offset]], a date that exists. */
 static bool parse_iso(const char *p, size_t n, int64_t *usec)
 {
 	const char *end = p + n;
 	int y, mo, d;
-	if (!digits(&p, end, 4, &y) || p >= end || *p++ != '-' || !digits(&p, end, 2, &mo) ||
-	    p >= end || *p++ != '-' || !digits(&p, end, 2, &d))
+	if (n < 10 || p[4] != '-' || p[7] != '-' || (y = dec4(p)) < 0 ||
+	    (mo = dec2(p + 5)) < 1 || mo > 12 || (d = dec2(p + 8)) < 1 ||
+	    d > days_in_month(y, mo))
 		return false;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-		return false;
+	p += 10;
 	int64_t clock = 0, frac = 0, offset = 0;
 	if (p < end && (*p == 'T' || *p == 't' || *p == ' ')) {
 		p++;
@@ -215,6 +227,8 @@ bool smg_ts_parse(const struct smg_value *v, int64_t *usec)
 	case SMG_REAL:
 		return epoch_real(v->r, usec);
 	case SMG_TEXT:
+		if (v->n >= 10 && v->p[4] == '-')	/* no number has '-' there */
+			return parse_iso(v->p, v->n, usec);
 		if (text_int(v->p, v->n, &i)) {
 			*usec = epoch_int(i);
 			return true;

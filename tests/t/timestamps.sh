@@ -99,3 +99,5 @@ check_eq "the future rows still win (the warning says they will)" \
 smg-hash -q -s updated_at b0.db | smg-diff -q -p newer_wins -s updated_at a0.db - >/dev/null 2>st.err
 check_grep "a stream from smg-hash: the same warning, naming stdin" \
 	'stdin: table "t": 1 value of "updated_at" is not a possible time (first: key \[10\]' st.err
+smg-diff -q -p local_wins -s updated_at c.db d.db >/dev/null 2>lw.err
+check_eq "with local_wins, where timestamps decide nothing, no warning" "$(cat lw.err)" ""
