@@ -119,6 +119,11 @@ static void test_clock_and_offsets(void)
 	CHECK(refused("2026-03-01T10:00:00+23:99"), "offset +23:99 refused");
 	CHECK(refused("2026-03-01T10:00:00-12:60"), "offset -12:60 refused");
 	CHECK(refused("2026-03-01T10:00:00+1"), "offset of one digit refused");
+	CHECK(refused("2026-03-01T10:00:00+01:"), "offset with a colon and no minutes refused");
+	CHECK(refused("2026-03-01T10:00:00."), "a point without digits refused");
+	CHECK(parses(S("2026-03-01T10:00:00.1234567Z"), 1772359200LL * 1000000 + 123456),
+	      "digits past the microsecond dropped");
+	CHECK(parses(S("2026-03-01T10:00:00,5Z"), 1772359200LL * 1000000 + 500000), "a decimal comma");
 	CHECK(refused("2026-03-01T10:00:00Zjunk"), "anything after the offset refused");
 	CHECK(refused("yesterday"), "words refused");
 	CHECK(refused(""), "the empty string refused");
