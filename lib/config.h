@@ -105,6 +105,7 @@ struct smg_config {
 		int timeout_secs;
 		int low_speed_limit;
 		int low_speed_secs;
+		int busy_timeout_ms;	/* a SQLite file locked by another process */
 	} sync;
 
 	struct {
@@ -142,7 +143,8 @@ struct smg_config {
  */
 int smg_config_read(struct smg_config *c, const char *path, bool must_exist,
 		    char *err, size_t errlen);
-/* The same, dying with the message and exit code on error. */
+/* The same, dying with the message and exit code on error, and making
+ * sync.busy_timeout_ms the wait of every database opened afterwards. */
 void smg_config_load(struct smg_config *c, const char *path, bool must_exist);
 void smg_config_free(struct smg_config *c);
 

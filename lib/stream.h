@@ -132,9 +132,10 @@ bool smg_hash_unhex(const char *p, size_t n, unsigned char h[SMG_HASH_LEN]);
 
 /* ---- timestamps --------------------------------------------------------- */
 
-/* Parse a timestamp value (ISO-8601 text with optional offset, unix seconds
- * or unix milliseconds) to microseconds since the epoch.  false if the value
- * is not a time. */
+/* Parse a timestamp value (ISO-8601 text with optional offset, or unix
+ * seconds, milliseconds, microseconds or nanoseconds told apart by magnitude:
+ * lib/ts.c) to microseconds since the epoch.  false if the value is not a
+ * possible time (February 30, offset +25:00). */
 bool smg_ts_parse(const struct smg_value *v, int64_t *usec);
 
 /* ---- records ------------------------------------------------------------ */

@@ -74,6 +74,8 @@ check_grep "... saying what expect must be" '"expect" must be null or a row hash
 sed 's/"op":"delete","to":"remote","key":\[2\],"expect":"[0-9a-f]*"/"op":"delete","to":"remote","key":[2],"expect":null/' changes >bad2
 check_exit 7 "a delete that expects no row: exit 7" smg-apply -q -i bad2 b.db
 sed 's/"expect":null/"expect":null,"expect":null/' changes >bad3
+check_exit 7 "expect twice in one record: exit 7" smg-apply -q -i bad3 b.db
+check_grep "... naming the member" 'expect' .err
 check_same_db "after the bad streams the target is unchanged" b-before.db b.db
 
 # The porcelain: a conflict means another round, and -o json says how many.
