@@ -45,7 +45,6 @@ struct guard {
 struct atable {
 	struct smg_table *t;
 	struct smg_buf head[NOPS], tail[NOPS];	/* around the tuples, by op */
-	struct smg_buf mid;			/* OP_UPD: new rows ... mid ... rows read */
 	bool create;
 	char **add, **add_sql;			/* --add-columns: names, ALTER TABLEs */
 	size_t nadd;
@@ -63,9 +62,9 @@ struct apply_ctx {
 	size_t ntab;
 	FILE *spool[NOPS];
 	long batch_rows;
-	/* the statement being built (OP_UPD: the rows read in sql2, ps2) */
-	struct smg_buf sql, sql2;
-	struct params ps, ps2;
+	/* the statement being built */
+	struct smg_buf sql;
+	struct params ps;
 	long rows;
 	size_t sqlbytes;	/* with placeholders expanded */
 	size_t cur;		/* its table */
@@ -103,19 +102,62 @@ static bool spool_read(FILE *f, void *p, size_t n)
 	return true;
 }
 
-/* ") AS smg_was WHERE t.c1 IS smg_was.column1 AND ...)": the row as the
- * diff read it is among the VALUES before this. */
-static void add_was_match(struct smg_buf *b, const struct smg_table *t)
+/* "(t.c1 IS smg_v.column<off+1> AND ...)": the table's row is the one the
+ * VALUES row smg_v holds from column off + 1 on. */
+static void add_row_match(struct smg_buf *b, const struct smg_table *t, size_t off)
 {
-	smg_buf_adds(b, ") AS smg_was WHERE ");
+	smg_buf_addc(b, '(');
 	for (size_t i = 0; i < t->ncols; i++) {
 		smg_buf_adds(b, i ? " AND " : "");
 		smg_sql_ident(b, t->name);
 		smg_buf_addc(b, '.');
 		smg_sql_ident(b, t->cols[i]);
-		smg_buf_addf(b, " IS smg_was.column%zu", i + 1);
+		smg_buf_addf(b, " IS smg_v.column%zu", off + i + 1);
 	}
 	smg_buf_addc(b, ')');
+}
+
+static bool key_col(const struct smg_table *t, size_t i)
+{
+	for (size_t k = 0; k < t->npk; k++)
+		if (t->pk_idx[k] == i)
+			return true;
+	return false;
+}
+
+/* UPDATE t SET c = smg_v.c ... FROM (VALUES (new..., read...)) AS smg_v
+ * WHERE the key matches AND the row is the one read (or already the new
+ * one): an update, never an insert, so a row deleted meanwhile stays
+ * deleted. */
+static void build_update(struct atable *a)
+{
+	const struct smg_table *t = a->t;
+	struct smg_buf *h = &a->head[OP_UPD], *tl = &a->tail[OP_UPD];
+	smg_buf_adds(h, "UPDATE ");
+	smg_sql_ident(h, t->name);
+	smg_buf_adds(h, " SET ");
+	bool any = false;
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (key_col(t, i) && (any || t->ncols > t->npk))
+			continue;
+		smg_buf_adds(h, any ? "," : "");
+		smg_sql_ident(h, t->cols[i]);
+		smg_buf_addf(h, "=smg_v.column%zu", i + 1);
+		any = true;
+	}
+	smg_buf_adds(h, " FROM (VALUES ");
+	smg_buf_adds(tl, ") AS smg_v WHERE ");
+	for (size_t k = 0; k < t->npk; k++) {
+		smg_sql_ident(tl, t->name);
+		smg_buf_addc(tl, '.');
+		smg_sql_ident(tl, t->pk[k]);
+		smg_buf_addf(tl, " IS smg_v.column%zu AND ", t->pk_idx[k] + 1);
+	}
+	smg_buf_addc(tl, '(');
+	add_row_match(tl, t, t->ncols);
+	smg_buf_adds(tl, " OR ");
+	add_row_match(tl, t, 0);
+	smg_buf_adds(tl, ") RETURNING 1");
 }
 
 /* " ON CONFLICT(key) DO UPDATE SET c = excluded.c, ... WHERE (t.c IS
@@ -129,10 +171,7 @@ static void add_same_as_new(struct smg_buf *b, const struct smg_table *t)
 	bool any = false;
 	for (size_t i = 0; i < t->ncols; i++) {
 		/* a key column only when there is nothing else to set */
-		bool key = false;
-		for (size_t k = 0; k < t->npk; k++)
-			key = key || t->pk_idx[k] == i;
-		if (key && (i != t->pk_idx[0] || t->ncols > t->npk))
+		if (key_col(t, i) && (any || t->ncols > t->npk))
 			continue;
 		smg_buf_adds(b, any ? "," : "");
 		smg_sql_ident(b, t->cols[i]);
@@ -165,18 +204,14 @@ static void build_heads(struct atable *a)
 	add_same_as_new(&a->tail[OP_INS], a->t);
 	smg_buf_adds(&a->tail[OP_INS], " RETURNING 1");
 	/* updates of the row read (or of the very row they write) */
-	smg_sql_upsert(&a->head[OP_UPD], &scratch, a->t);
-	smg_buf_addc(&a->head[OP_UPD], ' ');
-	add_same_as_new(&a->mid, a->t);
-	smg_buf_adds(&a->mid, " OR EXISTS (SELECT 1 FROM (VALUES ");
-	add_was_match(&a->tail[OP_UPD], a->t);
-	smg_buf_adds(&a->tail[OP_UPD], " RETURNING 1");
+	build_update(a);
 	/* deletes of the row read */
 	smg_buf_adds(&a->head[OP_GDEL], "DELETE FROM ");
 	smg_sql_ident(&a->head[OP_GDEL], a->t->name);
 	smg_buf_adds(&a->head[OP_GDEL], " WHERE EXISTS (SELECT 1 FROM (VALUES ");
-	add_was_match(&a->tail[OP_GDEL], a->t);
-	smg_buf_adds(&a->tail[OP_GDEL], " RETURNING 1");
+	smg_buf_adds(&a->tail[OP_GDEL], ") AS smg_v WHERE ");
+	add_row_match(&a->tail[OP_GDEL], a->t, 0);
+	smg_buf_adds(&a->tail[OP_GDEL], ") RETURNING 1");
 	smg_buf_free(&scratch);
 }
 
@@ -251,10 +286,11 @@ static struct atable *open_atable(struct apply_ctx *c, struct schema *s,
 /* One tuple of SQL values into c->sql and c->ps, checked against the
  * profile's limits, and spooled. */
 static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
-			const struct smg_value *vals, size_t nvals, bool literal, struct smg_reader *in)
+			const struct smg_value *vals, size_t nvals, size_t literal_from,
+			struct smg_reader *in)
 {
 	const struct smg_http_profile *p = c->p;
-	for (int attempt = literal; ; attempt++) {
+	for (int attempt = 0;; attempt++) {
 		smg_buf_reset(&c->sql);
 		remote_params_reset(&c->ps);
 		if (nvals > 1 || op != OP_DEL)
@@ -262,7 +298,7 @@ static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
 		for (size_t i = 0; i < nvals; i++) {
 			if (i)
 				smg_buf_addc(&c->sql, ',');
-			remote_sql_value(p, &c->sql, &c->ps, &vals[i], attempt > 0);
+			remote_sql_value(p, &c->sql, &c->ps, &vals[i], attempt > 0 || i >= literal_from);
 		}
 		if (nvals > 1 || op != OP_DEL)
 			smg_buf_addc(&c->sql, ')');
@@ -294,18 +330,25 @@ static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
 	}
 }
 
-/* One change, spooled: its values (or key), and for OP_UPD the row read. */
+/* One change, spooled: its values (or key); for OP_UPD the row read after
+ * them, in one VALUES row; for OP_GDEL the row read.  The row read goes as
+ * literals: bound parameters are few (D1: 100 a statement), and the new
+ * values need them more. */
 static void spool_change(struct apply_ctx *c, struct atable *a, int op,
 			 const struct smg_value *vals, size_t nvals, const struct smg_value *was,
 			 struct smg_reader *in)
 {
 	if (a->n[op] == 0)
 		a->off[op] = ftell(c->spool[op]);
-	/* the row read as literals: bound parameters are few (D1: 100 a
-	 * statement), and the new values need them more */
-	spool_tuple(c, a, op, vals, nvals, op == OP_GDEL, in);
-	if (op == OP_UPD)
-		spool_tuple(c, a, op, was, a->t->ncols, true, in);
+	if (op == OP_UPD) {
+		struct smg_value *both = smg_xcalloc(2 * nvals, sizeof *both);
+		memcpy(both, vals, nvals * sizeof *both);
+		memcpy(both + nvals, was, nvals * sizeof *both);
+		spool_tuple(c, a, op, both, 2 * nvals, nvals, in);
+		free(both);
+	} else {
+		spool_tuple(c, a, op, vals, nvals, op == OP_GDEL ? 0 : nvals, in);
+	}
 	a->n[op]++;
 }
 
@@ -529,13 +572,6 @@ static void close_statement(struct apply_ctx *c)
 	if (c->rows == 0)
 		return;
 	struct atable *a = &c->tab[c->cur];
-	if (c->op == OP_UPD) {	/* new rows, then the rows read */
-		smg_buf_add(&c->sql, a->mid.data, a->mid.len);
-		smg_buf_add(&c->sql, c->sql2.data, c->sql2.len);
-		for (size_t k = 0; k < c->ps2.n; k++)
-			remote_params_add(&c->ps, c->ps2.v[k].kind, c->ps2.data.data + c->ps2.v[k].off,
-					  c->ps2.v[k].len);
-	}
 	smg_buf_add(&c->sql, a->tail[c->op].data, a->tail[c->op].len);
 	add_statement(c, c->sql.data, c->sql.len, &c->ps, c->cur, c->op, c->rows);
 	c->rows = 0;
@@ -590,39 +626,28 @@ static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *
 	c->rows = 0;
 	c->cur = ti;
 	c->op = op;
-	struct smg_buf was = SMG_BUF_INIT;
-	struct params tp = {0}, wp = {0};
+	struct params tp = {0};
 	for (int64_t i = 0; i < a->n[op] && !c->failed; i++) {
 		read_tuple(f, ti, tuple, &tp, pdata);
-		if (op == OP_UPD)
-			read_tuple(f, ti, &was, &wp, pdata);
 		/* does it fit in the statement being built? */
-		size_t add = remote_expanded_len(p, tuple->data, tuple->len, (long)(c->ps.n + c->ps2.n)) +
-			     (op == OP_UPD ? was.len + 1 : 0);
-		size_t np = tp.n + wp.n;
-		size_t fixed = a->tail[op].len + (op == OP_UPD ? a->mid.len : 0);
+		size_t add = remote_expanded_len(p, tuple->data, tuple->len, (long)c->ps.n);
 		bool fits = c->rows > 0 && c->rows < c->batch_rows &&
-			    (!p->max_params || (long)(c->ps.n + c->ps2.n + np) <= p->max_params) &&
+			    (!p->max_params || (long)(c->ps.n + tp.n) <= p->max_params) &&
 			    (!p->max_statement_bytes ||
-			     c->sqlbytes + 1 + add + fixed <= (size_t)p->max_statement_bytes);
+			     c->sqlbytes + 1 + add + a->tail[op].len <= (size_t)p->max_statement_bytes);
 		if (!fits) {
 			close_statement(c);
 			smg_buf_reset(&c->sql);
-			smg_buf_reset(&c->sql2);
 			remote_params_reset(&c->ps);
-			remote_params_reset(&c->ps2);
 			smg_buf_add(&c->sql, a->head[op].data, a->head[op].len);
 			c->sqlbytes = a->head[op].len;
+			add = remote_expanded_len(p, tuple->data, tuple->len, 0);
 		}
 		append_tuple(&c->sql, &c->ps, tuple, &tp, c->rows > 0);
-		if (op == OP_UPD)
-			append_tuple(&c->sql2, &c->ps2, &was, &wp, c->rows > 0);
 		c->sqlbytes += add + (c->rows > 0);
 		c->rows++;
 	}
 	remote_params_free(&tp);
-	remote_params_free(&wp);
-	smg_buf_free(&was);
 	close_statement(c);
 }
 
@@ -759,7 +784,6 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 			smg_buf_free(&a->head[op]);
 			smg_buf_free(&a->tail[op]);
 		}
-		smg_buf_free(&a->mid);
 		if (a->nadd && (o->dry_run || a->create_batch <= c.landed)) {
 			t->added = a->add;
 			t->nadded = a->nadd;
@@ -775,8 +799,6 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	for (int op = 0; op < NOPS; op++)
 		fclose(c.spool[op]);
 	smg_buf_free(&c.sql);
-	smg_buf_free(&c.sql2);
-	remote_params_free(&c.ps2);
 	smg_buf_free(&c.rendered);
 	remote_params_free(&c.ps);
 	return res->code;
