@@ -408,7 +408,11 @@ struct smg_scan {
  * and a million rows costs more than reading the values. */
 void smg_column_value(sqlite3_stmt *st, int i, struct smg_value *v)
 {
-	sqlite3_value *sv = sqlite3_column_value(st, i);
+	smg_sqlite_value(sqlite3_column_value(st, i), v);
+}
+
+void smg_sqlite_value(sqlite3_value *sv, struct smg_value *v)
+{
 	switch (sqlite3_value_type(sv)) {
 	case SQLITE_INTEGER:
 		v->type = SMG_INT;

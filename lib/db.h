@@ -77,6 +77,8 @@ void smg_scan_close(struct smg_scan *s);
 
 /* Read the value of column i of a stepped statement. */
 void smg_column_value(sqlite3_stmt *st, int i, struct smg_value *v);
+/* The same from a value (a function's argument). */
+void smg_sqlite_value(sqlite3_value *sv, struct smg_value *v);
 /* Bind a value to parameter i (1-based). */
 int smg_bind_value(sqlite3_stmt *st, int i, const struct smg_value *v);
 
