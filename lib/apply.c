@@ -688,11 +688,9 @@ static void check_foreign_keys(sqlite3 *db, const char *dbname, struct smg_apply
 		struct smg_apply_table *t = &res->tables[i];
 		if (!t->upserted && !t->deleted)
 			continue;
-		struct smg_buf sql = SMG_BUF_INIT;
-		smg_buf_adds(&sql, "SELECT \"table\", rowid, parent FROM pragma_foreign_key_check(");
-		smg_json_add_string(&sql, t->name, strlen(t->name));	/* a string literal */
-		smg_buf_addc(&sql, ')');
-		sqlite3_stmt *st = prepare(db, sql.data, dbname);
+		sqlite3_stmt *st = prepare(db, "SELECT \"table\", rowid, parent FROM "
+					   "pragma_foreign_key_check(?)", dbname);
+		sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			res->nfk++;
 			if (res->fk.len > 8000)
@@ -707,7 +705,6 @@ static void check_foreign_keys(sqlite3 *db, const char *dbname, struct smg_apply
 			smg_buf_addc(&res->fk, '}');
 		}
 		sqlite3_finalize(st);
-		smg_buf_free(&sql);
 	}
 }
 
