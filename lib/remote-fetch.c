@@ -57,11 +57,10 @@ static void schema_read_columns(struct smg_remote *r, struct schema *s, const ch
 				size_t blen, long stmt)
 {
 	struct smg_jiter rows;
-	const char *row;
-	size_t rowlen;
-	if (!remote_answer_rows(r, body, blen, stmt, &rows))
-		smg_die(SMG_EXIT_DATA, "%s: the answer has no rows where the profile says (%s)",
-			r->t->name, r->p->rows);
+	const char *row, *span;
+	size_t rowlen, spanlen;
+	remote_answer_rows(r, body, blen, stmt, "the schema query", &span, &spanlen);
+	smg_jarray(&rows, span, spanlen);
 	char *pknames[101] = {0};
 	size_t npk = 0;
 	struct rtable *cur = NULL;
@@ -123,10 +122,10 @@ static void schema_read_collations(struct smg_remote *r, struct schema *s, const
 				   size_t blen, long stmt)
 {
 	struct smg_jiter rows;
-	const char *row, *cell[3];
-	size_t rowlen, celllen[3];
-	if (!remote_answer_rows(r, body, blen, stmt, &rows))
-		return;
+	const char *row, *cell[3], *span;
+	size_t rowlen, celllen[3], spanlen;
+	remote_answer_rows(r, body, blen, stmt, "the collation query", &span, &spanlen);
+	smg_jarray(&rows, span, spanlen);
 	while (smg_jnext(&rows, &row, &rowlen)) {
 		char *f[3] = {0};
 		bool bad;
@@ -353,15 +352,11 @@ struct rows_span {
 static struct rows_span find_rows(struct smg_remote *r, const struct smg_table *t,
 				  const char *body, size_t blen, long i)
 {
-	struct rows_span s = {NULL, 0, remote_answer_truncated(r, body, blen)};
-	if (!smg_jpath(body, blen, r->p->rows, i, &s.p, &s.len) ||
-	    (s.len == 4 && !memcmp(s.p, "null", 4))) {
-		s.p = "[]";
-		s.len = 2;
-	}
-	if (s.len == 0 || s.p[0] != '[')
-		smg_die(SMG_EXIT_DATA, "%s: table \"%s\": no array of rows at %s in the answer",
-			r->t->name, t->name, r->p->rows);
+	struct rows_span s = {NULL, 0, remote_answer_truncated(r)};
+	struct smg_buf what = SMG_BUF_INIT;
+	smg_buf_addf(&what, "table \"%s\"", t->name);
+	remote_answer_rows(r, body, blen, i, what.data, &s.p, &s.len);
+	smg_buf_free(&what);
 	return s;
 }
 

@@ -13,7 +13,7 @@
 
 /* Bound parameters of one statement; SQL marks each with \x01. */
 struct param {
-	char kind;		/* 't': text (a JSON string), 'r': real (a JSON number) */
+	char kind;		/* 't': text (a JSON string); the only kind sent today */
 	size_t off, len;	/* raw bytes in the owner's data */
 };
 
@@ -37,6 +37,7 @@ struct smg_remote {
 	struct smg_http_response resp;
 	struct smg_buf body, stmts, query, sqlbuf, url;
 	long nstmts;		/* statements in the request being built */
+	struct json_object *answer;	/* the last answer, parsed (json-c) */
 	struct smg_tvar vars[6];
 	size_t nvars;
 };
@@ -57,14 +58,17 @@ void remote_render_statement(struct smg_remote *r, struct smg_buf *out, const ch
 /* Start a new request; add a statement to it. */
 void remote_req_reset(struct smg_remote *r);
 void remote_req_add(struct smg_remote *r, const char *sql, size_t sqllen, const struct params *ps);
-/* Send the request built so far; the answer stays in r->resp.body. */
+/* Send the request built so far; the answer stays in r->resp.body, parsed
+ * in r->answer, and has the shape its profile promises. */
 bool remote_send(struct smg_remote *r, struct failure *f);
 void remote_send_or_die(struct smg_remote *r);
-/* The rows of statement i of the last answer (an empty array when absent). */
-bool remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long i,
-			struct smg_jiter *it);
-/* Does the answer say it holds fewer rows than the query found? */
-bool remote_answer_truncated(struct smg_remote *r, const char *body, size_t len);
+/* Where statement i's rows are in body, the text of the last answer: an
+ * array of arrays or objects where the profile says, else exit 7 naming
+ * what (e.g. "table \"t\""), never an empty array. */
+void remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long i,
+			const char *what, const char **rows, size_t *rowslen);
+/* Does the last answer say it holds fewer rows than the query found? */
+bool remote_answer_truncated(struct smg_remote *r);
 
 /* ---- remote-sql.c: values into SQL and out of answers ----------------------- */
 
