@@ -339,18 +339,19 @@ static bool transient_words(const struct smg_http_profile *p, const char *msg)
 	return false;
 }
 
-/* Is the answer shaped as the profile says an answer to nstmts statements
- * is?  If not, what is wrong, in why. */
-static bool answer_shape(const struct smg_remote *r, long nstmts, char *why, size_t whylen)
+/* Are the profile's ok paths true (or their word) in the answer?  Only
+ * those with {i} (indexed) or only the others. */
+static bool answer_ok_paths(const struct smg_remote *r, long nstmts, bool indexed, char *why,
+			    size_t whylen)
 {
-	const struct smg_http_profile *p = r->p;
-	for (size_t k = 0; p->ok[k]; k++) {
+	for (size_t k = 0; r->p->ok[k]; k++) {
 		char path[256];
-		snprintf(path, sizeof path, "%s", p->ok[k]);
+		snprintf(path, sizeof path, "%s", r->p->ok[k]);
 		char *word = strchr(path, '=');
 		if (word)
 			*word++ = '\0';
-		bool indexed = strstr(path, "{i") != NULL;
+		if ((strstr(path, "{i") != NULL) != indexed)
+			continue;
 		for (long i = 0; i < (indexed ? nstmts : 1); i++) {
 			struct json_object *v;
 			bool found = smg_jc_path(r->answer, path, i, &v);
@@ -370,26 +371,35 @@ static bool answer_shape(const struct smg_remote *r, long nstmts, char *why, siz
 			return false;
 		}
 	}
-	if (!*p->results)
-		return true;
-	struct json_object *arr;
-	if (!smg_jc_path(r->answer, p->results, 0, &arr) || !json_object_is_type(arr, json_type_array)) {
-		snprintf(why, whylen, "no array of statement results at %s", p->results);
+	return true;
+}
+
+/* Is the answer shaped as the profile says an answer to nstmts statements
+ * is?  If not, what is wrong, in why. */
+static bool answer_shape(const struct smg_remote *r, long nstmts, char *why, size_t whylen)
+{
+	const struct smg_http_profile *p = r->p;
+	if (!answer_ok_paths(r, nstmts, false, why, whylen))
 		return false;
-	}
-	if (*p->results_count) {
+	if (*p->results) {
+		struct json_object *arr;
+		if (!smg_jc_path(r->answer, p->results, 0, &arr) ||
+		    !json_object_is_type(arr, json_type_array)) {
+			snprintf(why, whylen, "no array of statement results at %s", p->results);
+			return false;
+		}
 		struct smg_buf want = SMG_BUF_INIT;
-		smg_template_expand(&want, p->results_count, NULL, 0, 0, nstmts);
-		long n = want.data ? strtol(want.data, NULL, 10) : 0;
+		smg_template_expand(&want, *p->results_count ? p->results_count : "-1", NULL, 0, 0, nstmts);
+		long n = strtol(want.data, NULL, 10);
 		smg_buf_free(&want);
 		long got = (long)json_object_array_length(arr);
-		if (got != n) {
+		if (n >= 0 && got != n) {
 			snprintf(why, whylen, "%ld statement result%s at %s for %ld statement%s sent", got,
 				 got == 1 ? "" : "s", p->results, nstmts, nstmts == 1 ? "" : "s");
 			return false;
 		}
 	}
-	return true;
+	return answer_ok_paths(r, nstmts, true, why, whylen);
 }
 
 /* vsnprintf: a message cut at the buffer's end is fine here. */

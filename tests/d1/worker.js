@@ -31,7 +31,7 @@ const E_RATE = 971;		// "Please wait and consider throttling your request speed"
 
 let state = freshState();
 let fail = null;	// {status, remaining, retry_after, code, message}
-let fault = null;	// {kind, remaining, status, interval}: malformed answers, /__test/fault
+let fault = null;	// {kind, remaining, after, status, interval}: malformed answers, /__test/fault
 
 function freshState() {
 	return {
@@ -336,7 +336,9 @@ async function handleApi(req, env, url, m) {
 		finishRequest(path, f.status, null);
 		return cfError(f.status, f.code, f.message, headers);
 	}
-	if (fault && fault.remaining > 0) {
+	if (fault && fault.after > 0) {
+		fault.after--;
+	} else if (fault && fault.remaining > 0) {
 		fault.remaining--;
 		state.injected++;
 		const f = fault;
@@ -437,7 +439,10 @@ async function handleTest(req, env, url) {
 			const status = b.status ?? 200;
 			if (!Number.isInteger(status) || status < 200 || status > 599)
 				return json(400, { success: false, error: '"status" must be an HTTP status (200-599)' });
-			fault = count === 0 ? null : { kind: b.kind, remaining: count, status, interval: b.interval ?? 1000 };
+			const after = b.after ?? 0;
+			if (!Number.isInteger(after) || after < 0)
+				return json(400, { success: false, error: '"after" must be a non-negative integer' });
+			fault = count === 0 ? null : { kind: b.kind, remaining: count, after, status, interval: b.interval ?? 1000 };
 			return json(200, { success: true, pending_faults: fault });
 		}
 		if (p === "/__test/sql" && req.method === "POST") {
