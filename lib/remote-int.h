@@ -72,6 +72,20 @@ bool remote_answer_truncated(struct smg_remote *r);
 
 /* ---- remote-sql.c: values into SQL and out of answers ----------------------- */
 
+/* Text and blobs longer than this travel in pieces of this many bytes: as
+ * hex, a piece stays within D1's 2,000,000-byte limit on any one string,
+ * which hex(c) or unhex(?) of a whole long value would pass. */
+#define REMOTE_PIECE_BYTES 500000
+
+/* Append n bytes as upper-case hex; decode hex in place (false if it is not). */
+void remote_add_hex(struct smg_buf *b, const char *p, size_t n);
+bool remote_unhex(char *p, size_t n, size_t *out);
+/* " WHERE k1 IS v1 AND ...": the row with the key in vals (every column). */
+void remote_key_match(const struct smg_http_profile *p, struct smg_buf *sql, struct params *ps,
+		      const struct smg_table *t, const struct smg_value *vals);
+/* The key in vals as in the stream ("[1,\"a\"]"), long text cut, for messages. */
+void remote_key_text(struct smg_buf *b, const struct smg_table *t, const struct smg_value *vals);
+
 /* Append v to sql as SQL that gives back exactly v, a literal or a
  * parameter in ps (literal_only: text and blobs as literals too). */
 void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, struct params *ps,
@@ -79,7 +93,9 @@ void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, str
 /* One tagged result column (alias c<idx>) for table column col. */
 void remote_tagged_column(const struct smg_http_profile *p, struct smg_buf *sql, const char *col,
 			  size_t idx);
-/* One tagged cell into v, decoded in place; an error message or NULL. */
+/* One tagged cell into v, decoded in place; an error message or NULL.  A
+ * text or blob longer than REMOTE_PIECE_BYTES comes as its length only:
+ * v->p is NULL, v->n its bytes, to be read in pieces. */
 const char *remote_decode_tagged(const struct smg_http_profile *p, const char *raw, size_t len,
 				 struct smg_value *v);
 /* A plain cell as text (NULL for null); malloc'd. */
