@@ -116,3 +116,18 @@ inject '{"status":400,"code":7500,"message":"no such table: t: SQLITE_ERROR"}'
 fetch -t t >/dev/null 2>err; rc=$?
 check_eq "7500 with a SQLite error is final: exit 3 (no such table)" "$rc" 3
 check_eq "... not retried" "$(stat injected)" 1
+
+# --- the generic profile (D1's shape at any URL) checks answers the same way ----
+for kind in garbage no_result wrong_count rows_not_array success_false; do
+	reset
+	fault "{\"kind\":\"$kind\",\"after\":1}"
+	smg-fetch -q -c fast.toml -p generic -t t "$D1_RAW_URL" >bad.ndjson 2>err; rc=$?
+	check_eq "generic profile, $kind answer to the page read: exit 7" "$rc" 7
+	check_nogrep "... no end record" '"kind":"end"' bad.ndjson
+	[ "$kind" = rows_not_array ] && continue	# a write's answer need not have rows
+	reset
+	fault "{\"kind\":\"$kind\",\"after\":1}"
+	smg-apply -c fast.toml -p generic "$D1_RAW_URL" <push.ndjson >/dev/null 2>err; rc=$?
+	check_eq "generic profile, $kind answer to the write batch: exit 7" "$rc" 7
+	check_eq "... nothing written in D1" "$(d1rows)" "$before"
+done
