@@ -176,7 +176,7 @@ static const struct field fields[] = {
 	FS(separator, "between statements"),
 	FS(placeholder, "SQL placeholder of parameter {n}"),
 	FS(param_text, "a text parameter: {} is a JSON string"),
-	FS(param_real, "a real parameter: {} is a JSON number"),
+	FS(param_real, "a real parameter: {} is a JSON number (unused: reals go as exact SQL)"),
 	FS(param_null, "a null parameter"),
 	FS(batch_prefix, "a statement sent first in every write batch (or \"\")"),
 	FS(rows, "path of statement {i}'s rows in the answer"),
