@@ -25,7 +25,9 @@ static const char usage[] =
 	"  -v, --verbose              remote: one line per HTTP request on stderr\n"
 	"  -i, --input FILE           read the change stream from FILE, not stdin\n"
 	"  -n, --dry-run              read and check everything, write nothing\n"
-	"      --create-tables        create missing tables from the stream's schema\n"
+	"      --create-tables        create missing tables (and their indexes) from the\n"
+	"                             stream's schema\n"
+	"      --add-columns          add columns a table lacks, from the stream's schema\n"
 	"      --only SIDE            apply only changes to local or remote (for sync)\n"
 	"  -r, --report FORMAT        text (default), json or none, on stdout\n"
 	"  -q, --quiet                no progress on stderr\n"
@@ -52,7 +54,8 @@ static int apply_remote(const struct smg_target *t, const char *input,
 	else if (report == SMG_REPORT_JSON)
 		smg_remote_report_json(&out, t->name, &res, o->dry_run);
 	smg_write_all(1, out.data, out.len, "stdout");
-	if (code)
+	smg_apply_report_conflicts(t->name, &res.res);
+	if (code && code != SMG_EXIT_CONFLICT)
 		smg_remote_report_failure(t->name, &res);
 	smg_buf_free(&out);
 	smg_remote_result_free(&res);
@@ -67,6 +70,7 @@ int main(int argc, char **argv)
 		{"input", required_argument, NULL, 'i'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"create-tables", no_argument, NULL, 'C'},
+		{"add-columns", no_argument, NULL, 'A'},
 		{"only", required_argument, NULL, 'O'},
 		{"report", required_argument, NULL, 'r'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -91,6 +95,7 @@ int main(int argc, char **argv)
 		case 'i': input = optarg; break;
 		case 'n': o.dry_run = true; break;
 		case 'C': o.create_tables = true; break;
+		case 'A': o.add_columns = true; break;
 		case 'O':
 			if (!strcmp(optarg, "local"))
 				o.only = SMG_SIDE_LOCAL;

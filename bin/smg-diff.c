@@ -19,6 +19,8 @@ static const char usage[] =
 	"  -p, --policy POLICY        local_wins, remote_wins, newer_wins, uuid_v7_wins\n"
 	"                             (default local_wins)\n"
 	"      --delete               one-way mirror: delete rows the source lacks\n"
+	"      --add-columns          push/pull: a table the destination lacks columns\n"
+	"                             of is written, for smg-apply --add-columns\n"
 	"  -r, --report FORMAT        instead of the stream, print a report: text or json\n"
 	"      --samples N            sample keys per bucket in a report (default 3)\n"
 	"      --report-file FILE     write the change stream and also the report,\n"
@@ -44,9 +46,16 @@ static void report_text(const struct smg_diff_result *res, const struct smg_diff
 		const struct smg_counts *c = &t->counts;
 		printf("%s:%s", t->name, t->only_local ? " (only local)" :
 		       t->only_remote ? " (only remote)" : "");
+		if (t->skipped_schema) {
+			printf(" skipped: %s\n", t->skipped_schema);
+			continue;
+		}
 		for (int b = 0; b < SMG_NBUCKETS; b++)
 			if (c->bucket[b])
 				printf(" %s %lld", smg_bucket_names[b], (long long)c->bucket[b]);
+		if (t->left_alone)	/* on this line: smugglr(1) shows no other */
+			printf(", left alone: the source lacks the table (--delete empties it only "
+			       "when named with --table)");
 		printf("\n");
 		for (int b = 0; b < SMG_NBUCKETS; b++)
 			if (b != SMG_IDENTICAL && t->nsamples[b])
@@ -58,6 +67,8 @@ static void report_text(const struct smg_diff_result *res, const struct smg_diff
 			       (long long)c->upsert[1], (long long)c->del[1],
 			       c->skipped ? ", skipped " : "", (long long)c->skipped,
 			       c->skipped ? " (the policy keeps the other side)" : "");
+		if (t->adds_columns)
+			printf("  adds the columns the %s lacks\n", o->dir == SMG_PULL ? "local side" : "remote side");
 	}
 }
 
@@ -78,6 +89,13 @@ static void report_json(const struct smg_diff_result *res, const struct smg_diff
 		smg_buf_addf(&b, ",\"only\":%s,\"counts\":",
 			     t->only_local ? "\"local\"" : t->only_remote ? "\"remote\"" : "null");
 		smg_json_add_counts(&b, &t->counts);
+		smg_buf_adds(&b, ",\"skipped_schema\":");
+		if (t->skipped_schema)
+			smg_json_add_string(&b, t->skipped_schema, strlen(t->skipped_schema));
+		else
+			smg_buf_adds(&b, "null");
+		smg_buf_addf(&b, ",\"left_alone\":%s,\"adds_columns\":%s",
+			     t->left_alone ? "true" : "false", t->adds_columns ? "true" : "false");
 		smg_buf_adds(&b, ",\"samples\":{");
 		bool first = true;
 		for (int k = 0; k < SMG_NBUCKETS; k++) {
@@ -91,6 +109,7 @@ static void report_json(const struct smg_diff_result *res, const struct smg_diff
 	}
 	smg_buf_adds(&b, "],\"total\":");
 	smg_json_add_counts(&b, &res->total);
+	smg_buf_addf(&b, ",\"partial\":%s", res->nskipped_schema ? "true" : "false");
 	smg_buf_adds(&b, "}\n");
 	fwrite(b.data, 1, b.len, stdout);
 	smg_buf_free(&b);
@@ -122,6 +141,7 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 		{"direction", required_argument, NULL, 'd'},
 		{"policy", required_argument, NULL, 'p'},
 		{"delete", no_argument, NULL, 'D'},
+		{"add-columns", no_argument, NULL, 'A'},
 		{"report", required_argument, NULL, 'r'},
 		{"samples", required_argument, NULL, 'n'},
 		{"report-file", required_argument, NULL, 'F'},
@@ -151,6 +171,7 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 			o->policy = (enum smg_policy)v;
 			break;
 		case 'D': o->del = true; break;
+		case 'A': o->add_columns = true; break;
 		case 'r': *report = smg_report_parse(optarg); break;
 		case 'n':
 			o->samples = atoi(optarg);
@@ -197,6 +218,7 @@ int main(int argc, char **argv)
 	sel.missing_ok = true;
 	o.tables = sel.tables;
 	o.ntables = sel.ntables;
+	o.tables_from_cli = sel.tables_from_cli;
 	struct smg_source *local = smg_source_open(argv[optind], &sel);
 	struct smg_source *remote = smg_source_open(argv[optind + 1], &sel);
 	if (smg_source_is_db(local) && smg_source_is_db(remote)) {
@@ -219,11 +241,14 @@ int main(int argc, char **argv)
 		smg_die(SMG_EXIT_FAILURE, "writing the report failed: %s", strerror(errno));
 	const struct smg_counts *t = &res.total;
 	bool changes = t->upsert[0] + t->upsert[1] + t->del[0] + t->del[1] > 0;
+	bool partial = res.nskipped_schema > 0;
 	smg_diff_result_free(&res);
 	smg_writer_free(&w);
 	smg_source_close(local);
 	smg_source_close(remote);
 	smg_select_free(&sel);
 	smg_config_free(&cfg);
+	if (partial)	/* the stream is complete, but for the tables skipped */
+		return SMG_EXIT_PARTIAL;
 	return exit_code && changes ? 1 : SMG_EXIT_OK;
 }

@@ -7,6 +7,7 @@
  */
 #include "apply.h"
 #include "progress.h"
+#include "schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,9 @@ struct target_table {
 	 * table record, before deferred rows (below) are done with. */
 	struct smg_table *t;
 	sqlite3_stmt *upsert, *del;
+	sqlite3_stmt *insert;		/* ... ON CONFLICT(key) DO NOTHING */
 	sqlite3_stmt *current;		/* the synced columns of one row, by key */
+	struct smg_table *seen;		/* t as the diff saw it, when columns were added */
 	struct smg_value *cur;		/* its values (t->ncols) */
 	/* Upserts a UNIQUE constraint stopped, to try again once the table's
 	 * other rows are in: their "values" JSON, each ended by a NUL. */
@@ -51,8 +54,32 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql, const char *dbname)
 	return st;
 }
 
-/* The target must have every synced column and the same key. */
-static void check_target(sqlite3 *db, const char *dbname, const struct smg_table *t)
+/* ALTER TABLE ADD COLUMN, with the definition the stream's schema gives. */
+static void add_column(sqlite3 *db, const char *dbname, const struct smg_table *t,
+		       const char *col, bool dry_run)
+{
+	char *why = NULL;
+	char *def = smg_schema_column_def(t, col, &why);
+	if (!def)
+		smg_die(SMG_EXIT_DATA, "%s: cannot add column \"%s\" to table \"%s\": %s", dbname, col,
+			t->name, why);
+	struct smg_buf sql = SMG_BUF_INIT;
+	smg_buf_adds(&sql, "ALTER TABLE ");
+	smg_sql_ident(&sql, t->name);
+	smg_buf_addf(&sql, " ADD COLUMN %s", def);
+	char *err = NULL;
+	if (!dry_run && sqlite3_exec(db, sql.data, NULL, NULL, &err) != SQLITE_OK)
+		smg_die(SMG_EXIT_DATA, "%s: cannot add column \"%s\" to table \"%s\": %s (in %s)",
+			dbname, col, t->name, err, sql.data);
+	free(def);
+	smg_buf_free(&sql);
+}
+
+/* The target must have every synced column (or get it: --add-columns) and
+ * the same key.  True when columns are to be added in a dry run: the
+ * table cannot be written as it is, only counted. */
+static bool check_target(sqlite3 *db, const char *dbname, const struct smg_table *t,
+			 const struct smg_apply_opts *o, struct smg_apply_table *res)
 {
 	struct smg_select none = {0};
 	const char *why = NULL;
@@ -63,8 +90,9 @@ static void check_target(sqlite3 *db, const char *dbname, const struct smg_table
 	for (size_t i = 0; i < t->ncols; i++)
 		if (smg_table_col(have, t->cols[i]) < 0)
 			smg_buf_addf(&missing, "%s\"%s\"", missing.len ? ", " : "", t->cols[i]);
-	if (missing.len)
-		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s", dbname, t->name,
+	if (missing.len && !o->add_columns)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s (--add-columns adds them "
+			"from the stream's schema)", dbname, t->name,
 			strchr(missing.data, ',') ? "s" : "", missing.data);
 	bool same = have->npk == t->npk;
 	for (size_t k = 0; same && k < t->npk; k++)
@@ -72,7 +100,29 @@ static void check_target(sqlite3 *db, const char *dbname, const struct smg_table
 	if (!same)
 		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" has a different primary key than the stream",
 			dbname, t->name);
+	for (size_t i = 0; missing.len && i < t->ncols; i++) {
+		if (smg_table_col(have, t->cols[i]) >= 0)
+			continue;
+		add_column(db, dbname, t, t->cols[i], o->dry_run);
+		smg_select_add(&res->added, &res->nadded, t->cols[i]);
+	}
+	smg_buf_free(&missing);
 	smg_table_free(have);
+	return res->nadded && o->dry_run;
+}
+
+/* The stream's CREATE TABLE and its indexes (smg_schema_check_create has
+ * made sure that is all they are).  An index name the target already uses
+ * for something else is a schema mismatch, not an I/O error. */
+static void create_table(sqlite3 *db, const char *dbname, const struct smg_table *t)
+{
+	exec(db, t->sql, dbname);
+	for (size_t i = 0; i < t->nindexes; i++) {
+		char *err = NULL;
+		if (sqlite3_exec(db, t->indexes[i], NULL, NULL, &err) != SQLITE_OK)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": cannot create its index: %s (in %s)",
+				dbname, t->name, err, t->indexes[i]);
+	}
 }
 
 static struct smg_apply_table *add_result(struct smg_apply_result *res, const char *name)
@@ -90,12 +140,47 @@ static struct smg_apply_table *add_result(struct smg_apply_result *res, const ch
 static void close_table(struct target_table *tt)
 {
 	sqlite3_finalize(tt->upsert);
+	sqlite3_finalize(tt->insert);
 	sqlite3_finalize(tt->del);
 	sqlite3_finalize(tt->current);
 	free(tt->cur);
 	smg_buf_free(&tt->deferred);
 	smg_table_free(tt->t);
+	smg_table_free(tt->seen);
 	memset(tt, 0, sizeof *tt);
+}
+
+static bool has_added(const struct smg_apply_table *res, const char *col)
+{
+	for (size_t k = 0; k < res->nadded; k++)
+		if (!strcmp(res->added[k], col))
+			return true;
+	return false;
+}
+
+/* The read compare-and-set makes: the row as the diff saw it, that is
+ * without the columns --add-columns just added (their hash is over the
+ * columns the target had). */
+static void prepare_check(sqlite3 *db, const char *dbname, struct target_table *tt)
+{
+	const struct smg_table *t = tt->t;
+	struct smg_apply_table *res = tt->res;
+	if (res->nadded) {
+		struct smg_table *seen = smg_table_new(t->name);
+		for (size_t i = 0; i < t->ncols; i++)
+			if (!has_added(res, t->cols[i]))
+				smg_table_add_col(seen, t->cols[i]);
+		for (size_t k = 0; k < t->npk; k++)
+			smg_table_add_pk(seen, t->pk[k]);
+		smg_table_finish(seen, t->ts && !has_added(res, t->ts) ? t->ts : NULL);
+		tt->seen = seen;
+	}
+	const struct smg_table *st = tt->seen ? tt->seen : t;
+	struct smg_buf sql = SMG_BUF_INIT;
+	smg_sql_select_row(&sql, st);
+	tt->current = prepare(db, sql.data, dbname);
+	tt->cur = smg_xcalloc(st->ncols, sizeof *tt->cur);
+	smg_buf_free(&sql);
 }
 
 static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *t,
@@ -112,27 +197,29 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 				"--create-tables creates it from the source's schema", dbname,
 				t->name, have);
 		}
-		if (!t->sql)
-			smg_die(SMG_EXIT_DATA, "%s: cannot create table \"%s\": the stream carries no "
-				"schema for it", dbname, t->name);
+		smg_schema_check_create(t, dbname);
 		tt->res->created = true;
 		if (o->dry_run) {
 			tt->missing = true;
 			return;
 		}
-		exec(db, t->sql, dbname);
+		create_table(db, dbname, t);
 	}
-	check_target(db, dbname, t);
+	bool dry_added = check_target(db, dbname, t, o, tt->res);
+	prepare_check(db, dbname, tt);
+	if (dry_added) {
+		tt->missing = true;
+		return;
+	}
 	struct smg_buf sql = SMG_BUF_INIT;
 	smg_sql_upsert_row(&sql, t);
 	tt->upsert = prepare(db, sql.data, dbname);
 	smg_buf_reset(&sql);
+	smg_sql_insert_row(&sql, t);
+	tt->insert = prepare(db, sql.data, dbname);
+	smg_buf_reset(&sql);
 	smg_sql_delete_row(&sql, t);
 	tt->del = prepare(db, sql.data, dbname);
-	smg_buf_reset(&sql);
-	smg_sql_select_row(&sql, t);
-	tt->current = prepare(db, sql.data, dbname);
-	tt->cur = smg_xcalloc(t->ncols, sizeof *tt->cur);
 	smg_buf_free(&sql);
 }
 
@@ -190,6 +277,21 @@ static bool try_upsert(struct target_table *tt, const struct smg_value *vals, co
 		die_write(sqlite3_db_handle(st), dbname, tt->t, vals);
 	done(st);
 	return false;
+}
+
+/* Insert a row where there was none: 1 when it went in, 0 when a row with
+ * its key is there, -1 when a UNIQUE constraint stood in the way. */
+static int try_insert(struct target_table *tt, const struct smg_value *vals, const char *dbname)
+{
+	sqlite3_stmt *st = tt->insert;
+	sqlite3 *db = sqlite3_db_handle(st);
+	for (size_t i = 0; i < tt->t->ncols; i++)
+		smg_bind_value(st, (int)i + 1, &vals[i]);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && sqlite3_extended_errcode(db) != SQLITE_CONSTRAINT_UNIQUE)
+		die_write(db, dbname, tt->t, vals);
+	done(st);
+	return rc != SQLITE_DONE ? -1 : sqlite3_changes(db) ? 1 : 0;
 }
 
 static void decode_deferred(const struct smg_table *t, const char *json, struct smg_buf *scratch,
@@ -324,7 +426,7 @@ static void finish_deferred(struct target_table *tt, sqlite3 *db, const char *db
 static enum smg_expect current_row(struct target_table *tt, const struct smg_record *rec,
 				   const char *dbname, unsigned char h[SMG_HASH_LEN])
 {
-	const struct smg_table *t = tt->t;
+	const struct smg_table *t = tt->seen ? tt->seen : tt->t;
 	sqlite3_stmt *st = tt->current;
 	for (size_t k = 0; k < t->npk; k++)
 		smg_bind_value(st, (int)k + 1, &rec->key[k]);
@@ -358,7 +460,7 @@ static enum cas still_as_seen(struct target_table *tt, const struct smg_record *
 		res->unconditional++;
 		return CAS_WRITE;
 	}
-	if (tt->missing)	/* a table a dry run would create: every row is new */
+	if (!tt->current)	/* a table a dry run would create: every row is new */
 		return rec->expect == SMG_EXPECT_ABSENT ? CAS_WRITE : CAS_CONFLICT;
 	unsigned char h[SMG_HASH_LEN], want[SMG_HASH_LEN];
 	enum smg_expect found = current_row(tt, rec, dbname, h);
@@ -390,15 +492,47 @@ static enum cas still_as_seen(struct target_table *tt, const struct smg_record *
 	return CAS_CONFLICT;
 }
 
+/* The change's values into vals, their key checked against its key. */
+static void values_of(const struct smg_record *rec, struct smg_reader *r,
+		      const struct smg_table *t, struct smg_value **vals, size_t *cap)
+{
+	smg_reader_values(r, rec, vals, cap);
+	for (size_t k = 0; k < t->npk; k++)
+		if (smg_value_cmp(&(*vals)[t->pk_idx[k]], &rec->key[k]) != 0)
+			smg_reader_die(r, "the key of the change does not match its values");
+}
+
+/* Keep an upsert a UNIQUE constraint stopped, for finish_deferred. */
+static void defer(struct target_table *tt, const struct smg_record *rec)
+{
+	smg_buf_add(&tt->deferred, rec->values, rec->values_len);
+	smg_buf_addc(&tt->deferred, '\0');
+	tt->ndeferred++;
+}
+
 static void apply_change(struct target_table *tt, const struct smg_record *rec,
 			 struct smg_reader *r, const char *dbname, bool dry_run,
 			 struct smg_value **vals, size_t *cap, struct smg_apply_result *res)
 {
 	const struct smg_table *t = tt->t;
-	if (still_as_seen(tt, rec, r, dbname, vals, cap, res) != CAS_WRITE)
-		return;
 	/* after a conflict nothing is written: the rest is only checked */
 	dry_run = dry_run || res->conflicts;
+	/* A row the diff saw absent: try the insert, which is the check; only
+	 * a row there now costs a read (a bulk push costs nothing more). */
+	if (rec->op == SMG_OP_UPSERT && rec->expect == SMG_EXPECT_ABSENT && !dry_run &&
+	    !tt->missing) {
+		values_of(rec, r, t, vals, cap);
+		int got = try_insert(tt, *vals, dbname);
+		if (got != 0) {
+			tt->res->upserted++;
+			if (got < 0)
+				defer(tt, rec);
+			return;
+		}
+		/* a row is there: the general check says what it is */
+	}
+	if (still_as_seen(tt, rec, r, dbname, vals, cap, res) != CAS_WRITE)
+		return;
 	if (rec->op == SMG_OP_DELETE) {
 		tt->res->deleted++;
 		if (dry_run || tt->missing)
@@ -415,17 +549,43 @@ static void apply_change(struct target_table *tt, const struct smg_record *rec,
 		done(tt->del);
 		return;
 	}
-	smg_reader_values(r, rec, vals, cap);
-	for (size_t k = 0; k < t->npk; k++)
-		if (smg_value_cmp(&(*vals)[t->pk_idx[k]], &rec->key[k]) != 0)
-			smg_reader_die(r, "the key of the change does not match its values");
+	values_of(rec, r, t, vals, cap);
 	tt->res->upserted++;
 	if (dry_run || tt->missing)
 		return;
-	if (!try_upsert(tt, *vals, dbname)) {
-		smg_buf_add(&tt->deferred, rec->values, rec->values_len);
-		smg_buf_addc(&tt->deferred, '\0');
-		tt->ndeferred++;
+	if (!try_upsert(tt, *vals, dbname))
+		defer(tt, rec);
+}
+
+/* What PRAGMA foreign_key_check finds in the tables written: reported, not
+ * refused (the target may have had them before; the source may hold them
+ * too), so that a push that leaves a child without its parent says so. */
+static void check_foreign_keys(sqlite3 *db, const char *dbname, struct smg_apply_result *res)
+{
+	for (size_t i = 0; i < res->ntables; i++) {
+		struct smg_apply_table *t = &res->tables[i];
+		if (!t->upserted && !t->deleted)
+			continue;
+		struct smg_buf sql = SMG_BUF_INIT;
+		smg_buf_adds(&sql, "SELECT \"table\", rowid, parent FROM pragma_foreign_key_check(");
+		smg_json_add_string(&sql, t->name, strlen(t->name));	/* a string literal */
+		smg_buf_addc(&sql, ')');
+		sqlite3_stmt *st = prepare(db, sql.data, dbname);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			res->nfk++;
+			if (res->fk.len > 8000)
+				continue;
+			smg_buf_adds(&res->fk, res->fk.len ? ",{\"table\":" : "{\"table\":");
+			const char *tn = (const char *)sqlite3_column_text(st, 0);
+			const char *pn = (const char *)sqlite3_column_text(st, 2);
+			smg_json_add_string(&res->fk, tn ? tn : "", tn ? strlen(tn) : 0);
+			smg_buf_addf(&res->fk, ",\"rowid\":%lld,\"parent\":",
+				     (long long)sqlite3_column_int64(st, 1));
+			smg_json_add_string(&res->fk, pn ? pn : "", pn ? strlen(pn) : 0);
+			smg_buf_addc(&res->fk, '}');
+		}
+		sqlite3_finalize(st);
+		smg_buf_free(&sql);
 	}
 }
 
@@ -470,6 +630,8 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 	if (o->progress)
 		smg_progress_done();
 	if (!o->dry_run) {
+		if (!res->conflicts)
+			check_foreign_keys(db, dbname, res);
 		exec(db, res->conflicts ? "ROLLBACK" : "COMMIT", dbname);
 		smg_atdie(NULL);
 		apply_db = NULL;
@@ -482,13 +644,18 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 
 void smg_apply_result_free(struct smg_apply_result *res)
 {
-	for (size_t i = 0; i < res->ntables; i++)
+	for (size_t i = 0; i < res->ntables; i++) {
 		free(res->tables[i].name);
+		for (size_t k = 0; k < res->tables[i].nadded; k++)
+			free(res->tables[i].added[k]);
+		free(res->tables[i].added);
+	}
 	free(res->tables);
 	for (int i = 0; i < res->nconflict_rows; i++) {
 		free(res->conflict_rows[i].table);
 		free(res->conflict_rows[i].key);
 	}
+	smg_buf_free(&res->fk);
 	free(res->conflict_rows);
 	memset(res, 0, sizeof *res);
 }
@@ -503,7 +670,7 @@ void smg_apply_report_text(struct smg_buf *b, const char *target,
 {
 	const char *verb = dry_run ? "would write" : "wrote";
 	size_t touched = 0;
-	if (res->conflicts) {
+	if (res->conflicts && !res->rest_written) {
 		smg_buf_addf(b, "%s: %lld %s: %s changed since the diff; nothing written\n",
 			     target, (long long)res->conflicts,
 			     plural(res->conflicts, "conflict", "conflicts"),
@@ -513,14 +680,23 @@ void smg_apply_report_text(struct smg_buf *b, const char *target,
 	for (size_t i = 0; i < res->ntables; i++) {
 		const struct smg_apply_table *t = &res->tables[i];
 		/* a sync's stream names tables whose changes all went the other way */
-		if (!t->upserted && !t->deleted && !t->created)
+		if (!t->upserted && !t->deleted && !t->created && !t->nadded)
 			continue;
 		touched++;
-		smg_buf_addf(b, "%s: %s: %lld upserted, %lld deleted%s\n", target, t->name,
+		smg_buf_addf(b, "%s: %s: %lld upserted, %lld deleted%s", target, t->name,
 			     (long long)t->upserted, (long long)t->deleted,
 			     t->created ? (dry_run ? " (table would be created)" : " (table created)")
 					: "");
+		for (size_t k = 0; k < t->nadded; k++)
+			smg_buf_addf(b, "%s\"%s\"", k ? ", " : t->nadded > 1 ? " (columns " : " (column ",
+				     t->added[k]);
+		if (t->nadded)
+			smg_buf_adds(b, dry_run ? " would be added)" : " added)");
+		smg_buf_addc(b, '\n');
 	}
+	if (res->nfk)
+		smg_buf_addf(b, "%s: %lld %s to a missing parent (PRAGMA foreign_key_check)\n", target,
+			     (long long)res->nfk, plural(res->nfk, "row refers", "rows refer"));
 	smg_buf_addf(b, "%s: %s %lld %s and %lld %s in %zu %s%s\n", target, verb,
 		     (long long)res->upserted, plural(res->upserted, "upsert", "upserts"),
 		     (long long)res->deleted, plural(res->deleted, "delete", "deletes"), touched,
@@ -542,10 +718,16 @@ void smg_apply_report_conflicts(const char *target, const struct smg_apply_resul
 			 !c->found_row ? "it is deleted" : c->expected_row ? "it holds other values"
 								  : "there is one");
 	}
-	if (res->conflicts > 10)
+	for (size_t i = 0; !res->nconflict_rows && i < res->ntables; i++)
+		if (res->tables[i].conflicts)
+			smg_warn("%s: conflict: table \"%s\": %lld %s changed since the diff", target,
+				 res->tables[i].name, (long long)res->tables[i].conflicts,
+				 plural(res->tables[i].conflicts, "row", "rows"));
+	if (res->nconflict_rows && res->conflicts > 10)
 		smg_warn("%s: ... and %lld more conflicts", target, (long long)res->conflicts - 10);
-	smg_warn("%s: %lld %s changed since the diff: nothing written (run the diff again)",
-		 target, (long long)res->conflicts, plural(res->conflicts, "row", "rows"));
+	smg_warn("%s: %lld %s changed since the diff: %s (run the diff again)", target,
+		 (long long)res->conflicts, plural(res->conflicts, "row", "rows"),
+		 res->rest_written ? "left as they are, the rest written" : "nothing written");
 }
 
 void smg_apply_report_json(struct smg_buf *b, const char *target,
@@ -558,10 +740,14 @@ void smg_apply_report_json(struct smg_buf *b, const char *target,
 		const struct smg_apply_table *t = &res->tables[i];
 		smg_buf_adds(b, i ? ",{\"table\":" : "{\"table\":");
 		smg_json_add_string(b, t->name, strlen(t->name));
-		smg_buf_addf(b, ",\"upserted\":%lld,\"deleted\":%lld,\"created\":%s,"
-			     "\"conflicts\":%lld}",
+		smg_buf_addf(b, ",\"upserted\":%lld,\"deleted\":%lld,\"created\":%s,\"conflicts\":%lld",
 			     (long long)t->upserted, (long long)t->deleted,
 			     t->created ? "true" : "false", (long long)t->conflicts);
+		for (size_t k = 0; k < t->nadded; k++) {	/* only when there are any */
+			smg_buf_adds(b, k ? "," : ",\"added_columns\":[");
+			smg_json_add_string(b, t->added[k], strlen(t->added[k]));
+		}
+		smg_buf_adds(b, t->nadded ? "]}" : "}");
 	}
 	smg_buf_addf(b, "],\"upserted\":%lld,\"deleted\":%lld,\"conflicts\":%lld,"
 		     "\"conflict_rows\":[", (long long)res->upserted, (long long)res->deleted,
@@ -575,5 +761,9 @@ void smg_apply_report_json(struct smg_buf *b, const char *target,
 			     c->expected_row ? "row" : "absent",
 			     !c->found_row ? "absent" : c->expected_row ? "changed" : "row");
 	}
-	smg_buf_addf(b, "],\"unchecked\":%lld}\n", (long long)res->unconditional);
+	smg_buf_addf(b, "],\"unchecked\":%lld,\"foreign_key_violations\":%lld", (long long)res->unconditional,
+		     (long long)res->nfk);
+	if (res->nfk)
+		smg_buf_addf(b, ",\"foreign_key_rows\":[%s]", res->fk.data);
+	smg_buf_adds(b, "}\n");
 }

@@ -9,6 +9,7 @@
 struct smg_apply_opts {
 	bool dry_run;		/* validate everything, write nothing */
 	bool create_tables;	/* create a missing table from the stream's schema */
+	bool add_columns;	/* add a missing column from the stream's schema */
 	int only;		/* -1: every change; else only changes to this side */
 	bool progress;
 };
@@ -18,6 +19,8 @@ struct smg_apply_table {
 	int64_t upserted, deleted;
 	int64_t conflicts;
 	bool created;
+	char **added;		/* columns added (--add-columns) */
+	size_t nadded;
 };
 
 /* A row changed on the destination between the diff and the apply. */
@@ -43,6 +46,10 @@ struct smg_apply_result {
 	struct smg_conflict_row *conflict_rows;	/* the first SMG_CONFLICT_ROWS */
 	int nconflict_rows;
 	int64_t unconditional;		/* changes without "expect": not checked */
+	bool rest_written;		/* remote: conflicts left alone, the rest written */
+	/* PRAGMA foreign_key_check in the tables written (SQLite files) */
+	int64_t nfk;
+	struct smg_buf fk;		/* {"table":..,"rowid":..,"parent":..},... (the first) */
 };
 
 /* Read the change stream from r and apply it to db in one transaction,

@@ -154,6 +154,15 @@ struct smg_table *smg_db_table(sqlite3 *db, const char *name, const struct smg_s
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		t->sql = smg_xstrdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
+	/* the indexes the user made (not those of UNIQUE constraints, which
+	 * the CREATE TABLE makes again): a table created from the record
+	 * gets them too, and with them its UNIQUE rules */
+	st = prepare(db, "SELECT sql FROM sqlite_schema WHERE type='index' AND tbl_name=? "
+		     "AND sql IS NOT NULL ORDER BY name COLLATE BINARY");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		smg_table_add_index(t, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
 	return smg_table_done(t, sel->ts, why);
 }
 
@@ -180,7 +189,8 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 			if (!listed(names, nnames, sel->tables[i]))
 				smg_select_add(&names, &nnames, sel->tables[i]);
 		}
-		qsort(names, nnames, sizeof *names, by_table_name);
+		if (nnames)	/* qsort(NULL, 0) is undefined */
+			qsort(names, nnames, sizeof *names, by_table_name);
 	} else {
 		sqlite3_stmt *st = prepare(db, table_query);
 		while (sqlite3_step(st) == SQLITE_ROW) {

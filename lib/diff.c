@@ -6,6 +6,7 @@
  */
 #include "diff.h"
 #include "progress.h"
+#include "schema.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,14 +60,10 @@ struct merge {
 	const struct smg_diff_opts *opts;
 	struct smg_writer *out;
 	bool header_written;
+	bool grows;			/* --add-columns: out_table has columns to add */
 	struct smg_diff_table *res;
 	struct smg_buf permuted;
 };
-
-static void die_table(const char *table, const char *fmt, const char *a, const char *b)
-{
-	smg_die(SMG_EXIT_DATA, "table \"%s\": %s%s%s", table, fmt, a ? a : "", b ? b : "");
-}
 
 static bool has_name(char **names, size_t n, const char *want)
 {
@@ -83,25 +80,66 @@ static void missing_columns(struct smg_buf *b, const struct smg_table *x, const 
 			smg_buf_addf(b, "%s\"%s\"", b->len ? ", " : "", x->cols[i]);
 }
 
-/* Both sides must describe the same table, or the hashes mean nothing. */
-static void check_compatible(const struct smg_table *l, const struct smg_table *r,
-			     const char *lname, const char *rname)
+static char *reason(const char *fmt, const char *a, const char *b)
 {
+	struct smg_buf r = SMG_BUF_INIT;
+	smg_buf_addf(&r, fmt, a, b);
+	return smg_buf_detach(&r);
+}
+
+/* The side a one-way run writes; -1 for a sync, which writes both. */
+static int destination(const struct smg_diff_opts *o)
+{
+	return o->dir == SMG_PUSH ? SMG_SIDE_REMOTE : o->dir == SMG_PULL ? SMG_SIDE_LOCAL : -1;
+}
+
+static bool same_names(char **a, size_t na, char **b, size_t nb)
+{
+	bool same = na == nb;
+	for (size_t k = 0; same && k < na; k++)
+		same = !strcmp(a[k], b[k]);
+	return same;
+}
+
+/* Both sides must describe the same table, or the hashes mean nothing:
+ * NULL if they do, else why not (the table is then skipped).  With
+ * --add-columns, columns only the source has are fine for a one-way run:
+ * m->out_table becomes the source's table, and smg-apply adds them. */
+static char *check_compatible(struct merge *m, const char *lname, const char *rname)
+{
+	const struct smg_table *l = m->t[0], *r = m->t[1];
 	struct smg_buf a = SMG_BUF_INIT, b = SMG_BUF_INIT;
+	char *why = NULL;
 	missing_columns(&a, l, r);
 	missing_columns(&b, r, l);
-	if (a.len || b.len) {
-		smg_die(SMG_EXIT_DATA, "table \"%s\": columns differ: only in %s: %s; only in %s: %s "
-			"(sync the schema, or exclude the columns)", l->name, lname,
-			a.len ? a.data : "none", rname, b.len ? b.data : "none");
+	int to = destination(m->opts);
+	m->grows = m->opts->add_columns && to >= 0 && (to == SMG_SIDE_REMOTE ? !b.len && a.len
+									     : !a.len && b.len);
+	if ((a.len || b.len) && !m->grows) {
+		struct smg_buf w = SMG_BUF_INIT;
+		smg_buf_addf(&w, "columns differ: only in %s: %s; only in %s: %s (sync the schema, "
+			     "exclude the columns%s)", lname, a.len ? a.data : "none", rname,
+			     b.len ? b.data : "none",
+			     to < 0 ? "" : ", or add the source's with --add-columns");
+		why = smg_buf_detach(&w);
+	} else if (!same_names(l->pk, l->npk, r->pk, r->npk)) {
+		why = reason("primary keys differ between %s and %s", lname, rname);
+	} else if (!m->grows && ((l->ts == NULL) != (r->ts == NULL) || (l->ts && strcmp(l->ts, r->ts)))) {
+		/* (a timestamp column the destination lacks is one it will have) */
+		why = reason("timestamp columns differ between %s and %s", lname, rname);
+	} else {
+		char *drift = smg_schema_type_drift(l, r, lname, rname);
+		if (drift)
+			why = reason("%s%s", drift, ": its values would be stored differently on each "
+				     "side and never agree (make the declared types agree, or exclude "
+				     "the column)");
+		free(drift);
 	}
-	bool same_pk = l->npk == r->npk;
-	for (size_t k = 0; same_pk && k < l->npk; k++)
-		same_pk = !strcmp(l->pk[k], r->pk[k]);
-	if (!same_pk)
-		die_table(l->name, "primary keys differ between ", lname, rname);
-	if ((l->ts == NULL) != (r->ts == NULL) || (l->ts && strcmp(l->ts, r->ts)))
-		die_table(l->name, "timestamp columns differ between ", lname, rname);
+	if (m->grows && !why)
+		m->out_table = to == SMG_SIDE_REMOTE ? l : r;
+	smg_buf_free(&a);
+	smg_buf_free(&b);
+	return why;
 }
 
 static size_t *permutation(const struct smg_table *out, const struct smg_table *r)
@@ -175,11 +213,17 @@ static void emit(struct merge *m, enum smg_bucket b, enum smg_op op, enum smg_si
 		smg_write_table(m->out, m->out_table);
 		m->header_written = true;
 	}
-	const char *v = NULL;
-	size_t vlen = 0;
+	const char *v = NULL, *was = NULL;
+	size_t vlen = 0, wlen = 0;
 	if (op == SMG_OP_UPSERT)
 		v = values_of(m, to == SMG_SIDE_REMOTE ? SMG_SIDE_LOCAL : SMG_SIDE_REMOTE, &vlen);
-	smg_write_change(m->out, m->out_table, b, op, to, key, expect, v, vlen);
+	/* A target read as a stream is a remote one (smg-fetch's), whose
+	 * compare-and-set is SQL: it needs the values, not only their hash.
+	 * (values_of keeps one side's values in m->permuted: the remote's.) */
+	if (expect && !m->grows && !smg_source_is_db(m->src[to]) &&
+	    smg_source_values_json(m->src[to], &wlen))
+		was = values_of(m, to, &wlen);
+	smg_write_change(m->out, m->out_table, b, op, to, key, expect, was, wlen, v, vlen);
 }
 
 static void check_uuid_key(struct merge *m, enum smg_side side, const struct smg_value *key)
@@ -197,6 +241,25 @@ static void check_uuid_key(struct merge *m, enum smg_side side, const struct smg
 		smg_source_name(m->src[side]));
 }
 
+static bool named(const struct smg_diff_opts *o, const char *table)
+{
+	return o->tables_from_cli && has_name(o->tables, o->ntables, table);
+}
+
+/* --delete mirrors the source, but a table the source lacks entirely is
+ * more likely a partial or foreign answer than a table to empty: it is
+ * left alone, unless named with --table. */
+static bool mirrors(struct merge *m, enum smg_side source)
+{
+	if (m->t[source] || named(m->opts, m->out_table->name))
+		return true;
+	if (!m->res->left_alone)
+		smg_warn("table \"%s\": %s lacks it entirely: --delete leaves it alone (name it with "
+			 "--table to empty it)", m->out_table->name, smg_source_name(m->src[source]));
+	m->res->left_alone = true;
+	return false;
+}
+
 static void one_sided(struct merge *m, enum smg_side has, const struct smg_row *row)
 {
 	const struct smg_value *key = row->key;
@@ -209,7 +272,7 @@ static void one_sided(struct merge *m, enum smg_side has, const struct smg_row *
 	check_uuid_key(m, has, key);
 	if (m->opts->dir == SMG_SYNC || m->opts->dir == toward)
 		emit(m, b, SMG_OP_UPSERT, other, key, NULL);
-	else if (m->opts->del)
+	else if (m->opts->del && mirrors(m, other))
 		emit(m, b, SMG_OP_DELETE, has, key, row->hash);
 }
 
@@ -308,6 +371,17 @@ static void announce_one_sided(struct merge *m)
 	}
 }
 
+/* Columns to add go into the stream even when no row changes, so that
+ * smg-apply adds them now rather than with the first change. */
+static void announce_growth(struct merge *m)
+{
+	m->res->adds_columns = m->grows;
+	if (m->grows && m->out) {
+		smg_write_table(m->out, m->out_table);
+		m->header_written = true;
+	}
+}
+
 static struct smg_diff_table *add_result(struct smg_diff_result *res, const char *name)
 {
 	res->tables = smg_xrealloc(res->tables, (res->ntables + 1) * sizeof *res->tables);
@@ -341,9 +415,11 @@ static void check_named_tables(struct smg_source *local, struct smg_source *remo
 			if (!strcmp(res->tables[k].name, opts->tables[i]))
 				t = &res->tables[k];
 		struct smg_source *lacking = NULL;
-		if (t && opts->dir == SMG_PUSH && t->only_remote)
+		/* (with --delete and --table, the user asks to empty it) */
+		bool empties = opts->del && opts->tables_from_cli;
+		if (t && opts->dir == SMG_PUSH && t->only_remote && !empties)
 			lacking = local;
-		else if (t && opts->dir == SMG_PULL && t->only_local)
+		else if (t && opts->dir == SMG_PULL && t->only_local && !empties)
 			lacking = remote;
 		if (t && !lacking)
 			continue;
@@ -367,6 +443,9 @@ void smg_diff(struct smg_source *local, struct smg_source *remote,
 	if (opts->dir == SMG_SYNC && opts->del)
 		smg_die(SMG_EXIT_USAGE, "--delete needs a one-way direction (push or pull): a two-way "
 			"sync cannot tell a deletion from an insertion");
+	if (opts->dir == SMG_SYNC && opts->add_columns)
+		smg_die(SMG_EXIT_USAGE, "--add-columns needs a one-way direction (push or pull): a "
+			"two-way sync cannot tell which side's rows hold the new column's values");
 	const struct smg_table *tl = smg_source_next_table(local);
 	const struct smg_table *tr = smg_source_next_table(remote);
 	while (tl || tr) {
@@ -378,15 +457,24 @@ void smg_diff(struct smg_source *local, struct smg_source *remote,
 			.out = out,
 		};
 		m.out_table = m.t[0] ? m.t[0] : m.t[1];
-		if (m.t[0] && m.t[1]) {
-			check_compatible(tl, tr, smg_source_name(local), smg_source_name(remote));
-			m.perm = permutation(tl, tr);
-		}
 		m.res = add_result(res, m.out_table->name);
 		m.res->only_local = !m.t[1];
 		m.res->only_remote = !m.t[0];
-		merge_rows(&m);
-		announce_one_sided(&m);
+		if (m.t[0] && m.t[1])
+			m.res->skipped_schema = check_compatible(&m, smg_source_name(local),
+								 smg_source_name(remote));
+		if (m.res->skipped_schema) {
+			/* its rows are passed over by the next smg_source_next_table */
+			smg_warn("table \"%s\": %s: skipped, the other tables go on",
+				 m.out_table->name, m.res->skipped_schema);
+			res->nskipped_schema++;
+		} else {
+			if (m.t[0] && m.t[1] && !m.grows)
+				m.perm = permutation(tl, tr);
+			announce_growth(&m);
+			merge_rows(&m);
+			announce_one_sided(&m);
+		}
 		free(m.perm);
 		smg_buf_free(&m.permuted);
 		add_counts(&res->total, &m.res->counts);
@@ -411,6 +499,7 @@ void smg_diff_result_free(struct smg_diff_result *res)
 {
 	for (size_t i = 0; i < res->ntables; i++) {
 		free(res->tables[i].name);
+		free(res->tables[i].skipped_schema);
 		for (int b = 0; b < SMG_NBUCKETS; b++)
 			smg_buf_free(&res->tables[i].samples[b]);
 	}

@@ -23,6 +23,9 @@ struct smg_diff_opts {
 	int samples;		/* sample keys kept per bucket for reports */
 	char **tables;		/* tables asked for by name: each must be on one side */
 	size_t ntables;
+	bool tables_from_cli;	/* named with --table: --delete may then empty a table
+				 * the source lacks entirely */
+	bool add_columns;	/* a one-way run may add columns the destination lacks */
 	bool progress;
 };
 
@@ -34,12 +37,21 @@ struct smg_diff_table {
 	struct smg_buf samples[SMG_NBUCKETS];	/* "[k1],[k2]" JSON key arrays */
 	int nsamples[SMG_NBUCKETS];
 	bool only_local, only_remote;
+	/* The schemas of the two sides do not agree (columns, key, timestamp
+	 * column, declared types): why.  The table was left out of the stream. */
+	char *skipped_schema;
+	/* --delete would have emptied it, but the source lacks the table
+	 * entirely and it was not named with --table: it was left alone. */
+	bool left_alone;
+	/* --add-columns: the destination lacks columns the stream adds */
+	bool adds_columns;
 };
 
 struct smg_diff_result {
 	struct smg_diff_table *tables;
 	size_t ntables;
 	struct smg_counts total;
+	size_t nskipped_schema;	/* tables skipped for their schema: a partial run */
 };
 
 /* Run the merge join; change records go to out (NULL: count only). */

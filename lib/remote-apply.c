@@ -5,22 +5,54 @@
  */
 #include "remote-int.h"
 #include "progress.h"
+#include "schema.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_DEL, OP_UPS };
+/*
+ * The kinds of statement a change becomes.  A change that says what the
+ * diff saw on the target (smugglr-stream(5): "expect", "was") is written
+ * only if the row is still so, in SQL: an insert that does nothing over an
+ * existing row, an upsert or delete whose WHERE matches the row the diff
+ * read.  Each such statement ends RETURNING 1, one answer row per row it
+ * wrote: fewer than it carried are conflicts, rows left as they are.
+ */
+enum { OP_DEL, OP_UPS, OP_INS, OP_UPD, OP_GDEL, NOPS };
+
+static bool is_upsert(int op)
+{
+	return op == OP_UPS || op == OP_INS || op == OP_UPD;
+}
+
+static bool is_guarded(int op)
+{
+	return op >= OP_INS;
+}
+
+/* A guarded statement of the batch being built: where its answer is. */
+struct guard {
+	long index;		/* statement index in the request */
+	long rows;		/* rows it carries */
+	size_t table;
+	int op;
+};
+
 
 /* A table of the change stream and the SQL its changes become. */
 struct atable {
 	struct smg_table *t;
-	struct smg_buf head[2], tail[2];	/* around the tuples, by op */
+	struct smg_buf head[NOPS], tail[NOPS];	/* around the tuples, by op */
+	struct smg_buf mid;			/* OP_UPD: new rows ... mid ... rows read */
 	bool create;
-	int64_t n[2];				/* changes spooled */
-	long off[2];				/* where in the spool they start */
-	int64_t planned[2], landed[2], batch[2];
+	char **add, **add_sql;			/* --add-columns: names, ALTER TABLEs */
+	size_t nadd;
+	int64_t n[NOPS];			/* changes spooled */
+	long off[NOPS];				/* where in the spool they start */
+	int64_t planned[NOPS], landed[NOPS], batch[NOPS];
+	int64_t conflicts[NOPS];		/* of those landed: rows left alone */
 	int64_t create_batch;			/* the batch holding CREATE TABLE */
 };
 
@@ -29,11 +61,11 @@ struct apply_ctx {
 	const struct smg_http_profile *p;
 	struct atable *tab;
 	size_t ntab;
-	FILE *spool[2];
+	FILE *spool[NOPS];
 	long batch_rows;
-	/* the statement being built */
-	struct smg_buf sql;
-	struct params ps;
+	/* the statement being built (OP_UPD: the rows read in sql2, ps2) */
+	struct smg_buf sql, sql2;
+	struct params ps, ps2;
 	long rows;
 	size_t sqlbytes;	/* with placeholders expanded */
 	size_t cur;		/* its table */
@@ -46,6 +78,10 @@ struct apply_ctx {
 	bool progress;
 	struct failure fail;
 	bool failed;
+	struct guard *guards;	/* of the batch being built */
+	size_t nguards, guardcap;
+	int64_t conflicts;	/* rows that changed since the diff, left alone */
+	int64_t unchecked;	/* changes without what the diff saw */
 	struct long_rows *longs;	/* rows written in pieces, if any */
 };
 
@@ -68,25 +104,116 @@ static bool spool_read(FILE *f, void *p, size_t n)
 	return true;
 }
 
+/* ") AS smg_was WHERE t.c1 IS smg_was.column1 AND ...)": the row as the
+ * diff read it is among the VALUES before this. */
+static void add_was_match(struct smg_buf *b, const struct smg_table *t)
+{
+	smg_buf_adds(b, ") AS smg_was WHERE ");
+	for (size_t i = 0; i < t->ncols; i++) {
+		smg_buf_adds(b, i ? " AND " : "");
+		smg_sql_ident(b, t->name);
+		smg_buf_addc(b, '.');
+		smg_sql_ident(b, t->cols[i]);
+		smg_buf_addf(b, " IS smg_was.column%zu", i + 1);
+	}
+	smg_buf_addc(b, ')');
+}
+
+/* " ON CONFLICT(key) DO UPDATE SET c = excluded.c, ... WHERE (t.c IS
+ * excluded.c AND ...)": over a row that already holds what the change
+ * writes, a no-op that counts as written (another run got there first). */
+static void add_same_as_new(struct smg_buf *b, const struct smg_table *t)
+{
+	smg_buf_adds(b, " ON CONFLICT(");
+	smg_sql_idents(b, t->pk, t->npk, NULL);
+	smg_buf_adds(b, ") DO UPDATE SET ");
+	bool any = false;
+	for (size_t i = 0; i < t->ncols; i++) {
+		/* a key column only when there is nothing else to set */
+		bool key = false;
+		for (size_t k = 0; k < t->npk; k++)
+			key = key || t->pk_idx[k] == i;
+		if (key && (i != t->pk_idx[0] || t->ncols > t->npk))
+			continue;
+		smg_buf_adds(b, any ? "," : "");
+		smg_sql_ident(b, t->cols[i]);
+		smg_buf_adds(b, "=excluded.");
+		smg_sql_ident(b, t->cols[i]);
+		any = true;
+	}
+	smg_buf_adds(b, " WHERE (");
+	for (size_t i = 0; i < t->ncols; i++) {
+		smg_buf_adds(b, i ? " AND " : "");
+		smg_sql_ident(b, t->name);
+		smg_buf_addc(b, '.');
+		smg_sql_ident(b, t->cols[i]);
+		smg_buf_adds(b, " IS excluded.");
+		smg_sql_ident(b, t->cols[i]);
+	}
+	smg_buf_addc(b, ')');
+}
+
 /* The SQL around a statement's rows (sql.h), by op. */
 static void build_heads(struct atable *a)
 {
+	struct smg_buf scratch = SMG_BUF_INIT;
 	smg_sql_upsert(&a->head[OP_UPS], &a->tail[OP_UPS], a->t);
 	smg_buf_addc(&a->head[OP_UPS], ' ');
 	smg_sql_delete(&a->head[OP_DEL], &a->tail[OP_DEL], a->t);
+	/* inserts over no row (or over the very row they write) */
+	smg_sql_upsert(&a->head[OP_INS], &scratch, a->t);
+	smg_buf_addc(&a->head[OP_INS], ' ');
+	add_same_as_new(&a->tail[OP_INS], a->t);
+	smg_buf_adds(&a->tail[OP_INS], " RETURNING 1");
+	/* updates of the row read (or of the very row they write) */
+	smg_sql_upsert(&a->head[OP_UPD], &scratch, a->t);
+	smg_buf_addc(&a->head[OP_UPD], ' ');
+	add_same_as_new(&a->mid, a->t);
+	smg_buf_adds(&a->mid, " OR EXISTS (SELECT 1 FROM (VALUES ");
+	add_was_match(&a->tail[OP_UPD], a->t);
+	smg_buf_adds(&a->tail[OP_UPD], " RETURNING 1");
+	/* deletes of the row read */
+	smg_buf_adds(&a->head[OP_GDEL], "DELETE FROM ");
+	smg_sql_ident(&a->head[OP_GDEL], a->t->name);
+	smg_buf_adds(&a->head[OP_GDEL], " WHERE EXISTS (SELECT 1 FROM (VALUES ");
+	add_was_match(&a->tail[OP_GDEL], a->t);
+	smg_buf_adds(&a->tail[OP_GDEL], " RETURNING 1");
+	smg_buf_free(&scratch);
 }
 
-/* The target must have every column of the stream and the same key. */
+
+
+/* The target must have every column of the stream and the same key;
+ * with --add-columns, a column it lacks is added (ALTER TABLE ADD COLUMN,
+ * the source's definition) before the table's rows are written. */
 static void check_remote_table(struct smg_remote *r, const struct rtable *rt,
-			       const struct smg_table *t)
+			       const struct smg_table *t, bool add_columns, struct atable *a)
 {
 	struct smg_buf missing = SMG_BUF_INIT;
 	for (size_t i = 0; i < t->ncols; i++)
 		if (smg_table_col(rt->t, t->cols[i]) < 0)
 			smg_buf_addf(&missing, "%s\"%s\"", missing.len ? ", " : "", t->cols[i]);
-	if (missing.len)
-		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s", r->t->name, t->name,
+	if (missing.len && !add_columns)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" lacks column%s %s (--add-columns adds them "
+			"from the stream's schema)", r->t->name, t->name,
 			strchr(missing.data, ',') ? "s" : "", missing.data);
+	for (size_t i = 0; missing.len && i < t->ncols; i++) {
+		if (smg_table_col(rt->t, t->cols[i]) >= 0)
+			continue;
+		char *why = NULL, *def = smg_schema_column_def(t, t->cols[i], &why);
+		if (!def)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": cannot add column \"%s\": %s",
+				r->t->name, t->name, t->cols[i], why);
+		struct smg_buf sql = SMG_BUF_INIT;
+		smg_buf_adds(&sql, "ALTER TABLE ");
+		smg_sql_ident(&sql, t->name);
+		smg_buf_addf(&sql, " ADD COLUMN %s", def);
+		free(def);
+		smg_select_add(&a->add, &a->nadd, t->cols[i]);
+		a->add_sql = smg_xrealloc(a->add_sql, a->nadd * sizeof *a->add_sql);
+		a->add_sql[a->nadd - 1] = smg_buf_detach(&sql);
+	}
+	smg_buf_free(&missing);
 	bool same = rt->t->npk == t->npk;
 	for (size_t k = 0; same && k < t->npk; k++)
 		same = !strcmp(rt->t->pk[k], t->pk[k]);
@@ -111,33 +238,34 @@ static struct atable *open_atable(struct apply_ctx *c, struct schema *s,
 				"--create-tables creates it from the source's schema", r->t->name,
 				t->name, have);
 		}
-		if (!t->sql)
-			smg_die(SMG_EXIT_DATA, "%s: cannot create table \"%s\": the stream carries no "
-				"schema for it", r->t->name, t->name);
+		/* one CREATE TABLE for this very table, its indexes the same:
+		 * schema text from a relay or an endpoint runs nothing else */
+		smg_schema_check_create(t, r->t->name);
 		a->create = true;
 	} else {
-		check_remote_table(r, rt, t);
+		check_remote_table(r, rt, t, o->add_columns, a);
 	}
 	build_heads(a);
 	return a;
 }
 
-/* One change as a tuple of SQL values, spooled. */
-static void spool_change(struct apply_ctx *c, struct atable *a, int op,
-			 const struct smg_value *vals, size_t nvals, struct smg_reader *in)
+/* One tuple of SQL values into c->sql and c->ps, checked against the
+ * profile's limits, and spooled. */
+static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
+			const struct smg_value *vals, size_t nvals, bool literal, struct smg_reader *in)
 {
 	const struct smg_http_profile *p = c->p;
-	for (int attempt = 0;; attempt++) {
+	for (int attempt = literal; ; attempt++) {
 		smg_buf_reset(&c->sql);
 		remote_params_reset(&c->ps);
-		if (nvals > 1 || op == OP_UPS)
+		if (nvals > 1 || op != OP_DEL)
 			smg_buf_addc(&c->sql, '(');
 		for (size_t i = 0; i < nvals; i++) {
 			if (i)
 				smg_buf_addc(&c->sql, ',');
 			remote_sql_value(p, &c->sql, &c->ps, &vals[i], attempt > 0);
 		}
-		if (nvals > 1 || op == OP_UPS)
+		if (nvals > 1 || op != OP_DEL)
 			smg_buf_addc(&c->sql, ')');
 		if (p->max_params && (long)c->ps.n > p->max_params) {
 			if (attempt == 0)
@@ -156,8 +284,6 @@ static void spool_change(struct apply_ctx *c, struct atable *a, int op,
 		break;
 	}
 	FILE *f = c->spool[op];
-	if (a->n[op] == 0)
-		a->off[op] = ftell(f);
 	uint32_t hdr[3] = {(uint32_t)(c->ntab - 1), (uint32_t)c->sql.len, (uint32_t)c->ps.n};
 	spool_write(f, hdr, sizeof hdr);
 	spool_write(f, c->sql.data, c->sql.len);
@@ -167,7 +293,58 @@ static void spool_change(struct apply_ctx *c, struct atable *a, int op,
 		spool_write(f, &len, sizeof len);
 		spool_write(f, c->ps.data.data + c->ps.v[i].off, len);
 	}
+}
+
+/* One change, spooled: its values (or key), and for OP_UPD the row read. */
+static void spool_change(struct apply_ctx *c, struct atable *a, int op,
+			 const struct smg_value *vals, size_t nvals, const struct smg_value *was,
+			 struct smg_reader *in)
+{
+	if (a->n[op] == 0)
+		a->off[op] = ftell(c->spool[op]);
+	/* the row read as literals: bound parameters are few (D1: 100 a
+	 * statement), and the new values need them more */
+	spool_tuple(c, a, op, vals, nvals, op == OP_GDEL, in);
+	if (op == OP_UPD)
+		spool_tuple(c, a, op, was, a->t->ncols, true, in);
 	a->n[op]++;
+}
+
+/* The row the diff read (rec->was) into was, checked against the hash
+ * the diff saw: a record whose two say different things is not applied. */
+static void read_was(struct smg_reader *in, const struct smg_record *rec, const struct smg_table *t,
+		     struct smg_buf *scratch, struct smg_value **was, size_t *cap)
+{
+	struct smg_json j;
+	size_t n;
+	unsigned char h[SMG_HASH_LEN];
+	smg_buf_reset(scratch);
+	smg_buf_grow(scratch, rec->was_len + 8);
+	smg_json_init(&j, rec->was, rec->was_len, scratch);
+	if (!smg_json_values(&j, was, &n, cap))
+		smg_reader_die(in, "bad \"was\": %s", j.err);
+	if (n != t->ncols)
+		smg_reader_die(in, "table \"%s\" has %zu columns but \"was\" has %zu values", t->name,
+			       t->ncols, n);
+	for (size_t k = 0; k < t->npk; k++)
+		if (smg_value_cmp(&(*was)[t->pk_idx[k]], &rec->key[k]) != 0)
+			smg_reader_die(in, "the key of the change does not match \"was\"");
+	smg_hash_row(t, *was, h);
+	if (memcmp(h, rec->expect_hash, SMG_HASH_LEN))
+		smg_reader_die(in, "\"was\" does not hash to \"expect\": the record contradicts itself");
+}
+
+/* Which statement a change becomes: checked when the record says what
+ * the diff saw, and the target can be asked in SQL. */
+static int change_op(struct apply_ctx *c, const struct smg_record *rec)
+{
+	bool del = rec->op == SMG_OP_DELETE;
+	if (rec->expect == SMG_EXPECT_ABSENT)
+		return OP_INS;
+	if (rec->expect == SMG_EXPECT_HASH && rec->was)
+		return del ? OP_GDEL : OP_UPD;
+	c->unchecked++;
+	return del ? OP_DEL : OP_UPS;
 }
 
 /* ---- rows with long values: written in pieces ------------------------------
@@ -330,8 +507,9 @@ static bool check_sizes(struct apply_ctx *c, struct atable *a, const struct smg_
 static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reader *in,
 			 const struct smg_apply_opts *o)
 {
-	struct smg_value *vals = NULL;
-	size_t cap = 0;
+	struct smg_value *vals = NULL, *was = NULL;
+	size_t cap = 0, wcap = 0;
+	struct smg_buf scratch = SMG_BUF_INIT;
 	struct atable *a = NULL;
 	const struct smg_record *rec;
 	while ((rec = smg_reader_next(in))) {
@@ -342,17 +520,26 @@ static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 		case SMG_REC_CHANGE:
 			if (o->only >= 0 && (int)rec->to != o->only)
 				break;
-			if (rec->op == SMG_OP_DELETE) {
-				spool_change(c, a, OP_DEL, rec->key, a->t->npk, in);
+			int op = change_op(c, rec);
+			if (op == OP_GDEL || op == OP_UPD)
+				read_was(in, rec, a->t, &scratch, &was, &wcap);
+			if (op == OP_DEL) {
+				spool_change(c, a, op, rec->key, a->t->npk, NULL, in);
+				break;
+			}
+			if (op == OP_GDEL) {
+				spool_change(c, a, op, was, a->t->ncols, NULL, in);
 				break;
 			}
 			smg_reader_values(in, rec, &vals, &cap);
 			for (size_t k = 0; k < a->t->npk; k++)
 				if (smg_value_cmp(&vals[a->t->pk_idx[k]], &rec->key[k]) != 0)
 					smg_reader_die(in, "the key of the change does not match its values");
-			if (check_sizes(c, a, vals, in))
-				break;	/* spooled apart, to go in pieces */
-			spool_change(c, a, OP_UPS, vals, a->t->ncols, in);
+			if (check_sizes(c, a, vals, in)) {	/* spooled apart, unguarded */
+				c->unchecked += op != OP_UPS;
+				break;
+			}
+			spool_change(c, a, op, vals, a->t->ncols, was, in);
 			break;
 		case SMG_REC_ROW:
 			smg_reader_die(in, "expected a change stream (from smg-diff), got a row record");
@@ -361,9 +548,47 @@ static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 		}
 	}
 	free(vals);
-	for (int op = 0; op < 2; op++)
+	free(was);
+	smg_buf_free(&scratch);
+	for (int op = 0; op < NOPS; op++)
 		if (fflush(c->spool[op]) != 0)
 			smg_die(SMG_EXIT_FAILURE, "writing the spool file: %s", strerror(errno));
+}
+
+/* The answer's rows for each guarded statement of the batch just sent:
+ * one per row written.  The rows missing changed since the diff. */
+static bool count_conflicts(struct apply_ctx *c)
+{
+	struct smg_remote *r = c->r;
+	for (size_t i = 0; i < c->nguards; i++) {
+		const struct guard *g = &c->guards[i];
+		struct smg_jiter it;
+		const char *row, *span;
+		size_t rowlen, spanlen;
+		long got = 0;
+		char why[400];
+		if (!remote_find_rows(r, r->resp.body.data, r->resp.body.len, g->index, &span, &spanlen,
+				      why, sizeof why)) {
+			c->fail.code = SMG_EXIT_DATA;
+			c->fail.maybe_landed = true;
+			snprintf(c->fail.msg, sizeof c->fail.msg, "%s: %s: cannot tell what was written",
+				 r->t->name, why);
+			return false;
+		}
+		smg_jarray(&it, span, spanlen);
+		while (smg_jnext(&it, &row, &rowlen))
+			got++;
+		if (it.bad || got > g->rows) {
+			c->fail.code = SMG_EXIT_DATA;
+			snprintf(c->fail.msg, sizeof c->fail.msg, "%s: statement %ld wrote %ld rows, the "
+				 "answer says %s", r->t->name, g->index + 1, g->rows,
+				 it.bad ? "nothing readable" : "more");
+			return false;
+		}
+		c->tab[g->table].conflicts[g->op] += g->rows - got;
+		c->conflicts += g->rows - got;
+	}
+	return true;
 }
 
 /* Send (or, planning, count) the batch built so far. */
@@ -375,13 +600,14 @@ static void flush_batch(struct apply_ctx *c)
 	c->batches++;
 	bool ok = true;
 	if (c->send) {
-		ok = remote_send(r, &c->fail);
+		ok = remote_send(r, &c->fail) && count_conflicts(c);
 	} else {
 		remote_req_reset(r);
 	}
+	c->nguards = 0;
 	for (size_t i = 0; i < c->ntab; i++) {
 		struct atable *a = &c->tab[i];
-		for (int op = 0; op < 2; op++) {
+		for (int op = 0; op < NOPS; op++) {
 			if (!c->send)
 				a->planned[op] += a->batch[op];
 			else if (ok)
@@ -430,6 +656,13 @@ static void add_statement(struct apply_ctx *c, const char *sql, size_t sqllen,
 	if (r->nstmts)
 		smg_buf_adds(&r->stmts, p->separator);
 	smg_buf_add(&r->stmts, c->rendered.data, c->rendered.len);
+	if (op >= 0 && is_guarded(op)) {
+		if (c->nguards == c->guardcap) {
+			c->guardcap = c->guardcap ? 2 * c->guardcap : 16;
+			c->guards = smg_xrealloc(c->guards, c->guardcap * sizeof *c->guards);
+		}
+		c->guards[c->nguards++] = (struct guard){r->nstmts, rows, table, op};
+	}
 	r->nstmts++;
 	c->statements++;
 	if (op < 0)
@@ -447,9 +680,51 @@ static void close_statement(struct apply_ctx *c)
 	if (c->rows == 0)
 		return;
 	struct atable *a = &c->tab[c->cur];
+	if (c->op == OP_UPD) {	/* new rows, then the rows read */
+		smg_buf_add(&c->sql, a->mid.data, a->mid.len);
+		smg_buf_add(&c->sql, c->sql2.data, c->sql2.len);
+		for (size_t k = 0; k < c->ps2.n; k++)
+			remote_params_add(&c->ps, c->ps2.v[k].kind, c->ps2.data.data + c->ps2.v[k].off,
+					  c->ps2.v[k].len);
+	}
 	smg_buf_add(&c->sql, a->tail[c->op].data, a->tail[c->op].len);
 	add_statement(c, c->sql.data, c->sql.len, &c->ps, c->cur, c->op, c->rows);
 	c->rows = 0;
+}
+
+/* One spooled tuple into tuple and its parameters into tp. */
+static void read_tuple(FILE *f, size_t ti, struct smg_buf *tuple, struct params *tp,
+		       struct smg_buf *pdata)
+{
+	uint32_t hdr[3];
+	if (!spool_read(f, hdr, sizeof hdr) || hdr[0] != ti)
+		smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
+	uint32_t sqllen = hdr[1], np = hdr[2];
+	smg_buf_reset(tuple);
+	smg_buf_grow(tuple, sqllen + 1);
+	spool_read(f, tuple->data, sqllen);
+	tuple->len = sqllen;
+	remote_params_reset(tp);
+	for (uint32_t k = 0; k < np; k++) {
+		char kind;
+		uint32_t len;
+		spool_read(f, &kind, 1);
+		spool_read(f, &len, sizeof len);
+		smg_buf_reset(pdata);
+		smg_buf_grow(pdata, len + 1);
+		spool_read(f, pdata->data, len);
+		remote_params_add(tp, kind, pdata->data, len);
+	}
+}
+
+static void append_tuple(struct smg_buf *sql, struct params *ps, const struct smg_buf *tuple,
+			 const struct params *tp, bool comma)
+{
+	if (comma)
+		smg_buf_addc(sql, ',');
+	smg_buf_add(sql, tuple->data, tuple->len);
+	for (size_t k = 0; k < tp->n; k++)
+		remote_params_add(ps, tp->v[k].kind, tp->data.data + tp->v[k].off, tp->v[k].len);
 }
 
 /* The rows of table ti that go in pieces, one request each. */
@@ -508,50 +783,39 @@ static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *
 	c->rows = 0;
 	c->cur = ti;
 	c->op = op;
+	struct smg_buf was = SMG_BUF_INIT;
+	struct params tp = {0}, wp = {0};
 	for (int64_t i = 0; i < a->n[op] && !c->failed; i++) {
-		uint32_t hdr[3];
-		if (!spool_read(f, hdr, sizeof hdr) || hdr[0] != ti)
-			smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
-		uint32_t sqllen = hdr[1], np = hdr[2];
-		smg_buf_reset(tuple);
-		smg_buf_grow(tuple, sqllen + 1);
-		spool_read(f, tuple->data, sqllen);
-		tuple->len = sqllen;
-		struct params tp = {0};
-		for (uint32_t k = 0; k < np; k++) {
-			char kind;
-			uint32_t len;
-			spool_read(f, &kind, 1);
-			spool_read(f, &len, sizeof len);
-			smg_buf_reset(pdata);
-			smg_buf_grow(pdata, len + 1);
-			spool_read(f, pdata->data, len);
-			remote_params_add(&tp, kind, pdata->data, len);
-		}
+		read_tuple(f, ti, tuple, &tp, pdata);
+		if (op == OP_UPD)
+			read_tuple(f, ti, &was, &wp, pdata);
 		/* does it fit in the statement being built? */
-		size_t add = remote_expanded_len(p, tuple->data, tuple->len, (long)c->ps.n);
+		size_t add = remote_expanded_len(p, tuple->data, tuple->len, (long)(c->ps.n + c->ps2.n)) +
+			     (op == OP_UPD ? was.len + 1 : 0);
+		size_t np = tp.n + wp.n;
+		size_t fixed = a->tail[op].len + (op == OP_UPD ? a->mid.len : 0);
 		bool fits = c->rows > 0 && c->rows < c->batch_rows &&
-			    (!p->max_params || (long)(c->ps.n + np) <= p->max_params) &&
+			    (!p->max_params || (long)(c->ps.n + c->ps2.n + np) <= p->max_params) &&
 			    (!p->max_statement_bytes ||
-			     c->sqlbytes + 1 + add + a->tail[op].len <= (size_t)p->max_statement_bytes);
+			     c->sqlbytes + 1 + add + fixed <= (size_t)p->max_statement_bytes);
 		if (!fits) {
 			close_statement(c);
 			smg_buf_reset(&c->sql);
+			smg_buf_reset(&c->sql2);
 			remote_params_reset(&c->ps);
+			remote_params_reset(&c->ps2);
 			smg_buf_add(&c->sql, a->head[op].data, a->head[op].len);
 			c->sqlbytes = a->head[op].len;
-			add = remote_expanded_len(p, tuple->data, tuple->len, 0);
-		} else {
-			smg_buf_addc(&c->sql, ',');
-			c->sqlbytes++;
 		}
-		smg_buf_add(&c->sql, tuple->data, tuple->len);
-		c->sqlbytes += add;
-		for (size_t k = 0; k < tp.n; k++)
-			remote_params_add(&c->ps, tp.v[k].kind, tp.data.data + tp.v[k].off, tp.v[k].len);
-		remote_params_free(&tp);
+		append_tuple(&c->sql, &c->ps, tuple, &tp, c->rows > 0);
+		if (op == OP_UPD)
+			append_tuple(&c->sql2, &c->ps2, &was, &wp, c->rows > 0);
+		c->sqlbytes += add + (c->rows > 0);
 		c->rows++;
 	}
+	remote_params_free(&tp);
+	remote_params_free(&wp);
+	smg_buf_free(&was);
 	close_statement(c);
 }
 
@@ -570,14 +834,26 @@ static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
 	c->send = send;
 	c->batches = c->statements = c->sent_rows = 0;
 	for (size_t k = 0; k < c->ntab && !c->failed; k++) {
-		const struct smg_table *t = c->tab[order[k]].t;
-		if (c->tab[order[k]].create)
-			add_statement(c, t->sql, strlen(t->sql), &none, order[k], -1, 0);
+		const struct atable *a = &c->tab[order[k]];
+		if (a->create) {
+			add_statement(c, a->t->sql, strlen(a->t->sql), &none, order[k], -1, 0);
+			for (size_t i = 0; i < a->t->nindexes; i++)
+				add_statement(c, a->t->indexes[i], strlen(a->t->indexes[i]), &none,
+					      order[k], -1, 0);
+		}
+		for (size_t i = 0; i < a->nadd; i++)
+			add_statement(c, a->add_sql[i], strlen(a->add_sql[i]), &none, order[k], -1, 0);
 	}
-	for (size_t k = c->ntab; k-- > 0 && !c->failed;)
+	for (size_t k = c->ntab; k-- > 0 && !c->failed;) {
+		run_changes(c, order[k], OP_GDEL, &tuple, &pdata);
 		run_changes(c, order[k], OP_DEL, &tuple, &pdata);
-	for (size_t k = 0; k < c->ntab && !c->failed; k++)
-		run_changes(c, order[k], OP_UPS, &tuple, &pdata), run_long_rows(c, order[k]);
+	}
+	for (size_t k = 0; k < c->ntab && !c->failed; k++) {
+		run_changes(c, order[k], OP_INS, &tuple, &pdata);
+		run_changes(c, order[k], OP_UPD, &tuple, &pdata);
+		run_changes(c, order[k], OP_UPS, &tuple, &pdata);
+		run_long_rows(c, order[k]);
+	}
 	flush_batch(c);
 	if (c->progress && send)
 		smg_progress_done();
@@ -603,6 +879,13 @@ static size_t *table_order(const struct apply_ctx *c, struct schema *s)
 	return order;
 }
 
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 		     const struct smg_apply_opts *o, struct smg_remote_result *res)
 {
@@ -615,7 +898,7 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 			r->t->name, r->p->name);
 	struct apply_ctx c = {.r = r, .p = r->p, .progress = o->progress};
 	c.batch_rows = r->t->batch_rows > 0 ? r->t->batch_rows : 100;
-	for (int op = 0; op < 2; op++) {
+	for (int op = 0; op < NOPS; op++) {
 		c.spool[op] = tmpfile();
 		if (!c.spool[op])
 			smg_die(SMG_EXIT_FAILURE, "cannot create a spool file: %s", strerror(errno));
@@ -642,7 +925,13 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	free(order);
 	res->landed = c.landed;
 	res->requests = r->requests;
+	res->res.unconditional = c.unchecked;
+	res->res.conflicts = c.conflicts;
+	res->res.rest_written = true;
+	free(c.guards);
 	res->code = c.failed ? (c.fail.code ? c.fail.code : SMG_EXIT_FAILURE) : 0;
+	if (!res->code && c.conflicts)
+		res->code = SMG_EXIT_CONFLICT;
 	if (c.failed) {
 		snprintf(res->error, sizeof res->error, "%s", c.fail.msg);
 		res->maybe_landed = c.fail.maybe_landed;
@@ -654,25 +943,35 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 		struct smg_apply_table *t = &res->res.tables[i];
 		t->name = smg_xstrdup(a->t->name);
 		t->created = a->create && (o->dry_run || a->create_batch <= c.landed);
-		t->upserted = o->dry_run ? a->planned[OP_UPS] : a->landed[OP_UPS];
-		t->deleted = o->dry_run ? a->planned[OP_DEL] : a->landed[OP_DEL];
-		res->res.upserted += t->upserted;
-		res->res.deleted += t->deleted;
-		if (!o->dry_run) {
-			res->pending_upserts += a->planned[OP_UPS] - a->landed[OP_UPS];
-			res->pending_deletes += a->planned[OP_DEL] - a->landed[OP_DEL];
-		}
-		for (int op = 0; op < 2; op++) {
+		for (int op = 0; op < NOPS; op++) {
+			int64_t *n = is_upsert(op) ? &t->upserted : &t->deleted;
+			int64_t *pending = is_upsert(op) ? &res->pending_upserts : &res->pending_deletes;
+			*n += o->dry_run ? a->planned[op] : a->landed[op] - a->conflicts[op];
+			t->conflicts += a->conflicts[op];
+			if (!o->dry_run)
+				*pending += a->planned[op] - a->landed[op];
 			smg_buf_free(&a->head[op]);
 			smg_buf_free(&a->tail[op]);
 		}
+		smg_buf_free(&a->mid);
+		if (a->nadd && (o->dry_run || a->create_batch <= c.landed)) {
+			t->added = a->add;
+			t->nadded = a->nadd;
+			a->add = NULL;
+		}
+		free_list(a->add, a->nadd);
+		free_list(a->add_sql, a->nadd);
+		res->res.upserted += t->upserted;
+		res->res.deleted += t->deleted;
 		smg_table_free(a->t);
 	}
 	free(c.tab);
-	for (int op = 0; op < 2; op++)
+	for (int op = 0; op < NOPS; op++)
 		fclose(c.spool[op]);
 	long_rows_free(&c);
 	smg_buf_free(&c.sql);
+	smg_buf_free(&c.sql2);
+	remote_params_free(&c.ps2);
 	smg_buf_free(&c.rendered);
 	remote_params_free(&c.ps);
 	return res->code;
@@ -711,7 +1010,7 @@ void smg_remote_report_json(struct smg_buf *b, const char *target,
 	smg_buf_addf(b, ",\"complete\":%s,\"batches\":%lld,\"landed\":%lld,\"statements\":%lld,"
 		     "\"requests\":%lld", res->code ? "false" : "true", (long long)res->batches,
 		     (long long)res->landed, (long long)res->statements, (long long)res->requests);
-	if (res->code) {
+	if (res->code && res->error[0]) {
 		smg_buf_addf(b, ",\"failed_batch\":%lld,\"pending_upserts\":%lld,"
 			     "\"pending_deletes\":%lld,\"maybe_landed\":%s,\"exit\":%d,\"error\":",
 			     (long long)res->landed + 1, (long long)res->pending_upserts,

@@ -24,6 +24,7 @@ enum smg_exit {
 	SMG_EXIT_AUTH = 5,	/* credentials rejected */
 	SMG_EXIT_CONFLICT = 6,	/* concurrent write lost (412, lock held) */
 	SMG_EXIT_DATA = 7,	/* malformed, out-of-order, truncated or mismatched data */
+	SMG_EXIT_PARTIAL = 8,	/* some tables were skipped: schema differs; the rest was written */
 };
 
 /* Program name used as the prefix of every diagnostic ("smg-diff: ..."). */

@@ -81,7 +81,8 @@ void smg_sql_delete(struct smg_buf *head, struct smg_buf *tail, const struct smg
 	smg_buf_addc(tail, ')');
 }
 
-void smg_sql_upsert_row(struct smg_buf *sql, const struct smg_table *t)
+/* The upsert with one row of ?; insert_only: ON CONFLICT(key) DO NOTHING. */
+static void one_row(struct smg_buf *sql, const struct smg_table *t, bool insert_only)
 {
 	struct smg_buf tail = SMG_BUF_INIT;
 	smg_sql_upsert(sql, &tail, t);
@@ -89,8 +90,24 @@ void smg_sql_upsert_row(struct smg_buf *sql, const struct smg_table *t)
 	for (size_t i = 0; i < t->ncols; i++)
 		smg_buf_adds(sql, i ? ",?" : "?");
 	smg_buf_addc(sql, ')');
-	smg_buf_add(sql, tail.data, tail.len);
+	if (insert_only) {
+		smg_buf_adds(sql, " ON CONFLICT(");
+		smg_sql_idents(sql, t->pk, t->npk, NULL);
+		smg_buf_adds(sql, ") DO NOTHING");
+	} else {
+		smg_buf_add(sql, tail.data, tail.len);
+	}
 	smg_buf_free(&tail);
+}
+
+void smg_sql_upsert_row(struct smg_buf *sql, const struct smg_table *t)
+{
+	one_row(sql, t, false);
+}
+
+void smg_sql_insert_row(struct smg_buf *sql, const struct smg_table *t)
+{
+	one_row(sql, t, true);
 }
 
 /* "IS ?", not IN: a NULL in a key column still matches its row. */

@@ -28,6 +28,8 @@ void smg_sql_delete(struct smg_buf *head, struct smg_buf *tail, const struct smg
  * key (delete) order: for a prepared statement. */
 void smg_sql_upsert_row(struct smg_buf *sql, const struct smg_table *t);
 void smg_sql_delete_row(struct smg_buf *sql, const struct smg_table *t);
+/* INSERT of one row that does nothing where a row has its key. */
+void smg_sql_insert_row(struct smg_buf *sql, const struct smg_table *t);
 /* SELECT the stream's columns of the row with one key (bound as ?). */
 void smg_sql_select_row(struct smg_buf *sql, const struct smg_table *t);
 /* " WHERE k1 IS ? AND k2 IS ?": the row with one key. */

@@ -234,8 +234,8 @@ struct fields {
 	size_t kind_n, table_n, bucket_n, op_n, to_n, hash_n, timestamp_n, sql_n, expect_n;
 	bool has_expect;
 	bool has_key, has_ts, has_records, has_counts, has_timestamp;
-	char **columns, **pk;
-	size_t ncolumns, npk;
+	char **columns, **pk, **indexes;
+	size_t ncolumns, npk, nindexes;
 	bool has_columns, has_pk;
 };
 
@@ -315,6 +315,12 @@ static bool parse_field(struct smg_reader *r, struct smg_json *j, const char *k,
 	}
 	if (key_is(k, kn, "expect"))
 		return string_or_null(j, &f->expect, &f->expect_n, &f->has_expect);
+	if (key_is(k, kn, "was")) {
+		smg_json_ws(j);
+		if (j->p >= j->end || *j->p != '[')
+			return j->err = "\"was\" must be an array", false;
+		return smg_json_skip(j, &rec->was, &rec->was_len);
+	}
 	if (key_is(k, kn, "bucket"))
 		return smg_json_string(j, &f->bucket, &f->bucket_n);
 	if (key_is(k, kn, "op"))
@@ -337,6 +343,8 @@ static bool parse_field(struct smg_reader *r, struct smg_json *j, const char *k,
 		return string_or_null(j, &f->timestamp, &f->timestamp_n, &f->has_timestamp);
 	if (key_is(k, kn, "sql"))
 		return string_or_null(j, &f->sql, &f->sql_n, &dummy);
+	if (key_is(k, kn, "indexes"))
+		return smg_json_strings(j, &f->indexes, &f->nindexes);
 	/* Unknown fields are skipped: newer writers may add some. */
 	return smg_json_skip(j, NULL, NULL);
 }
@@ -363,6 +371,8 @@ static void begin_table(struct smg_reader *r, struct fields *f)
 		smg_table_add_pk(t, f->pk[i]);
 	if (f->sql)
 		t->sql = smg_xstrndup(f->sql, f->sql_n);
+	for (size_t i = 0; i < f->nindexes; i++)
+		smg_table_add_index(t, f->indexes[i]);
 	char *ts = f->timestamp ? smg_xstrndup(f->timestamp, f->timestamp_n) : NULL;
 	const char *err = smg_table_finish(t, ts);
 	free(ts);
@@ -525,6 +535,8 @@ static void finish_change(struct smg_reader *r, struct fields *f)
 		smg_reader_die(r, "\"expect\" must be null or a row hash: 64 lowercase hex digits");
 	if (rec->op == SMG_OP_DELETE && rec->expect == SMG_EXPECT_ABSENT)
 		smg_reader_die(r, "a delete cannot expect the row to be absent");
+	if (rec->was && rec->expect != SMG_EXPECT_HASH)
+		smg_reader_die(r, "\"was\" needs \"expect\" to be the hash of that row");
 	if (rec->op == SMG_OP_UPSERT && !rec->values)
 		smg_reader_die(r, "upsert without \"values\"");
 }
@@ -550,6 +562,15 @@ static bool fast_expect(struct smg_reader *r, struct smg_json *j)
 		rec->expect = SMG_EXPECT_HASH;
 	}
 	return true;
+}
+
+static bool fast_was(struct smg_reader *r, struct smg_json *j)
+{
+	static const char was_field[] = ",\"was\":[";
+	if (j->end - j->p < 8 || memcmp(j->p, was_field, 8))
+		return true;
+	j->p += 7;
+	return r->rec.expect == SMG_EXPECT_HASH && smg_json_skip(j, &r->rec.was, &r->rec.was_len);
 }
 
 /* A change record exactly as smg_write_change lays it out: the same
@@ -583,7 +604,7 @@ static bool parse_change_fast(struct smg_reader *r, const char *line, size_t n)
 	smg_json_init(&j, line, n, &r->scratch);
 	j.p = p + 8;
 	/* an upsert without values is for the general path to refuse */
-	if (!fast_key(r, &j) || !fast_expect(r, &j) || !fast_values_end(r, &j) ||
+	if (!fast_key(r, &j) || !fast_expect(r, &j) || !fast_was(r, &j) || !fast_values_end(r, &j) ||
 	    (rec->op == SMG_OP_UPSERT && !rec->values))
 		return false;
 	rec->kind = SMG_REC_CHANGE;
@@ -631,6 +652,8 @@ static void clear_record(struct smg_reader *r)
 {
 	r->rec.values = NULL;
 	r->rec.values_len = 0;
+	r->rec.was = NULL;
+	r->rec.was_len = 0;
 	r->rec.has_hash = false;
 	r->rec.ts.type = SMG_NULL;
 	smg_buf_reset(&r->scratch);
@@ -666,6 +689,7 @@ static void parse_record(struct smg_reader *r, const char *line, size_t n)
 	classify(r, &f);
 	free_strings(f.columns, f.ncolumns);
 	free_strings(f.pk, f.npk);
+	free_strings(f.indexes, f.nindexes);
 	return;
 bad:
 	smg_reader_die(r, "malformed record at column %ld: %s", (long)(j.p - line) + 1,
@@ -775,6 +799,10 @@ void smg_write_table(struct smg_writer *w, const struct smg_table *t)
 		smg_buf_adds(b, ",\"sql\":");
 		smg_json_add_string(b, t->sql, strlen(t->sql));
 	}
+	if (t->nindexes) {
+		smg_buf_adds(b, ",\"indexes\":");
+		add_names(b, t->indexes, t->nindexes);
+	}
 	smg_buf_adds(b, "}\n");
 	w->nrecords++;
 	smg_writer_maybe_flush(w);
@@ -844,7 +872,7 @@ void smg_write_row(struct smg_writer *w, const struct smg_table *t,
 void smg_write_change(struct smg_writer *w, const struct smg_table *t,
 		      enum smg_bucket bucket, enum smg_op op, enum smg_side to,
 		      const struct smg_value *key, const unsigned char *expect_hash,
-		      const char *values_json, size_t vlen)
+		      const char *was_json, size_t was_len, const char *values_json, size_t vlen)
 {
 	struct smg_buf *b = &w->buf;
 	smg_buf_add(b, t->change_head, t->change_head_len);
@@ -862,6 +890,10 @@ void smg_write_change(struct smg_writer *w, const struct smg_table *t,
 		smg_buf_addc(b, '"');
 	} else {
 		smg_buf_add(b, ",\"expect\":null", 14);
+	}
+	if (was_json) {
+		smg_buf_add(b, ",\"was\":", 7);
+		smg_buf_add(b, was_json, was_len);
 	}
 	if (op == SMG_OP_UPSERT) {
 		smg_buf_adds(b, ",\"values\":");

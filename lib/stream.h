@@ -89,6 +89,8 @@ struct smg_table {
 	char *ts;		/* timestamp column name, or NULL */
 	long ts_idx;		/* its index in cols, or -1 */
 	char *sql;		/* CREATE statement, or NULL */
+	char **indexes;		/* its CREATE INDEX statements (the source's) */
+	size_t nindexes;
 	size_t *hash_order;	/* hashed columns (all but ts) sorted by name */
 	size_t nhash;
 	/* How every row record of this table starts as the writer lays it out,
@@ -111,6 +113,7 @@ const char *smg_table_finish(struct smg_table *t, const char *ts);
 struct smg_table *smg_table_done(struct smg_table *t, const char *ts, const char **why);
 void smg_table_free(struct smg_table *t);
 long smg_table_col(const struct smg_table *t, const char *name);
+void smg_table_add_index(struct smg_table *t, const char *sql);
 struct smg_table *smg_table_copy(const struct smg_table *t);
 
 /* ---- row hash --------------------------------------------------------- */
@@ -177,6 +180,8 @@ struct smg_record {
 	enum smg_side to;
 	enum smg_expect expect;		/* change: what the destination held */
 	unsigned char expect_hash[SMG_HASH_LEN];	/* SMG_EXPECT_HASH */
+	const char *was;		/* and its values (raw JSON array), or NULL */
+	size_t was_len;
 	struct smg_counts counts;	/* summary */
 	int64_t nrecords;		/* end: records before the trailer */
 };
@@ -231,11 +236,12 @@ void smg_write_row_values(struct smg_writer *w, const struct smg_table *t,
 			  const struct smg_value *vals, const unsigned char hash[SMG_HASH_LEN],
 			  bool keys_only);
 /* expect_hash: the destination row's hash as the diff saw it, or NULL when
- * it saw no row there. */
+ * it saw no row there; was_json (or NULL): that row's values, for targets
+ * that check in SQL rather than by hash. */
 void smg_write_change(struct smg_writer *w, const struct smg_table *t,
 		      enum smg_bucket bucket, enum smg_op op, enum smg_side to,
 		      const struct smg_value *key, const unsigned char *expect_hash,
-		      const char *values_json, size_t vlen);
+		      const char *was_json, size_t was_len, const char *values_json, size_t vlen);
 void smg_write_summary(struct smg_writer *w, const char *table,
 		       const struct smg_counts *c);
 /* The trailer: without it a reader treats the stream as truncated. */

@@ -32,6 +32,12 @@ void smg_table_add_pk(struct smg_table *t, const char *col)
 	t->pk[t->npk++] = smg_xstrdup(col);
 }
 
+void smg_table_add_index(struct smg_table *t, const char *sql)
+{
+	t->indexes = smg_xrealloc(t->indexes, (t->nindexes + 1) * sizeof *t->indexes);
+	t->indexes[t->nindexes++] = smg_xstrdup(sql);
+}
+
 long smg_table_col(const struct smg_table *t, const char *name)
 {
 	for (size_t i = 0; i < t->ncols; i++)
@@ -130,6 +136,7 @@ void smg_table_free(struct smg_table *t)
 	free(t->col_len);
 	free(t->ts);
 	free(t->sql);
+	free_names(t->indexes, t->nindexes);
 	free(t->hash_order);
 	free(t->row_head);
 	free(t->change_head);
@@ -145,6 +152,8 @@ struct smg_table *smg_table_copy(const struct smg_table *t)
 		smg_table_add_pk(c, t->pk[i]);
 	if (t->sql)
 		c->sql = smg_xstrdup(t->sql);
+	for (size_t i = 0; i < t->nindexes; i++)
+		smg_table_add_index(c, t->indexes[i]);
 	smg_table_finish(c, t->ts);
 	return c;
 }

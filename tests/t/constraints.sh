@@ -5,7 +5,7 @@
 # that really breaks a constraint of the target: exit 7 naming table, key
 # and constraint, nothing written.  Needs sqlite3, sqldiff.
 . ./lib.sh
-need_tools "the constraint tests" sqlite3 sqldiff
+need_tools "the constraint tests" sqlite3 sqldiff jq
 
 schema="CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE,
   name TEXT CHECK (length(name) < 20), updated_at TEXT);
@@ -74,3 +74,16 @@ smg-diff -q -d push src2.db dst2.db >check.changes
 check_exit 7 "a row that breaks a CHECK constraint of the target: exit 7" smg-apply -q -i check.changes dst2.db
 check_grep "... naming table, key and constraint" 'table "t2", key \[2\]: CHECK constraint failed' .err
 check_same_db "... nothing written" dst2-before.db dst2.db
+
+# After an apply, rows left without their parent are reported (not refused:
+# the target may have had them before).
+sqlite3 fa.db "CREATE TABLE p(id INTEGER PRIMARY KEY); CREATE TABLE c(id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id));
+INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 5), (2, 1);"
+sqlite3 fb.db "CREATE TABLE p(id INTEGER PRIMARY KEY); CREATE TABLE c(id INTEGER PRIMARY KEY, pid INTEGER REFERENCES p(id));"
+smg-diff -q -t c fa.db fb.db >fk.changes
+check_exit 0 "a push of a child without the parent table's rows: exit 0" smg-apply -q -r json -i fk.changes fb.db
+check_eq "... JSON: the rows PRAGMA foreign_key_check finds" \
+	"$(jq -c '[.foreign_key_violations, .foreign_key_rows]' .out)" '[2,[{"table":"c","rowid":1,"parent":"p"},{"table":"c","rowid":2,"parent":"p"}]]'
+sqlite3 fb.db "DELETE FROM c"
+check_exit 0 "... text: exit 0" smg-apply -q -i fk.changes fb.db
+check_grep "... says how many rows refer to a missing parent" 'fb.db: 2 rows refer to a missing parent (PRAGMA foreign_key_check)' .out

@@ -113,6 +113,8 @@ check_same_table "... sqldiff agrees" big.db "$D1_SQLITE" big
 sqlite3 big.db "UPDATE big SET price = price + 1, updated_at = '2026-02-01T00:00:00Z'"
 reset
 push big big.db batch.toml
+# An update carries the row it replaces (compare-and-set); its REAL, as
+# every real, is exact SQL, not a parameter: 100 rows a statement.
 check_eq "updating all 2500 rows: 25 statements in 3 batches" \
 	"$(jq -c '[.complete, .upserted, .statements, .batches]' push.json)" "[true,2500,25,3]"
 check_eq "... requests: fetch 1 schema + 2 pages, apply 1 schema + 3 batches" "$(stat requests)" 7

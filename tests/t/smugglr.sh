@@ -103,7 +103,7 @@ run smugglr -o json status
 check_eq "status json: exit 0, one object, \"command\" first" "$rc $(jget out 'list(o)[0] + "=" + o["command"]')" \
 	"0 command=status"
 check_eq "status json: the report's members follow, in order" "$(jget out 'list(o)')" \
-	'["command","local","remote","direction","policy","tables","total"]'
+	'["command","local","remote","direction","policy","tables","total","partial"]'
 check_eq "status json: per table counts" \
 	"$(jget out '[[t["table"], t["only"], t["counts"]["local_only"], t["counts"]["remote_only"], t["counts"]["local_newer"], t["counts"]["remote_newer"], t["counts"]["identical"]] for t in o["tables"]]')" \
 	'[["items",null,1,1,1,1,1],["odd name",null,0,0,0,0,1],["tags",null,1,1,0,0,0]]'
@@ -398,7 +398,9 @@ sqlite3 other.db "CREATE TABLE items(id TEXT PRIMARY KEY, name TEXT); INSERT INT
 printf 'local_db = "local.db"\n[target]\npath = "other.db"\n' >c7c.toml
 before=$(sum_file other.db)
 run smugglr -c c7c.toml push -t items -o json
-check_eq "a table with other columns on the target: exit 7, as JSON" "$rc $(jget out 'o["exit_code"]')" "7 7"
+check_eq "a table with other columns on the target: skipped, exit 8, as JSON" \
+	"$rc $(jget out '[t["skipped_schema"][:62] for t in o["diff"]["tables"]]')" \
+	'8 ["columns differ: only in local.db: \"qty\", \"updated_at\"; only in"]'
 check_eq "... nothing written" "$(sum_file other.db)" "$before"
 
 # ---- the Makefile in smugglr(1)'s EXAMPLES works as it says ------------------------

@@ -260,7 +260,8 @@ static void dump_stream(const char *text, struct smg_buf *out)
 			smg_buf_addf(out, " bucket=%d op=%d to=%d key=", (int)rec->bucket, (int)rec->op,
 				     (int)rec->to);
 			smg_json_add_values(out, rec->key, rec->table->npk);
-			smg_buf_addf(out, " expect=%d", (int)rec->expect);
+			smg_buf_addf(out, " expect=%d was=%.*s", (int)rec->expect, (int)rec->was_len,
+				     rec->was ? rec->was : "");
 			if (rec->expect == SMG_EXPECT_HASH) {
 				char ehex[65];
 				smg_hash_hex(rec->expect_hash, ehex);
@@ -360,13 +361,14 @@ static void test_changes(void)
 	struct smg_value k2 = {.type = SMG_INT, .i = 7};
 	unsigned char seen[SMG_HASH_LEN];
 	memset(seen, 0xa5, sizeof seen);
-	smg_write_change(&w, t, SMG_REMOTE_NEWER, SMG_OP_UPSERT, SMG_SIDE_LOCAL, &k2, NULL,
+	smg_write_change(&w, t, SMG_REMOTE_NEWER, SMG_OP_UPSERT, SMG_SIDE_LOCAL, &k2, NULL, NULL, 0,
 			 "[7,{\"blob\":\"AP8=\"}]", strlen("[7,{\"blob\":\"AP8=\"}]"));
-	smg_write_change(&w, t, SMG_LOCAL_ONLY, SMG_OP_DELETE, SMG_SIDE_REMOTE, &k1, seen, NULL, 0);
+	smg_write_change(&w, t, SMG_LOCAL_ONLY, SMG_OP_DELETE, SMG_SIDE_REMOTE, &k1, seen,
+			 "[\"a\\\"b\"]", strlen("[\"a\\\"b\"]"), NULL, 0);
 	char *canonical = writer_text(&w);
 	/* every field of a change line, in reverse order */
 	static const char *const names[] = {",\"bucket\":", ",\"op\":", ",\"to\":", ",\"key\":",
-					    ",\"expect\":", ",\"values\":"};
+					    ",\"expect\":", ",\"was\":", ",\"values\":"};
 	struct smg_buf reversed = SMG_BUF_INIT;
 	for (const char *line = canonical; *line;) {
 		const char *nl = strchr(line, '\n');
@@ -375,10 +377,10 @@ static void test_changes(void)
 			line = nl + 1;
 			continue;
 		}
-		const char *at[7];
+		const char *at[8];
 		int nf = 0;
 		at[nf++] = line + 1;	/* "kind" and "table" stay together */
-		for (int i = 0; i < 6; i++) {
+		for (int i = 0; i < 7; i++) {
 			const char *f = strstr(line, names[i]);
 			if (f && f < nl)
 				at[nf++] = f + 1;
