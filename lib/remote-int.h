@@ -67,6 +67,9 @@ void remote_send_or_die(struct smg_remote *r);
  * what (e.g. "table \"t\""), never an empty array. */
 void remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long i,
 			const char *what, const char **rows, size_t *rowslen);
+/* The same, false with what is wrong in why instead of exiting. */
+bool remote_find_rows(struct smg_remote *r, const char *body, size_t len, long i,
+		      const char **rows, size_t *rowslen, char *why, size_t whylen);
 /* Does the last answer say it holds fewer rows than the query found? */
 bool remote_answer_truncated(struct smg_remote *r);
 

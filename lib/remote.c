@@ -577,8 +577,8 @@ static bool statement_answered(struct smg_remote *r, long i)
 	return found;
 }
 
-void remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long i,
-			const char *what, const char **rows, size_t *rowslen)
+bool remote_find_rows(struct smg_remote *r, const char *body, size_t len, long i,
+		      const char **rows, size_t *rowslen, char *why, size_t whylen)
 {
 	struct json_object *v = NULL;
 	char said[256];
@@ -587,22 +587,35 @@ void remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long
 	if (!found && r->p->rows_optional && statement_answered(r, i)) {
 		*rows = "[]";
 		*rowslen = 2;
-		return;
+		return true;
 	}
-	if (!found || !json_object_is_type(v, json_type_array))
-		smg_die(SMG_EXIT_DATA, "%s: %s: %s at %s (statement %ld) in the answer: %s", r->t->name,
-			what, found ? "rows that are not an array" : "no rows", r->p->rows, i + 1, said);
+	if (!found || !json_object_is_type(v, json_type_array)) {
+		snprintf(why, whylen, "%s at %s (statement %ld) in the answer: %s",
+			 found ? "rows that are not an array" : "no rows", r->p->rows, i + 1, said);
+		return false;
+	}
 	size_t n = json_object_array_length(v);
 	for (size_t k = 0; k < n; k++) {
 		struct json_object *row = json_object_array_get_idx(v, k);
-		if (!json_object_is_type(row, json_type_array) && !json_object_is_type(row, json_type_object))
-			smg_die(SMG_EXIT_DATA, "%s: %s: row %zu of the answer is %s, not an array or an "
-				"object: %s", r->t->name, what, k + 1,
-				json_type_to_name(json_object_get_type(row)), said);
+		if (!json_object_is_type(row, json_type_array) && !json_object_is_type(row, json_type_object)) {
+			snprintf(why, whylen, "row %zu of the answer is %s, not an array or an object: %s",
+				 k + 1, json_type_to_name(json_object_get_type(row)), said);
+			return false;
+		}
 	}
-	if (!smg_jpath(body, len, r->p->rows, i, rows, rowslen))
-		smg_die(SMG_EXIT_DATA, "%s: %s: the rows at %s cannot be read: %s", r->t->name, what,
-			r->p->rows, said);
+	if (!smg_jpath(body, len, r->p->rows, i, rows, rowslen)) {
+		snprintf(why, whylen, "the rows at %s cannot be read: %s", r->p->rows, said);
+		return false;
+	}
+	return true;
+}
+
+void remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long i,
+			const char *what, const char **rows, size_t *rowslen)
+{
+	char why[512];
+	if (!remote_find_rows(r, body, len, i, rows, rowslen, why, sizeof why))
+		smg_die(SMG_EXIT_DATA, "%s: %s: %s", r->t->name, what, why);
 }
 
 bool remote_answer_truncated(struct smg_remote *r)
