@@ -593,10 +593,13 @@ static bool key_equals(const char *s, const char *e, const char *name, size_t nl
 	return k == nlen;
 }
 
+/* The last member of that name, as json-c and JSON.parse take it: the
+ * value remote.c checks is the value it reads. */
 bool smg_jmember(const char *obj, size_t len, const char *name, const char **val, size_t *vlen)
 {
 	const char *p = obj, *end = obj + len;
 	size_t nlen = strlen(name);
+	bool found = false;
 	ws(&p, end);
 	if (p >= end || *p != '{')
 		return false;
@@ -606,7 +609,7 @@ bool smg_jmember(const char *obj, size_t len, const char *name, const char **val
 		if (p >= end)
 			return false;
 		if (*p == '}')
-			return false;
+			return found;
 		if (!first) {
 			if (*p != ',')
 				return false;
@@ -630,7 +633,7 @@ bool smg_jmember(const char *obj, size_t len, const char *name, const char **val
 		if (match) {
 			*val = vs;
 			*vlen = (size_t)(p - vs);
-			return true;
+			found = true;
 		}
 	}
 }

@@ -57,8 +57,11 @@ static void test_paths(void)
 	CHECK(!smg_jpath(j, strlen(j), "errors.0.message", 0, &v, &n), "a member of an empty array is absent");
 	CHECK(smg_jpath(j, strlen(j), "we\"ird", 0, &v, &n) && n == 4, "an escaped key matches");
 	CHECK(smg_jpath(j, strlen(j), "", 0, &v, &n) && n == strlen(j), "the empty path is the whole answer");
-	CHECK(smg_jmember("{\"type\":\"text\",\"value\":\"v\"}", 26, "value", &v, &n) && n == 3,
+	CHECK(smg_jmember("{\"type\":\"text\",\"value\":\"v\"}", 27, "value", &v, &n) && n == 3,
 	      "smg_jmember finds a cell's value");
+	CHECK(smg_jmember("{\"a\":1,\"a\":22}", 14, "a", &v, &n) && n == 2,
+	      "a repeated member is the last one, as json-c reads it");
+	CHECK(!smg_jmember("{\"a\":1,\"b\":2", 13, "a", &v, &n), "an object cut short is not read");
 	struct smg_jiter it;
 	const char *e;
 	size_t elen, count = 0;
