@@ -194,7 +194,7 @@ static const struct field fields[] = {
 	FN(max_statement_bytes, "bytes of SQL per statement"),
 	FN(max_statements, "statements per request"),
 	FN(max_request_bytes, "bytes per request body"),
-	FN(max_value_bytes, "bytes of one text or blob value"),
+	FN(max_value_bytes, "bytes of one text or blob value, and of a row's values together"),
 	FN(page_rows, "rows read per statement"),
 	FB(atomic, "a request is one transaction"),
 	FB(read_only, "the endpoint cannot write"),

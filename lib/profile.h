@@ -70,7 +70,7 @@ struct smg_http_profile {
 	long max_statement_bytes;	/* SQL text of one statement */
 	long max_statements;		/* statements per request (batch_prefix aside) */
 	long max_request_bytes;		/* body of one request */
-	long max_value_bytes;		/* one text or blob */
+	long max_value_bytes;		/* one text or blob, and one row */
 	long page_rows;			/* rows per read */
 	bool atomic;			/* a request is one transaction */
 	bool read_only;
