@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 CC      ?= cc
-PKGS     = sqlite3 libcurl libcrypto libsodium
+PKGS     = sqlite3 libcurl libcrypto libsodium json-c
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
            $(shell pkg-config --cflags $(PKGS))
