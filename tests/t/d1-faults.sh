@@ -131,3 +131,15 @@ for kind in garbage no_result wrong_count rows_not_array success_false; do
 	check_eq "generic profile, $kind answer to the write batch: exit 7" "$rc" 7
 	check_eq "... nothing written in D1" "$(d1rows)" "$before"
 done
+
+# --- a server that trickles: the deadline ends it, nothing is taken ------------
+printf '[sync]\nmax_retries = 1\ninitial_retry_delay_ms = 50\ntimeout_secs = 3\nlow_speed_limit = 100\nlow_speed_secs = 2\n' >slow.toml
+reset
+fault '{"kind":"trickle","interval":300,"count":5}'
+t0=$(now)
+smg-fetch -q -c slow.toml --endpoint "$D1_URL" -t t "$TGT" >slow.ndjson 2>err; rc=$?
+check_eq "fetch from a server that sends a byte every 0.3 s: exit 4" "$rc" 4
+check_eq "... within its 3 s deadline" "$(test $(($(now) - t0)) -le 5 && echo yes)" yes
+check_grep "... saying why" 'deadline\|slow\|timed out\|Timeout' err
+check_nogrep "... no end record" '"kind":"end"' slow.ndjson
+fault '{"kind":"trickle","count":0}'
