@@ -146,7 +146,8 @@ python3 writer.py &
 writer=$!
 rounds=0 gave_up=0 failed=0 conflicts=0
 i=0
-while [ $i -lt 12 ]; do
+# (more rounds, up to 30, until the race has shown at least once)
+while [ $i -lt 12 ] || { [ $i -lt 30 ] && [ $((conflicts + gave_up)) -eq 0 ]; }; do
 	smugglr -o json sync >s.json 2>s.err
 	rc=$?
 	if [ $rc -eq 0 ]; then

@@ -109,7 +109,8 @@ writer 1 & w1=$!
 writer 2 & w2=$!
 smugglr() { sh "$SMG_TOP/bin/smugglr" "$@"; }
 conflicts=0 rounds=0 gave_up=0 failed=0 i=0
-while [ $i -lt 8 ]; do
+# (more rounds, up to 24, until the race has shown at least once)
+while [ $i -lt 8 ] || { [ $i -lt 24 ] && [ $((conflicts + gave_up)) -eq 0 ]; }; do
 	smugglr -c live.toml -o json sync >s.json 2>s.err
 	case $? in
 	0) rounds=$((rounds + $(jq '.rounds // 1' s.json)))
