@@ -160,3 +160,31 @@ void smg_write_all(int fd, const void *p, size_t n, const char *what)
 		n -= (size_t)w;
 	}
 }
+
+size_t smg_read_some(int fd, void *p, size_t n, const char *what)
+{
+	ssize_t r;
+	while ((r = read(fd, p, n)) < 0)
+		if (errno != EINTR)
+			smg_die(SMG_EXIT_FAILURE, "read from %s failed: %s", what, strerror(errno));
+	return (size_t)r;
+}
+
+void smg_hex(const void *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void smg_clean_text(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n && j + 1 < cap; i++)
+		dst[j++] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[j] = '\0';
+}
