@@ -578,14 +578,8 @@ static int run_digest(void)
 	start_job(JOB_DIGEST, -1, -1, NULL);
 	char buf[512];
 	ssize_t n;
-	while ((n = read(job.fd, buf, sizeof buf)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
+	while ((n = smg_read_retry(job.fd, buf, sizeof buf)) > 0)
 		smg_buf_add(&job.out, buf, (size_t)n);
-	}
 	return finish_job();
 }
 
@@ -1076,10 +1070,10 @@ static int run(void)
 			receive_udp();
 		if (np > 1 && pf[1].revents && pf[1].fd == job.fd) {
 			char buf[4096];
-			ssize_t n = read(job.fd, buf, sizeof buf);
+			ssize_t n = smg_read_retry(job.fd, buf, sizeof buf);
 			if (n > 0)
 				smg_buf_add(&job.out, buf, (size_t)n);
-			else if (n == 0 || errno != EINTR) {
+			else {
 				if (finish_job() < 0 && !o.once) {
 					db_changed();	/* our own write: digest it once */
 					run_digest();
@@ -1100,10 +1094,10 @@ static int run(void)
 	/* stop asked: the exchange in progress finishes first */
 	while (job.kind != JOB_NONE) {
 		char buf[4096];
-		ssize_t n = read(job.fd, buf, sizeof buf);
+		ssize_t n = smg_read_retry(job.fd, buf, sizeof buf);
 		if (n > 0)
 			smg_buf_add(&job.out, buf, (size_t)n);
-		else if (n == 0 || errno != EINTR)
+		else
 			finish_job();
 	}
 	/* a daemon reports failures as it goes; --once sums them up */
@@ -1151,7 +1145,7 @@ int main(int argc, char **argv)
 	 * unless the configuration says otherwise in so many words */
 	o.policy = SMG_NEWER_WINS;
 	if (cfg.doc && smg_toml_get(smg_toml_root(cfg.doc), "sync.conflict_resolution"))
-		o.policy = (enum smg_policy)cfg.sync.conflict_resolution;
+		o.policy = cfg.sync.conflict_resolution;
 	default_name();
 	const char *secret_file = NULL;
 	int c;
@@ -1177,13 +1171,7 @@ int main(int argc, char **argv)
 		case O_WAIT: o.wait_ms = parse_secs(optarg, "--wait"); break;
 		case O_GROUP: o.group = optarg; break;
 		case O_NAME: smg_clean_text(o.name, sizeof o.name, optarg, strlen(optarg)); break;
-		case 'p': {
-			int p = smg_policy_parse(optarg);
-			if (p < 0)
-				smg_die(SMG_EXIT_USAGE, "unknown policy \"%s\"", optarg);
-			o.policy = (enum smg_policy)p;
-			break;
-		}
+		case 'p': o.policy = smg_policy_arg(optarg); break;
 		case 'v': o.verbose = true; break;
 		case 'h': smg_usage(usage, true);
 		case O_VERSION: smg_version();

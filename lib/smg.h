@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define SMG_VERSION "0.1.0"
 
@@ -86,9 +87,14 @@ static inline void smg_buf_addc_fast(struct smg_buf *b, char c)
 	b->data[b->len] = '\0';
 }
 
-/* The EINTR-safe pair every blocking descriptor uses.  Write all of p to
- * fd; read what is there, up to n bytes, 0 at end of file.  On error both
- * die naming what was read or written. */
+/*
+ * The EINTR-safe pair every blocking descriptor uses: write all of p to fd
+ * (false with errno set on error); read what is there, up to n bytes (0 at
+ * end of file, -1 with errno on error).  smg_write_all and smg_read_some
+ * are the same but die naming what was written or read.
+ */
+bool smg_write_full(int fd, const void *p, size_t n);
+ssize_t smg_read_retry(int fd, void *p, size_t n);
 void smg_write_all(int fd, const void *p, size_t n, const char *what);
 size_t smg_read_some(int fd, void *p, size_t n, const char *what);
 
