@@ -164,12 +164,7 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 				smg_die(SMG_EXIT_USAGE, "unknown direction \"%s\" (push, pull or sync)", optarg);
 			o->dir = (enum smg_direction)v;
 			break;
-		case 'p':
-			if ((v = smg_policy_parse(optarg)) < 0)
-				smg_die(SMG_EXIT_USAGE, "unknown policy \"%s\" (local_wins, remote_wins, "
-					"newer_wins or uuid_v7_wins)", optarg);
-			o->policy = (enum smg_policy)v;
-			break;
+		case 'p': o->policy = smg_policy_arg(optarg); break;
 		case 'D': o->del = true; break;
 		case 'A': o->add_columns = true; break;
 		case 'r': *report = smg_report_parse(optarg); break;

@@ -22,9 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-const char *const smg_conflict_names[] = {
-	"local_wins", "remote_wins", "newer_wins", "uuid_v7_wins", NULL,
-};
 const char *const smg_target_type_names[] = {
 	"", "sqlite", "d1", "http", "command", NULL,
 };
@@ -58,7 +55,7 @@ static const char *bad_secret(const char *s)
 	       : "must be 64 hexadecimal characters (`openssl rand -hex 32` makes one)";
 }
 
-static const char *const default_exclude_tables[] = {
+const char *const smg_default_exclude_tables[] = {
 	"sqlite_sequence", "_cf_KV", "__drizzle_migrations", NULL,
 };
 
@@ -88,10 +85,10 @@ static const struct key keys[] = {
 	{KEY("target.command", K_STRING, target.command)},
 
 	{KEY("sync.tables", K_LIST, sync.tables)},
-	{KEY("sync.exclude_tables", K_LIST, sync.exclude_tables), .list = default_exclude_tables},
+	{KEY("sync.exclude_tables", K_LIST, sync.exclude_tables), .list = smg_default_exclude_tables},
 	{KEY("sync.timestamp_column", K_STRING, sync.timestamp_column), .s = "updated_at"},
 	{KEY("sync.conflict_resolution", K_CHOICE, sync.conflict_resolution),
-	 .choices = smg_conflict_names},
+	 .choices = smg_policy_names},
 	{KEY("sync.exclude_columns", K_LIST, sync.exclude_columns)},
 	{KEY("sync.max_retries", K_INT, sync.max_retries), .i = 5, RANGE(0, 100)},
 	{KEY("sync.initial_retry_delay_ms", K_INT, sync.initial_retry_delay_ms), .i = 500,

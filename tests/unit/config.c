@@ -121,7 +121,7 @@ static void check_defaults(const struct smg_config *c, const char *what)
 	check(list_is(&c->sync.tables, none) && list_is(&c->sync.exclude_tables, excl) &&
 	      list_is(&c->sync.exclude_columns, none), "%s: sync lists", what);
 	check(str_is(c->sync.timestamp_column, "updated_at") &&
-	      c->sync.conflict_resolution == SMG_CONFLICT_LOCAL_WINS, "%s: timestamp, conflict", what);
+	      c->sync.conflict_resolution == SMG_LOCAL_WINS, "%s: timestamp, conflict", what);
 	check(c->sync.max_retries == 5 && c->sync.initial_retry_delay_ms == 500 &&
 	      c->sync.max_retry_delay_ms == 30000 && c->sync.backoff_multiplier == 2.0,
 	      "%s: retries", what);
@@ -229,7 +229,7 @@ static void test_full(void)
 	check(list_is(&c.sync.tables, tables) && list_is(&c.sync.exclude_tables, none) &&
 	      list_is(&c.sync.exclude_columns, globs), "sync lists, an empty one replaces the default");
 	check(str_is(c.sync.timestamp_column, "modified") &&
-	      c.sync.conflict_resolution == SMG_CONFLICT_UUID_V7_WINS && c.sync.max_retries == 0 &&
+	      c.sync.conflict_resolution == SMG_UUID_V7_WINS && c.sync.max_retries == 0 &&
 	      c.sync.initial_retry_delay_ms == 10 && c.sync.max_retry_delay_ms == 20 &&
 	      c.sync.backoff_multiplier == 3.0 && c.sync.batch_size == 1 &&
 	      c.sync.max_statement_bytes == 2048 && c.sync.watch_interval_secs == 2,
@@ -248,7 +248,7 @@ static void test_full(void)
 		char text[128];
 		snprintf(text, sizeof text, "[sync]\nconflict_resolution = \"%s\"\n", names[i]);
 		check(load_text(&c, text) == 0 && (int)c.sync.conflict_resolution == i &&
-		      str_is(smg_conflict_names[i], names[i]), "conflict_resolution %s", names[i]);
+		      str_is(smg_policy_names[i], names[i]), "conflict_resolution %s", names[i]);
 		smg_config_free(&c);
 	}
 	check(load_text(&c, "sync.batch_size = 7\nsync.tables = [\"t\"]\n") == 0 &&
@@ -420,7 +420,7 @@ static void test_env_references(void)
 	setenv("SMG_TEST_POLICY", "newer_wins", 1);
 	check(load_text(&c, "local_db = \"env:SMG_TEST_DB\"\n"
 			    "[sync]\nconflict_resolution = \"env:SMG_TEST_POLICY\"\n") == 0 &&
-	      str_is(c.local_db, "from-env.db") && c.sync.conflict_resolution == SMG_CONFLICT_NEWER_WINS,
+	      str_is(c.local_db, "from-env.db") && c.sync.conflict_resolution == SMG_NEWER_WINS,
 	      "\"env:NAME\" reads a variable, for choices too");
 	smg_config_free(&c);
 	setenv("SMG_TEST_POLICY", "bogus", 1);
