@@ -18,17 +18,11 @@
 #define TEXT_LITERAL_MAX 256
 #define BLOB_LITERAL_MAX 128
 
-static const char hexdig[] = "0123456789ABCDEF";
-
 void remote_add_hex(struct smg_buf *b, const char *p, size_t n)
 {
 	smg_buf_grow(b, 2 * n + 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		b->data[b->len++] = hexdig[c >> 4];
-		b->data[b->len++] = hexdig[c & 15];
-	}
-	b->data[b->len] = '\0';
+	smg_hex(p, n, b->data + b->len);
+	b->len += 2 * n;
 }
 
 static bool literal_text_ok(const char *p, size_t n)
