@@ -73,3 +73,19 @@ typed_dump() {	# DB TABLE
 }
 
 sum_file() { sha256sum "$1" | cut -d' ' -f1; }
+
+# check_no_lost_writes LOG DB TABLE: after a writer logged "ROW VALUE" for
+# each write (values only ever grow) while syncs ran, every row of TABLE
+# (id, v) holds the newest value written to it; and the race was real:
+# $conflicts or $gave_up (the caller's counts) show a conflict was met.
+check_no_lost_writes() {
+	lost=$(sort -k1,1n -k2,2n "$1" | awk '{ last[$1] = $2 } END { for (r in last) print r, last[r] }' |
+		while read -r row want; do
+			got=$(sqlite3 "$2" "SELECT v FROM $3 WHERE id=$row")
+			[ "$got" = "$want" ] || echo "row $row holds $got, the newest write was $want"
+		done)
+	check_eq "every row holds its newest write: no write was lost" "$lost" ""
+	echo "# $(wc -l <"$1") writes; $conflicts conflicts detected and retried over $rounds rounds; $gave_up syncs gave up after 5 rounds"
+	check_eq "conflicts were met while the writers ran (the race was real)" \
+		"$([ $((conflicts + gave_up)) -gt 0 ] && echo yes)" yes
+}
