@@ -1,11 +1,21 @@
 /* Unit tests of HTTP SQL endpoint profiles: templates, JSON paths,
- * loading overrides from TOML. */
+ * loading overrides from TOML, and each built-in profile's requests and
+ * answers: answers copied in shape from each service's published docs,
+ * served on loopback and read by remote.c as smg-fetch reads them. */
 #include "profile.h"
+#include "remote-int.h"
 #include "test.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <json-c/json.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char *expand(const char *tmpl, long i, long n)
 {
@@ -127,11 +137,276 @@ static void test_load(void)
 	smg_toml_free(doc);
 }
 
+/* ---- answers from the services' docs ------------------------------------ */
+
+/* One exchange: what was asked (request line and body) and how it went. */
+struct exchange {
+	struct smg_target t;
+	struct smg_remote *r;
+	struct failure f;
+	bool ok;
+	char request[4096];	/* the request line, then its body */
+	const char *body;
+};
+
+/* Serve one HTTP answer on lfd, writing the request it answers to out. */
+static _Noreturn void serve_once(int lfd, int out, int status, const char *answer)
+{
+	int fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		_exit(1);
+	struct smg_buf b = SMG_BUF_INIT;
+	char chunk[4096], *end = NULL;
+	size_t want = 0, head = 0;
+	for (;;) {
+		if (!end && b.data && (end = strstr(b.data, "\r\n\r\n"))) {
+			head = (size_t)(end - b.data) + 4;
+			const char *cl = strcasestr(b.data, "\r\nContent-Length:");
+			want = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+		}
+		if (end && b.len - head >= want)
+			break;
+		ssize_t n = read(fd, chunk, sizeof chunk - 1);
+		if (n <= 0)
+			_exit(1);
+		smg_buf_add(&b, chunk, (size_t)n);
+		smg_buf_addc(&b, '\0');
+		b.len--;
+	}
+	size_t line = (size_t)(strstr(b.data, "\r\n") - b.data);
+	smg_write_all(out, b.data, line, "pipe");
+	smg_write_all(out, "\n", 1, "pipe");
+	smg_write_all(out, b.data + head, b.len - head, "pipe");
+	char top[160];
+	int n = snprintf(top, sizeof top, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, strlen(answer));
+	smg_write_all(fd, top, (size_t)n, "client");
+	smg_write_all(fd, answer, strlen(answer), "client");
+	close(fd);
+	_exit(0);
+}
+
+/*
+ * Send the statements sql[0..n) (each with one text parameter "fiona" for
+ * its \x01) to the profile's endpoint on loopback, which answers status
+ * and answer; read the answer as remote.c does.  No retries.
+ */
+static void ask(struct exchange *x, const char *profile, const char *const *sql, size_t n,
+		int status, const char *answer)
+{
+	memset(x, 0, sizeof *x);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), pfd[2];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&a, &alen) || pipe(pfd))
+		smg_die(1, "cannot listen on loopback: %s", strerror(errno));
+	fflush(stdout);	/* the child must not print it again */
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		serve_once(lfd, pfd[1], status, answer);
+	}
+	close(lfd);
+	close(pfd[1]);
+	static char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/fixtures", ntohs(a.sin_port));
+	char err[300];
+	if (smg_profile_load(&x->t.profile, profile, NULL, NULL, err, sizeof err))
+		smg_die(1, "%s", err);
+	struct smg_http_opts o = SMG_HTTP_OPTS_DEFAULT;
+	o.retry.max_retries = 0;
+	o.deadline_ms = 10000;
+	x->t.type = SMG_TARGET_HTTP;
+	x->t.name = (char *)profile;
+	x->t.url = url;
+	x->t.endpoint = x->t.account = "";
+	x->t.database = "chinook.sqlite";
+	x->t.token = "tok";
+	x->t.http = o;
+	x->r = smg_remote_open(&x->t, false);
+	struct params ps = {0};
+	for (size_t i = 0; i < n; i++) {
+		remote_params_reset(&ps);
+		if (strchr(sql[i], '\x01'))
+			remote_params_add(&ps, 't', "fiona", 5);
+		remote_req_add(x->r, sql[i], strlen(sql[i]), &ps);
+	}
+	remote_params_free(&ps);
+	x->ok = remote_send(x->r, &x->f);
+	size_t got = 0;
+	ssize_t k;
+	while (got + 1 < sizeof x->request &&
+	       (k = read(pfd[0], x->request + got, sizeof x->request - 1 - got)) > 0)
+		got += (size_t)k;
+	x->request[got] = '\0';
+	char *nl = strchr(x->request, '\n');
+	x->body = nl ? nl + 1 : "";
+	if (nl)
+		*nl = '\0';
+	close(pfd[0]);
+	waitpid(pid, NULL, 0);
+}
+
+/* Statement i's rows as remote.c finds them ("" when it refuses them). */
+static const char *rows_of(struct exchange *x, long i)
+{
+	static char out[512];
+	const char *rows;
+	size_t len;
+	char why[512];
+	if (!remote_find_rows(x->r, x->r->resp.body.data, x->r->resp.body.len, i, &rows, &len,
+			      why, sizeof why))
+		return "";
+	snprintf(out, sizeof out, "%.*s", (int)len, rows);
+	return out;
+}
+
+static void done(struct exchange *x)
+{
+	smg_remote_close(x->r);
+}
+
+static const char *const SELECT1[] = {"SELECT * FROM foo WHERE name=\x01"};
+static const char *const INSERT1[] = {"INSERT INTO foo(name) VALUES(\x01)"};
+
+/* rqlite.io/docs/api/api: the unified endpoint's answers. */
+static void test_rqlite(void)
+{
+	struct exchange x;
+	ask(&x, "rqlite", SELECT1, 1, 200,
+	    "{\"results\":[{\"columns\":[\"id\",\"name\",\"age\"],"
+	    "\"types\":[\"integer\",\"text\",\"integer\"],"
+	    "\"values\":[[1,\"fiona\",20]],\"time\":0.0150043}],\"time\":0.0220043}");
+	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[[1,\"fiona\",20]]"), "rqlite: a query's values are its rows");
+	CHECK(!strcmp(x.request, "POST /fixtures/db/request?transaction HTTP/1.1") &&
+	      !strcmp(x.body, "[[\"SELECT * FROM foo WHERE name=?\",\"fiona\"]]"),
+	      "rqlite: POST /db/request?transaction, [[sql, params...]]: %s %s", x.request, x.body);
+	done(&x);
+	ask(&x, "rqlite", SELECT1, 1, 200,
+	    "{\"results\":[{\"columns\":[\"id\"],\"types\":[\"integer\"],\"time\":0.0001}]}");
+	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[]"), "rqlite: a query without values has no rows");
+	done(&x);
+	ask(&x, "rqlite", INSERT1, 1, 200,
+	    "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1,\"time\":0.00886}],\"time\":0.0152}");
+	CHECK(x.ok, "rqlite: a write's result is believed: %s", x.f.msg);
+	done(&x);
+	ask(&x, "rqlite", SELECT1, 1, 200,
+	    "{\"results\":[{\"error\":\"no such table: bar\"}],\"time\":2.478862}");
+	CHECK(!x.ok && x.f.code == SMG_EXIT_NOTFOUND && strstr(x.f.msg, "no such table: bar"),
+	      "rqlite: a statement's error, in rqlite's words, exit 3: %s", x.f.msg);
+	done(&x);
+	const char *three[] = {INSERT1[0], "INSERT INTO nonsense", INSERT1[0]};
+	ask(&x, "rqlite", three, 3, 200,
+	    "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1},"
+	    "{\"error\":\"near \\\"nonsense\\\": syntax error\"}]}");
+	CHECK(!x.ok && x.f.code == SMG_EXIT_DATA && strstr(x.f.msg, "syntax error (statement 2 of 3)"),
+	      "rqlite: a transaction stopped at its error names the statement: %s", x.f.msg);
+	done(&x);
+	ask(&x, "rqlite", three, 3, 200, "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1}]}");
+	CHECK(!x.ok && x.f.code == SMG_EXIT_DATA && strstr(x.f.msg, "1 statement result at results for 3"),
+	      "rqlite: results missing without an error are not landed: %s", x.f.msg);
+	done(&x);
+}
+
+/* docs.datasette.io json_api: ?sql= with _shape=arrays. */
+static void test_datasette(void)
+{
+	struct exchange x;
+	ask(&x, "datasette", SELECT1, 1, 200,
+	    "{\"database\":\"fixtures\",\"rows\":[[1,\"Myoporum laetum :: Myoporum\"]],"
+	    "\"truncated\":false,\"columns\":[\"id\",\"value\"],\"query_ms\":1.95}");
+	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[[1,\"Myoporum laetum :: Myoporum\"]]") &&
+	      !remote_answer_truncated(x.r), "datasette: rows of arrays, not truncated");
+	CHECK(!strcmp(x.request, "GET /fixtures.json?sql=SELECT%20%2A%20FROM%20foo%20WHERE%20name%3D%3Ap1"
+				 "&p1=fiona&_shape=arrays HTTP/1.1") && !*x.body,
+	      "datasette: GET {url}.json?sql=...:p1&p1=...&_shape=arrays: %s", x.request);
+	done(&x);
+	ask(&x, "datasette", SELECT1, 1, 200,
+	    "{\"ok\":true,\"rows\":[[3],[2]],\"truncated\":true}");
+	CHECK(x.ok && remote_answer_truncated(x.r), "datasette: a page cut at max_returned_rows is truncated");
+	done(&x);
+	ask(&x, "datasette", SELECT1, 1, 200, "{\"ok\":true,\"rows\":[],\"truncated\":false}");
+	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[]"), "datasette: no rows");
+	done(&x);
+	ask(&x, "datasette", SELECT1, 1, 400,
+	    "{\"ok\":false,\"database\":\"_memory\",\"rows\":[],\"truncated\":false,"
+	    "\"columns\":[],\"error\":\"no such column: blah\",\"status\":400,\"title\":\"Invalid SQL\"}");
+	CHECK(!x.ok && x.f.code == SMG_EXIT_DATA && strstr(x.f.msg, "HTTP 400: no such column: blah"),
+	      "datasette: an error with rows [] is the error, in Datasette's words: %s", x.f.msg);
+	done(&x);
+	ask(&x, "datasette", SELECT1, 1, 200, "{\"ok\":true,\"truncated\":false}");
+	CHECK(x.ok && !*rows_of(&x, 0), "datasette: an answer without rows is refused, not empty");
+	done(&x);
+}
+
+/* docs.sqlitecloud.io/docs/weblite; errors as sqlitecloud-js reads them. */
+static void test_sqlite_cloud(void)
+{
+	struct exchange x;
+	ask(&x, "sqlite-cloud", SELECT1, 1, 200,
+	    "{\"data\":[{\"AlbumId\":1,\"Title\":\"For Those About To Rock We Salute You\"}],"
+	    "\"metadata\":{\"database\":\"chinook.sqlite\",\"numberOfRows\":1,\"numberOfColumns\":2}}");
+	CHECK(x.ok && !strcmp(rows_of(&x, 0),
+			      "[{\"AlbumId\":1,\"Title\":\"For Those About To Rock We Salute You\"}]"),
+	      "sqlite-cloud: rows are data, objects by column");
+	CHECK(!strcmp(x.request, "POST /fixtures/v2/weblite/sql HTTP/1.1") &&
+	      !strcmp(x.body, "{\"sql\":\"SELECT * FROM foo WHERE name=?\",\"bind\":[\"fiona\"],"
+			      "\"database\":\"chinook.sqlite\"}"),
+	      "sqlite-cloud: POST /v2/weblite/sql {sql, bind, database}: %s %s", x.request, x.body);
+	done(&x);
+	ask(&x, "sqlite-cloud", SELECT1, 1, 200, "{\"data\":[],\"metadata\":{\"numberOfRows\":0}}");
+	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[]"), "sqlite-cloud: no rows");
+	done(&x);
+	ask(&x, "sqlite-cloud", SELECT1, 1, 400,
+	    "{\"error\":{\"status\":400,\"title\":\"Bad Request\",\"detail\":\"no such table: foo\"}}");
+	CHECK(!x.ok && x.f.code == SMG_EXIT_NOTFOUND && strstr(x.f.msg, ": no such table: foo"),
+	      "sqlite-cloud: error.detail, in SQLite Cloud's words, exit 3: %s", x.f.msg);
+	done(&x);
+	ask(&x, "sqlite-cloud", SELECT1, 1, 200, "{\"metadata\":{\"numberOfRows\":0}}");
+	CHECK(x.ok && !*rows_of(&x, 0), "sqlite-cloud: an answer without data is refused, not empty");
+	done(&x);
+}
+
+/* outerbase/starbasedb src/handler.ts, src/utils.ts, src/do.ts. */
+static void test_starbasedb(void)
+{
+	struct exchange x;
+	ask(&x, "starbasedb", SELECT1, 1, 200,
+	    "{\"result\":[{\"columns\":[\"id\",\"name\"],\"rows\":[[1,\"fiona\"]],"
+	    "\"meta\":{\"rows_read\":1,\"rows_written\":0}}]}");
+	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[[1,\"fiona\"]]"), "starbasedb: result.{i}.rows");
+	CHECK(!strcmp(x.request, "POST /fixtures/query/raw HTTP/1.1") &&
+	      !strcmp(x.body, "{\"transaction\":[{\"sql\":\"SELECT * FROM foo WHERE name=?\","
+			      "\"params\":[\"fiona\"]}]}"),
+	      "starbasedb: POST /query/raw {transaction:[{sql, params}]}: %s %s", x.request, x.body);
+	done(&x);
+	ask(&x, "starbasedb", SELECT1, 1, 200,
+	    "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":0}}]}");
+	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[]"), "starbasedb: no rows");
+	done(&x);
+	ask(&x, "starbasedb", INSERT1, 1, 500, "{\"error\":\"no such table: foo: SQLITE_ERROR\"}");
+	CHECK(!x.ok && strstr(x.f.msg, "no such table: foo: SQLITE_ERROR"),
+	      "starbasedb: {\"error\"} under HTTP 500, in StarbaseDB's words: %s", x.f.msg);
+	done(&x);
+	const char *two[] = {INSERT1[0], INSERT1[0]};
+	ask(&x, "starbasedb", two, 2, 200,
+	    "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":1}}]}");
+	CHECK(!x.ok && x.f.code == SMG_EXIT_DATA && strstr(x.f.msg, "1 statement result at result for 2"),
+	      "starbasedb: a result missing is not landed: %s", x.f.msg);
+	done(&x);
+}
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN);
 	test_templates();
 	test_paths();
 	test_parsed_paths();
 	test_load();
+	test_rqlite();
+	test_datasette();
+	test_sqlite_cloud();
+	test_starbasedb();
 	return test_failures != 0;
 }
