@@ -262,139 +262,153 @@ static const char *rows_of(struct exchange *x, long i)
 	return out;
 }
 
-static void done(struct exchange *x)
-{
-	smg_remote_close(x->r);
-}
-
 static const char *const SELECT1[] = {"SELECT * FROM foo WHERE name=\x01"};
-static const char *const INSERT1[] = {"INSERT INTO foo(name) VALUES(\x01)"};
+#define INSERT "INSERT INTO foo(name) VALUES(\x01)"
+static const char *const INSERT1[] = {INSERT};
+static const char *const INSERT2[] = {INSERT, INSERT};
+static const char *const INSERT3[] = {INSERT, "INSERT INTO nonsense", INSERT};
+#define STMTS(a) a, sizeof a / sizeof a[0]
 
-/* rqlite.io/docs/api/api: the unified endpoint's answers. */
-static void test_rqlite(void)
-{
-	struct exchange x;
-	ask(&x, "rqlite", SELECT1, 1, 200,
-	    "{\"results\":[{\"columns\":[\"id\",\"name\",\"age\"],"
-	    "\"types\":[\"integer\",\"text\",\"integer\"],"
-	    "\"values\":[[1,\"fiona\",20]],\"time\":0.0150043}],\"time\":0.0220043}");
-	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[[1,\"fiona\",20]]"), "rqlite: a query's values are its rows");
-	CHECK(!strcmp(x.request, "POST /fixtures/db/request?transaction HTTP/1.1") &&
-	      !strcmp(x.body, "[[\"SELECT * FROM foo WHERE name=?\",\"fiona\"]]"),
-	      "rqlite: POST /db/request?transaction, [[sql, params...]]: %s %s", x.request, x.body);
-	done(&x);
-	ask(&x, "rqlite", SELECT1, 1, 200,
-	    "{\"results\":[{\"columns\":[\"id\"],\"types\":[\"integer\"],\"time\":0.0001}]}");
-	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[]"), "rqlite: a query without values has no rows");
-	done(&x);
-	ask(&x, "rqlite", INSERT1, 1, 200,
-	    "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1,\"time\":0.00886}],\"time\":0.0152}");
-	CHECK(x.ok, "rqlite: a write's result is believed: %s", x.f.msg);
-	done(&x);
-	ask(&x, "rqlite", SELECT1, 1, 200,
-	    "{\"results\":[{\"error\":\"no such table: bar\"}],\"time\":2.478862}");
-	CHECK(!x.ok && x.f.code == SMG_EXIT_NOTFOUND && strstr(x.f.msg, "no such table: bar"),
-	      "rqlite: a statement's error, in rqlite's words, exit 3: %s", x.f.msg);
-	done(&x);
-	const char *three[] = {INSERT1[0], "INSERT INTO nonsense", INSERT1[0]};
-	ask(&x, "rqlite", three, 3, 200,
-	    "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1},"
-	    "{\"error\":\"near \\\"nonsense\\\": syntax error\"}]}");
-	CHECK(!x.ok && x.f.code == SMG_EXIT_DATA && strstr(x.f.msg, "syntax error (statement 2 of 3)"),
-	      "rqlite: a transaction stopped at its error names the statement: %s", x.f.msg);
-	done(&x);
-	ask(&x, "rqlite", three, 3, 200, "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1}]}");
-	CHECK(!x.ok && x.f.code == SMG_EXIT_DATA && strstr(x.f.msg, "1 statement result at results for 3"),
-	      "rqlite: results missing without an error are not landed: %s", x.f.msg);
-	done(&x);
-}
+/* An answer from a service's docs and how smg-fetch must take it. */
+struct answer_case {
+	const char *profile, *what;
+	const char *const *sql;
+	size_t n;
+	int status;
+	const char *answer;
+	int code;		/* 0: believed, else the exit status */
+	const char *words;	/* in the message of a failure */
+	const char *rows;	/* statement 1's rows ("": refused; NULL: not read) */
+	int truncated;		/* 0 or 1: remote_answer_truncated; -1: not asked */
+	const char *line, *body;	/* the request (NULL: not checked) */
+};
 
-/* docs.datasette.io json_api: ?sql= with _shape=arrays. */
-static void test_datasette(void)
-{
-	struct exchange x;
-	ask(&x, "datasette", SELECT1, 1, 200,
-	    "{\"database\":\"fixtures\",\"rows\":[[1,\"Myoporum laetum :: Myoporum\"]],"
-	    "\"truncated\":false,\"columns\":[\"id\",\"value\"],\"query_ms\":1.95}");
-	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[[1,\"Myoporum laetum :: Myoporum\"]]") &&
-	      !remote_answer_truncated(x.r), "datasette: rows of arrays, not truncated");
-	CHECK(!strcmp(x.request, "GET /fixtures.json?sql=SELECT%20%2A%20FROM%20foo%20WHERE%20name%3D%3Ap1"
-				 "&p1=fiona&_shape=arrays HTTP/1.1") && !*x.body,
-	      "datasette: GET {url}.json?sql=...:p1&p1=...&_shape=arrays: %s", x.request);
-	done(&x);
-	ask(&x, "datasette", SELECT1, 1, 200,
-	    "{\"ok\":true,\"rows\":[[3],[2]],\"truncated\":true}");
-	CHECK(x.ok && remote_answer_truncated(x.r), "datasette: a page cut at max_returned_rows is truncated");
-	done(&x);
-	ask(&x, "datasette", SELECT1, 1, 200, "{\"ok\":true,\"rows\":[],\"truncated\":false}");
-	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[]"), "datasette: no rows");
-	done(&x);
-	ask(&x, "datasette", SELECT1, 1, 400,
-	    "{\"ok\":false,\"database\":\"_memory\",\"rows\":[],\"truncated\":false,"
-	    "\"columns\":[],\"error\":\"no such column: blah\",\"status\":400,\"title\":\"Invalid SQL\"}");
-	CHECK(!x.ok && x.f.code == SMG_EXIT_DATA && strstr(x.f.msg, "HTTP 400: no such column: blah"),
-	      "datasette: an error with rows [] is the error, in Datasette's words: %s", x.f.msg);
-	done(&x);
-	ask(&x, "datasette", SELECT1, 1, 200, "{\"ok\":true,\"truncated\":false}");
-	CHECK(x.ok && !*rows_of(&x, 0), "datasette: an answer without rows is refused, not empty");
-	done(&x);
-}
+static const struct answer_case answers[] = {
+	/* rqlite.io/docs/api/api (rqlite/rqlite.io content/en/docs/API/api/_index.md) */
+	{"rqlite", "a query's values are its rows", STMTS(SELECT1), 200,
+	 "{\"results\":[{\"columns\":[\"id\",\"name\",\"age\"],\"types\":[\"integer\",\"text\",\"integer\"],"
+	 "\"values\":[[1,\"fiona\",20]],\"time\":0.0150043}],\"time\":0.0220043}",
+	 0, NULL, "[[1,\"fiona\",20]]", -1,
+	 "POST /fixtures/db/request?transaction HTTP/1.1", "[[\"SELECT * FROM foo WHERE name=?\",\"fiona\"]]"},
+	{"rqlite", "a query without values has no rows", STMTS(SELECT1), 200,
+	 "{\"results\":[{\"columns\":[\"id\"],\"types\":[\"integer\"],\"time\":0.0001}]}",
+	 0, NULL, "[]", -1, NULL, NULL},
+	{"rqlite", "a write's result is believed", STMTS(INSERT1), 200,
+	 "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1,\"time\":0.00886}],\"time\":0.0152}",
+	 0, NULL, NULL, -1, NULL, NULL},
+	{"rqlite", "a statement's error, exit 3", STMTS(SELECT1), 200,
+	 "{\"results\":[{\"error\":\"no such table: bar\"}],\"time\":2.478862}",
+	 SMG_EXIT_NOTFOUND, ": no such table: bar", NULL, -1, NULL, NULL},
+	{"rqlite", "a transaction stopped at its error names the statement", STMTS(INSERT3), 200,
+	 "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1},"
+	 "{\"error\":\"near \\\"nonsense\\\": syntax error\"}]}",
+	 SMG_EXIT_DATA, "near \"nonsense\": syntax error (statement 2 of 3)", NULL, -1, NULL, NULL},
+	{"rqlite", "results missing without an error are not landed", STMTS(INSERT3), 200,
+	 "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1}]}",
+	 SMG_EXIT_DATA, "1 statement result at results for 3", NULL, -1, NULL, NULL},
+	/* docs.datasette.io json_api (simonw/datasette docs/json_api.rst) */
+	{"datasette", "rows of arrays, not truncated", STMTS(SELECT1), 200,
+	 "{\"database\":\"fixtures\",\"rows\":[[1,\"Myoporum laetum :: Myoporum\"]],"
+	 "\"truncated\":false,\"columns\":[\"id\",\"value\"],\"query_ms\":1.95}",
+	 0, NULL, "[[1,\"Myoporum laetum :: Myoporum\"]]", 0,
+	 "GET /fixtures.json?sql=SELECT%20%2A%20FROM%20foo%20WHERE%20name%3D%3Ap1&p1=fiona&_shape=arrays"
+	 " HTTP/1.1", ""},
+	{"datasette", "a page cut at max_returned_rows is truncated", STMTS(SELECT1), 200,
+	 "{\"ok\":true,\"rows\":[[3],[2]],\"truncated\":true}", 0, NULL, "[[3],[2]]", 1, NULL, NULL},
+	{"datasette", "no rows", STMTS(SELECT1), 200,
+	 "{\"ok\":true,\"rows\":[],\"truncated\":false}", 0, NULL, "[]", 0, NULL, NULL},
+	{"datasette", "an error with rows [] is the error", STMTS(SELECT1), 400,
+	 "{\"ok\":false,\"database\":\"_memory\",\"rows\":[],\"truncated\":false,\"columns\":[],"
+	 "\"error\":\"no such column: blah\",\"status\":400,\"title\":\"Invalid SQL\"}",
+	 SMG_EXIT_DATA, "HTTP 400: no such column: blah", NULL, -1, NULL, NULL},
+	{"datasette", "an answer without rows is refused, not empty", STMTS(SELECT1), 200,
+	 "{\"ok\":true,\"truncated\":false}", 0, NULL, "", -1, NULL, NULL},
+	/* docs.sqlitecloud.io/docs/weblite (sqlitecloud/docs
+	 * sqlite-cloud/platform/weblite.mdx); bind and error.detail as
+	 * sqlitecloud/sqlitecloud-js transport-ws.ts uses them */
+	{"sqlite-cloud", "rows are data, objects by column", STMTS(SELECT1), 200,
+	 "{\"data\":[{\"AlbumId\":1,\"Title\":\"For Those About To Rock We Salute You\"}],"
+	 "\"metadata\":{\"database\":\"chinook.sqlite\",\"numberOfRows\":1,\"numberOfColumns\":2}}",
+	 0, NULL, "[{\"AlbumId\":1,\"Title\":\"For Those About To Rock We Salute You\"}]", -1,
+	 "POST /fixtures/v2/weblite/sql HTTP/1.1",
+	 "{\"sql\":\"SELECT * FROM foo WHERE name=?\",\"bind\":[\"fiona\"],\"database\":\"chinook.sqlite\"}"},
+	{"sqlite-cloud", "no rows", STMTS(SELECT1), 200,
+	 "{\"data\":[],\"metadata\":{\"numberOfRows\":0}}", 0, NULL, "[]", -1, NULL, NULL},
+	{"sqlite-cloud", "error.detail, exit 3", STMTS(SELECT1), 400,
+	 "{\"error\":{\"status\":400,\"title\":\"Bad Request\",\"detail\":\"no such table: foo\"}}",
+	 SMG_EXIT_NOTFOUND, ": no such table: foo", NULL, -1, NULL, NULL},
+	{"sqlite-cloud", "an answer without data is refused, not empty", STMTS(SELECT1), 200,
+	 "{\"metadata\":{\"numberOfRows\":0}}", 0, NULL, "", -1, NULL, NULL},
+	/* tursodatabase/libsql docs/HTTP_V2_SPEC.md, docs/HRANA_2_SPEC.md: a
+	 * batch of BEGIN, the statement, COMMIT, ROLLBACK (the last skipped) */
+	{"turso", "step 1's rows", STMTS(SELECT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null},{\"cols\":[{\"name\":\"id\",\"decltype\":\"INTEGER\"}],"
+	 "\"rows\":[[{\"type\":\"integer\",\"value\":\"1\"}]],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null},{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null},null],\"step_errors\":[null,null,null,null]}}},"
+	 "{\"type\":\"ok\",\"response\":{\"type\":\"close\"}}]}",
+	 0, NULL, "[[{\"type\":\"integer\",\"value\":\"1\"}]]", -1, NULL, NULL},
+	{"turso", "a step's error, exit 3", STMTS(SELECT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null},null,null,{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null}],\"step_errors\":[null,{\"message\":\"SQLite error: no such "
+	 "table: foo\",\"code\":\"SQLITE_UNKNOWN\"},null,null]}}},{\"type\":\"ok\",\"response\":"
+	 "{\"type\":\"close\"}}]}",
+	 SMG_EXIT_NOTFOUND, "SQLite error: no such table: foo", NULL, -1, NULL, NULL},
+	{"turso", "a stream's error", STMTS(INSERT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"error\",\"error\":{\"message\":"
+	 "\"Stream expired\",\"code\":\"STREAM_EXPIRED\"}},{\"type\":\"error\",\"error\":{\"message\":"
+	 "\"Stream expired\",\"code\":\"STREAM_EXPIRED\"}}]}",
+	 SMG_EXIT_DATA, ": Stream expired", NULL, -1, NULL, NULL},
+	{"turso", "a step result missing is not landed", STMTS(INSERT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null}],\"step_errors\":[null]}}},{\"type\":\"ok\",\"response\":"
+	 "{\"type\":\"close\"}}]}",
+	 SMG_EXIT_DATA, "1 statement result at results.0.response.result.step_results for 1",
+	 NULL, -1, NULL, NULL},
+	/* outerbase/starbasedb src/handler.ts, src/utils.ts, src/do.ts */
+	{"starbasedb", "result.{i}.rows", STMTS(SELECT1), 200,
+	 "{\"result\":[{\"columns\":[\"id\",\"name\"],\"rows\":[[1,\"fiona\"]],"
+	 "\"meta\":{\"rows_read\":1,\"rows_written\":0}}]}",
+	 0, NULL, "[[1,\"fiona\"]]", -1, "POST /fixtures/query/raw HTTP/1.1",
+	 "{\"transaction\":[{\"sql\":\"SELECT * FROM foo WHERE name=?\",\"params\":[\"fiona\"]}]}"},
+	{"starbasedb", "no rows", STMTS(SELECT1), 200,
+	 "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":0}}]}",
+	 0, NULL, "[]", -1, NULL, NULL},
+	/* StarbaseDB answers every error, SQL ones too, with HTTP 500, which
+	 * the HTTP layer retries as it does any 5xx: exit 4 in its words */
+	{"starbasedb", "{\"error\"} under HTTP 500", STMTS(INSERT1), 500,
+	 "{\"error\":\"no such table: foo: SQLITE_ERROR\"}",
+	 SMG_EXIT_NETWORK, ": no such table: foo: SQLITE_ERROR", NULL, -1, NULL, NULL},
+	{"starbasedb", "a result missing is not landed", STMTS(INSERT2), 200,
+	 "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":1}}]}",
+	 SMG_EXIT_DATA, "1 statement result at result for 2", NULL, -1, NULL, NULL},
+};
 
-/* docs.sqlitecloud.io/docs/weblite; errors as sqlitecloud-js reads them. */
-static void test_sqlite_cloud(void)
+static void test_answers(void)
 {
-	struct exchange x;
-	ask(&x, "sqlite-cloud", SELECT1, 1, 200,
-	    "{\"data\":[{\"AlbumId\":1,\"Title\":\"For Those About To Rock We Salute You\"}],"
-	    "\"metadata\":{\"database\":\"chinook.sqlite\",\"numberOfRows\":1,\"numberOfColumns\":2}}");
-	CHECK(x.ok && !strcmp(rows_of(&x, 0),
-			      "[{\"AlbumId\":1,\"Title\":\"For Those About To Rock We Salute You\"}]"),
-	      "sqlite-cloud: rows are data, objects by column");
-	CHECK(!strcmp(x.request, "POST /fixtures/v2/weblite/sql HTTP/1.1") &&
-	      !strcmp(x.body, "{\"sql\":\"SELECT * FROM foo WHERE name=?\",\"bind\":[\"fiona\"],"
-			      "\"database\":\"chinook.sqlite\"}"),
-	      "sqlite-cloud: POST /v2/weblite/sql {sql, bind, database}: %s %s", x.request, x.body);
-	done(&x);
-	ask(&x, "sqlite-cloud", SELECT1, 1, 200, "{\"data\":[],\"metadata\":{\"numberOfRows\":0}}");
-	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[]"), "sqlite-cloud: no rows");
-	done(&x);
-	ask(&x, "sqlite-cloud", SELECT1, 1, 400,
-	    "{\"error\":{\"status\":400,\"title\":\"Bad Request\",\"detail\":\"no such table: foo\"}}");
-	CHECK(!x.ok && x.f.code == SMG_EXIT_NOTFOUND && strstr(x.f.msg, ": no such table: foo"),
-	      "sqlite-cloud: error.detail, in SQLite Cloud's words, exit 3: %s", x.f.msg);
-	done(&x);
-	ask(&x, "sqlite-cloud", SELECT1, 1, 200, "{\"metadata\":{\"numberOfRows\":0}}");
-	CHECK(x.ok && !*rows_of(&x, 0), "sqlite-cloud: an answer without data is refused, not empty");
-	done(&x);
-}
-
-/* outerbase/starbasedb src/handler.ts, src/utils.ts, src/do.ts. */
-static void test_starbasedb(void)
-{
-	struct exchange x;
-	ask(&x, "starbasedb", SELECT1, 1, 200,
-	    "{\"result\":[{\"columns\":[\"id\",\"name\"],\"rows\":[[1,\"fiona\"]],"
-	    "\"meta\":{\"rows_read\":1,\"rows_written\":0}}]}");
-	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[[1,\"fiona\"]]"), "starbasedb: result.{i}.rows");
-	CHECK(!strcmp(x.request, "POST /fixtures/query/raw HTTP/1.1") &&
-	      !strcmp(x.body, "{\"transaction\":[{\"sql\":\"SELECT * FROM foo WHERE name=?\","
-			      "\"params\":[\"fiona\"]}]}"),
-	      "starbasedb: POST /query/raw {transaction:[{sql, params}]}: %s %s", x.request, x.body);
-	done(&x);
-	ask(&x, "starbasedb", SELECT1, 1, 200,
-	    "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":0}}]}");
-	CHECK(x.ok && !strcmp(rows_of(&x, 0), "[]"), "starbasedb: no rows");
-	done(&x);
-	ask(&x, "starbasedb", INSERT1, 1, 500, "{\"error\":\"no such table: foo: SQLITE_ERROR\"}");
-	CHECK(!x.ok && strstr(x.f.msg, "no such table: foo: SQLITE_ERROR"),
-	      "starbasedb: {\"error\"} under HTTP 500, in StarbaseDB's words: %s", x.f.msg);
-	done(&x);
-	const char *two[] = {INSERT1[0], INSERT1[0]};
-	ask(&x, "starbasedb", two, 2, 200,
-	    "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":1}}]}");
-	CHECK(!x.ok && x.f.code == SMG_EXIT_DATA && strstr(x.f.msg, "1 statement result at result for 2"),
-	      "starbasedb: a result missing is not landed: %s", x.f.msg);
-	done(&x);
+	for (size_t k = 0; k < sizeof answers / sizeof answers[0]; k++) {
+		const struct answer_case *c = &answers[k];
+		struct exchange x;
+		ask(&x, c->profile, c->sql, c->n, c->status, c->answer);
+		bool good = c->code ? !x.ok && x.f.code == c->code && strstr(x.f.msg, c->words) : x.ok;
+		CHECK(good, "%s: %s: exit %d: %s", c->profile, c->what, x.ok ? 0 : x.f.code, x.f.msg);
+		if (c->rows) {
+			const char *rows = rows_of(&x, 0);
+			CHECK(!strcmp(rows, c->rows), "%s: %s: rows %s", c->profile, c->what, rows);
+		}
+		if (c->truncated >= 0)
+			CHECK(remote_answer_truncated(x.r) == (c->truncated == 1), "%s: %s: truncated is %s",
+			      c->profile, c->what, c->truncated ? "true" : "false");
+		if (c->line)
+			CHECK(!strcmp(x.request, c->line) && !strcmp(x.body, c->body),
+			      "%s: the request: %s %s", c->profile, x.request, x.body);
+		smg_remote_close(x.r);
+	}
 }
 
 int main(void)
@@ -404,9 +418,6 @@ int main(void)
 	test_paths();
 	test_parsed_paths();
 	test_load();
-	test_rqlite();
-	test_datasette();
-	test_sqlite_cloud();
-	test_starbasedb();
+	test_answers();
 	return test_failures != 0;
 }
