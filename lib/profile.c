@@ -79,8 +79,11 @@ static const struct smg_http_profile builtins[] = {
 		SQLITE_DEFAULTS, .max_statements = 100, .atomic = true,
 	},
 	{
-		/* rqlite's unified endpoint; ?transaction makes the request
-		 * all or nothing.  Credentials go in the URL (user:pass@host). */
+		/* rqlite's unified endpoint (rqlite.io/docs/api/api): results
+		 * holds one object per statement, "values" only when rows came
+		 * back, "error" for a statement that failed; ?transaction makes
+		 * the request all or nothing and stops at the first error, so
+		 * the results end there.  Credentials go in the URL. */
 		.name = "rqlite",
 		.url = "{url}/db/request?transaction",
 		.method = "POST",
@@ -93,8 +96,11 @@ static const struct smg_http_profile builtins[] = {
 		SQLITE_DEFAULTS, .max_statements = 100, .atomic = true,
 	},
 	{
-		/* Datasette's JSON API: read-only, one statement per GET, named
-		 * parameters, at most max_returned_rows (1000) rows per answer. */
+		/* Datasette's JSON API (docs/json_api.rst, docs/sql_queries.rst):
+		 * read-only, one statement per GET, named parameters, at most
+		 * max_returned_rows (1000) rows, "truncated" when there were more;
+		 * an error is "error" (HTTP 400).  No "ok" check: 0.x answers a
+		 * query without one. */
 		.name = "datasette",
 		.url = "{url}.json?{query}&_shape=arrays",
 		.method = "GET",
@@ -106,21 +112,30 @@ static const struct smg_http_profile builtins[] = {
 		SQLITE_DEFAULTS, .max_statements = 1, .read_only = true,
 	},
 	{
-		/* SQLite Cloud's Weblite SQL endpoint, one statement per request
-		 * (not tried against the service: adjust with profile_options). */
+		/* SQLite Cloud's Weblite SQL endpoint, one statement per request:
+		 * rows in "data" as objects keyed by column (docs.sqlitecloud.io/
+		 * docs/weblite); "bind" and "error.detail" as SQLite Cloud's own
+		 * driver uses them (sqlitecloud-js, transport-ws.ts).  Not tried
+		 * against the service: adjust with profile_options. */
 		.name = "sqlite-cloud",
 		.url = "{url}/v2/weblite/sql",
 		.method = "POST",
 		.headers = {JSON_HEADERS},
-		.body = "{statements}",
-		.statement = "{\"sql\":{sql},\"bind\":[{params}],\"database\":\"{database}\"}",
+		/* {database} is a variable of the body, not of a statement */
+		.body = "{{statements},\"database\":\"{database}\"}",
+		.statement = "\"sql\":{sql},\"bind\":[{params}]",
 		.rows = "data",
 		.errors = {"error.detail", "error.message", "error"},
 		SQLITE_DEFAULTS, .max_statements = 1, .atomic = true,
 	},
 	{
 		/* StarbaseDB (SQLite in a Durable Object): /query/raw with
-		 * {"transaction":[...]}, Durable Object SQLite's limits. */
+		 * {"transaction":[...]} answers {"result":[{"columns","rows",
+		 * "meta"}, ...]}, one per statement, or {"error":"..."} with
+		 * HTTP 500 (src/handler.ts, src/utils.ts, src/do.ts).  Its
+		 * "transaction" runs the statements one by one, each committed
+		 * on its own, and stops at the first error: not atomic.
+		 * Durable Object SQLite's limits. */
 		.name = "starbasedb",
 		.url = "{url}/query/raw",
 		.method = "POST",
@@ -129,10 +144,11 @@ static const struct smg_http_profile builtins[] = {
 		.statement = "{\"sql\":{sql},\"params\":[{params}]}",
 		.rows = "result.{i}.rows",
 		.errors = {"error"},
+		.results = "result", .results_count = "{n}",
 		.batch_prefix = "PRAGMA defer_foreign_keys = ON",
 		.max_params = 100, .max_statement_bytes = 100000, .max_statements = 100,
 		.max_request_bytes = 8000000, .max_value_bytes = 2000000, .page_rows = 1000,
-		.atomic = true,
+		.atomic = false,
 	},
 	{
 		/* D1's request shape at any URL: the starting point for a new

@@ -1,11 +1,21 @@
 /* Unit tests of HTTP SQL endpoint profiles: templates, JSON paths,
- * loading overrides from TOML. */
+ * loading overrides from TOML, and each built-in profile's requests and
+ * answers: answers copied in shape from each service's published docs,
+ * served on loopback and read by remote.c as smg-fetch reads them. */
 #include "profile.h"
+#include "remote-int.h"
 #include "test.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <json-c/json.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char *expand(const char *tmpl, long i, long n)
 {
@@ -127,11 +137,287 @@ static void test_load(void)
 	smg_toml_free(doc);
 }
 
+/* ---- answers from the services' docs ------------------------------------ */
+
+/* One exchange: what was asked (request line and body) and how it went. */
+struct exchange {
+	struct smg_target t;
+	struct smg_remote *r;
+	struct failure f;
+	bool ok;
+	char request[4096];	/* the request line, then its body */
+	const char *body;
+};
+
+/* Serve one HTTP answer on lfd, writing the request it answers to out. */
+static _Noreturn void serve_once(int lfd, int out, int status, const char *answer)
+{
+	int fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		_exit(1);
+	struct smg_buf b = SMG_BUF_INIT;
+	char chunk[4096], *end = NULL;
+	size_t want = 0, head = 0;
+	for (;;) {
+		if (!end && b.data && (end = strstr(b.data, "\r\n\r\n"))) {
+			head = (size_t)(end - b.data) + 4;
+			const char *cl = strcasestr(b.data, "\r\nContent-Length:");
+			want = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+		}
+		if (end && b.len - head >= want)
+			break;
+		ssize_t n = read(fd, chunk, sizeof chunk - 1);
+		if (n <= 0)
+			_exit(1);
+		smg_buf_add(&b, chunk, (size_t)n);
+		smg_buf_addc(&b, '\0');
+		b.len--;
+	}
+	size_t line = (size_t)(strstr(b.data, "\r\n") - b.data);
+	smg_write_all(out, b.data, line, "pipe");
+	smg_write_all(out, "\n", 1, "pipe");
+	smg_write_all(out, b.data + head, b.len - head, "pipe");
+	char top[160];
+	int n = snprintf(top, sizeof top, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, strlen(answer));
+	smg_write_all(fd, top, (size_t)n, "client");
+	smg_write_all(fd, answer, strlen(answer), "client");
+	close(fd);
+	_exit(0);
+}
+
+/*
+ * Send the statements sql[0..n) (each with one text parameter "fiona" for
+ * its \x01) to the profile's endpoint on loopback, which answers status
+ * and answer; read the answer as remote.c does.  No retries.
+ */
+static void ask(struct exchange *x, const char *profile, const char *const *sql, size_t n,
+		int status, const char *answer)
+{
+	memset(x, 0, sizeof *x);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), pfd[2];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof a;
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&a, &alen) || pipe(pfd))
+		smg_die(1, "cannot listen on loopback: %s", strerror(errno));
+	fflush(stdout);	/* the child must not print it again */
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		serve_once(lfd, pfd[1], status, answer);
+	}
+	close(lfd);
+	close(pfd[1]);
+	static char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/fixtures", ntohs(a.sin_port));
+	char err[300];
+	if (smg_profile_load(&x->t.profile, profile, NULL, NULL, err, sizeof err))
+		smg_die(1, "%s", err);
+	struct smg_http_opts o = SMG_HTTP_OPTS_DEFAULT;
+	o.retry.max_retries = 0;
+	o.deadline_ms = 10000;
+	x->t.type = SMG_TARGET_HTTP;
+	x->t.name = (char *)profile;
+	x->t.url = url;
+	x->t.endpoint = x->t.account = "";
+	x->t.database = "chinook.sqlite";
+	x->t.token = "tok";
+	x->t.http = o;
+	x->r = smg_remote_open(&x->t, false);
+	struct params ps = {0};
+	for (size_t i = 0; i < n; i++) {
+		remote_params_reset(&ps);
+		if (strchr(sql[i], '\x01'))
+			remote_params_add(&ps, 't', "fiona", 5);
+		remote_req_add(x->r, sql[i], strlen(sql[i]), &ps);
+	}
+	remote_params_free(&ps);
+	x->ok = remote_send(x->r, &x->f);
+	size_t got = 0;
+	ssize_t k;
+	while (got + 1 < sizeof x->request &&
+	       (k = read(pfd[0], x->request + got, sizeof x->request - 1 - got)) > 0)
+		got += (size_t)k;
+	x->request[got] = '\0';
+	char *nl = strchr(x->request, '\n');
+	x->body = nl ? nl + 1 : "";
+	if (nl)
+		*nl = '\0';
+	close(pfd[0]);
+	waitpid(pid, NULL, 0);
+}
+
+/* Statement i's rows as remote.c finds them ("" when it refuses them). */
+static const char *rows_of(struct exchange *x, long i)
+{
+	static char out[512];
+	const char *rows;
+	size_t len;
+	char why[512];
+	if (!remote_find_rows(x->r, x->r->resp.body.data, x->r->resp.body.len, i, &rows, &len,
+			      why, sizeof why))
+		return "";
+	snprintf(out, sizeof out, "%.*s", (int)len, rows);
+	return out;
+}
+
+static const char *const SELECT1[] = {"SELECT * FROM foo WHERE name=\x01"};
+#define INSERT "INSERT INTO foo(name) VALUES(\x01)"
+static const char *const INSERT1[] = {INSERT};
+static const char *const INSERT2[] = {INSERT, INSERT};
+static const char *const INSERT3[] = {INSERT, "INSERT INTO nonsense", INSERT};
+#define STMTS(a) a, sizeof a / sizeof a[0]
+
+/* An answer from a service's docs and how smg-fetch must take it. */
+struct answer_case {
+	const char *profile, *what;
+	const char *const *sql;
+	size_t n;
+	int status;
+	const char *answer;
+	int code;		/* 0: believed, else the exit status */
+	const char *words;	/* in the message of a failure */
+	const char *rows;	/* statement 1's rows ("": refused; NULL: not read) */
+	int truncated;		/* 0 or 1: remote_answer_truncated; -1: not asked */
+	const char *line, *body;	/* the request (NULL: not checked) */
+};
+
+static const struct answer_case answers[] = {
+	/* rqlite.io/docs/api/api (rqlite/rqlite.io content/en/docs/API/api/_index.md) */
+	{"rqlite", "a query's values are its rows", STMTS(SELECT1), 200,
+	 "{\"results\":[{\"columns\":[\"id\",\"name\",\"age\"],\"types\":[\"integer\",\"text\",\"integer\"],"
+	 "\"values\":[[1,\"fiona\",20]],\"time\":0.0150043}],\"time\":0.0220043}",
+	 0, NULL, "[[1,\"fiona\",20]]", -1,
+	 "POST /fixtures/db/request?transaction HTTP/1.1", "[[\"SELECT * FROM foo WHERE name=?\",\"fiona\"]]"},
+	{"rqlite", "a query without values has no rows", STMTS(SELECT1), 200,
+	 "{\"results\":[{\"columns\":[\"id\"],\"types\":[\"integer\"],\"time\":0.0001}]}",
+	 0, NULL, "[]", -1, NULL, NULL},
+	{"rqlite", "a write's result is believed", STMTS(INSERT1), 200,
+	 "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1,\"time\":0.00886}],\"time\":0.0152}",
+	 0, NULL, NULL, -1, NULL, NULL},
+	{"rqlite", "a statement's error, exit 3", STMTS(SELECT1), 200,
+	 "{\"results\":[{\"error\":\"no such table: bar\"}],\"time\":2.478862}",
+	 SMG_EXIT_NOTFOUND, ": no such table: bar", NULL, -1, NULL, NULL},
+	{"rqlite", "a transaction stopped at its error names the statement", STMTS(INSERT3), 200,
+	 "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1},"
+	 "{\"error\":\"near \\\"nonsense\\\": syntax error\"}]}",
+	 SMG_EXIT_DATA, "near \"nonsense\": syntax error (statement 2 of 3)", NULL, -1, NULL, NULL},
+	{"rqlite", "results missing without an error are not landed", STMTS(INSERT3), 200,
+	 "{\"results\":[{\"last_insert_id\":1,\"rows_affected\":1}]}",
+	 SMG_EXIT_DATA, "1 statement result at results for 3", NULL, -1, NULL, NULL},
+	/* docs.datasette.io json_api (simonw/datasette docs/json_api.rst) */
+	{"datasette", "rows of arrays, not truncated", STMTS(SELECT1), 200,
+	 "{\"database\":\"fixtures\",\"rows\":[[1,\"Myoporum laetum :: Myoporum\"]],"
+	 "\"truncated\":false,\"columns\":[\"id\",\"value\"],\"query_ms\":1.95}",
+	 0, NULL, "[[1,\"Myoporum laetum :: Myoporum\"]]", 0,
+	 "GET /fixtures.json?sql=SELECT%20%2A%20FROM%20foo%20WHERE%20name%3D%3Ap1&p1=fiona&_shape=arrays"
+	 " HTTP/1.1", ""},
+	{"datasette", "a page cut at max_returned_rows is truncated", STMTS(SELECT1), 200,
+	 "{\"ok\":true,\"rows\":[[3],[2]],\"truncated\":true}", 0, NULL, "[[3],[2]]", 1, NULL, NULL},
+	{"datasette", "no rows", STMTS(SELECT1), 200,
+	 "{\"ok\":true,\"rows\":[],\"truncated\":false}", 0, NULL, "[]", 0, NULL, NULL},
+	{"datasette", "an error with rows [] is the error", STMTS(SELECT1), 400,
+	 "{\"ok\":false,\"database\":\"_memory\",\"rows\":[],\"truncated\":false,\"columns\":[],"
+	 "\"error\":\"no such column: blah\",\"status\":400,\"title\":\"Invalid SQL\"}",
+	 SMG_EXIT_DATA, "HTTP 400: no such column: blah", NULL, -1, NULL, NULL},
+	{"datasette", "an answer without rows is refused, not empty", STMTS(SELECT1), 200,
+	 "{\"ok\":true,\"truncated\":false}", 0, NULL, "", -1, NULL, NULL},
+	/* docs.sqlitecloud.io/docs/weblite (sqlitecloud/docs
+	 * sqlite-cloud/platform/weblite.mdx); bind and error.detail as
+	 * sqlitecloud/sqlitecloud-js transport-ws.ts uses them */
+	{"sqlite-cloud", "rows are data, objects by column", STMTS(SELECT1), 200,
+	 "{\"data\":[{\"AlbumId\":1,\"Title\":\"For Those About To Rock We Salute You\"}],"
+	 "\"metadata\":{\"database\":\"chinook.sqlite\",\"numberOfRows\":1,\"numberOfColumns\":2}}",
+	 0, NULL, "[{\"AlbumId\":1,\"Title\":\"For Those About To Rock We Salute You\"}]", -1,
+	 "POST /fixtures/v2/weblite/sql HTTP/1.1",
+	 "{\"sql\":\"SELECT * FROM foo WHERE name=?\",\"bind\":[\"fiona\"],\"database\":\"chinook.sqlite\"}"},
+	{"sqlite-cloud", "no rows", STMTS(SELECT1), 200,
+	 "{\"data\":[],\"metadata\":{\"numberOfRows\":0}}", 0, NULL, "[]", -1, NULL, NULL},
+	{"sqlite-cloud", "error.detail, exit 3", STMTS(SELECT1), 400,
+	 "{\"error\":{\"status\":400,\"title\":\"Bad Request\",\"detail\":\"no such table: foo\"}}",
+	 SMG_EXIT_NOTFOUND, ": no such table: foo", NULL, -1, NULL, NULL},
+	{"sqlite-cloud", "an answer without data is refused, not empty", STMTS(SELECT1), 200,
+	 "{\"metadata\":{\"numberOfRows\":0}}", 0, NULL, "", -1, NULL, NULL},
+	/* tursodatabase/libsql docs/HTTP_V2_SPEC.md, docs/HRANA_2_SPEC.md: a
+	 * batch of BEGIN, the statement, COMMIT, ROLLBACK (the last skipped) */
+	{"turso", "step 1's rows", STMTS(SELECT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null},{\"cols\":[{\"name\":\"id\",\"decltype\":\"INTEGER\"}],"
+	 "\"rows\":[[{\"type\":\"integer\",\"value\":\"1\"}]],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null},{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null},null],\"step_errors\":[null,null,null,null]}}},"
+	 "{\"type\":\"ok\",\"response\":{\"type\":\"close\"}}]}",
+	 0, NULL, "[[{\"type\":\"integer\",\"value\":\"1\"}]]", -1, NULL, NULL},
+	{"turso", "a step's error, exit 3", STMTS(SELECT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null},null,null,{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null}],\"step_errors\":[null,{\"message\":\"SQLite error: no such "
+	 "table: foo\",\"code\":\"SQLITE_UNKNOWN\"},null,null]}}},{\"type\":\"ok\",\"response\":"
+	 "{\"type\":\"close\"}}]}",
+	 SMG_EXIT_NOTFOUND, "SQLite error: no such table: foo", NULL, -1, NULL, NULL},
+	{"turso", "a stream's error", STMTS(INSERT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"error\",\"error\":{\"message\":"
+	 "\"Stream expired\",\"code\":\"STREAM_EXPIRED\"}},{\"type\":\"error\",\"error\":{\"message\":"
+	 "\"Stream expired\",\"code\":\"STREAM_EXPIRED\"}}]}",
+	 SMG_EXIT_DATA, ": Stream expired", NULL, -1, NULL, NULL},
+	{"turso", "a step result missing is not landed", STMTS(INSERT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
+	 "\"last_insert_rowid\":null}],\"step_errors\":[null]}}},{\"type\":\"ok\",\"response\":"
+	 "{\"type\":\"close\"}}]}",
+	 SMG_EXIT_DATA, "1 statement result at results.0.response.result.step_results for 1",
+	 NULL, -1, NULL, NULL},
+	/* outerbase/starbasedb src/handler.ts, src/utils.ts, src/do.ts */
+	{"starbasedb", "result.{i}.rows", STMTS(SELECT1), 200,
+	 "{\"result\":[{\"columns\":[\"id\",\"name\"],\"rows\":[[1,\"fiona\"]],"
+	 "\"meta\":{\"rows_read\":1,\"rows_written\":0}}]}",
+	 0, NULL, "[[1,\"fiona\"]]", -1, "POST /fixtures/query/raw HTTP/1.1",
+	 "{\"transaction\":[{\"sql\":\"SELECT * FROM foo WHERE name=?\",\"params\":[\"fiona\"]}]}"},
+	{"starbasedb", "no rows", STMTS(SELECT1), 200,
+	 "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":0}}]}",
+	 0, NULL, "[]", -1, NULL, NULL},
+	/* StarbaseDB answers every error, SQL ones too, with HTTP 500, which
+	 * the HTTP layer retries as it does any 5xx: exit 4 in its words */
+	{"starbasedb", "{\"error\"} under HTTP 500", STMTS(INSERT1), 500,
+	 "{\"error\":\"no such table: foo: SQLITE_ERROR\"}",
+	 SMG_EXIT_NETWORK, ": no such table: foo: SQLITE_ERROR", NULL, -1, NULL, NULL},
+	{"starbasedb", "a result missing is not landed", STMTS(INSERT2), 200,
+	 "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":1}}]}",
+	 SMG_EXIT_DATA, "1 statement result at result for 2", NULL, -1, NULL, NULL},
+};
+
+static void test_answers(void)
+{
+	for (size_t k = 0; k < sizeof answers / sizeof answers[0]; k++) {
+		const struct answer_case *c = &answers[k];
+		struct exchange x;
+		ask(&x, c->profile, c->sql, c->n, c->status, c->answer);
+		bool good = c->code ? !x.ok && x.f.code == c->code && strstr(x.f.msg, c->words) : x.ok;
+		CHECK(good, "%s: %s: exit %d: %s", c->profile, c->what, x.ok ? 0 : x.f.code, x.f.msg);
+		if (c->rows) {
+			const char *rows = rows_of(&x, 0);
+			CHECK(!strcmp(rows, c->rows), "%s: %s: rows %s", c->profile, c->what, rows);
+		}
+		if (c->truncated >= 0)
+			CHECK(remote_answer_truncated(x.r) == (c->truncated == 1), "%s: %s: truncated is %s",
+			      c->profile, c->what, c->truncated ? "true" : "false");
+		if (c->line)
+			CHECK(!strcmp(x.request, c->line) && !strcmp(x.body, c->body),
+			      "%s: the request: %s %s", c->profile, x.request, x.body);
+		smg_remote_close(x.r);
+	}
+}
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN);
 	test_templates();
 	test_paths();
 	test_parsed_paths();
 	test_load();
+	test_answers();
 	return test_failures != 0;
 }
