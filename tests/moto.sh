@@ -9,10 +9,11 @@
 #   s3cmd_config                $T/s3cfg for the keys in AWS_ACCESS_KEY_ID
 #                               and AWS_SECRET_ACCESS_KEY; s3cmd uses it
 # moto_server: $MOTO_SERVER, else the one scripts/deps --test installs into
-# tests/moto-venv, else the one on PATH.  None is one failed check.
+# tests/moto-venv, else the one on PATH or in pyenv's shims (a PATH without
+# them).  None is one failed check.
 MOTO=${MOTO_SERVER:-}
 [ -z "$MOTO" ] && [ -x "$TESTS/moto-venv/bin/moto_server" ] && MOTO=$TESTS/moto-venv/bin/moto_server
-[ -z "$MOTO" ] && MOTO=$(command -v moto_server)
+[ -z "$MOTO" ] && MOTO=$(PATH=$PATH:${PYENV_ROOT:-$HOME/.pyenv}/shims command -v moto_server)
 if [ -z "$MOTO" ]; then
 	echo "not ok - moto_server (moto[server] 5) is needed by the S3 tests but is not installed:" \
 		"scripts/deps --test installs it from PyPI into tests/moto-venv; or set MOTO_SERVER"
