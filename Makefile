@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 CC      ?= cc
-PKGS     = sqlite3 libcurl libcrypto libsodium
+PKGS     = sqlite3 libcurl libcrypto libsodium json-c
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
            $(shell pkg-config --cflags $(PKGS))
@@ -87,5 +87,17 @@ dist:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-fast asan check-asan demo install dist clean
+# libFuzzer targets (clang), one per tests/fuzz/*_fuzz.c; run them as their
+# header comments say.
+FUZZ_SRC = $(wildcard tests/fuzz/*_fuzz.c)
+FUZZ     = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+fuzz: $(FUZZ)
+
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -pthread -D_GNU_SOURCE \
+		-Wall -Wextra -Werror -Ilib $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) \
+		$(shell pkg-config --libs $(PKGS)) -lm -ldl
+
+.PHONY: all check check-fast asan check-asan demo install dist clean fuzz
 .SECONDARY:

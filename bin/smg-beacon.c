@@ -8,12 +8,13 @@
  * hostile or broken input dies (the library's errors exit), its open
  * transaction is rolled back, and the parent counts the failure and goes on.
  *
- * The protocol is written down in smg-beacon(1); lib/frame.c is the framing.
+ * The protocol is written down in smg-beacon(1); lib/frame.c is the framing,
+ * lib/exchange.c the exchange itself.  This file keeps the event loop, the
+ * UDP announcements, the peer table and the reports.
  */
 #include "apply.h"
 #include "cli.h"
-#include "diff.h"
-#include "frame.h"
+#include "exchange.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -62,12 +63,9 @@ static const char usage[] =
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
 
-/* Limits and timeouts: the protocol section of smg-beacon(1) quotes them. */
-#define HELLO_WAIT_MS 5000		/* server: a client's HELLO */
-#define IO_TIMEOUT_MS 30000		/* any other silence in an exchange */
+/* Limits and timeouts (the exchange's are in exchange.h): the protocol
+ * section of smg-beacon(1) quotes them. */
 #define CONNECT_MS 5000
-#define CHUNK (256u * 1024)		/* DATA frame payload */
-#define STREAM_MAX ((uint64_t)4 << 30)	/* bytes of one received stream */
 #define UDP_BUF 2048
 #define ANN_MAX 512			/* announcement payload limit */
 #define MAX_PEERS 256
@@ -95,11 +93,6 @@ static int udp_fd = -1, listen_fd = -1, tcp_port;
 static char tmpdir[4096];
 static volatile sig_atomic_t stop;
 
-struct tcount {
-	char *name;
-	int64_t sent, received;
-};
-
 struct peer {
 	uint8_t id[SMG_ID_LEN];
 	struct sockaddr_in addr;	/* source address, announced TCP port */
@@ -114,7 +107,7 @@ struct peer {
 	uint8_t synced_mine[32], synced_theirs[32];
 	int exchanges, failures;
 	char last_error[400];
-	struct tcount *tables;
+	struct smg_tally *tables;
 	size_t ntables;
 };
 
@@ -126,7 +119,7 @@ enum { DROP_OTHER_GROUP = SMG_FRAME_NERR, DROP_BAD_DATA, DROP_NREASONS };
 static uint64_t dropped[DROP_NREASONS];
 static int64_t ex_ok, ex_failed;
 static int64_t total_sent, total_received;
-static struct tcount *totals;
+static struct smg_tally *totals;
 static size_t ntotals;
 
 static const char *drop_name(int i)
@@ -148,67 +141,16 @@ static void status(const char *fmt, ...)
 
 #define verbose(...) do { if (o.verbose) status(__VA_ARGS__); } while (0)
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-	sodium_bin2hex(out, 2 * n + 1, p, n);
-}
-
 static const char *idhex(const uint8_t id[SMG_ID_LEN])
 {
 	static char buf[4][2 * SMG_ID_LEN + 1];
 	static int k;
 	k = (k + 1) % 4;
-	hex(id, SMG_ID_LEN, buf[k]);
+	smg_hex(id, SMG_ID_LEN, buf[k]);
 	return buf[k];
 }
 
-/* Printable ASCII only: names and messages from peers go to terminals. */
-static void clean_text(char *dst, size_t cap, const char *src, size_t n)
-{
-	size_t j = 0;
-	for (size_t i = 0; i < n && j + 1 < cap; i++)
-		dst[j++] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[j] = '\0';
-}
-
-static struct tcount *tcount_get(struct tcount **list, size_t *n, const char *name)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*list)[i].name, name))
-			return &(*list)[i];
-	*list = smg_xrealloc(*list, (*n + 1) * sizeof **list);
-	struct tcount *t = &(*list)[(*n)++];
-	t->name = smg_xstrdup(name);
-	t->sent = t->received = 0;
-	return t;
-}
-
-static void tcounts_free(struct tcount *t, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(t[i].name);
-	free(t);
-}
-
-/* ---- temporary files --------------------------------------------------------- */
-
-static const char *const tmpnames[] = {"keys-mine", "keys-peer", "rows-out", "rows-in",
-				       "rows-in.checked", "changes"};
-
-static const char *tmppath(const char *name)
-{
-	static char buf[8][4200];
-	static int k;
-	k = (k + 1) % 8;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-	return buf[k];
-}
-
-static void tmp_clean(void)
-{
-	for (size_t i = 0; i < sizeof tmpnames / sizeof *tmpnames; i++)
-		unlink(tmppath(tmpnames[i]));
-}
+/* ---- cleaning up ------------------------------------------------------------- */
 
 static pid_t job_pid = -1;
 
@@ -217,50 +159,12 @@ static void parent_atdie(void)
 	if (job_pid > 0)
 		kill(job_pid, SIGKILL);
 	if (tmpdir[0]) {
-		tmp_clean();
+		smg_exchange_clean(tmpdir);
 		rmdir(tmpdir);
 	}
 }
 
-/* ---- the database side: keys, digest, group ------------------------------ */
-
-static void group_from_name(const char *name, uint8_t out[SMG_GROUP_LEN])
-{
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, SMG_GROUP_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)"smugglr group name v1\n", 22);
-	crypto_generichash_update(&st, (const uint8_t *)name, strlen(name));
-	crypto_generichash_final(&st, out, SMG_GROUP_LEN);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void hash_str(crypto_generichash_state *st, const char *s)
-{
-	crypto_generichash_update(st, (const uint8_t *)s, strlen(s) + 1);
-}
-
-/* The group a database belongs to by default: what it syncs (table names,
- * column names, keys, timestamp column), never where it lives. */
-static void group_add_table(crypto_generichash_state *st, const struct smg_table *t)
-{
-	char **cols = smg_xcalloc(t->ncols, sizeof *cols);
-	memcpy(cols, t->cols, t->ncols * sizeof *cols);
-	qsort(cols, t->ncols, sizeof *cols, cmp_str);
-	hash_str(st, "table");
-	hash_str(st, t->name);
-	for (size_t i = 0; i < t->ncols; i++)
-		hash_str(st, cols[i]);
-	hash_str(st, "key");
-	for (size_t k = 0; k < t->npk; k++)
-		hash_str(st, t->pk[k]);
-	hash_str(st, "ts");
-	hash_str(st, t->ts ? t->ts : "");
-	free(cols);
-}
+/* ---- the database side ---------------------------------------------------- */
 
 /* Open and close the database once, so that a missing file or one that is
  * not a database is reported as such, not as a malformed stream. */
@@ -270,47 +174,6 @@ static void check_db(void)
 		smg_db_close(smg_db_open(o.db, false));
 	if (!smg_path_is_sqlite(o.db))
 		smg_die(SMG_EXIT_DATA, "%s: empty, or not a SQLite database", o.db);
-}
-
-/*
- * Write the keys-only row stream of the selected tables to fd and compute
- * its digest (what peers compare to see whether an exchange is needed)
- * and the derived group.
- */
-static void write_keys(const struct smg_select *sel, int fd, const char *fdname,
-		       uint8_t digest[32], uint8_t group[SMG_GROUP_LEN])
-{
-	struct smg_source *src = smg_source_open(o.db, sel);
-	struct smg_writer w;
-	smg_writer_init(&w, fd, fdname);
-	crypto_hash_sha256_state ds;
-	crypto_generichash_state gs;
-	crypto_hash_sha256_init(&ds);
-	crypto_generichash_init(&gs, NULL, 0, SMG_GROUP_LEN);
-	crypto_generichash_update(&gs, (const uint8_t *)"smugglr group v1\n", 17);
-	struct smg_buf scratch = SMG_BUF_INIT;
-	const struct smg_table *t;
-	while ((t = smg_source_next_table(src))) {
-		smg_write_table(&w, t);
-		group_add_table(&gs, t);
-		crypto_hash_sha256_update(&ds, (const uint8_t *)t->name, strlen(t->name) + 1);
-		struct smg_row row;
-		while (smg_source_next_row(src, &row)) {
-			smg_write_row(&w, t, row.key, row.hash, t->ts ? &row.ts : NULL, NULL, 0);
-			smg_buf_reset(&scratch);
-			smg_json_add_values(&scratch, row.key, t->npk);
-			if (t->ts)
-				smg_json_add_value(&scratch, &row.ts);
-			smg_buf_add(&scratch, row.hash, SMG_HASH_LEN);
-			crypto_hash_sha256_update(&ds, (const uint8_t *)scratch.data, scratch.len);
-		}
-	}
-	smg_write_end(&w);
-	smg_writer_free(&w);
-	smg_buf_free(&scratch);
-	smg_source_close(src);
-	crypto_hash_sha256_final(&ds, digest);
-	crypto_generichash_final(&gs, group, SMG_GROUP_LEN);
 }
 
 /* ---- child processes ------------------------------------------------------ */
@@ -342,503 +205,42 @@ static void job_digest(void)
 	if (fd < 0)
 		smg_die(SMG_EXIT_FAILURE, "/dev/null: %s", strerror(errno));
 	uint8_t d[32], g[SMG_GROUP_LEN];
-	write_keys(&o.sel, fd, "/dev/null", d, g);
+	smg_exchange_keys(o.db, &o.sel, fd, "/dev/null", d, g);
 	close(fd);
 	char dh[65], gh[65];
-	hex(d, 32, dh);
-	hex(g, SMG_GROUP_LEN, gh);
+	smg_hex(d, 32, dh);
+	smg_hex(g, SMG_GROUP_LEN, gh);
 	result("digest %s %s", dh, gh);
 }
 
-/* ---- the exchange (child) ----------------------------------------------------- */
+/* ---- the exchange (child) ------------------------------------------------- */
 
-struct xchg {
-	struct smg_chan c;
-	struct smg_frame_stats st;
-	bool initiator;
-	uint8_t peer_id[SMG_ID_LEN];
-	char peer_name[SMG_ANN_NAME_MAX + 1];
-	struct smg_buf in;
-	enum smg_policy peer_policy;
-	bool dry;
-	struct tcount *tables;
-	size_t ntables;
-};
-
-static void report_stats(const struct smg_frame_stats *st)
+static void report_stats(const struct smg_exchange *x)
 {
+	if (x->not_a_stream)
+		result("stat %s 1", drop_name(DROP_BAD_DATA));
+	if (x->other_group)
+		result("stat %s 1", drop_name(DROP_OTHER_GROUP));
 	for (int e = 1; e < SMG_FRAME_NERR; e++)
-		if (st->n[e])
-			result("stat %s %llu", smg_frame_errname(e), (unsigned long long)st->n[e]);
+		if (x->st.n[e])
+			result("stat %s %llu", smg_frame_errname(e), (unsigned long long)x->st.n[e]);
 }
 
-static _Noreturn void xfail(struct xchg *x, int code, const char *fmt, ...)
+/* Tell the parent why the exchange failed, and exit with code. */
+static _Noreturn void job_fail(const struct smg_exchange *x, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static _Noreturn void xfail(struct xchg *x, int code, const char *fmt, ...)
+static _Noreturn void job_fail(const struct smg_exchange *x, int code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	report_stats(&x->st);
+	report_stats(x);
 	struct smg_buf b = SMG_BUF_INIT;
 	smg_json_add_string(&b, msg, strlen(msg));
 	result("fail %d %s", code, b.data);
 	exit(code);
-}
-
-/* Tell the peer why we give up, then give up. */
-static _Noreturn void xrefuse(struct xchg *x, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static _Noreturn void xrefuse(struct xchg *x, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	smg_chan_send(&x->c, SMG_F_ERROR, msg, strlen(msg));
-	xfail(x, SMG_EXIT_DATA, "%s", msg);
-}
-
-static void xsend(struct xchg *x, uint8_t type, const void *p, size_t n)
-{
-	int e = smg_chan_send(&x->c, type, p, n);
-	if (e)
-		xfail(x, SMG_EXIT_NETWORK, "sending to the peer: %s", smg_frame_strerror(e));
-}
-
-static uint8_t xrecv(struct xchg *x)
-{
-	uint8_t type;
-	int e = smg_chan_recv(&x->c, &type, &x->in);
-	if (e)
-		xfail(x, e == SMG_FRAME_ETAG || e == SMG_FRAME_EMODE ? SMG_EXIT_AUTH
-		      : e == SMG_FRAME_EEOF || e == SMG_FRAME_EIO || e == SMG_FRAME_ETIMEOUT
-			      ? SMG_EXIT_NETWORK : SMG_EXIT_DATA,
-		      "%s", smg_frame_strerror(e));
-	if (type == SMG_F_ERROR) {
-		char msg[200];
-		clean_text(msg, sizeof msg, x->in.data, x->in.len);
-		xfail(x, SMG_EXIT_FAILURE, "the peer gave up: %s", msg);
-	}
-	return type;
-}
-
-static void xexpect(struct xchg *x, uint8_t want, const char *what)
-{
-	uint8_t t = xrecv(x);
-	if (t != want) {
-		x->st.n[SMG_FRAME_ETYPE]++;
-		xfail(x, SMG_EXIT_DATA, "expected %s from the peer, got frame type %u", what, t);
-	}
-}
-
-static void send_file(struct xchg *x, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
-	uint8_t *buf = smg_xmalloc(CHUNK);
-	for (;;) {
-		ssize_t n = read(fd, buf, CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
-		if (n == 0)
-			break;
-		xsend(x, SMG_F_DATA, buf, (size_t)n);
-	}
-	free(buf);
-	close(fd);
-	xsend(x, SMG_F_END, NULL, 0);
-}
-
-/* Receive one stream (DATA frames up to END) into a file. */
-static void recv_file(struct xchg *x, const char *path, const char *what)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
-	uint64_t total = 0;
-	for (;;) {
-		uint8_t t = xrecv(x);
-		if (t == SMG_F_END && x->in.len == 0)
-			break;
-		if (t != SMG_F_DATA) {
-			x->st.n[SMG_FRAME_ETYPE]++;
-			xfail(x, SMG_EXIT_DATA, "expected the %s from the peer, got frame type %u",
-			      what, t);
-		}
-		/* a stream is NDJSON: anything else (a database file, say) is refused
-		 * before any reader looks at it */
-		if (total == 0 && x->in.len && x->in.data[0] != '{') {
-			result("stat %s 1", drop_name(DROP_BAD_DATA));
-			xfail(x, SMG_EXIT_DATA, "what the peer sent as its %s is not a row stream",
-			      what);
-		}
-		total += x->in.len;
-		if (total > STREAM_MAX)
-			xfail(x, SMG_EXIT_DATA, "the peer's %s is over %llu bytes", what,
-			      (unsigned long long)STREAM_MAX);
-		smg_write_all(fd, x->in.data, x->in.len, path);
-	}
-	close(fd);
-}
-
-static int open_out(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
-	return fd;
-}
-
-/* META: {"v":1,"name":...,"group":hex,"policy":...,"dry_run":bool,"tables":[...]} */
-static void send_meta(struct xchg *x, char **tables, size_t n)
-{
-	struct smg_buf b = SMG_BUF_INIT;
-	char gh[65];
-	hex(my_group, SMG_GROUP_LEN, gh);
-	smg_buf_adds(&b, "{\"v\":1,\"name\":");
-	smg_json_add_string(&b, o.name, strlen(o.name));
-	smg_buf_addf(&b, ",\"group\":\"%s\",\"policy\":\"%s\",\"dry_run\":%s,\"tables\":[", gh,
-		     smg_policy_names[o.policy], o.dry_run ? "true" : "false");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			smg_buf_addc(&b, ',');
-		smg_json_add_string(&b, tables[i], strlen(tables[i]));
-	}
-	smg_buf_adds(&b, "]}");
-	if (b.len > SMG_FRAME_MAX)
-		smg_die(SMG_EXIT_USAGE, "too many tables to describe in one frame");
-	xsend(x, SMG_F_META, b.data, b.len);
-	smg_buf_free(&b);
-}
-
-static bool json_bool(struct smg_json *j, bool *out)
-{
-	smg_json_ws(j);
-	size_t left = (size_t)(j->end - j->p);
-	if (left >= 4 && !memcmp(j->p, "true", 4)) {
-		*out = true;
-		j->p += 4;
-	} else if (left >= 5 && !memcmp(j->p, "false", 5)) {
-		*out = false;
-		j->p += 5;
-	} else {
-		return false;
-	}
-	return true;
-}
-
-/* Parse the peer's META; its tables come back in *tables. */
-static void recv_meta(struct xchg *x, char ***tables, size_t *ntables)
-{
-	xexpect(x, SMG_F_META, "its description (META)");
-	struct smg_buf scratch = SMG_BUF_INIT;
-	struct smg_json j;
-	smg_json_init(&j, x->in.data, x->in.len, &scratch);
-	bool ok = smg_json_expect(&j, '{'), seen_group = false, seen_policy = false;
-	int64_t version = 0;
-	*tables = NULL;
-	*ntables = 0;
-	uint8_t group[SMG_GROUP_LEN];
-	bool first = true;
-	while (ok && !smg_json_expect(&j, '}')) {
-		const char *k, *s;
-		size_t kn, sn;
-		ok = (first || smg_json_expect(&j, ',')) && smg_json_string(&j, &k, &kn) &&
-		     smg_json_expect(&j, ':');
-		first = false;
-		if (!ok)
-			break;
-#define KEY(name) (kn == sizeof name - 1 && !memcmp(k, name, kn))
-		if (KEY("v")) {
-			ok = smg_json_int(&j, &version);
-		} else if (KEY("name")) {
-			ok = smg_json_string(&j, &s, &sn);
-			if (ok)
-				clean_text(x->peer_name, sizeof x->peer_name, s, sn);
-		} else if (KEY("group")) {
-			ok = smg_json_string(&j, &s, &sn) && sn == 2 * SMG_GROUP_LEN &&
-			     sodium_hex2bin(group, sizeof group, s, sn, NULL, NULL, NULL) == 0;
-			seen_group = ok;
-		} else if (KEY("policy")) {
-			char name[32];
-			ok = smg_json_string(&j, &s, &sn) && sn < sizeof name;
-			if (ok) {
-				memcpy(name, s, sn);
-				name[sn] = '\0';
-				int p = smg_policy_parse(name);
-				ok = p >= 0 && p != SMG_REMOTE_WINS;
-				x->peer_policy = (enum smg_policy)(ok ? p : 0);
-				seen_policy = ok;
-			}
-		} else if (KEY("dry_run")) {
-			bool d = false;
-			ok = json_bool(&j, &d);
-			x->dry = x->dry || d;
-		} else if (KEY("tables")) {
-			if (*tables)
-				ok = false;
-			else
-				ok = smg_json_strings(&j, tables, ntables);
-		} else {
-			const char *raw;
-			size_t rn;
-			ok = smg_json_skip(&j, &raw, &rn);
-		}
-#undef KEY
-	}
-	smg_json_ws(&j);
-	smg_buf_free(&scratch);
-	if (!ok || j.p != j.end || !seen_group || !seen_policy || !*tables) {
-		x->st.n[SMG_FRAME_ETYPE]++;
-		xrefuse(x, "malformed META from the peer");
-	}
-	if (version != 1)
-		xrefuse(x, "protocol version %lld is not 1", (long long)version);
-	struct smg_buf nb = SMG_BUF_INIT;
-	smg_json_add_string(&nb, x->peer_name, strlen(x->peer_name));
-	result("name %s", nb.data);
-	smg_buf_free(&nb);
-	if (memcmp(group, my_group, SMG_GROUP_LEN)) {
-		result("stat %s 1", drop_name(DROP_OTHER_GROUP));
-		xrefuse(x, "the peer is in another group");
-	}
-}
-
-static void free_names(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Rows per table: what a diff would write to its local side. */
-static void count_tables(struct xchg *x, const struct smg_diff_result *res, bool sent)
-{
-	for (size_t i = 0; i < res->ntables; i++) {
-		struct tcount *t = tcount_get(&x->tables, &x->ntables, res->tables[i].name);
-		if (sent)
-			t->sent += res->tables[i].counts.upsert[SMG_SIDE_LOCAL];
-		else
-			t->received += res->tables[i].counts.upsert[SMG_SIDE_LOCAL];
-	}
-}
-
-enum count_as { COUNT_NONE, COUNT_SENT, COUNT_RECEIVED };
-
-/* A pull diff: what the local side lacks of the remote side's rows, by
- * policy.  Changes go to out (NULL: count only). */
-static void pull_diff(struct xchg *x, const char *local, const char *remote,
-		      const struct smg_select *sel, enum smg_policy policy, const char *out,
-		      enum count_as count)
-{
-	struct smg_source *l = smg_source_open(local, sel);
-	struct smg_source *r = smg_source_open(remote, sel);
-	struct smg_diff_opts d = {.policy = policy, .dir = SMG_PULL};
-	struct smg_diff_result res;
-	struct smg_writer w;
-	int fd = out ? open_out(out) : -1;
-	if (out)
-		smg_writer_init(&w, fd, out);
-	smg_diff(l, r, &d, out ? &w : NULL, &res);
-	if (out) {
-		smg_writer_free(&w);
-		close(fd);
-	}
-	if (count != COUNT_NONE)
-		count_tables(x, &res, count == COUNT_SENT);
-	smg_diff_result_free(&res);
-	smg_source_close(l);
-	smg_source_close(r);
-}
-
-/* What the peer would pull from us, by its policy: its keys are the local
- * side, our database the remote. */
-static void rows_for_peer(struct xchg *x, const struct smg_select *sel, const char *out)
-{
-	pull_diff(x, tmppath("keys-peer"), o.db, sel, x->peer_policy, out, COUNT_SENT);
-}
-
-/*
- * The peer's rows arrive as change records (from its diff).  Turn them into
- * a row stream, hashing every row here: what we then decide and apply rests
- * on our own hashes and our own policy, not on the peer's word.
- */
-static bool selected(const struct smg_select *sel, const char *name)
-{
-	for (size_t i = 0; i < sel->ntables; i++)
-		if (!strcmp(sel->tables[i], name))
-			return true;
-	return false;
-}
-
-static void changes_to_rows(const struct smg_select *sel, const char *in, const char *out)
-{
-	struct smg_reader *r = smg_reader_open_path(in);
-	int fd = open_out(out);
-	struct smg_writer w;
-	smg_writer_init(&w, fd, out);
-	const struct smg_record *rec;
-	struct smg_value *vals = NULL;
-	size_t cap = 0;
-	unsigned char h[SMG_HASH_LEN];
-	while ((rec = smg_reader_next(r))) {
-		switch (rec->kind) {
-		case SMG_REC_TABLE:
-			if (!selected(sel, rec->table->name))
-				smg_reader_die(r, "the peer sent rows of table \"%s\", which we do not "
-					       "sync with it", rec->table->name);
-			smg_write_table(&w, rec->table);
-			break;
-		case SMG_REC_CHANGE:
-			if (rec->op != SMG_OP_UPSERT || rec->to != SMG_SIDE_LOCAL)
-				smg_reader_die(r, "the peer sent a change that is not an upsert for us");
-			smg_reader_values(r, rec, &vals, &cap);
-			for (size_t k = 0; k < rec->table->npk; k++)
-				if (smg_value_cmp(&rec->key[k], &vals[rec->table->pk_idx[k]]))
-					smg_reader_die(r, "the peer sent a row whose key and values "
-						       "disagree");
-			smg_hash_row(rec->table, vals, h);
-			smg_write_row(&w, rec->table, rec->key, h,
-				      rec->table->ts_idx >= 0 ? &vals[rec->table->ts_idx] : NULL,
-				      rec->values, rec->values_len);
-			break;
-		case SMG_REC_SUMMARY:
-			break;
-		default:
-			smg_reader_die(r, "unexpected record in the peer's rows");
-		}
-	}
-	smg_write_end(&w);
-	smg_writer_free(&w);
-	close(fd);
-	free(vals);
-	smg_reader_close(r);
-}
-
-/* Our own decision on the peer's rows: our database is the local side,
- * our policy decides.  out NULL (dry run): count what we would receive. */
-static void rows_we_take(struct xchg *x, const struct smg_select *sel, const char *rows,
-			 const char *out)
-{
-	pull_diff(x, o.db, rows, sel, o.policy, out, out ? COUNT_NONE : COUNT_RECEIVED);
-}
-
-static void exchange(struct xchg *x)
-{
-	/* what both sides sync: the tables both have selected */
-	sqlite3 *db = smg_db_open(o.db, false);
-	size_t nmine;
-	struct smg_table **mine = smg_db_tables(db, o.db, &o.sel, &nmine);
-	smg_db_close(db);
-	char **names = smg_xcalloc(nmine, sizeof *names);
-	for (size_t i = 0; i < nmine; i++)
-		names[i] = mine[i]->name;
-
-	char **theirs = NULL;
-	size_t ntheirs = 0;
-	x->dry = o.dry_run;
-	if (x->initiator) {
-		send_meta(x, names, nmine);
-		recv_meta(x, &theirs, &ntheirs);
-	} else {
-		recv_meta(x, &theirs, &ntheirs);
-		send_meta(x, names, nmine);
-	}
-	struct smg_select sel = o.sel;
-	sel.tables = NULL;
-	sel.ntables = 0;
-	for (size_t i = 0; i < nmine; i++)
-		for (size_t k = 0; k < ntheirs; k++)
-			if (!strcmp(names[i], theirs[k])) {
-				smg_select_add(&sel.tables, &sel.ntables, names[i]);
-				break;
-			}
-	if (o.verbose && sel.ntables < nmine)
-		status("%s: %zu of our %zu tables are not synced with %s", o.db,
-		       nmine - sel.ntables, nmine, x->peer_name);
-	free(names);
-	smg_tables_free(mine, nmine);
-	free_names(theirs, ntheirs);
-
-	if (sel.ntables) {
-		/* 1. keys and hashes, both ways (the client's first) */
-		uint8_t d[32], g[SMG_GROUP_LEN];
-		int fd = open_out(tmppath("keys-mine"));
-		write_keys(&sel, fd, tmppath("keys-mine"), d, g);
-		close(fd);
-		if (x->initiator) {
-			send_file(x, tmppath("keys-mine"));
-			recv_file(x, tmppath("keys-peer"), "keys");
-		} else {
-			recv_file(x, tmppath("keys-peer"), "keys");
-			send_file(x, tmppath("keys-mine"));
-		}
-		if (x->dry) {
-			/* count what each side would send; move no row */
-			rows_for_peer(x, &sel, NULL);
-			rows_we_take(x, &sel, tmppath("keys-peer"), NULL);
-		} else {
-			/* 2. the rows each side needs, by the receiver's policy */
-			rows_for_peer(x, &sel, tmppath("rows-out"));
-			if (x->initiator) {
-				send_file(x, tmppath("rows-out"));
-				recv_file(x, tmppath("rows-in"), "rows");
-			} else {
-				recv_file(x, tmppath("rows-in"), "rows");
-				send_file(x, tmppath("rows-out"));
-			}
-			changes_to_rows(&sel, tmppath("rows-in"), tmppath("rows-in.checked"));
-			rows_we_take(x, &sel, tmppath("rows-in.checked"), tmppath("changes"));
-		}
-	}
-	/* 3. both have everything: say so, then apply */
-	if (x->initiator) {
-		xsend(x, SMG_F_DONE, NULL, 0);
-		xexpect(x, SMG_F_DONE, "DONE");
-	} else {
-		xexpect(x, SMG_F_DONE, "DONE");
-		xsend(x, SMG_F_DONE, NULL, 0);
-	}
-	result("bytes %llu %llu", (unsigned long long)x->c.bytes_in,
-	       (unsigned long long)x->c.bytes_out);
-	smg_chan_close(&x->c);
-	if (sel.ntables && !x->dry) {
-		sqlite3 *wdb = smg_db_open(o.db, true);
-		struct smg_reader *r = smg_reader_open_path(tmppath("changes"));
-		struct smg_apply_opts ao = {.only = SMG_SIDE_LOCAL};
-		struct smg_apply_result ar;
-		smg_apply_sqlite(wdb, o.db, r, &ao, &ar);
-		/* compare-and-set: rows the app wrote during the exchange win;
-		 * nothing was written, the next exchange sees them */
-		if (ar.conflicts) {
-			smg_warn("%s: %lld rows changed during the exchange: nothing written; the next "
-				 "exchange takes them into account", o.db, (long long)ar.conflicts);
-			result("conflicts %lld", (long long)ar.conflicts);
-		}
-		for (size_t i = 0; i < ar.ntables; i++)
-			tcount_get(&x->tables, &x->ntables, ar.tables[i].name)->received +=
-				ar.tables[i].upserted;
-		smg_apply_result_free(&ar);
-		smg_reader_close(r);
-		smg_db_close(wdb);
-	}
-	for (size_t i = 0; i < x->ntables; i++) {
-		struct smg_buf b = SMG_BUF_INIT;
-		smg_json_add_string(&b, x->tables[i].name, strlen(x->tables[i].name));
-		result("table %lld %lld %s", (long long)x->tables[i].sent,
-		       (long long)x->tables[i].received, b.data);
-		smg_buf_free(&b);
-	}
-	smg_select_free(&(struct smg_select){.tables = sel.tables, .ntables = sel.ntables});
-	report_stats(&x->st);
-	result("ok");
 }
 
 static int connect_to(const struct sockaddr_in *sa)
@@ -869,31 +271,50 @@ static int connect_to(const struct sockaddr_in *sa)
 static void job_exchange(int fd, bool initiator, const uint8_t *expect_id,
 			 const struct sockaddr_in *sa)
 {
-	struct xchg x;
-	memset(&x, 0, sizeof x);
-	x.initiator = initiator;
-	x.c.fd = -1;
-	x.c.stats = &x.st;
-	strcpy(x.peer_name, "?");
+	struct smg_exchange_opts xo = {
+		.db = o.db, .sel = &o.sel, .policy = o.policy, .dry_run = o.dry_run,
+		.verbose = o.verbose, .name = o.name, .group = my_group,
+		.secret = have_key ? secret : NULL, .my_id = my_id, .tmpdir = tmpdir,
+	};
+	struct smg_exchange x;
+	smg_exchange_init(&x, &xo, initiator);
 	if (initiator) {
 		fd = connect_to(sa);
 		if (fd < 0)
-			xfail(&x, SMG_EXIT_NETWORK, "connect to %s:%d: %s", inet_ntoa(sa->sin_addr),
-			      ntohs(sa->sin_port), strerror(errno));
+			job_fail(&x, SMG_EXIT_NETWORK, "connect to %s:%d: %s",
+				 inet_ntoa(sa->sin_addr), ntohs(sa->sin_port), strerror(errno));
 	}
-	int e = smg_chan_handshake(&x.c, fd, have_key ? secret : NULL, initiator, my_id,
-				   x.peer_id, initiator ? IO_TIMEOUT_MS : HELLO_WAIT_MS);
+	int e = smg_exchange_handshake(&x, fd);
 	if (e)
-		xfail(&x, e == SMG_FRAME_ETAG || e == SMG_FRAME_EMODE ? SMG_EXIT_AUTH
-							      : SMG_EXIT_NETWORK,
-		      "handshake: %s", smg_frame_strerror(e));
+		job_fail(&x, e, "%s", x.error);
 	result("peer %s", idhex(x.peer_id));
 	if (expect_id && memcmp(expect_id, x.peer_id, SMG_ID_LEN))
-		xfail(&x, SMG_EXIT_DATA, "a different peer answered (id %s)", idhex(x.peer_id));
-	x.c.timeout_ms = IO_TIMEOUT_MS;
-	exchange(&x);
-	smg_buf_free(&x.in);
-	tcounts_free(x.tables, x.ntables);
+		job_fail(&x, SMG_EXIT_DATA, "a different peer answered (id %s)", idhex(x.peer_id));
+	e = smg_exchange_meta(&x);
+	if (x.peer_named) {
+		struct smg_buf nb = SMG_BUF_INIT;
+		smg_json_add_string(&nb, x.peer_name, strlen(x.peer_name));
+		result("name %s", nb.data);
+		smg_buf_free(&nb);
+	}
+	if (!e)
+		e = smg_exchange_rows(&x);
+	if (e)
+		job_fail(&x, e, "%s", x.error);
+	result("bytes %llu %llu", (unsigned long long)x.bytes_in, (unsigned long long)x.bytes_out);
+	smg_exchange_apply(&x);
+	if (x.conflicts)
+		result("conflicts %lld", (long long)x.conflicts);
+	for (size_t i = 0; i < x.ntables; i++) {
+		struct smg_buf b = SMG_BUF_INIT;
+		smg_json_add_string(&b, x.tables[i].name, strlen(x.tables[i].name));
+		result("table %lld %lld %s", (long long)x.tables[i].sent,
+		       (long long)x.tables[i].received, b.data);
+		smg_buf_free(&b);
+	}
+	report_stats(&x);
+	result("ok");
+	smg_exchange_free(&x);
 }
 
 /* ---- jobs, as the parent sees them --------------------------------------- */
@@ -982,7 +403,7 @@ static int add_peer(const uint8_t id[SMG_ID_LEN])
 		for (size_t k = 1; k < npeers; k++)
 			if (peers[k].last_seen < peers[old].last_seen)
 				old = k;
-		tcounts_free(peers[old].tables, peers[old].ntables);
+		smg_tallies_free(peers[old].tables, peers[old].ntables);
 		peers[old] = peers[--npeers];
 		if (job.peer == (int)old)
 			job.peer = -1;
@@ -997,7 +418,7 @@ static int add_peer(const uint8_t id[SMG_ID_LEN])
 	return (int)npeers++;
 }
 
-static void print_event(const struct peer *p, bool ok, const struct tcount *t, size_t nt,
+static void print_event(const struct peer *p, bool ok, const struct smg_tally *t, size_t nt,
 			const char *err);
 
 /* The child ended: read what it said and account for it. */
@@ -1015,7 +436,7 @@ static int finish_job(void)
 	bool ok = false, failed_cleanly = false;
 	char err[400] = "";
 	uint64_t bin = 0, bout = 0;
-	struct tcount *tables = NULL;
+	struct smg_tally *tables = NULL;
 	size_t ntables = 0;
 	char *line = job.out.data, *nl;
 	while (line && (nl = strchr(line, '\n'))) {
@@ -1045,7 +466,7 @@ static int finish_job(void)
 			smg_json_init(&j, line + off, strlen(line + off), &scratch);
 			if (smg_json_string(&j, &s, &sn)) {
 				char *name = smg_xstrndup(s, sn);
-				struct tcount *t = tcount_get(&tables, &ntables, name);
+				struct smg_tally *t = smg_tally_get(&tables, &ntables, name);
 				t->sent += x1;
 				t->received += x2;
 				free(name);
@@ -1065,7 +486,7 @@ static int finish_job(void)
 			size_t sn;
 			smg_json_init(&j, line + off, strlen(line + off), &scratch);
 			if (smg_json_string(&j, &s, &sn))
-				clean_text(err, sizeof err, s, sn);
+				smg_clean_text(err, sizeof err, s, sn);
 			smg_buf_free(&scratch);
 			failed_cleanly = true;
 		} else if (!strncmp(line, "name ", 5) && job.peer >= 0) {
@@ -1075,7 +496,7 @@ static int finish_job(void)
 			size_t sn;
 			smg_json_init(&j, line + 5, strlen(line + 5), &scratch);
 			if (smg_json_string(&j, &s, &sn) && !peers[job.peer].announced)
-				clean_text(peers[job.peer].name, sizeof peers[job.peer].name, s, sn);
+				smg_clean_text(peers[job.peer].name, sizeof peers[job.peer].name, s, sn);
 			smg_buf_free(&scratch);
 		} else if (!strcmp(line, "ok")) {
 			ok = true;
@@ -1123,14 +544,14 @@ static int finish_job(void)
 			snprintf(p->last_error, sizeof p->last_error, "%s", err);
 		}
 		for (size_t i = 0; i < ntables; i++) {
-			struct tcount *t = tcount_get(&p->tables, &p->ntables, tables[i].name);
+			struct smg_tally *t = smg_tally_get(&p->tables, &p->ntables, tables[i].name);
 			t->sent += tables[i].sent;
 			t->received += tables[i].received;
 		}
 	}
 	int64_t got = 0;
 	for (size_t i = 0; i < ntables; i++) {
-		struct tcount *t = tcount_get(&totals, &ntotals, tables[i].name);
+		struct smg_tally *t = smg_tally_get(&totals, &ntotals, tables[i].name);
 		t->sent += tables[i].sent;
 		t->received += tables[i].received;
 		total_sent += tables[i].sent;
@@ -1146,7 +567,7 @@ static int finish_job(void)
 	print_event(p ? p : &anon, ok, tables, ntables, ok ? NULL : err);
 	if (bin || bout)
 		verbose("%llu bytes in, %llu out", (unsigned long long)bin, (unsigned long long)bout);
-	tcounts_free(tables, ntables);
+	smg_tallies_free(tables, ntables);
 	/* our rows changed: what we announce must too */
 	return got > 0 ? -1 : 0;
 }
@@ -1157,20 +578,14 @@ static int run_digest(void)
 	start_job(JOB_DIGEST, -1, -1, NULL);
 	char buf[512];
 	ssize_t n;
-	while ((n = read(job.fd, buf, sizeof buf)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
+	while ((n = smg_read_retry(job.fd, buf, sizeof buf)) > 0)
 		smg_buf_add(&job.out, buf, (size_t)n);
-	}
 	return finish_job();
 }
 
 /* ---- reports ------------------------------------------------------------------ */
 
-static void json_tables(struct smg_buf *b, const struct tcount *t, size_t n)
+static void json_tables(struct smg_buf *b, const struct smg_tally *t, size_t n)
 {
 	smg_buf_addc(b, '{');
 	for (size_t i = 0; i < n; i++) {
@@ -1209,7 +624,7 @@ static const char *peer_label(const struct peer *p)
 	return buf;
 }
 
-static void print_event(const struct peer *p, bool ok, const struct tcount *t, size_t nt,
+static void print_event(const struct peer *p, bool ok, const struct smg_tally *t, size_t nt,
 			const char *err)
 {
 	int64_t s = 0, r = 0;
@@ -1248,7 +663,7 @@ static void print_summary(void)
 {
 	struct smg_buf b = SMG_BUF_INIT;
 	char gh[65];
-	hex(my_group, SMG_GROUP_LEN, gh);
+	smg_hex(my_group, SMG_GROUP_LEN, gh);
 	if (o.json) {
 		smg_buf_addf(&b, "{\"program\":\"smg-beacon\",\"version\":\"%s\",\"insecure\":%s,"
 			     "\"dry_run\":%s,\"database\":", SMG_VERSION,
@@ -1496,7 +911,7 @@ static void default_name(void)
 {
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
-	clean_text(o.name, sizeof o.name, host, strlen(host));
+	smg_clean_text(o.name, sizeof o.name, host, strlen(host));
 	if (!o.name[0])
 		strcpy(o.name, "smg-beacon");
 }
@@ -1655,10 +1070,10 @@ static int run(void)
 			receive_udp();
 		if (np > 1 && pf[1].revents && pf[1].fd == job.fd) {
 			char buf[4096];
-			ssize_t n = read(job.fd, buf, sizeof buf);
+			ssize_t n = smg_read_retry(job.fd, buf, sizeof buf);
 			if (n > 0)
 				smg_buf_add(&job.out, buf, (size_t)n);
-			else if (n == 0 || errno != EINTR) {
+			else {
 				if (finish_job() < 0 && !o.once) {
 					db_changed();	/* our own write: digest it once */
 					run_digest();
@@ -1679,10 +1094,10 @@ static int run(void)
 	/* stop asked: the exchange in progress finishes first */
 	while (job.kind != JOB_NONE) {
 		char buf[4096];
-		ssize_t n = read(job.fd, buf, sizeof buf);
+		ssize_t n = smg_read_retry(job.fd, buf, sizeof buf);
 		if (n > 0)
 			smg_buf_add(&job.out, buf, (size_t)n);
-		else if (n == 0 || errno != EINTR)
+		else
 			finish_job();
 	}
 	/* a daemon reports failures as it goes; --once sums them up */
@@ -1730,7 +1145,7 @@ int main(int argc, char **argv)
 	 * unless the configuration says otherwise in so many words */
 	o.policy = SMG_NEWER_WINS;
 	if (cfg.doc && smg_toml_get(smg_toml_root(cfg.doc), "sync.conflict_resolution"))
-		o.policy = (enum smg_policy)cfg.sync.conflict_resolution;
+		o.policy = cfg.sync.conflict_resolution;
 	default_name();
 	const char *secret_file = NULL;
 	int c;
@@ -1755,14 +1170,8 @@ int main(int argc, char **argv)
 		case O_PTIMEOUT: o.peer_timeout_ms = parse_secs(optarg, "--peer-timeout"); break;
 		case O_WAIT: o.wait_ms = parse_secs(optarg, "--wait"); break;
 		case O_GROUP: o.group = optarg; break;
-		case O_NAME: clean_text(o.name, sizeof o.name, optarg, strlen(optarg)); break;
-		case 'p': {
-			int p = smg_policy_parse(optarg);
-			if (p < 0)
-				smg_die(SMG_EXIT_USAGE, "unknown policy \"%s\"", optarg);
-			o.policy = (enum smg_policy)p;
-			break;
-		}
+		case O_NAME: smg_clean_text(o.name, sizeof o.name, optarg, strlen(optarg)); break;
+		case 'p': o.policy = smg_policy_arg(optarg); break;
 		case 'v': o.verbose = true; break;
 		case 'h': smg_usage(usage, true);
 		case O_VERSION: smg_version();
@@ -1816,7 +1225,7 @@ int main(int argc, char **argv)
 	randombytes_buf(my_id, sizeof my_id);
 	smg_guard_init(&guard, SMG_ANNOUNCE_WINDOW_MS);
 	if (o.group) {
-		group_from_name(o.group, my_group);
+		smg_group_from_name(o.group, my_group);
 		fixed_group = true;
 	}
 	int rc = run_digest();
@@ -1826,7 +1235,7 @@ int main(int argc, char **argv)
 	}
 	open_sockets();
 	char gh[65];
-	hex(my_group, SMG_GROUP_LEN, gh);
+	smg_hex(my_group, SMG_GROUP_LEN, gh);
 	status("%s: id %.8s, group %.16s, %s on port %d%s", o.db, idhex(my_id), gh,
 	       have_key ? "encrypted" : "NOT encrypted", o.port,
 	       o.dry_run ? ", dry run (passive, writes nothing)" : "");

@@ -164,12 +164,7 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 				smg_die(SMG_EXIT_USAGE, "unknown direction \"%s\" (push, pull or sync)", optarg);
 			o->dir = (enum smg_direction)v;
 			break;
-		case 'p':
-			if ((v = smg_policy_parse(optarg)) < 0)
-				smg_die(SMG_EXIT_USAGE, "unknown policy \"%s\" (local_wins, remote_wins, "
-					"newer_wins or uuid_v7_wins)", optarg);
-			o->policy = (enum smg_policy)v;
-			break;
+		case 'p': o->policy = smg_policy_arg(optarg); break;
 		case 'D': o->del = true; break;
 		case 'A': o->add_columns = true; break;
 		case 'r': *report = smg_report_parse(optarg); break;
@@ -210,8 +205,12 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o, &sel, &report, &exit_code, &print_config, &report_file);
 	if (report_file && report < 0)
 		report = SMG_REPORT_TEXT;
-	if (print_config)
-		return print_effective_config(&cfg, print_config);
+	if (print_config) {
+		int rc = print_effective_config(&cfg, print_config);
+		smg_select_free(&sel);
+		smg_config_free(&cfg);
+		return rc;
+	}
 	o.progress = smg_progress_enabled();
 	/* one side may lack a named table (it is then created or filled);
 	 * smg_diff checks that at least one side has it */
@@ -221,6 +220,10 @@ int main(int argc, char **argv)
 	o.tables_from_cli = sel.tables_from_cli;
 	struct smg_source *local = smg_source_open(argv[optind], &sel);
 	struct smg_source *remote = smg_source_open(argv[optind + 1], &sel);
+	if (o.policy == SMG_NEWER_WINS || o.policy == SMG_UUID_V7_WINS) {
+		smg_source_check_timestamps(local);	/* the timestamps decide */
+		smg_source_check_timestamps(remote);
+	}
 	if (smg_source_is_db(local) && smg_source_is_db(remote)) {
 		smg_source_read_ahead(local);
 		smg_source_read_ahead(remote);

@@ -20,6 +20,9 @@ struct target_table {
 	sqlite3_stmt *upsert, *del;
 	sqlite3_stmt *insert;		/* ... ON CONFLICT(key) DO NOTHING */
 	sqlite3_stmt *current;		/* the synced columns of one row, by key */
+	/* UPDATE / DELETE ... WHERE key AND smg_row_hash(columns) IS the hash
+	 * the diff saw: compare-and-set in the statement that writes */
+	sqlite3_stmt *update_if, *delete_if;
 	struct smg_table *seen;		/* t as the diff saw it, when columns were added */
 	struct smg_value *cur;		/* its values (t->ncols) */
 	/* Upserts a UNIQUE constraint stopped, to try again once the table's
@@ -143,6 +146,8 @@ static void close_table(struct target_table *tt)
 	sqlite3_finalize(tt->insert);
 	sqlite3_finalize(tt->del);
 	sqlite3_finalize(tt->current);
+	sqlite3_finalize(tt->update_if);
+	sqlite3_finalize(tt->delete_if);
 	free(tt->cur);
 	smg_buf_free(&tt->deferred);
 	smg_table_free(tt->t);
@@ -156,6 +161,29 @@ static bool has_added(const struct smg_apply_table *res, const char *col)
 		if (!strcmp(res->added[k], col))
 			return true;
 	return false;
+}
+
+/* The one table smg_row_hash() hashes for: the table open now (one at a
+ * time, on one thread). */
+static const struct smg_table *row_hash_table;
+
+/* smg_row_hash(c1, ..., cn): the row hash of the columns as the diff saw
+ * them, so that the statement that writes a row is the one that checks it. */
+static void row_hash_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct smg_table *t = row_hash_table;
+	struct smg_value v[64], *vals = (size_t)argc <= 64 ? v : smg_xcalloc((size_t)argc, sizeof *vals);
+	unsigned char h[SMG_HASH_LEN];
+	if (!t || (size_t)argc != t->ncols) {
+		sqlite3_result_error(ctx, "smg_row_hash: not the open table's columns", -1);
+	} else {
+		for (int i = 0; i < argc; i++)
+			smg_sqlite_value(argv[i], &vals[i]);
+		smg_hash_row(t, vals, h);
+		sqlite3_result_blob(ctx, h, SMG_HASH_LEN, SQLITE_TRANSIENT);
+	}
+	if (vals != v)
+		free(vals);
 }
 
 /* The read compare-and-set makes: the row as the diff saw it, that is
@@ -180,6 +208,46 @@ static void prepare_check(sqlite3 *db, const char *dbname, struct target_table *
 	smg_sql_select_row(&sql, st);
 	tt->current = prepare(db, sql.data, dbname);
 	tt->cur = smg_xcalloc(st->ncols, sizeof *tt->cur);
+	row_hash_table = st;
+	smg_buf_free(&sql);
+}
+
+/* " AND smg_row_hash(c1, ...) IS ?" over the columns the diff saw. */
+static void add_hash_match(struct smg_buf *sql, const struct smg_table *seen)
+{
+	smg_buf_adds(sql, " AND smg_row_hash(");
+	smg_sql_idents(sql, seen->cols, seen->ncols, NULL);
+	smg_buf_adds(sql, ") IS ?");
+}
+
+/* UPDATE t SET c = ? (the columns not in the key) WHERE key IS ? AND the
+ * row hashes to ?; and the DELETE the same way. */
+static void prepare_checked_writes(sqlite3 *db, const char *dbname, struct target_table *tt)
+{
+	const struct smg_table *t = tt->t, *seen = tt->seen ? tt->seen : t;
+	struct smg_buf sql = SMG_BUF_INIT;
+	if (t->ncols > t->npk) {
+		smg_buf_adds(&sql, "UPDATE ");
+		smg_sql_ident(&sql, t->name);
+		bool first = true;
+		for (size_t i = 0; i < t->ncols; i++) {
+			if (smg_sql_is_key(t, i))
+				continue;
+			smg_buf_adds(&sql, first ? " SET " : ",");
+			smg_sql_ident(&sql, t->cols[i]);
+			smg_buf_adds(&sql, "=?");
+			first = false;
+		}
+		smg_sql_key_match(&sql, t);
+		add_hash_match(&sql, seen);
+		tt->update_if = prepare(db, sql.data, dbname);
+		smg_buf_reset(&sql);
+	}
+	smg_buf_adds(&sql, "DELETE FROM ");
+	smg_sql_ident(&sql, t->name);
+	smg_sql_key_match(&sql, t);
+	add_hash_match(&sql, seen);
+	tt->delete_if = prepare(db, sql.data, dbname);
 	smg_buf_free(&sql);
 }
 
@@ -211,6 +279,7 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 		tt->missing = true;
 		return;
 	}
+	prepare_checked_writes(db, dbname, tt);
 	struct smg_buf sql = SMG_BUF_INIT;
 	smg_sql_upsert_row(&sql, t);
 	tt->upsert = prepare(db, sql.data, dbname);
@@ -510,6 +579,44 @@ static void defer(struct target_table *tt, const struct smg_record *rec)
 	tt->ndeferred++;
 }
 
+/* The update or delete of a row only if it still hashes to what the diff
+ * saw: 1 when written, 0 when the row is not that row (any more), -1 when
+ * an update met a UNIQUE constraint (deferred: the row was as seen). */
+static int try_checked_write(struct target_table *tt, const struct smg_record *rec,
+			     struct smg_reader *r, const char *dbname, struct smg_value **vals,
+			     size_t *cap)
+{
+	const struct smg_table *t = tt->t;
+	sqlite3_stmt *st;
+	int n = 1;
+	if (rec->op == SMG_OP_DELETE) {
+		st = tt->delete_if;
+	} else {
+		st = tt->update_if;
+		values_of(rec, r, t, vals, cap);
+		for (size_t i = 0; i < t->ncols; i++)
+			if (!smg_sql_is_key(t, i))
+				smg_bind_value(st, n++, &(*vals)[i]);
+	}
+	for (size_t k = 0; k < t->npk; k++)
+		smg_bind_value(st, n++, &rec->key[k]);
+	sqlite3_bind_blob(st, n, rec->expect_hash, SMG_HASH_LEN, SQLITE_STATIC);
+	sqlite3 *db = sqlite3_db_handle(st);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		if (rec->op == SMG_OP_UPSERT && sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE) {
+			done(st);
+			return -1;
+		}
+		struct smg_value *row = smg_xcalloc(t->ncols, sizeof *row);
+		for (size_t k = 0; k < t->npk; k++)
+			row[t->pk_idx[k]] = rec->key[k];
+		die_write(db, dbname, t, rec->op == SMG_OP_UPSERT ? *vals : row);
+	}
+	done(st);
+	return sqlite3_changes(db) ? 1 : 0;
+}
+
 static void apply_change(struct target_table *tt, const struct smg_record *rec,
 			 struct smg_reader *r, const char *dbname, bool dry_run,
 			 struct smg_value **vals, size_t *cap, struct smg_apply_result *res)
@@ -530,6 +637,21 @@ static void apply_change(struct target_table *tt, const struct smg_record *rec,
 			return;
 		}
 		/* a row is there: the general check says what it is */
+	}
+	/* A row the diff saw: the write that checks it, and only when it
+	 * finds the row otherwise, the read that says why. */
+	if (rec->expect == SMG_EXPECT_HASH && !dry_run && !tt->missing &&
+	    (rec->op == SMG_OP_DELETE || tt->update_if)) {
+		int got = try_checked_write(tt, rec, r, dbname, vals, cap);
+		if (got != 0) {
+			if (rec->op == SMG_OP_DELETE)
+				tt->res->deleted++;
+			else
+				tt->res->upserted++;
+			if (got < 0)
+				defer(tt, rec);
+			return;
+		}
 	}
 	if (still_as_seen(tt, rec, r, dbname, vals, cap, res) != CAS_WRITE)
 		return;
@@ -566,11 +688,9 @@ static void check_foreign_keys(sqlite3 *db, const char *dbname, struct smg_apply
 		struct smg_apply_table *t = &res->tables[i];
 		if (!t->upserted && !t->deleted)
 			continue;
-		struct smg_buf sql = SMG_BUF_INIT;
-		smg_buf_adds(&sql, "SELECT \"table\", rowid, parent FROM pragma_foreign_key_check(");
-		smg_json_add_string(&sql, t->name, strlen(t->name));	/* a string literal */
-		smg_buf_addc(&sql, ')');
-		sqlite3_stmt *st = prepare(db, sql.data, dbname);
+		sqlite3_stmt *st = prepare(db, "SELECT \"table\", rowid, parent FROM "
+					   "pragma_foreign_key_check(?)", dbname);
+		sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			res->nfk++;
 			if (res->fk.len > 8000)
@@ -585,7 +705,6 @@ static void check_foreign_keys(sqlite3 *db, const char *dbname, struct smg_apply
 			smg_buf_addc(&res->fk, '}');
 		}
 		sqlite3_finalize(st);
-		smg_buf_free(&sql);
 	}
 }
 
@@ -597,6 +716,7 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 	size_t cap = 0;
 	int64_t n = 0;
 	memset(res, 0, sizeof *res);
+	sqlite3_create_function(db, "smg_row_hash", -1, SQLITE_UTF8, NULL, row_hash_fn, NULL, NULL);
 	if (!o->dry_run) {
 		apply_db = db;
 		smg_atdie(rollback);

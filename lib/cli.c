@@ -6,15 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const default_excluded[] = {"sqlite_sequence", "_cf_KV",
-					      "__drizzle_migrations"};
-
 void smg_select_defaults(struct smg_select *sel)
 {
 	memset(sel, 0, sizeof *sel);
 	sel->ts = "updated_at";
-	for (size_t i = 0; i < sizeof default_excluded / sizeof *default_excluded; i++)
-		smg_select_add(&sel->exclude_tables, &sel->nexclude_tables, default_excluded[i]);
+	for (size_t i = 0; smg_default_exclude_tables[i]; i++)
+		smg_select_add(&sel->exclude_tables, &sel->nexclude_tables,
+			       smg_default_exclude_tables[i]);
 }
 
 static void add_comma_list(char ***list, size_t *n, const char *arg)
@@ -67,7 +65,7 @@ void smg_cli_config(struct smg_config *c, int argc, char **argv, struct smg_sele
 	sel->ts = c->sync.timestamp_column && *c->sync.timestamp_column ? c->sync.timestamp_column
 									: NULL;
 	if (diff)
-		diff->policy = (enum smg_policy)c->sync.conflict_resolution;
+		diff->policy = c->sync.conflict_resolution;
 }
 
 bool smg_select_getopt(struct smg_select *sel, int c, const char *arg)
@@ -122,6 +120,18 @@ enum smg_report smg_report_parse(const char *s)
 	smg_die(SMG_EXIT_USAGE, "unknown report format \"%s\" (text, json or none)", s);
 }
 
+enum smg_policy smg_policy_arg(const char *s)
+{
+	int p = smg_policy_parse(s);
+	if (p >= 0)
+		return (enum smg_policy)p;
+	struct smg_buf names = SMG_BUF_INIT;
+	for (int i = 0; i < SMG_NPOLICIES; i++)
+		smg_buf_addf(&names, "%s%s", i == 0 ? "" : i == SMG_NPOLICIES - 1 ? " or " : ", ",
+			     smg_policy_names[i]);
+	smg_die(SMG_EXIT_USAGE, "unknown policy \"%s\" (%s)", s, names.data);
+}
+
 static void sh_assign(const char *name, const char *value)
 {
 	printf("%s='", name);
@@ -157,7 +167,7 @@ void smg_config_print_sh(struct smg_config *c)
 	char *label = config_target_label(c);
 	sh_assign("smg_target_label", label);
 	free(label);
-	sh_assign("smg_policy", smg_conflict_names[c->sync.conflict_resolution]);
+	sh_assign("smg_policy", smg_policy_names[c->sync.conflict_resolution]);
 	printf("smg_watch_interval=%d\n", c->sync.watch_interval_secs);
 	sh_assign("smg_stash_url", c->stash.url);
 	printf("smg_stash_max_attempts=%d\n", c->stash.max_attempts);

@@ -33,7 +33,8 @@
 	"      --no-timestamp         no timestamp column\n"
 
 /* Defaults: timestamp column updated_at; tables that are never user data
- * (sqlite_sequence, _cf_KV, __drizzle_migrations) excluded. */
+ * (smg_default_exclude_tables: sqlite_sequence, _cf_KV, __drizzle_migrations)
+ * excluded. */
 void smg_select_defaults(struct smg_select *sel);
 /*
  * Load the configuration named by -c/--config anywhere in argv (it must
@@ -57,5 +58,7 @@ _Noreturn void smg_version(void);
 
 enum smg_report { SMG_REPORT_TEXT, SMG_REPORT_JSON, SMG_REPORT_NONE };
 enum smg_report smg_report_parse(const char *s);
+/* The policy -p names; dies with exit 2 naming every policy when unknown. */
+enum smg_policy smg_policy_arg(const char *s);
 
 #endif

@@ -8,6 +8,7 @@
  * field in config.h and its lines in config.example.toml).
  */
 #include "config.h"
+#include "db.h"
 #include "smg.h"
 
 #include <ctype.h>
@@ -21,9 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-const char *const smg_conflict_names[] = {
-	"local_wins", "remote_wins", "newer_wins", "uuid_v7_wins", NULL,
-};
 const char *const smg_target_type_names[] = {
 	"", "sqlite", "d1", "http", "command", NULL,
 };
@@ -57,12 +55,18 @@ static const char *bad_secret(const char *s)
 	       : "must be 64 hexadecimal characters (`openssl rand -hex 32` makes one)";
 }
 
-static const char *const default_exclude_tables[] = {
+const char *const smg_default_exclude_tables[] = {
 	"sqlite_sequence", "_cf_KV", "__drizzle_migrations", NULL,
 };
 
 #define KEY(n, k, field) .name = n, .kind = k, .off = offsetof(struct smg_config, field)
-#define AT_LEAST(lo) .min = (lo), .max = INT_MAX
+/* Every integer key has a range, and an error names it whole: "at least
+ * 1" alone reads wrong for a value too large for an int. */
+#define RANGE(lo, hi) .min = (lo), .max = (hi)
+#define AT_LEAST(lo) RANGE(lo, INT_MAX)
+#define HOUR_MS (3600 * 1000)
+#define DAY_SECS 86400
+#define WEEK_SECS (7 * DAY_SECS)
 
 static const struct key keys[] = {
 	{KEY("local_db", K_STRING, local_db)},
@@ -81,24 +85,27 @@ static const struct key keys[] = {
 	{KEY("target.command", K_STRING, target.command)},
 
 	{KEY("sync.tables", K_LIST, sync.tables)},
-	{KEY("sync.exclude_tables", K_LIST, sync.exclude_tables), .list = default_exclude_tables},
+	{KEY("sync.exclude_tables", K_LIST, sync.exclude_tables), .list = smg_default_exclude_tables},
 	{KEY("sync.timestamp_column", K_STRING, sync.timestamp_column), .s = "updated_at"},
 	{KEY("sync.conflict_resolution", K_CHOICE, sync.conflict_resolution),
-	 .choices = smg_conflict_names},
+	 .choices = smg_policy_names},
 	{KEY("sync.exclude_columns", K_LIST, sync.exclude_columns)},
-	{KEY("sync.max_retries", K_INT, sync.max_retries), .i = 5, AT_LEAST(0)},
+	{KEY("sync.max_retries", K_INT, sync.max_retries), .i = 5, RANGE(0, 100)},
 	{KEY("sync.initial_retry_delay_ms", K_INT, sync.initial_retry_delay_ms), .i = 500,
-	 AT_LEAST(0)},
-	{KEY("sync.max_retry_delay_ms", K_INT, sync.max_retry_delay_ms), .i = 30000, AT_LEAST(0)},
+	 RANGE(0, HOUR_MS)},
+	{KEY("sync.max_retry_delay_ms", K_INT, sync.max_retry_delay_ms), .i = 30000,
+	 RANGE(0, HOUR_MS)},
 	{KEY("sync.backoff_multiplier", K_FLOAT, sync.backoff_multiplier), .f = 2.0,
 	 .min = 1, .max = 1000},
-	{KEY("sync.batch_size", K_INT, sync.batch_size), .i = 100, AT_LEAST(1)},
+	{KEY("sync.batch_size", K_INT, sync.batch_size), .i = 100, RANGE(1, 100000)},
 	{KEY("sync.max_statement_bytes", K_INT, sync.max_statement_bytes), .i = 100000,
-	 AT_LEAST(1)},
-	{KEY("sync.watch_interval_secs", K_INT, sync.watch_interval_secs), .i = 60, AT_LEAST(1)},
-	{KEY("sync.timeout_secs", K_INT, sync.timeout_secs), .i = 600, AT_LEAST(1)},
-	{KEY("sync.low_speed_limit", K_INT, sync.low_speed_limit), .i = 1024, AT_LEAST(1)},
-	{KEY("sync.low_speed_secs", K_INT, sync.low_speed_secs), .i = 60, AT_LEAST(1)},
+	 RANGE(1, 1000000000)},	/* SQLite's own limit on a statement */
+	{KEY("sync.watch_interval_secs", K_INT, sync.watch_interval_secs), .i = 60,
+	 RANGE(1, WEEK_SECS)},
+	{KEY("sync.busy_timeout_ms", K_INT, sync.busy_timeout_ms), .i = 10000, RANGE(0, HOUR_MS)},
+	{KEY("sync.timeout_secs", K_INT, sync.timeout_secs), .i = 600, RANGE(1, WEEK_SECS)},
+	{KEY("sync.low_speed_limit", K_INT, sync.low_speed_limit), .i = 1024, RANGE(1, 1000000000)},
+	{KEY("sync.low_speed_secs", K_INT, sync.low_speed_secs), .i = 60, RANGE(1, WEEK_SECS)},
 
 	{KEY("stash.url", K_STRING, stash.url)},
 	{KEY("stash.endpoint", K_STRING, stash.endpoint)},
@@ -110,18 +117,18 @@ static const struct key keys[] = {
 	{KEY("stash.session_token", K_STRING, stash.session_token), .secret = true,
 	 .env = {"AWS_SESSION_TOKEN"}},
 	{KEY("stash.path_style", K_BOOL, stash.path_style), .i = 1},
-	{KEY("stash.max_attempts", K_INT, stash.max_attempts), .i = 5, AT_LEAST(1)},
-	{KEY("stash.timeout_secs", K_INT, stash.timeout_secs), .i = 3600, AT_LEAST(1)},
-	{KEY("stash.low_speed_limit", K_INT, stash.low_speed_limit), .i = 1024, AT_LEAST(1)},
-	{KEY("stash.low_speed_secs", K_INT, stash.low_speed_secs), .i = 60, AT_LEAST(1)},
+	{KEY("stash.max_attempts", K_INT, stash.max_attempts), .i = 5, RANGE(1, 100)},
+	{KEY("stash.timeout_secs", K_INT, stash.timeout_secs), .i = 3600, RANGE(1, WEEK_SECS)},
+	{KEY("stash.low_speed_limit", K_INT, stash.low_speed_limit), .i = 1024, RANGE(1, 1000000000)},
+	{KEY("stash.low_speed_secs", K_INT, stash.low_speed_secs), .i = 60, RANGE(1, WEEK_SECS)},
 
-	{KEY("broadcast.port", K_INT, broadcast.port), .i = 31337, .min = 1, .max = 65535},
-	{KEY("broadcast.interval_secs", K_INT, broadcast.interval_secs), .i = 5, AT_LEAST(1)},
+	{KEY("broadcast.port", K_INT, broadcast.port), .i = 31337, RANGE(1, 65535)},
+	{KEY("broadcast.interval_secs", K_INT, broadcast.interval_secs), .i = 5, RANGE(1, 3600)},
 	{KEY("broadcast.group", K_STRING, broadcast.group)},
 	{KEY("broadcast.secret", K_STRING, broadcast.secret), .secret = true,
 	 .env = {"SMUGGLR_BROADCAST_SECRET"}, .check = bad_secret},
 	{KEY("broadcast.peer_timeout_secs", K_INT, broadcast.peer_timeout_secs), .i = 30,
-	 AT_LEAST(1)},
+	 RANGE(1, DAY_SECS)},
 	{KEY("broadcast.insecure", K_BOOL, broadcast.insecure)},
 };
 
@@ -307,9 +314,7 @@ static int read_string(struct loader *L, const struct key *k, const struct src *
 static int out_of_range(struct loader *L, const struct key *k, const struct src *src,
 			const char *got)
 {
-	if (k->max == INT_MAX)
-		return bad(L, src, "%s must be at least %g, got %s", k->name, k->min, got);
-	return bad(L, src, "%s must be between %g and %g, got %s", k->name, k->min, k->max, got);
+	return bad(L, src, "%s must be between %.15g and %.15g, got %s", k->name, k->min, k->max, got);
 }
 
 static int read_int(struct loader *L, const struct key *k, const struct src *src)
@@ -606,6 +611,8 @@ void smg_config_load(struct smg_config *c, const char *path, bool must_exist)
 	int rc = smg_config_read(c, path, must_exist, err, sizeof err);
 	if (rc)
 		smg_die(rc, "%s", err);
+	/* the one setting every database this program opens from now on follows */
+	smg_db_set_busy_timeout(c->sync.busy_timeout_ms);
 }
 
 /* ---- wrangler's local D1 database ---- */

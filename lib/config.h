@@ -21,14 +21,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "policy.h"
 #include "toml.h"
-
-enum smg_conflict {
-	SMG_CONFLICT_LOCAL_WINS,
-	SMG_CONFLICT_REMOTE_WINS,
-	SMG_CONFLICT_NEWER_WINS,
-	SMG_CONFLICT_UUID_V7_WINS,
-};
 
 /* NONE: no [target] and no database_id; the verbs say what is missing. */
 enum smg_target_type {
@@ -52,9 +46,12 @@ enum smg_profile {
 
 /* Names as written in the file, indexed by the enums above; NULL-terminated.
  * The NONE entries are "" (they cannot be written). */
-extern const char *const smg_conflict_names[];
 extern const char *const smg_target_type_names[];
 extern const char *const smg_profile_names[];
+
+/* [sync] exclude_tables when unset, and what every selection starts with:
+ * SQLite's and the tools' bookkeeping; NULL-terminated. */
+extern const char *const smg_default_exclude_tables[];
 
 struct smg_strlist {
 	char **v;
@@ -90,7 +87,7 @@ struct smg_config {
 		struct smg_strlist tables;	/* empty: every table */
 		struct smg_strlist exclude_tables;
 		char *timestamp_column;
-		enum smg_conflict conflict_resolution;
+		enum smg_policy conflict_resolution;
 		struct smg_strlist exclude_columns;	/* globs */
 		int max_retries;
 		int initial_retry_delay_ms;
@@ -105,6 +102,7 @@ struct smg_config {
 		int timeout_secs;
 		int low_speed_limit;
 		int low_speed_secs;
+		int busy_timeout_ms;	/* a SQLite file locked by another process */
 	} sync;
 
 	struct {
@@ -142,7 +140,8 @@ struct smg_config {
  */
 int smg_config_read(struct smg_config *c, const char *path, bool must_exist,
 		    char *err, size_t errlen);
-/* The same, dying with the message and exit code on error. */
+/* The same, dying with the message and exit code on error, and making
+ * sync.busy_timeout_ms the wait of every database opened afterwards. */
 void smg_config_load(struct smg_config *c, const char *path, bool must_exist);
 void smg_config_free(struct smg_config *c);
 

@@ -3,11 +3,13 @@
  */
 #include "db.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void smg_select_add(char ***list, size_t *n, const char *name)
 {
@@ -30,6 +32,56 @@ void smg_select_free(struct smg_select *s)
 	memset(s, 0, sizeof *s);
 }
 
+static int busy_timeout_ms = 10000;
+
+void smg_db_set_busy_timeout(int ms)
+{
+	busy_timeout_ms = ms;
+}
+
+int smg_db_exit_code(int rc)
+{
+	switch (rc & 0xff) {	/* the primary code of an extended one */
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return SMG_EXIT_DATA;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return SMG_EXIT_CONFLICT;
+	default:
+		return SMG_EXIT_FAILURE;
+	}
+}
+
+/* SQLite opens a file it may not write read-only without a word, and the
+ * first write then fails as if the data were at fault: say it up front.
+ * The directory counts too: the rollback journal is created beside. */
+static void check_writable(sqlite3 *db, const char *path)
+{
+	if (sqlite3_db_readonly(db, "main") == 1)
+		smg_die(SMG_EXIT_FAILURE, "%s: the database is read-only to this user "
+			"(permission denied, or a read-only file system): cannot write it", path);
+	sqlite3_stmt *st;
+	bool journal = true;	/* memory and off keep no file beside */
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const char *mode = (const char *)sqlite3_column_text(st, 0);
+		journal = mode && strcmp(mode, "memory") && strcmp(mode, "off");
+	}
+	sqlite3_finalize(st);
+	if (!journal)
+		return;
+	char *dir = smg_xstrdup(path), *slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir] = '\0';	/* "/x.db" lives in "/" */
+	const char *d = slash ? dir : ".";
+	if (access(d, W_OK) != 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+		smg_die(SMG_EXIT_FAILURE, "%s: the directory %s is read-only to this user (%s): "
+			"SQLite cannot create its journal there, so the database cannot be written",
+			path, d, strerror(errno));
+	free(dir);
+}
+
 sqlite3 *smg_db_open(const char *path, bool writable)
 {
 	struct stat st;
@@ -41,12 +93,16 @@ sqlite3 *smg_db_open(const char *path, bool writable)
 	int flags = (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK)
 		smg_die(SMG_EXIT_FAILURE, "%s: cannot open: %s", path, sqlite3_errmsg(db));
-	sqlite3_busy_timeout(db, 10000);
+	sqlite3_busy_timeout(db, busy_timeout_ms);
 	int rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
-	if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+	if (rc == SQLITE_NOTADB)
 		smg_die(SMG_EXIT_DATA, "%s: not a SQLite database", path);
+	if (rc == SQLITE_CORRUPT)
+		smg_die(SMG_EXIT_DATA, "%s: a corrupt SQLite database: %s", path, sqlite3_errmsg(db));
 	if (rc != SQLITE_OK)
-		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, sqlite3_errmsg(db));
+		smg_die(smg_db_exit_code(rc), "%s: %s", path, sqlite3_errmsg(db));
+	if (writable)
+		check_writable(db, path);
 	return db;
 }
 
@@ -58,8 +114,10 @@ void smg_db_close(sqlite3 *db)
 static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		smg_die(SMG_EXIT_FAILURE, "SQL error: %s (in %s)", sqlite3_errmsg(db), sql);
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		smg_die(smg_db_exit_code(rc), "%s: %s (in %s)", sqlite3_db_filename(db, "main"),
+			sqlite3_errmsg(db), sql);
 	return st;
 }
 
@@ -78,6 +136,10 @@ bool smg_db_has_table(sqlite3 *db, const char *name)
 static const char table_query[] =
 	"SELECT name FROM pragma_table_list WHERE schema='main' AND type='table' "
 	"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name COLLATE BINARY";
+
+static const char virtual_query[] =
+	"SELECT name FROM pragma_table_list WHERE schema='main' AND type='virtual' "
+	"ORDER BY name COLLATE BINARY";
 
 sqlite3_stmt *smg_db_table_names(sqlite3 *db)
 {
@@ -166,6 +228,44 @@ struct smg_table *smg_db_table(sqlite3 *db, const char *name, const struct smg_s
 	return smg_table_done(t, sel->ts, why);
 }
 
+/* The module of a virtual table ("fts5"), or NULL for an ordinary table. */
+static char *virtual_module(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT sql FROM sqlite_schema WHERE type='table' AND name=? "
+				       "AND sql LIKE 'CREATE VIRTUAL TABLE%'");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	char *module = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *sql = (const char *)sqlite3_column_text(st, 0);
+		const char *u = sql ? strcasestr(sql, " USING ") : NULL;
+		size_t n = 0;
+		if (u)
+			for (u += 7; u[n] && (isalnum((unsigned char)u[n]) || u[n] == '_'); n++)
+				;
+		module = n ? smg_xstrndup(u, n) : smg_xstrdup("unknown module");
+	}
+	sqlite3_finalize(st);
+	return module;
+}
+
+/* A virtual table's rows live where its module keeps them (FTS5 in its
+ * shadow tables, which are never synced): writing rows into it would not
+ * make the two sides agree.  Named ones are an error, others a warning. */
+static bool virtual_table_skipped(sqlite3 *db, const char *dbname, const char *name,
+				  bool named)
+{
+	char *module = virtual_module(db, name);
+	if (!module)
+		return false;
+	if (named)
+		smg_die(SMG_EXIT_USAGE, "%s: table \"%s\" cannot be synced: it is a virtual table "
+			"(%s), whose module keeps its rows", dbname, name, module);
+	smg_warn("%s: skipping virtual table \"%s\" (%s): its rows live in the module's own "
+		 "storage, which smugglr does not sync", dbname, name, module);
+	free(module);
+	return true;
+}
+
 static int by_table_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -186,7 +286,8 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 				smg_die(SMG_EXIT_NOTFOUND, "%s: no table \"%s\" (tables: %s)", dbname,
 					sel->tables[i], have);
 			}
-			if (!listed(names, nnames, sel->tables[i]))
+			if (!listed(names, nnames, sel->tables[i]) &&
+			    !virtual_table_skipped(db, dbname, sel->tables[i], true))
 				smg_select_add(&names, &nnames, sel->tables[i]);
 		}
 		if (nnames)	/* qsort(NULL, 0) is undefined */
@@ -197,6 +298,13 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 			const char *name = (const char *)sqlite3_column_text(st, 0);
 			if (!listed(sel->exclude_tables, sel->nexclude_tables, name))
 				smg_select_add(&names, &nnames, name);
+		}
+		sqlite3_finalize(st);
+		st = prepare(db, virtual_query);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *name = (const char *)sqlite3_column_text(st, 0);
+			if (!listed(sel->exclude_tables, sel->nexclude_tables, name))
+				virtual_table_skipped(db, dbname, name, false);
 		}
 		sqlite3_finalize(st);
 	}
@@ -300,7 +408,11 @@ struct smg_scan {
  * and a million rows costs more than reading the values. */
 void smg_column_value(sqlite3_stmt *st, int i, struct smg_value *v)
 {
-	sqlite3_value *sv = sqlite3_column_value(st, i);
+	smg_sqlite_value(sqlite3_column_value(st, i), v);
+}
+
+void smg_sqlite_value(sqlite3_value *sv, struct smg_value *v)
+{
 	switch (sqlite3_value_type(sv)) {
 	case SQLITE_INTEGER:
 		v->type = SMG_INT;
@@ -360,9 +472,11 @@ bool smg_scan_next(struct smg_scan *s, const struct smg_value **vals)
 	int rc = sqlite3_step(s->st);
 	if (rc == SQLITE_DONE)
 		return false;
-	if (rc != SQLITE_ROW)
-		smg_die(SMG_EXIT_FAILURE, "reading table \"%s\": %s", s->t->name,
-			sqlite3_errmsg(sqlite3_db_handle(s->st)));
+	if (rc != SQLITE_ROW) {
+		sqlite3 *db = sqlite3_db_handle(s->st);
+		smg_die(smg_db_exit_code(rc), "%s: reading table \"%s\": %s",
+			sqlite3_db_filename(db, "main"), s->t->name, sqlite3_errmsg(db));
+	}
 	for (size_t i = 0; i < s->t->ncols; i++)
 		smg_column_value(s->st, (int)i, &s->vals[i]);
 	*vals = s->vals;

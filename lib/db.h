@@ -29,8 +29,15 @@ void smg_select_add(char ***list, size_t *n, const char *name);
 bool smg_column_excluded(const struct smg_select *sel, const char *table, const char *col);
 void smg_select_free(struct smg_select *s);
 
-/* Open a database; dies with exit 3 when missing, 7 when not a database. */
+/* Open a database; dies with exit 3 when missing, 7 when not a database or
+ * corrupt, 1 when it is to be written but is read-only to us. */
 sqlite3 *smg_db_open(const char *path, bool writable);
+/* How long a connection opened from now on waits for another's lock
+ * ([sync] busy_timeout_ms; default 10000). */
+void smg_db_set_busy_timeout(int ms);
+/* The exit code for a failed SQLite call's result code: 7 for a corrupt
+ * file, 6 for a lock held past the busy timeout, else 1. */
+int smg_db_exit_code(int rc);
 void smg_db_close(sqlite3 *db);
 /* Does the table exist (as a table, not a view)? */
 bool smg_db_has_table(sqlite3 *db, const char *name);
@@ -70,6 +77,8 @@ void smg_scan_close(struct smg_scan *s);
 
 /* Read the value of column i of a stepped statement. */
 void smg_column_value(sqlite3_stmt *st, int i, struct smg_value *v);
+/* The same from a value (a function's argument). */
+void smg_sqlite_value(sqlite3_value *sv, struct smg_value *v);
 /* Bind a value to parameter i (1-based). */
 int smg_bind_value(sqlite3_stmt *st, int i, const struct smg_value *v);
 
@@ -86,6 +95,10 @@ struct smg_source;
 /* spec: "-" (stdin), a stream file, or a SQLite database path. */
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel);
 const char *smg_source_name(const struct smg_source *s);
+/* Count, per table, timestamps that are no possible time or lie far in
+ * the future, and warn about them (lib/ts.c): for a policy that goes by
+ * them.  Off by default. */
+void smg_source_check_timestamps(struct smg_source *s);
 /* A database source: scan and hash in a thread of its own from now on.
  * Worth it when the other side is a database too (two cores, two scans);
  * with a stream on the other side, the upstream process has the core. */

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const smg_policy_names[4] = {"local_wins", "remote_wins", "newer_wins",
-					  "uuid_v7_wins"};
+const char *const smg_policy_names[SMG_NPOLICIES + 1] = {
+	"local_wins", "remote_wins", "newer_wins", "uuid_v7_wins", NULL,
+};
 const char *const smg_direction_names[3] = {"push", "pull", "sync"};
 
 static int lookup(const char *s, const char *const *names, int n)
@@ -25,7 +26,7 @@ static int lookup(const char *s, const char *const *names, int n)
 
 int smg_policy_parse(const char *s)
 {
-	return lookup(s, smg_policy_names, 4);
+	return lookup(s, smg_policy_names, SMG_NPOLICIES);
 }
 
 int smg_direction_parse(const char *s)

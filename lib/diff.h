@@ -6,14 +6,12 @@
 #define SMG_DIFF_H
 
 #include "db.h"
+#include "policy.h"
 
-enum smg_policy { SMG_LOCAL_WINS, SMG_REMOTE_WINS, SMG_NEWER_WINS, SMG_UUID_V7_WINS };
 enum smg_direction { SMG_PUSH, SMG_PULL, SMG_SYNC };
 
-extern const char *const smg_policy_names[4];
 extern const char *const smg_direction_names[3];
 /* -1 when the name is unknown. */
-int smg_policy_parse(const char *s);
 int smg_direction_parse(const char *s);
 
 struct smg_diff_opts {

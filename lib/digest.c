@@ -29,12 +29,6 @@ static void digests_update(void *arg, const void *p, size_t n)
 		smg_sha256_update(&d->sha256, p, n);
 }
 
-static void md5_hex(const unsigned char *md, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-}
-
 /* MD5 (md5 not NULL) and SHA-256 (sha256 not NULL) of what passes. */
 static bool pump(int src, const off_t *offset, int dst, char md5[33], char sha256[65],
 		uint64_t *size, const char **what)
@@ -51,7 +45,7 @@ static bool pump(int src, const off_t *offset, int dst, char md5[33], char sha25
 		unsigned int n = 0;
 		if (!EVP_DigestFinal_ex(d.md5, md, &n))
 			smg_die(SMG_EXIT_FAILURE, "digest failed");
-		md5_hex(md, n, md5);
+		smg_hex(md, n, md5);
 		EVP_MD_CTX_free(d.md5);
 	}
 	if (sha256) {

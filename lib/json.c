@@ -1,9 +1,9 @@
 /*
- * json.c - the JSON the stream needs, and no more: typed values out, a
+ * json.c - the JSON the stream needs, and no more (see json.h): typed values out, a
  * cursor that decodes them back.  Hand-written because the stream is the
  * hot path: a general JSON tree would allocate for every row.
  */
-#include "stream.h"
+#include "json.h"
 
 #include <math.h>
 #include <stddef.h>

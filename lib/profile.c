@@ -5,6 +5,7 @@
  */
 #include "profile.h"
 
+#include <json-c/json.h>
 #include <ctype.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -32,6 +33,17 @@ static const struct smg_http_profile builtins[] = {
 		.statement = "{\"sql\":{sql},\"params\":[{params}]}",
 		.rows = "result.{i}.results.rows",
 		.errors = {"errors.0.message", "result.{i}.error"},
+		.results = "result", .results_count = "{n}",
+		.ok = {"success", "result.{i}.success"},
+		/* Cloudflare's codes (smg-fetch(1), Retries): 10000 authentication
+		 * error, 7403 account not valid or not authorized, 7003 and 7404
+		 * no such account or database, 7400 a malformed request or id.
+		 * 7500 is both SQLite's errors and D1's internal ones: the words
+		 * tell them apart. */
+		.error_code = "errors.0.code",
+		.exit_codes = {"10000=5", "7403=5", "7003=3", "7404=3", "7400=2"},
+		.transient = {"internal error", "overloaded", "Network connection lost",
+			      "object to be reset", "exceeded timeout", "consider throttling"},
 		/* D1 enforces foreign keys.  Tables go parents first (see
 		 * run_batches in remote.c); deferring the checks to the commit
 		 * covers a row before the row of its own table it refers to */
@@ -61,6 +73,8 @@ static const struct smg_http_profile builtins[] = {
 		.rows = "results.0.response.result.step_results.{i+1}.rows",
 		.errors = {"results.0.error.message",
 			   "results.0.response.result.step_errors.{i+1}.message"},
+		.results = "results.0.response.result.step_results", .results_count = "{n+3}",
+		.ok = {"results.0.type=ok"},
 		.cell = "value",
 		SQLITE_DEFAULTS, .max_statements = 100, .atomic = true,
 	},
@@ -75,6 +89,7 @@ static const struct smg_http_profile builtins[] = {
 		.statement = "[{sql}{,params}]",
 		.rows = "results.{i}.values",
 		.errors = {"results.{i}.error", "error"},
+		.results = "results", .results_count = "{n}", .rows_optional = true,
 		SQLITE_DEFAULTS, .max_statements = 100, .atomic = true,
 	},
 	{
@@ -130,6 +145,7 @@ static const struct smg_http_profile builtins[] = {
 		.statement = "{\"sql\":{sql},\"params\":[{params}]}",
 		.rows = "result.{i}.results.rows",
 		.errors = {"errors.0.message", "error"},
+		.results = "result", .results_count = "{n}", .ok = {"success"},
 		SQLITE_DEFAULTS, .max_statements = 100, .atomic = true,
 	},
 };
@@ -160,18 +176,25 @@ static const struct field fields[] = {
 	FS(separator, "between statements"),
 	FS(placeholder, "SQL placeholder of parameter {n}"),
 	FS(param_text, "a text parameter: {} is a JSON string"),
-	FS(param_real, "a real parameter: {} is a JSON number"),
+	FS(param_real, "a real parameter: {} is a JSON number (unused: reals go as exact SQL)"),
 	FS(param_null, "a null parameter"),
 	FS(batch_prefix, "a statement sent first in every write batch (or \"\")"),
 	FS(rows, "path of statement {i}'s rows in the answer"),
 	FL(errors, SMG_PROFILE_MAX_ERRORS, "paths of an error message in the answer"),
 	FS(cell, "member holding a cell's value when cells are objects"),
 	FS(truncated, "path that is true when the server cut a page short"),
+	FS(results, "path of the array of statement results, one per statement"),
+	FS(results_count, "their number: {n} (statements sent), {n+K}"),
+	FL(ok, SMG_PROFILE_MAX_LIST, "paths that are true in every answer (\"path=word\": equal word)"),
+	FB(rows_optional, "a statement result without rows has none"),
+	FS(error_code, "path of the endpoint's error code"),
+	FL(transient, SMG_PROFILE_MAX_LIST, "words of an error worth retrying"),
+	FL(exit_codes, SMG_PROFILE_MAX_LIST, "\"CODE=EXIT\": an error code's exit status"),
 	FN(max_params, "bound parameters per statement"),
 	FN(max_statement_bytes, "bytes of SQL per statement"),
 	FN(max_statements, "statements per request"),
 	FN(max_request_bytes, "bytes per request body"),
-	FN(max_value_bytes, "bytes of one text or blob value"),
+	FN(max_value_bytes, "bytes of one text or blob value, and of a row's values together"),
 	FN(page_rows, "rows read per statement"),
 	FB(atomic, "a request is one transaction"),
 	FB(read_only, "the endpoint cannot write"),
@@ -229,8 +252,6 @@ int smg_profile_load(struct smg_http_profile *p, const char *name,
 		p->param_null = "null";
 	if (!p->cell)
 		p->cell = "";
-	if (!p->truncated)
-		p->truncated = "";
 	p->unhex = true;
 	for (size_t i = 0; i < NFIELDS; i++)	/* no NULL strings: "" */
 		if (fields[i].type == F_STR && !*(const char **)at(p, &fields[i]))
@@ -258,9 +279,12 @@ int smg_profile_load(struct smg_http_profile *p, const char *name,
 			if (n->type != SMG_TOML_ARRAY)
 				return bad(err, errlen, file, n, "profile option %s must be an array of strings, got %s",
 					   f->name, smg_toml_type_name(n->type));
-			if (n->count > f->max)
+			if (n->count > f->max) {
+				char max[24];
+				snprintf(max, sizeof max, "%zu", f->max);
 				return bad(err, errlen, file, n, "profile option %s takes at most %s strings",
-					   f->name, f->max == SMG_PROFILE_MAX_HEADERS ? "8" : "4");
+					   f->name, max);
+			}
 			const char **list = at(p, f);
 			size_t j = 0;
 			for (const struct smg_toml_node *e = n->first; e; e = e->next) {
@@ -569,10 +593,13 @@ static bool key_equals(const char *s, const char *e, const char *name, size_t nl
 	return k == nlen;
 }
 
+/* The last member of that name, as json-c and JSON.parse take it: the
+ * value remote.c checks is the value it reads. */
 bool smg_jmember(const char *obj, size_t len, const char *name, const char **val, size_t *vlen)
 {
 	const char *p = obj, *end = obj + len;
 	size_t nlen = strlen(name);
+	bool found = false;
 	ws(&p, end);
 	if (p >= end || *p != '{')
 		return false;
@@ -582,7 +609,7 @@ bool smg_jmember(const char *obj, size_t len, const char *name, const char **val
 		if (p >= end)
 			return false;
 		if (*p == '}')
-			return false;
+			return found;
 		if (!first) {
 			if (*p != ',')
 				return false;
@@ -606,7 +633,7 @@ bool smg_jmember(const char *obj, size_t len, const char *name, const char **val
 		if (match) {
 			*val = vs;
 			*vlen = (size_t)(p - vs);
-			return true;
+			found = true;
 		}
 	}
 }
@@ -650,4 +677,31 @@ bool smg_jpath(const char *json, size_t len, const char *path, long i,
 	*val = cur;
 	*vlen = curlen;
 	return true;
+}
+
+/* ---- parsed answers (json-c) -------------------------------------------- */
+
+bool smg_jc_path(struct json_object *root, const char *path, long i, struct json_object **val)
+{
+	struct smg_buf expanded = SMG_BUF_INIT;
+	smg_template_expand(&expanded, path, NULL, 0, i, 0);
+	smg_buf_addc(&expanded, '\0');	/* never NULL, even for "" */
+	struct json_object *cur = root;
+	bool ok = true;
+	char *save = NULL;
+	for (char *seg = strtok_r(expanded.data, ".", &save); seg && ok;
+	     seg = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(cur, json_type_array) && isdigit((unsigned char)seg[0])) {
+			char *end;
+			long k = strtol(seg, &end, 10);
+			ok = !*end && k >= 0 && (size_t)k < json_object_array_length(cur);
+			cur = ok ? json_object_array_get_idx(cur, (size_t)k) : NULL;
+		} else {
+			ok = json_object_is_type(cur, json_type_object) &&
+			     json_object_object_get_ex(cur, seg, &cur);
+		}
+	}
+	smg_buf_free(&expanded);
+	*val = ok ? cur : NULL;
+	return ok;
 }

@@ -20,7 +20,8 @@
  *                         {,params} (",p1,p2"), {i} and {i+K} (0-based index)
  *   param_text, _real, _null: {} is the JSON value (string, number, null)
  *   placeholder:          {n} is the 1-based parameter number
- *   rows, errors paths:   {i} {i+K} as in statement
+ *   rows, errors, ok paths: {i} {i+K} as in statement
+ *   results_count:        {n} {n+K}, n the statements of the request
  * A header whose template holds {token} is not sent when there is no token.
  *
  * Paths name a value in a JSON answer: members and array indexes joined by
@@ -36,6 +37,7 @@
 
 #define SMG_PROFILE_MAX_HEADERS 8
 #define SMG_PROFILE_MAX_ERRORS 4
+#define SMG_PROFILE_MAX_LIST 8	/* ok, transient, exit_codes */
 
 struct smg_http_profile {
 	const char *name;
@@ -54,12 +56,21 @@ struct smg_http_profile {
 	const char *errors[SMG_PROFILE_MAX_ERRORS + 1];	/* first non-null one is the error */
 	const char *cell;		/* member holding the value when a cell is an object */
 	const char *truncated;		/* true there: the server cut the page short */
+	/* the shape every answer must have, else it is not believed */
+	const char *results;		/* array with one result per statement ("": not checked) */
+	const char *results_count;	/* its length: a template of {n}, e.g. "{n}", "{n+3}" */
+	const char *ok[SMG_PROFILE_MAX_LIST + 1];	/* paths that are true ("path=word": equal word) */
+	bool rows_optional;		/* a result without rows has none (rqlite) */
+	/* retries and exit codes */
+	const char *error_code;		/* path of the endpoint's error code */
+	const char *transient[SMG_PROFILE_MAX_LIST + 1];	/* error words that are worth a retry */
+	const char *exit_codes[SMG_PROFILE_MAX_LIST + 1];	/* "CODE=EXIT": error code to exit status */
 	/* limits and abilities */
 	long max_params;		/* bound parameters per statement */
 	long max_statement_bytes;	/* SQL text of one statement */
 	long max_statements;		/* statements per request (batch_prefix aside) */
 	long max_request_bytes;		/* body of one request */
-	long max_value_bytes;		/* one text or blob */
+	long max_value_bytes;		/* one text or blob, and one row */
 	long page_rows;			/* rows per read */
 	bool atomic;			/* a request is one transaction */
 	bool read_only;
@@ -107,6 +118,10 @@ bool smg_jskip(const char **p, const char *end);
  * or malformed. */
 bool smg_jpath(const char *json, size_t len, const char *path, long i,
 	       const char **val, size_t *vlen);
+/* The value at path in a parsed answer; false if absent (*val is then
+ * NULL, as it is for a JSON null that is present). */
+struct json_object;
+bool smg_jc_path(struct json_object *root, const char *path, long i, struct json_object **val);
 /* Member name of the object obj[0..len). */
 bool smg_jmember(const char *obj, size_t len, const char *name,
 		 const char **val, size_t *vlen);

@@ -10,20 +10,6 @@
 
 #define COPY_CHUNK (256 * 1024)
 
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 bool smg_fd_pump(int src, const off_t *offset, int dst,
 		 void (*sink)(void *arg, const void *p, size_t n), void *arg, uint64_t *size,
 		 const char **what)
@@ -43,7 +29,7 @@ bool smg_fd_pump(int src, const off_t *offset, int dst,
 		}
 		sink(arg, buf, (size_t)n);
 		total += (uint64_t)n;
-		if (dst >= 0 && !write_all(dst, buf, (size_t)n)) {
+		if (dst >= 0 && !smg_write_full(dst, buf, (size_t)n)) {
 			ok = false;
 			*what = "writing";
 			break;

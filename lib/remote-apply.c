@@ -45,7 +45,6 @@ struct guard {
 struct atable {
 	struct smg_table *t;
 	struct smg_buf head[NOPS], tail[NOPS];	/* around the tuples, by op */
-	struct smg_buf mid;			/* OP_UPD: new rows ... mid ... rows read */
 	bool create;
 	char **add, **add_sql;			/* --add-columns: names, ALTER TABLEs */
 	size_t nadd;
@@ -63,9 +62,9 @@ struct apply_ctx {
 	size_t ntab;
 	FILE *spool[NOPS];
 	long batch_rows;
-	/* the statement being built (OP_UPD: the rows read in sql2, ps2) */
-	struct smg_buf sql, sql2;
-	struct params ps, ps2;
+	/* the statement being built */
+	struct smg_buf sql;
+	struct params ps;
 	long rows;
 	size_t sqlbytes;	/* with placeholders expanded */
 	size_t cur;		/* its table */
@@ -82,6 +81,7 @@ struct apply_ctx {
 	size_t nguards, guardcap;
 	int64_t conflicts;	/* rows that changed since the diff, left alone */
 	int64_t unchecked;	/* changes without what the diff saw */
+	struct long_rows *longs;	/* rows written in pieces, if any */
 };
 
 static void spool_write(FILE *f, const void *p, size_t n)
@@ -103,19 +103,62 @@ static bool spool_read(FILE *f, void *p, size_t n)
 	return true;
 }
 
-/* ") AS smg_was WHERE t.c1 IS smg_was.column1 AND ...)": the row as the
- * diff read it is among the VALUES before this. */
-static void add_was_match(struct smg_buf *b, const struct smg_table *t)
+/* "(t.c1 IS smg_v.column<off+1> AND ...)": the table's row is the one the
+ * VALUES row smg_v holds from column off + 1 on. */
+static void add_row_match(struct smg_buf *b, const struct smg_table *t, size_t off)
 {
-	smg_buf_adds(b, ") AS smg_was WHERE ");
+	smg_buf_addc(b, '(');
 	for (size_t i = 0; i < t->ncols; i++) {
 		smg_buf_adds(b, i ? " AND " : "");
 		smg_sql_ident(b, t->name);
 		smg_buf_addc(b, '.');
 		smg_sql_ident(b, t->cols[i]);
-		smg_buf_addf(b, " IS smg_was.column%zu", i + 1);
+		smg_buf_addf(b, " IS smg_v.column%zu", off + i + 1);
 	}
 	smg_buf_addc(b, ')');
+}
+
+static bool key_col(const struct smg_table *t, size_t i)
+{
+	for (size_t k = 0; k < t->npk; k++)
+		if (t->pk_idx[k] == i)
+			return true;
+	return false;
+}
+
+/* UPDATE t SET c = smg_v.c ... FROM (VALUES (new..., read...)) AS smg_v
+ * WHERE the key matches AND the row is the one read (or already the new
+ * one): an update, never an insert, so a row deleted meanwhile stays
+ * deleted. */
+static void build_update(struct atable *a)
+{
+	const struct smg_table *t = a->t;
+	struct smg_buf *h = &a->head[OP_UPD], *tl = &a->tail[OP_UPD];
+	smg_buf_adds(h, "UPDATE ");
+	smg_sql_ident(h, t->name);
+	smg_buf_adds(h, " SET ");
+	bool any = false;
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (key_col(t, i) && (any || t->ncols > t->npk))
+			continue;
+		smg_buf_adds(h, any ? "," : "");
+		smg_sql_ident(h, t->cols[i]);
+		smg_buf_addf(h, "=smg_v.column%zu", i + 1);
+		any = true;
+	}
+	smg_buf_adds(h, " FROM (VALUES ");
+	smg_buf_adds(tl, ") AS smg_v WHERE ");
+	for (size_t k = 0; k < t->npk; k++) {
+		smg_sql_ident(tl, t->name);
+		smg_buf_addc(tl, '.');
+		smg_sql_ident(tl, t->pk[k]);
+		smg_buf_addf(tl, " IS smg_v.column%zu AND ", t->pk_idx[k] + 1);
+	}
+	smg_buf_addc(tl, '(');
+	add_row_match(tl, t, t->ncols);
+	smg_buf_adds(tl, " OR ");
+	add_row_match(tl, t, 0);
+	smg_buf_adds(tl, ") RETURNING 1");
 }
 
 /* " ON CONFLICT(key) DO UPDATE SET c = excluded.c, ... WHERE (t.c IS
@@ -129,10 +172,7 @@ static void add_same_as_new(struct smg_buf *b, const struct smg_table *t)
 	bool any = false;
 	for (size_t i = 0; i < t->ncols; i++) {
 		/* a key column only when there is nothing else to set */
-		bool key = false;
-		for (size_t k = 0; k < t->npk; k++)
-			key = key || t->pk_idx[k] == i;
-		if (key && (i != t->pk_idx[0] || t->ncols > t->npk))
+		if (key_col(t, i) && (any || t->ncols > t->npk))
 			continue;
 		smg_buf_adds(b, any ? "," : "");
 		smg_sql_ident(b, t->cols[i]);
@@ -165,18 +205,14 @@ static void build_heads(struct atable *a)
 	add_same_as_new(&a->tail[OP_INS], a->t);
 	smg_buf_adds(&a->tail[OP_INS], " RETURNING 1");
 	/* updates of the row read (or of the very row they write) */
-	smg_sql_upsert(&a->head[OP_UPD], &scratch, a->t);
-	smg_buf_addc(&a->head[OP_UPD], ' ');
-	add_same_as_new(&a->mid, a->t);
-	smg_buf_adds(&a->mid, " OR EXISTS (SELECT 1 FROM (VALUES ");
-	add_was_match(&a->tail[OP_UPD], a->t);
-	smg_buf_adds(&a->tail[OP_UPD], " RETURNING 1");
+	build_update(a);
 	/* deletes of the row read */
 	smg_buf_adds(&a->head[OP_GDEL], "DELETE FROM ");
 	smg_sql_ident(&a->head[OP_GDEL], a->t->name);
 	smg_buf_adds(&a->head[OP_GDEL], " WHERE EXISTS (SELECT 1 FROM (VALUES ");
-	add_was_match(&a->tail[OP_GDEL], a->t);
-	smg_buf_adds(&a->tail[OP_GDEL], " RETURNING 1");
+	smg_buf_adds(&a->tail[OP_GDEL], ") AS smg_v WHERE ");
+	add_row_match(&a->tail[OP_GDEL], a->t, 0);
+	smg_buf_adds(&a->tail[OP_GDEL], ") RETURNING 1");
 	smg_buf_free(&scratch);
 }
 
@@ -251,10 +287,11 @@ static struct atable *open_atable(struct apply_ctx *c, struct schema *s,
 /* One tuple of SQL values into c->sql and c->ps, checked against the
  * profile's limits, and spooled. */
 static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
-			const struct smg_value *vals, size_t nvals, bool literal, struct smg_reader *in)
+			const struct smg_value *vals, size_t nvals, size_t literal_from,
+			struct smg_reader *in)
 {
 	const struct smg_http_profile *p = c->p;
-	for (int attempt = literal; ; attempt++) {
+	for (int attempt = 0;; attempt++) {
 		smg_buf_reset(&c->sql);
 		remote_params_reset(&c->ps);
 		if (nvals > 1 || op != OP_DEL)
@@ -262,7 +299,7 @@ static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
 		for (size_t i = 0; i < nvals; i++) {
 			if (i)
 				smg_buf_addc(&c->sql, ',');
-			remote_sql_value(p, &c->sql, &c->ps, &vals[i], attempt > 0);
+			remote_sql_value(p, &c->sql, &c->ps, &vals[i], attempt > 0 || i >= literal_from);
 		}
 		if (nvals > 1 || op != OP_DEL)
 			smg_buf_addc(&c->sql, ')');
@@ -294,18 +331,25 @@ static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
 	}
 }
 
-/* One change, spooled: its values (or key), and for OP_UPD the row read. */
+/* One change, spooled: its values (or key); for OP_UPD the row read after
+ * them, in one VALUES row; for OP_GDEL the row read.  The row read goes as
+ * literals: bound parameters are few (D1: 100 a statement), and the new
+ * values need them more. */
 static void spool_change(struct apply_ctx *c, struct atable *a, int op,
 			 const struct smg_value *vals, size_t nvals, const struct smg_value *was,
 			 struct smg_reader *in)
 {
 	if (a->n[op] == 0)
 		a->off[op] = ftell(c->spool[op]);
-	/* the row read as literals: bound parameters are few (D1: 100 a
-	 * statement), and the new values need them more */
-	spool_tuple(c, a, op, vals, nvals, op == OP_GDEL, in);
-	if (op == OP_UPD)
-		spool_tuple(c, a, op, was, a->t->ncols, true, in);
+	if (op == OP_UPD) {
+		struct smg_value *both = smg_xcalloc(2 * nvals, sizeof *both);
+		memcpy(both, vals, nvals * sizeof *both);
+		memcpy(both + nvals, was, nvals * sizeof *both);
+		spool_tuple(c, a, op, both, 2 * nvals, nvals, in);
+		free(both);
+	} else {
+		spool_tuple(c, a, op, vals, nvals, op == OP_GDEL ? 0 : nvals, in);
+	}
 	a->n[op]++;
 }
 
@@ -346,17 +390,160 @@ static int change_op(struct apply_ctx *c, const struct smg_record *rec)
 	return del ? OP_DEL : OP_UPS;
 }
 
-static void check_sizes(struct apply_ctx *c, const struct smg_table *t,
-			const struct smg_value *vals, struct smg_reader *in)
+/* ---- rows with long values: written in pieces ------------------------------
+ * A blob, or text that is not UTF-8, longer than REMOTE_PIECE_BYTES goes as
+ * hex: whole, it would pass the 2,000,000 bytes D1 allows any one string.
+ * Its row is spooled apart as ready statements: the upsert with the first
+ * piece, then UPDATE ... SET c = CAST(c || unhex(?) AS ...) per further
+ * piece; they go as one request of their own, one transaction, after the
+ * table's other upserts.  (UTF-8 text goes whole as a JSON string.) */
+
+struct long_rows {
+	FILE *f;
+	struct long_row { size_t table; long off; } *v;
+	size_t n, cap;
+};
+
+static bool needs_pieces(const struct smg_http_profile *p, const struct smg_value *v)
 {
-	long max = c->p->max_value_bytes;
-	if (!max)
-		return;
+	return p->unhex && v->n > REMOTE_PIECE_BYTES &&
+	       (v->type == SMG_BLOB || (v->type == SMG_TEXT && !smg_utf8_valid(v->p, v->n)));
+}
+
+static void piece_sql(struct smg_buf *sql, struct params *ps, const struct smg_value *v,
+		      size_t off)
+{
+	size_t n = v->n - off < REMOTE_PIECE_BYTES ? v->n - off : REMOTE_PIECE_BYTES;
+	struct smg_buf h = SMG_BUF_INIT;
+	remote_add_hex(&h, v->p + off, n);
+	smg_buf_adds(sql, "unhex(\x01)");
+	remote_params_add(ps, 't', h.data, h.len);
+	smg_buf_free(&h);
+}
+
+static void long_write_statement(struct apply_ctx *c, const struct atable *a,
+				 const struct smg_buf *sql, const struct params *ps,
+				 struct smg_reader *in)
+{
+	FILE *f = c->longs->f;
+	size_t bytes = remote_expanded_len(c->p, sql->data, sql->len, 0);
+	if (c->p->max_params && (long)ps->n > c->p->max_params)
+		smg_reader_die(in, "table \"%s\": a row needs %zu bound parameters, more than the %ld "
+			       "a statement of %s takes", a->t->name, ps->n, c->p->max_params, c->r->t->name);
+	if (c->p->max_statement_bytes && bytes > (size_t)c->p->max_statement_bytes)
+		smg_reader_die(in, "table \"%s\": a row needs a %zu-byte statement, more than "
+			       "max_statement_bytes (%ld)", a->t->name, bytes, c->p->max_statement_bytes);
+	uint32_t hdr[2] = {(uint32_t)sql->len, (uint32_t)ps->n};
+	spool_write(f, hdr, sizeof hdr);
+	spool_write(f, sql->data, sql->len);
+	for (size_t i = 0; i < ps->n; i++) {
+		uint32_t len = (uint32_t)ps->v[i].len;
+		spool_write(f, &len, sizeof len);
+		spool_write(f, ps->data.data + ps->v[i].off, len);
+	}
+}
+
+static void spool_long_row(struct apply_ctx *c, const struct atable *a,
+			   const struct smg_value *vals, struct smg_reader *in)
+{
+	const struct smg_table *t = a->t;
+	if (!c->longs) {
+		c->longs = smg_xcalloc(1, sizeof *c->longs);
+		if (!(c->longs->f = tmpfile()))
+			smg_die(SMG_EXIT_FAILURE, "cannot create a spool file: %s", strerror(errno));
+	}
+	struct long_rows *l = c->longs;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = smg_xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = (struct long_row){(size_t)(a - c->tab), ftell(l->f)};
+	uint32_t nstmts = 1;
 	for (size_t i = 0; i < t->ncols; i++)
-		if ((vals[i].type == SMG_TEXT || vals[i].type == SMG_BLOB) && vals[i].n > (size_t)max)
-			smg_reader_die(in, "table \"%s\", column \"%s\": a %zu-byte value is more than "
-				       "%s takes (max_value_bytes %ld)", t->name, t->cols[i], vals[i].n,
-				       c->r->t->name, max);
+		if (needs_pieces(c->p, &vals[i]))
+			nstmts += (uint32_t)((vals[i].n - 1) / REMOTE_PIECE_BYTES);
+	spool_write(l->f, &nstmts, sizeof nstmts);
+	struct smg_buf sql = SMG_BUF_INIT;
+	struct params ps = {0};
+	smg_buf_add(&sql, a->head[OP_UPS].data, a->head[OP_UPS].len);
+	smg_buf_addc(&sql, '(');
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (i)
+			smg_buf_addc(&sql, ',');
+		if (needs_pieces(c->p, &vals[i]))
+			piece_sql(&sql, &ps, &vals[i], 0);
+		else
+			remote_sql_value(c->p, &sql, &ps, &vals[i], false);
+	}
+	smg_buf_addc(&sql, ')');
+	smg_buf_add(&sql, a->tail[OP_UPS].data, a->tail[OP_UPS].len);
+	long_write_statement(c, a, &sql, &ps, in);
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (!needs_pieces(c->p, &vals[i]))
+			continue;
+		for (size_t off = REMOTE_PIECE_BYTES; off < vals[i].n; off += REMOTE_PIECE_BYTES) {
+			smg_buf_reset(&sql);
+			remote_params_reset(&ps);
+			smg_buf_adds(&sql, "UPDATE ");
+			smg_sql_ident(&sql, t->name);
+			smg_buf_adds(&sql, " SET ");
+			smg_sql_ident(&sql, t->cols[i]);
+			smg_buf_adds(&sql, " = CAST(");
+			smg_sql_ident(&sql, t->cols[i]);
+			smg_buf_adds(&sql, " || ");
+			piece_sql(&sql, &ps, &vals[i], off);
+			smg_buf_adds(&sql, vals[i].type == SMG_BLOB ? " AS BLOB)" : " AS TEXT)");
+			remote_key_match(c->p, &sql, &ps, t, vals);
+			long_write_statement(c, a, &sql, &ps, in);
+		}
+	}
+	smg_buf_free(&sql);
+	remote_params_free(&ps);
+}
+
+static void long_rows_free(struct apply_ctx *c)
+{
+	if (!c->longs)
+		return;
+	fclose(c->longs->f);
+	free(c->longs->v);
+	free(c->longs);
+	c->longs = NULL;
+}
+
+/*
+ * Every value and the row as a whole within the target's max_value_bytes
+ * (D1: 2,000,000 bytes for a string, a blob or a row), else exit 7 naming
+ * table, key and column, before anything is written.  True when the row
+ * goes in pieces: it is then spooled apart, here.
+ */
+static bool check_sizes(struct apply_ctx *c, struct atable *a, const struct smg_value *vals,
+			struct smg_reader *in)
+{
+	const struct smg_table *t = a->t;
+	long max = c->p->max_value_bytes;
+	size_t row = 0, big = 0;
+	bool pieces = false;
+	for (size_t i = 0; i < t->ncols; i++) {
+		bool bytes = vals[i].type == SMG_TEXT || vals[i].type == SMG_BLOB;
+		row += bytes ? vals[i].n : 9;
+		if (bytes && vals[i].n > vals[big].n)
+			big = i;
+		pieces = pieces || needs_pieces(c->p, &vals[i]);
+	}
+	if (max && row > (size_t)max) {
+		struct smg_buf key = SMG_BUF_INIT;
+		remote_key_text(&key, t, vals);
+		bool whole = vals[big].n <= (size_t)max;
+		smg_reader_die(in, "table \"%s\", key %s, column \"%s\": a %zu-byte value%s is more "
+			       "than %s takes (max_value_bytes %ld); nothing was written", t->name,
+			       key.data, t->cols[big], whole ? row : vals[big].n,
+			       whole ? " (the whole row)" : "", c->r->t->name, max);
+	}
+	if (!pieces)
+		return false;
+	spool_long_row(c, a, vals, in);
+	return true;
 }
 
 /* Pass 1: read and check the whole stream, spooling its SQL. */
@@ -391,7 +578,10 @@ static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 			for (size_t k = 0; k < a->t->npk; k++)
 				if (smg_value_cmp(&vals[a->t->pk_idx[k]], &rec->key[k]) != 0)
 					smg_reader_die(in, "the key of the change does not match its values");
-			check_sizes(c, a->t, vals, in);
+			if (check_sizes(c, a, vals, in)) {	/* spooled apart, unguarded */
+				c->unchecked += op != OP_UPS;
+				break;
+			}
 			spool_change(c, a, op, vals, a->t->ncols, was, in);
 			break;
 		case SMG_REC_ROW:
@@ -416,15 +606,19 @@ static bool count_conflicts(struct apply_ctx *c)
 	for (size_t i = 0; i < c->nguards; i++) {
 		const struct guard *g = &c->guards[i];
 		struct smg_jiter it;
-		const char *row;
-		size_t rowlen;
+		const char *row, *span;
+		size_t rowlen, spanlen;
 		long got = 0;
-		if (!remote_answer_rows(r, r->resp.body.data, r->resp.body.len, g->index, &it)) {
+		char why[400];
+		if (!remote_find_rows(r, r->resp.body.data, r->resp.body.len, g->index, &span, &spanlen,
+				      why, sizeof why)) {
 			c->fail.code = SMG_EXIT_DATA;
-			snprintf(c->fail.msg, sizeof c->fail.msg, "%s: no rows for statement %ld in the "
-				 "answer: cannot tell what was written", r->t->name, g->index + 1);
+			c->fail.maybe_landed = true;
+			snprintf(c->fail.msg, sizeof c->fail.msg, "%s: %s: cannot tell what was written",
+				 r->t->name, why);
 			return false;
 		}
+		smg_jarray(&it, span, spanlen);
 		while (smg_jnext(&it, &row, &rowlen))
 			got++;
 		if (it.bad || got > g->rows) {
@@ -529,13 +723,6 @@ static void close_statement(struct apply_ctx *c)
 	if (c->rows == 0)
 		return;
 	struct atable *a = &c->tab[c->cur];
-	if (c->op == OP_UPD) {	/* new rows, then the rows read */
-		smg_buf_add(&c->sql, a->mid.data, a->mid.len);
-		smg_buf_add(&c->sql, c->sql2.data, c->sql2.len);
-		for (size_t k = 0; k < c->ps2.n; k++)
-			remote_params_add(&c->ps, c->ps2.v[k].kind, c->ps2.data.data + c->ps2.v[k].off,
-					  c->ps2.v[k].len);
-	}
 	smg_buf_add(&c->sql, a->tail[c->op].data, a->tail[c->op].len);
 	add_statement(c, c->sql.data, c->sql.len, &c->ps, c->cur, c->op, c->rows);
 	c->rows = 0;
@@ -576,6 +763,48 @@ static void append_tuple(struct smg_buf *sql, struct params *ps, const struct sm
 		remote_params_add(ps, tp->v[k].kind, tp->data.data + tp->v[k].off, tp->v[k].len);
 }
 
+/* The rows of table ti that go in pieces, one request each. */
+static void run_long_rows(struct apply_ctx *c, size_t ti)
+{
+	struct long_rows *l = c->longs;
+	struct smg_buf sql = SMG_BUF_INIT, pdata = SMG_BUF_INIT;
+	for (size_t k = 0; l && k < l->n && !c->failed; k++) {
+		if (l->v[k].table != ti)
+			continue;
+		uint32_t nstmts;
+		if (fseek(l->f, l->v[k].off, SEEK_SET) != 0 || !spool_read(l->f, &nstmts, sizeof nstmts))
+			smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
+		flush_batch(c);
+		int64_t batches = c->batches;
+		for (uint32_t s = 0; s < nstmts && !c->failed; s++) {
+			uint32_t hdr[2];
+			spool_read(l->f, hdr, sizeof hdr);
+			smg_buf_reset(&sql);
+			smg_buf_grow(&sql, hdr[0] + 1);
+			spool_read(l->f, sql.data, hdr[0]);
+			sql.len = hdr[0];
+			struct params ps = {0};
+			for (uint32_t i = 0; i < hdr[1]; i++) {
+				uint32_t len;
+				spool_read(l->f, &len, sizeof len);
+				smg_buf_reset(&pdata);
+				smg_buf_grow(&pdata, len + 1);
+				spool_read(l->f, pdata.data, len);
+				remote_params_add(&ps, 't', pdata.data, len);
+			}
+			add_statement(c, sql.data, sql.len, &ps, ti, OP_UPS, s == 0);
+			remote_params_free(&ps);
+		}
+		if (c->batches != batches)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": a row's long values do not fit in one "
+				"request (max_request_bytes %ld, max_statements %ld)", c->r->t->name,
+				c->tab[ti].t->name, c->p->max_request_bytes, c->p->max_statements);
+		flush_batch(c);
+	}
+	smg_buf_free(&sql);
+	smg_buf_free(&pdata);
+}
+
 /* One table's spooled changes of one kind into statements, in batches. */
 static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *tuple,
 			struct smg_buf *pdata)
@@ -590,39 +819,28 @@ static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *
 	c->rows = 0;
 	c->cur = ti;
 	c->op = op;
-	struct smg_buf was = SMG_BUF_INIT;
-	struct params tp = {0}, wp = {0};
+	struct params tp = {0};
 	for (int64_t i = 0; i < a->n[op] && !c->failed; i++) {
 		read_tuple(f, ti, tuple, &tp, pdata);
-		if (op == OP_UPD)
-			read_tuple(f, ti, &was, &wp, pdata);
 		/* does it fit in the statement being built? */
-		size_t add = remote_expanded_len(p, tuple->data, tuple->len, (long)(c->ps.n + c->ps2.n)) +
-			     (op == OP_UPD ? was.len + 1 : 0);
-		size_t np = tp.n + wp.n;
-		size_t fixed = a->tail[op].len + (op == OP_UPD ? a->mid.len : 0);
+		size_t add = remote_expanded_len(p, tuple->data, tuple->len, (long)c->ps.n);
 		bool fits = c->rows > 0 && c->rows < c->batch_rows &&
-			    (!p->max_params || (long)(c->ps.n + c->ps2.n + np) <= p->max_params) &&
+			    (!p->max_params || (long)(c->ps.n + tp.n) <= p->max_params) &&
 			    (!p->max_statement_bytes ||
-			     c->sqlbytes + 1 + add + fixed <= (size_t)p->max_statement_bytes);
+			     c->sqlbytes + 1 + add + a->tail[op].len <= (size_t)p->max_statement_bytes);
 		if (!fits) {
 			close_statement(c);
 			smg_buf_reset(&c->sql);
-			smg_buf_reset(&c->sql2);
 			remote_params_reset(&c->ps);
-			remote_params_reset(&c->ps2);
 			smg_buf_add(&c->sql, a->head[op].data, a->head[op].len);
 			c->sqlbytes = a->head[op].len;
+			add = remote_expanded_len(p, tuple->data, tuple->len, 0);
 		}
 		append_tuple(&c->sql, &c->ps, tuple, &tp, c->rows > 0);
-		if (op == OP_UPD)
-			append_tuple(&c->sql2, &c->ps2, &was, &wp, c->rows > 0);
 		c->sqlbytes += add + (c->rows > 0);
 		c->rows++;
 	}
 	remote_params_free(&tp);
-	remote_params_free(&wp);
-	smg_buf_free(&was);
 	close_statement(c);
 }
 
@@ -659,6 +877,7 @@ static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
 		run_changes(c, order[k], OP_INS, &tuple, &pdata);
 		run_changes(c, order[k], OP_UPD, &tuple, &pdata);
 		run_changes(c, order[k], OP_UPS, &tuple, &pdata);
+		run_long_rows(c, order[k]);
 	}
 	flush_batch(c);
 	if (c->progress && send)
@@ -759,7 +978,6 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 			smg_buf_free(&a->head[op]);
 			smg_buf_free(&a->tail[op]);
 		}
-		smg_buf_free(&a->mid);
 		if (a->nadd && (o->dry_run || a->create_batch <= c.landed)) {
 			t->added = a->add;
 			t->nadded = a->nadd;
@@ -774,9 +992,8 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	free(c.tab);
 	for (int op = 0; op < NOPS; op++)
 		fclose(c.spool[op]);
+	long_rows_free(&c);
 	smg_buf_free(&c.sql);
-	smg_buf_free(&c.sql2);
-	remote_params_free(&c.ps2);
 	smg_buf_free(&c.rendered);
 	remote_params_free(&c.ps);
 	return res->code;

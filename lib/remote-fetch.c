@@ -57,11 +57,10 @@ static void schema_read_columns(struct smg_remote *r, struct schema *s, const ch
 				size_t blen, long stmt)
 {
 	struct smg_jiter rows;
-	const char *row;
-	size_t rowlen;
-	if (!remote_answer_rows(r, body, blen, stmt, &rows))
-		smg_die(SMG_EXIT_DATA, "%s: the answer has no rows where the profile says (%s)",
-			r->t->name, r->p->rows);
+	const char *row, *span;
+	size_t rowlen, spanlen;
+	remote_answer_rows(r, body, blen, stmt, "the schema query", &span, &spanlen);
+	smg_jarray(&rows, span, spanlen);
 	char *pknames[101] = {0};
 	size_t npk = 0;
 	struct rtable *cur = NULL;
@@ -123,10 +122,10 @@ static void schema_read_collations(struct smg_remote *r, struct schema *s, const
 				   size_t blen, long stmt)
 {
 	struct smg_jiter rows;
-	const char *row, *cell[3];
-	size_t rowlen, celllen[3];
-	if (!remote_answer_rows(r, body, blen, stmt, &rows))
-		return;
+	const char *row, *cell[3], *span;
+	size_t rowlen, celllen[3], spanlen;
+	remote_answer_rows(r, body, blen, stmt, "the collation query", &span, &spanlen);
+	smg_jarray(&rows, span, spanlen);
 	while (smg_jnext(&rows, &row, &rowlen)) {
 		char *f[3] = {0};
 		bool bad;
@@ -334,6 +333,9 @@ static void page_sql(const struct smg_http_profile *p, const struct rtable *rt,
 
 struct fetch_state {
 	struct smg_value *vals, *key;
+	struct smg_buf *longs;		/* per column: a long value read in pieces */
+	size_t nlongs;
+	struct smg_buf kept;		/* the page's answer, while pieces are read */
 	const char **cell;
 	size_t *cell_len;
 	struct key_copy last;
@@ -353,16 +355,87 @@ struct rows_span {
 static struct rows_span find_rows(struct smg_remote *r, const struct smg_table *t,
 				  const char *body, size_t blen, long i)
 {
-	struct rows_span s = {NULL, 0, remote_answer_truncated(r, body, blen)};
-	if (!smg_jpath(body, blen, r->p->rows, i, &s.p, &s.len) ||
-	    (s.len == 4 && !memcmp(s.p, "null", 4))) {
-		s.p = "[]";
-		s.len = 2;
-	}
-	if (s.len == 0 || s.p[0] != '[')
-		smg_die(SMG_EXIT_DATA, "%s: table \"%s\": no array of rows at %s in the answer",
-			r->t->name, t->name, r->p->rows);
+	struct rows_span s = {NULL, 0, remote_answer_truncated(r)};
+	struct smg_buf what = SMG_BUF_INIT;
+	smg_buf_addf(&what, "table \"%s\"", t->name);
+	remote_answer_rows(r, body, blen, i, what.data, &s.p, &s.len);
+	smg_buf_free(&what);
 	return s;
+}
+
+/* The hex of one piece of a long value, from statement i of the answer,
+ * appended to out as bytes. */
+static void add_piece(struct smg_remote *r, long i, const char *what, struct smg_buf *out)
+{
+	const char *span, *row, *cell;
+	size_t spanlen, rowlen, celllen;
+	bool bad;
+	struct smg_jiter rows;
+	remote_answer_rows(r, r->resp.body.data, r->resp.body.len, i, what, &span, &spanlen);
+	smg_jarray(&rows, span, spanlen);
+	if (!smg_jnext(&rows, &row, &rowlen))
+		smg_die(SMG_EXIT_DATA, "%s: %s: the row went away while its long value was read",
+			r->t->name, what);
+	char *hex = remote_row_cells(row, rowlen, 1, &cell, &celllen, &bad) == 1 && !bad
+		    ? remote_cell_text(r->p, cell, celllen) : NULL;
+	size_t bytes;
+	if (!hex || !remote_unhex(hex, strlen(hex), &bytes))
+		smg_die(SMG_EXIT_DATA, "%s: %s: a piece of a long value is not hex", r->t->name, what);
+	smg_buf_add(out, hex, bytes);
+	free(hex);
+}
+
+/*
+ * Column q of the row in fs->vals came as its length only (longer than
+ * REMOTE_PIECE_BYTES): read it in pieces of hex, several statements to a
+ * request, by the row's key.  The answer holding the row is kept aside,
+ * since its cells are decoded in place.
+ */
+static void fetch_long_value(struct smg_remote *r, const struct smg_table *t,
+			     struct fetch_state *fs, size_t q)
+{
+	struct smg_value *v = &fs->vals[q];
+	struct smg_buf sql = SMG_BUF_INIT, col = SMG_BUF_INIT, what = SMG_BUF_INIT;
+	struct params ps = {0};
+	for (size_t k = 0; k < t->npk; k++)
+		if (!fs->vals[t->pk_idx[k]].p && fs->vals[t->pk_idx[k]].type >= SMG_TEXT)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": a key value of more than %d bytes",
+				r->t->name, t->name, REMOTE_PIECE_BYTES);
+	if (!fs->kept.data) {
+		fs->kept = r->resp.body;
+		memset(&r->resp.body, 0, sizeof r->resp.body);
+	}
+	smg_buf_addf(&what, "table \"%s\", key ", t->name);
+	remote_key_text(&what, t, fs->vals);
+	smg_buf_addf(&what, ", column \"%s\"", t->cols[q]);
+	smg_sql_ident(&col, t->cols[q]);
+	struct smg_buf *out = &fs->longs[q];
+	smg_buf_reset(out);
+	size_t pieces = (v->n + REMOTE_PIECE_BYTES - 1) / REMOTE_PIECE_BYTES;
+	size_t per = r->p->max_statements < 4 ? (size_t)r->p->max_statements : 4;
+	for (size_t first = 0; first < pieces; first += per) {
+		size_t n = pieces - first < per ? pieces - first : per;
+		for (size_t k = 0; k < n; k++) {
+			smg_buf_reset(&sql);
+			remote_params_reset(&ps);
+			smg_buf_addf(&sql, "SELECT hex(substr(CAST(%s AS BLOB), %zu, %d)) AS c0 FROM ",
+				     col.data, (first + k) * REMOTE_PIECE_BYTES + 1, REMOTE_PIECE_BYTES);
+			smg_sql_ident(&sql, t->name);
+			remote_key_match(r->p, &sql, &ps, t, fs->vals);
+			remote_req_add(r, sql.data, sql.len, &ps);
+		}
+		remote_send_or_die(r);
+		for (size_t k = 0; k < n; k++)
+			add_piece(r, (long)k, what.data, out);
+	}
+	if (out->len != v->n)
+		smg_die(SMG_EXIT_DATA, "%s: %s: the value changed while it was read (%zu bytes, then "
+			"%zu)", r->t->name, what.data, v->n, out->len);
+	v->p = out->data ? out->data : "";
+	smg_buf_free(&sql);
+	smg_buf_free(&col);
+	smg_buf_free(&what);
+	remote_params_free(&ps);
 }
 
 /* Write the rows of one page; returns how many. */
@@ -391,6 +464,9 @@ static long fetch_rows(struct smg_remote *r, const struct smg_table *t, struct r
 		if (k != t->ncols)
 			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": a row has %s values than its %zu "
 				"columns", r->t->name, t->name, k > t->ncols ? "more" : "fewer", t->ncols);
+		for (size_t q = 0; q < t->ncols; q++)
+			if ((fs->vals[q].type == SMG_TEXT || fs->vals[q].type == SMG_BLOB) && !fs->vals[q].p)
+				fetch_long_value(r, t, fs, q);
 		if (fs->last.set) {
 			for (size_t q = 0; q < t->npk; q++)
 				fs->key[q] = fs->vals[t->pk_idx[q]];
@@ -409,11 +485,23 @@ static long fetch_rows(struct smg_remote *r, const struct smg_table *t, struct r
 	}
 	if (rows.bad)
 		smg_die(SMG_EXIT_DATA, "%s: table \"%s\": malformed answer", r->t->name, t->name);
+	smg_buf_free(&fs->kept);
 	return n;
+}
+
+static void free_longs(struct fetch_state *fs)
+{
+	for (size_t q = 0; fs->longs && q < fs->nlongs; q++)
+		smg_buf_free(&fs->longs[q]);
+	free(fs->longs);
+	fs->longs = NULL;
 }
 
 static void fetch_state_table(struct fetch_state *fs, const struct smg_table *t)
 {
+	free_longs(fs);
+	fs->longs = smg_xcalloc(t->ncols, sizeof *fs->longs);
+	fs->nlongs = t->ncols;
 	free(fs->vals);
 	free(fs->key);
 	free(fs->cell);
@@ -480,6 +568,7 @@ void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct
 	free(fs.cell);
 	free(fs.cell_len);
 	free(fs.last.v);
+	free_longs(&fs);
 	smg_buf_free(&fs.last.data);
 	smg_tables_free(tables, n);
 	remote_schema_free(&s);

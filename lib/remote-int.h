@@ -13,7 +13,7 @@
 
 /* Bound parameters of one statement; SQL marks each with \x01. */
 struct param {
-	char kind;		/* 't': text (a JSON string), 'r': real (a JSON number) */
+	char kind;		/* 't': text (a JSON string); the only kind sent today */
 	size_t off, len;	/* raw bytes in the owner's data */
 };
 
@@ -37,6 +37,7 @@ struct smg_remote {
 	struct smg_http_response resp;
 	struct smg_buf body, stmts, query, sqlbuf, url;
 	long nstmts;		/* statements in the request being built */
+	struct json_object *answer;	/* the last answer, parsed (json-c) */
 	struct smg_tvar vars[6];
 	size_t nvars;
 };
@@ -57,16 +58,36 @@ void remote_render_statement(struct smg_remote *r, struct smg_buf *out, const ch
 /* Start a new request; add a statement to it. */
 void remote_req_reset(struct smg_remote *r);
 void remote_req_add(struct smg_remote *r, const char *sql, size_t sqllen, const struct params *ps);
-/* Send the request built so far; the answer stays in r->resp.body. */
+/* Send the request built so far; the answer stays in r->resp.body, parsed
+ * in r->answer, and has the shape its profile promises. */
 bool remote_send(struct smg_remote *r, struct failure *f);
 void remote_send_or_die(struct smg_remote *r);
-/* The rows of statement i of the last answer (an empty array when absent). */
-bool remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long i,
-			struct smg_jiter *it);
-/* Does the answer say it holds fewer rows than the query found? */
-bool remote_answer_truncated(struct smg_remote *r, const char *body, size_t len);
+/* Where statement i's rows are in body, the text of the last answer: an
+ * array of arrays or objects where the profile says, else exit 7 naming
+ * what (e.g. "table \"t\""), never an empty array. */
+void remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long i,
+			const char *what, const char **rows, size_t *rowslen);
+/* The same, false with what is wrong in why instead of exiting. */
+bool remote_find_rows(struct smg_remote *r, const char *body, size_t len, long i,
+		      const char **rows, size_t *rowslen, char *why, size_t whylen);
+/* Does the last answer say it holds fewer rows than the query found? */
+bool remote_answer_truncated(struct smg_remote *r);
 
 /* ---- remote-sql.c: values into SQL and out of answers ----------------------- */
+
+/* Text and blobs longer than this travel in pieces of this many bytes: as
+ * hex, a piece stays within D1's 2,000,000-byte limit on any one string,
+ * which hex(c) or unhex(?) of a whole long value would pass. */
+#define REMOTE_PIECE_BYTES 500000
+
+/* Append n bytes as upper-case hex; decode hex in place (false if it is not). */
+void remote_add_hex(struct smg_buf *b, const char *p, size_t n);
+bool remote_unhex(char *p, size_t n, size_t *out);
+/* " WHERE k1 IS v1 AND ...": the row with the key in vals (every column). */
+void remote_key_match(const struct smg_http_profile *p, struct smg_buf *sql, struct params *ps,
+		      const struct smg_table *t, const struct smg_value *vals);
+/* The key in vals as in the stream ("[1,\"a\"]"), long text cut, for messages. */
+void remote_key_text(struct smg_buf *b, const struct smg_table *t, const struct smg_value *vals);
 
 /* Append v to sql as SQL that gives back exactly v, a literal or a
  * parameter in ps (literal_only: text and blobs as literals too). */
@@ -75,7 +96,9 @@ void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, str
 /* One tagged result column (alias c<idx>) for table column col. */
 void remote_tagged_column(const struct smg_http_profile *p, struct smg_buf *sql, const char *col,
 			  size_t idx);
-/* One tagged cell into v, decoded in place; an error message or NULL. */
+/* One tagged cell into v, decoded in place; an error message or NULL.  A
+ * text or blob longer than REMOTE_PIECE_BYTES comes as its length only:
+ * v->p is NULL, v->n its bytes, to be read in pieces. */
 const char *remote_decode_tagged(const struct smg_http_profile *p, const char *raw, size_t len,
 				 struct smg_value *v);
 /* A plain cell as text (NULL for null); malloc'd. */

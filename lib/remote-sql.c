@@ -20,7 +20,7 @@
 
 static const char hexdig[] = "0123456789ABCDEF";
 
-static void add_hex(struct smg_buf *b, const char *p, size_t n)
+void remote_add_hex(struct smg_buf *b, const char *p, size_t n)
 {
 	smg_buf_grow(b, 2 * n + 1);
 	for (size_t i = 0; i < n; i++) {
@@ -39,24 +39,40 @@ static bool literal_text_ok(const char *p, size_t n)
 	return smg_utf8_valid(p, n);
 }
 
-/* A real as a JSON number that reads back as the same double and is
- * never taken for an integer. */
-static void real_text(char *out, size_t cap, double d)
+/*
+ * A finite real as SQL that computes exactly it from integers: m * 2^e as
+ * CAST(m AS REAL) times or divided by powers of two no larger than 2^62.
+ * Every step is exact in IEEE arithmetic (the value keeps m's bits), so
+ * nothing depends on how the endpoint parses decimal text (SQLite 3.47's
+ * text-to-float is not exact at large exponents, tests/d1/FIDELITY.md) or
+ * binds a JSON number (D1 types parameters as strings).
+ */
+static void real_sql(struct smg_buf *sql, double d)
 {
-	snprintf(out, cap, "%.17g", d);
-	if (!strpbrk(out, ".eEn"))
-		strncat(out, ".0", cap - strlen(out) - 1);
+	int e;
+	double f = frexp(d, &e);	/* d = f * 2^e, 0.5 <= |f| < 1 */
+	long long m = (long long)ldexp(f, 53);
+	e -= 53;
+	while (m != 0 && m % 2 == 0) {
+		m /= 2;
+		e++;
+	}
+	smg_buf_addf(sql, "(CAST(%lld AS REAL)", m);
+	for (; e != 0; e += e > 0 ? -(e > 62 ? 62 : e) : (-e > 62 ? 62 : -e))
+		smg_buf_addf(sql, "%c%lld", e > 0 ? '*' : '/', 1LL << (abs(e) > 62 ? 62 : abs(e)));
+	smg_buf_addc(sql, ')');
 }
 
 /*
  * Append v to sql as SQL that gives back exactly v: a literal where SQLite
  * reads it exactly, else a parameter marked \x01 (FIDELITY.md, section 3).
+ * Parameters are only ever strings: nothing depends on how an endpoint binds
+ * a JSON number.
  * literal_only: text and blobs as literals too, to spend fewer parameters.
  */
 void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, struct params *ps,
 		      const struct smg_value *v, bool literal_only)
 {
-	char num[40];
 	switch (v->type) {
 	case SMG_NULL:
 		smg_buf_adds(sql, "NULL");
@@ -73,9 +89,7 @@ void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, str
 			smg_buf_adds(sql, "CAST(\x01 AS REAL)");
 			remote_params_add(ps, 't', "-0.0", 4);
 		} else {
-			real_text(num, sizeof num, v->r);
-			smg_buf_addc(sql, '\x01');
-			remote_params_add(ps, 'r', num, strlen(num));
+			real_sql(sql, v->r);
 		}
 		break;
 	case SMG_TEXT:
@@ -93,24 +107,24 @@ void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, str
 		} else if (p->unhex && !literal_only) {
 			smg_buf_adds(sql, "CAST(unhex(\x01) AS TEXT)");
 			struct smg_buf h = SMG_BUF_INIT;
-			add_hex(&h, v->p, v->n);
+			remote_add_hex(&h, v->p, v->n);
 			remote_params_add(ps, 't', h.data ? h.data : "", h.len);
 			smg_buf_free(&h);
 		} else {
 			smg_buf_adds(sql, "CAST(X'");
-			add_hex(sql, v->p, v->n);
+			remote_add_hex(sql, v->p, v->n);
 			smg_buf_adds(sql, "' AS TEXT)");
 		}
 		break;
 	case SMG_BLOB:
 		if (v->n <= BLOB_LITERAL_MAX || literal_only || !p->unhex) {
 			smg_buf_adds(sql, "X'");
-			add_hex(sql, v->p, v->n);
+			remote_add_hex(sql, v->p, v->n);
 			smg_buf_addc(sql, '\'');
 		} else {
 			smg_buf_adds(sql, "unhex(\x01)");
 			struct smg_buf h = SMG_BUF_INIT;
-			add_hex(&h, v->p, v->n);
+			remote_add_hex(&h, v->p, v->n);
 			remote_params_add(ps, 't', h.data, h.len);
 			smg_buf_free(&h);
 		}
@@ -128,8 +142,7 @@ static int hexval(char c)
 	return -1;
 }
 
-/* Decode hex in place; false if it is not hex. */
-static bool unhex_in_place(char *p, size_t n, size_t *out)
+bool remote_unhex(char *p, size_t n, size_t *out)
 {
 	if (n & 1)
 		return false;
@@ -207,9 +220,25 @@ const char *remote_decode_tagged(const struct smg_http_profile *p, const char *r
 		v->i = x;
 		return NULL;
 	}
+	case 'T':
+	case 'B': {
+		char num[24];
+		char *end;
+		if (n == 0 || n >= sizeof num)
+			return "bad length of a long value";
+		memcpy(num, s, n);
+		num[n] = '\0';
+		long long len = strtoll(num, &end, 10);
+		if (*end || len <= REMOTE_PIECE_BYTES)
+			return "bad length of a long value";
+		v->type = tag == 'T' ? SMG_TEXT : SMG_BLOB;
+		v->p = NULL;
+		v->n = (size_t)len;
+		return NULL;
+	}
 	case 't':
 	case 'b':
-		if (!unhex_in_place(s, n, &v->n))
+		if (!remote_unhex(s, n, &v->n))
 			return "bad hex";
 		v->type = tag == 't' ? SMG_TEXT : SMG_BLOB;
 		v->p = s;
@@ -294,8 +323,46 @@ void remote_tagged_column(const struct smg_http_profile *p, struct smg_buf *sql,
 		     "WHEN %s = 9e999 THEN 'rInf' WHEN %s = -9e999 THEN 'r-Inf' ", q, q, q, q);
 	if (p->neg_zero)
 		smg_buf_addf(sql, "WHEN %s = 0 AND atan2(%s, -1.0) < 0 THEN 'r-0.0' ", q, q);
-	smg_buf_addf(sql, "ELSE %s END WHEN 'text' THEN 't' || hex(%s) WHEN 'blob' THEN 'b' || "
-		     "hex(%s) END AS c%zu", q, q, q, idx);
+	/* a long value as its length, read later in pieces (remote-fetch.c) */
+	smg_buf_addf(sql, "ELSE %s END WHEN 'text' THEN CASE WHEN length(CAST(%s AS BLOB)) > %d THEN "
+		     "'T' || length(CAST(%s AS BLOB)) ELSE 't' || hex(%s) END "
+		     "WHEN 'blob' THEN CASE WHEN length(%s) > %d THEN 'B' || length(%s) "
+		     "ELSE 'b' || hex(%s) END END AS c%zu", q, q, REMOTE_PIECE_BYTES, q, q, q,
+		     REMOTE_PIECE_BYTES, q, q, idx);
 	smg_buf_free(&c);
 }
 
+
+void remote_key_match(const struct smg_http_profile *p, struct smg_buf *sql, struct params *ps,
+		      const struct smg_table *t, const struct smg_value *vals)
+{
+	smg_buf_adds(sql, " WHERE ");
+	for (size_t k = 0; k < t->npk; k++) {
+		if (k)
+			smg_buf_adds(sql, " AND ");
+		smg_sql_ident(sql, t->pk[k]);
+		smg_buf_adds(sql, " IS ");
+		remote_sql_value(p, sql, ps, &vals[t->pk_idx[k]], false);
+	}
+}
+
+void remote_key_text(struct smg_buf *b, const struct smg_table *t, const struct smg_value *vals)
+{
+	smg_buf_addc(b, '[');
+	for (size_t k = 0; k < t->npk; k++) {
+		const struct smg_value *v = &vals[t->pk_idx[k]];
+		if (k)
+			smg_buf_addc(b, ',');
+		if (v->type == SMG_INT)
+			smg_buf_addf(b, "%lld", (long long)v->i);
+		else if (v->type == SMG_REAL)
+			smg_buf_addf(b, "%.17g", v->r);
+		else if (v->type == SMG_TEXT && smg_utf8_valid(v->p, v->n))
+			smg_json_add_string(b, v->p, v->n > 60 ? 60 : v->n);
+		else if (v->type == SMG_NULL)
+			smg_buf_adds(b, "null");
+		else
+			smg_buf_addf(b, "(%zu-byte %s)", v->n, v->type == SMG_BLOB ? "blob" : "text");
+	}
+	smg_buf_addc(b, ']');
+}

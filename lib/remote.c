@@ -6,10 +6,14 @@
  */
 #include "remote-int.h"
 
+#include <json-c/json.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void remote_params_reset(struct params *p)
 {
@@ -86,6 +90,7 @@ void smg_remote_close(struct smg_remote *r)
 	smg_buf_free(&r->query);
 	smg_buf_free(&r->sqlbuf);
 	smg_buf_free(&r->url);
+	json_object_put(r->answer);
 	free(r);
 }
 
@@ -216,41 +221,78 @@ static void build_body(struct smg_remote *r)
 	smg_template_expand(&r->body, r->p->body, v, r->nvars + 1, 0, r->nstmts);
 }
 
+/* ---- answers ----------------------------------------------------------------
+ * An answer is parsed whole with json-c and believed only when it has the
+ * shape its profile promises (profile.h: ok, results, results_count, rows):
+ * anything else is an error naming what is wrong, never empty data.  Cells
+ * are then read from the text itself (remote-sql.c), because json-c turns a
+ * number beyond int64, such as the REAL 1e20 that D1 prints as
+ * 100000000000000000000, into INT64_MAX. */
+
+/* Up to 200 bytes of what the endpoint said, on one line. */
+static void excerpt(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && i < 200 && k + 1 < cap; i++)
+		dst[k++] = (unsigned char)s[i] < 0x20 ? ' ' : s[i];
+	if (k == 0 && cap > 16)
+		k = (size_t)snprintf(dst, cap, "(empty answer)");
+	dst[k] = '\0';
+}
+
+/* Parse the last answer into r->answer; false if it is not one JSON value. */
+static bool parse_answer(struct smg_remote *r)
+{
+	const char *body = r->resp.body.data;
+	size_t len = r->resp.body.len;
+	json_object_put(r->answer);
+	r->answer = NULL;
+	if (!len || len > INT_MAX)
+		return false;
+	struct json_tokener *tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	struct json_object *o = json_tokener_parse_ex(tok, body, (int)len);
+	bool ok = json_tokener_get_error(tok) == json_tokener_success;
+	for (size_t end = json_tokener_get_parse_end(tok); ok && end < len; end++)
+		ok = body[end] == ' ' || body[end] == '\t' || body[end] == '\n' || body[end] == '\r';
+	json_tokener_free(tok);
+	if (!ok) {
+		json_object_put(o);
+		return false;
+	}
+	r->answer = o;
+	return true;
+}
+
+/* A value of the answer as text: a string as it is, anything else as JSON. */
+static const char *json_text(struct json_object *v, size_t *n)
+{
+	if (json_object_is_type(v, json_type_string)) {
+		*n = (size_t)json_object_get_string_len(v);
+		return json_object_get_string(v);
+	}
+	const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+	*n = strlen(s);
+	return s;
+}
+
 /* The error message at one of the profile's error paths, if any. */
-static bool answer_error(const struct smg_remote *r, const char *body, size_t len, long nstmts,
-			 char *msg, size_t msglen)
+static bool answer_error(const struct smg_remote *r, long nstmts, char *msg, size_t msglen)
 {
 	for (size_t k = 0; r->p->errors[k]; k++) {
 		const char *path = r->p->errors[k];
 		bool indexed = strstr(path, "{i") != NULL;
 		for (long i = 0; i < (indexed ? nstmts : 1); i++) {
-			const char *v;
-			size_t vlen;
-			if (!smg_jpath(body, len, path, i, &v, &vlen))
+			struct json_object *v;
+			size_t n;
+			if (!smg_jc_path(r->answer, path, i, &v) || !v)
 				continue;
-			if (vlen == 4 && !memcmp(v, "null", 4))
+			if (json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v))
 				continue;
-			if (vlen == 5 && !memcmp(v, "false", 5))
+			const char *s = json_text(v, &n);
+			if (n == 0)
 				continue;
-			if (v[0] == '"') {
-				struct smg_buf scratch = SMG_BUF_INIT;
-				struct smg_json j;
-				const char *s;
-				size_t n;
-				smg_json_init(&j, v, vlen, &scratch);
-				if (smg_json_string(&j, &s, &n)) {
-					if (n == 0) {
-						smg_buf_free(&scratch);
-						continue;
-					}
-					snprintf(msg, msglen, "%.*s", (int)(n > 400 ? 400 : n), s);
-				} else {
-					snprintf(msg, msglen, "%.*s", (int)(vlen > 400 ? 400 : vlen), v);
-				}
-				smg_buf_free(&scratch);
-			} else {
-				snprintf(msg, msglen, "%.*s", (int)(vlen > 400 ? 400 : vlen), v);
-			}
+			snprintf(msg, msglen, "%.*s", (int)(n > 400 ? 400 : n), s);
 			if (indexed && nstmts > 1) {
 				size_t l = strlen(msg);
 				snprintf(msg + l, msglen - l, " (statement %ld of %ld)", i + 1, nstmts);
@@ -259,6 +301,105 @@ static bool answer_error(const struct smg_remote *r, const char *body, size_t le
 		}
 	}
 	return false;
+}
+
+/* The endpoint's error code, if the answer has one. */
+static bool answer_code(const struct smg_remote *r, long *code)
+{
+	struct json_object *v;
+	if (!*r->p->error_code || !smg_jc_path(r->answer, r->p->error_code, 0, &v) || !v)
+		return false;
+	if (json_object_is_type(v, json_type_int)) {
+		*code = (long)json_object_get_int64(v);
+		return true;
+	}
+	char *end;
+	const char *s = json_object_get_string(v);
+	*code = strtol(s, &end, 10);
+	return *s && !*end;
+}
+
+/* The exit status the profile gives an error code, or 0. */
+static int code_exit(const struct smg_http_profile *p, long code)
+{
+	for (size_t k = 0; p->exit_codes[k]; k++) {
+		char *end;
+		long c = strtol(p->exit_codes[k], &end, 10);
+		if (c == code && *end == '=')
+			return atoi(end + 1);
+	}
+	return 0;
+}
+
+static bool transient_words(const struct smg_http_profile *p, const char *msg)
+{
+	for (size_t k = 0; p->transient[k]; k++)
+		if (*p->transient[k] && strcasestr(msg, p->transient[k]))
+			return true;
+	return false;
+}
+
+/* Are the profile's ok paths true (or their word) in the answer?  Only
+ * those with {i} (indexed) or only the others. */
+static bool answer_ok_paths(const struct smg_remote *r, long nstmts, bool indexed, char *why,
+			    size_t whylen)
+{
+	for (size_t k = 0; r->p->ok[k]; k++) {
+		char path[256];
+		snprintf(path, sizeof path, "%s", r->p->ok[k]);
+		char *word = strchr(path, '=');
+		if (word)
+			*word++ = '\0';
+		if ((strstr(path, "{i") != NULL) != indexed)
+			continue;
+		for (long i = 0; i < (indexed ? nstmts : 1); i++) {
+			struct json_object *v;
+			bool found = smg_jc_path(r->answer, path, i, &v);
+			bool good = word ? json_object_is_type(v, json_type_string) &&
+						   !strcmp(json_object_get_string(v), word)
+					 : json_object_is_type(v, json_type_boolean) &&
+						   json_object_get_boolean(v);
+			if (good)
+				continue;
+			struct smg_buf at = SMG_BUF_INIT;
+			smg_template_expand(&at, path, NULL, 0, i, 0);
+			size_t n = 0;
+			const char *s = found && v ? json_text(v, &n) : found ? "null" : "absent";
+			snprintf(why, whylen, "%s is %.*s, not %s, and no error is given", at.data ? at.data : "",
+				 (int)(n ? (n > 40 ? 40 : n) : strlen(s)), s, word ? word : "true");
+			smg_buf_free(&at);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Is the answer shaped as the profile says an answer to nstmts statements
+ * is?  If not, what is wrong, in why. */
+static bool answer_shape(const struct smg_remote *r, long nstmts, char *why, size_t whylen)
+{
+	const struct smg_http_profile *p = r->p;
+	if (!answer_ok_paths(r, nstmts, false, why, whylen))
+		return false;
+	if (*p->results) {
+		struct json_object *arr;
+		if (!smg_jc_path(r->answer, p->results, 0, &arr) ||
+		    !json_object_is_type(arr, json_type_array)) {
+			snprintf(why, whylen, "no array of statement results at %s", p->results);
+			return false;
+		}
+		struct smg_buf want = SMG_BUF_INIT;
+		smg_template_expand(&want, *p->results_count ? p->results_count : "-1", NULL, 0, 0, nstmts);
+		long n = strtol(want.data, NULL, 10);
+		smg_buf_free(&want);
+		long got = (long)json_object_array_length(arr);
+		if (n >= 0 && got != n) {
+			snprintf(why, whylen, "%ld statement result%s at %s for %ld statement%s sent", got,
+				 got == 1 ? "" : "s", p->results, nstmts, nstmts == 1 ? "" : "s");
+			return false;
+		}
+	}
+	return answer_ok_paths(r, nstmts, true, why, whylen);
 }
 
 /* vsnprintf: a message cut at the buffer's end is fine here. */
@@ -279,11 +420,103 @@ static int code_for_message(const char *msg, int dflt)
 	return dflt;
 }
 
-/* Send the request built so far; the answer stays in r->resp.body. */
+enum verdict { ANSWER_OK, ANSWER_FAILED, ANSWER_TRANSIENT };
+
+/* What the last answer to nstmts statements means: believed, a failure
+ * (f says which), or a passing failure worth another try. */
+static enum verdict judge_answer(struct smg_remote *r, enum smg_http_outcome out, long nstmts,
+				 struct failure *f)
+{
+	const char *name = r->t->name;
+	long st = r->resp.status;
+	const char *body = r->resp.body.data ? r->resp.body.data : "";
+	size_t blen = r->resp.body.len;
+	bool json = parse_answer(r);
+	char why[450] = "", said[256];
+	long code = 0;
+	memset(f, 0, sizeof *f);
+	excerpt(said, sizeof said, body, blen);
+	bool has_code = json && answer_code(r, &code);
+	if (json && answer_error(r, nstmts, why, sizeof why) && has_code) {
+		size_t l = strlen(why);
+		snprintf(why + l, sizeof why - l, " (code %ld)", code);
+	}
+	if (out != SMG_HTTP_DONE) {
+		f->code = smg_http_exit_code(&r->resp);
+		f->maybe_landed = st == 0;
+		/* what the endpoint said the last time, if it said anything */
+		failure_msg(f, "%s: %s after %d attempt%s%s%s", name,
+			    r->resp.error[0] ? r->resp.error : "request failed", r->resp.attempts,
+			    r->resp.attempts == 1 ? "" : "s", st && blen ? ": " : "",
+			    st && blen ? (why[0] ? why : said) : "");
+		return ANSWER_FAILED;
+	}
+	if (!why[0] && (st < 200 || st > 299))
+		snprintf(why, sizeof why, "%s", said);
+	int mapped = has_code ? code_exit(r->p, code) : 0;
+	if (why[0] && transient_words(r->p, why)) {
+		f->code = SMG_EXIT_NETWORK;
+		failure_msg(f, "%s: HTTP %ld: %s", name, st, why);
+		return ANSWER_TRANSIENT;
+	}
+	if (mapped == SMG_EXIT_AUTH || (!mapped && (st == 401 || st == 403))) {
+		f->code = SMG_EXIT_AUTH;
+		failure_msg(f, "%s: the token was rejected (HTTP %ld: %s); check "
+			    "the token (--token, SMUGGLR_TARGET_TOKEN%s)", name, st, why,
+			    r->t->type == SMG_TARGET_D1 ? ", CLOUDFLARE_API_TOKEN, cloudflare_api_token" : "");
+		return ANSWER_FAILED;
+	}
+	if (mapped) {
+		f->code = mapped;
+		failure_msg(f, "%s: HTTP %ld: %s%s", name, st, why,
+			    mapped == SMG_EXIT_NOTFOUND || mapped == SMG_EXIT_USAGE
+				    ? "; check the account and database ids" : "");
+		return ANSWER_FAILED;
+	}
+	if (st < 200 || st > 299) {
+		f->code = st == 404 ? SMG_EXIT_NOTFOUND
+			: st == 409 || st == 412 ? SMG_EXIT_CONFLICT
+			: st == 400 || st == 413 || st == 422 ? code_for_message(why, SMG_EXIT_DATA)
+			: SMG_EXIT_FAILURE;
+		failure_msg(f, "%s: HTTP %ld: %s", name, st, why);
+		return ANSWER_FAILED;
+	}
+	if (why[0]) {
+		f->code = code_for_message(why, SMG_EXIT_DATA);
+		failure_msg(f, "%s: %s", name, why);
+		return ANSWER_FAILED;
+	}
+	/* a 2xx answer that cannot be believed: a write may have landed */
+	f->code = SMG_EXIT_DATA;
+	f->maybe_landed = true;
+	if (!json) {
+		failure_msg(f, "%s: the answer is not JSON (HTTP %ld, %zu bytes): %s", name, st, blen,
+			    said);
+		return ANSWER_FAILED;
+	}
+	if (!answer_shape(r, nstmts, why, sizeof why)) {
+		failure_msg(f, "%s: the answer is not one the %s profile expects: %s; it said: %s",
+			    name, r->p->name, why, said);
+		return ANSWER_FAILED;
+	}
+	memset(f, 0, sizeof *f);
+	return ANSWER_OK;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Send the request built so far; the answer stays in r->resp.body, parsed
+ * in r->answer.  An answer whose words the profile calls transient (D1's
+ * "internal error", whatever the HTTP status) is tried again under the
+ * target's retry policy, as libcurl-level failures are in http.c. */
 bool remote_send(struct smg_remote *r, struct failure *f)
 {
 	const struct smg_http_profile *p = r->p;
-	memset(f, 0, sizeof *f);
 	smg_buf_reset(&r->url);
 	struct smg_tvar v[7];
 	memcpy(v, r->vars, r->nvars * sizeof *v);
@@ -304,46 +537,24 @@ bool remote_send(struct smg_remote *r, struct failure *f)
 	r->requests++;
 	long nstmts = r->nstmts;
 	remote_req_reset(r);
-	enum smg_http_outcome out = smg_http_perform(r->http, &req, &r->resp);
-	const char *name = r->t->name;
-	long st = r->resp.status;
-	const char *body = r->resp.body.data ? r->resp.body.data : "";
-	size_t blen = r->resp.body.len;
-	char why[450] = "";
-	if (out != SMG_HTTP_DONE) {
-		f->code = smg_http_exit_code(&r->resp);
-		f->maybe_landed = st == 0;
-		/* what the endpoint said the last time, if it said anything */
-		if (st && blen && !answer_error(r, body, blen, nstmts, why, sizeof why))
-			snprintf(why, sizeof why, "%.200s", body);
-		failure_msg(f, "%s: %s after %d attempt%s%s%s", name,
-			 r->resp.error[0] ? r->resp.error : "request failed", r->resp.attempts,
-			 r->resp.attempts == 1 ? "" : "s", why[0] ? ": " : "", why);
-		return false;
+	const struct smg_http_retry *policy = &r->t->http.retry;
+	for (int attempt = 1;; attempt++) {
+		enum smg_http_outcome out = smg_http_perform(r->http, &req, &r->resp);
+		enum verdict v = judge_answer(r, out, nstmts, f);
+		if (v != ANSWER_TRANSIENT)
+			return v == ANSWER_OK;
+		if (attempt > policy->max_retries) {
+			char last[sizeof f->msg];
+			snprintf(last, sizeof last, "%s", f->msg);
+			failure_msg(f, "%s (gave up after %d attempt%s)", last, attempt,
+				    attempt == 1 ? "" : "s");
+			return false;
+		}
+		long ms = smg_http_backoff_ms(policy, attempt, NULL, time(NULL));
+		if (r->verbose)
+			smg_warn("%s; trying again in %ld ms", f->msg, ms);
+		sleep_ms(ms);
 	}
-	if (!answer_error(r, body, blen, nstmts, why, sizeof why) && (st < 200 || st > 299))
-		snprintf(why, sizeof why, "%.200s", blen ? body : "(empty answer)");
-	if (st == 401 || st == 403) {
-		f->code = SMG_EXIT_AUTH;
-		failure_msg(f, "%s: the token was rejected (HTTP %ld: %s); check "
-			 "the token (--token, SMUGGLR_TARGET_TOKEN%s)", name, st, why,
-			 r->t->type == SMG_TARGET_D1 ? ", CLOUDFLARE_API_TOKEN, cloudflare_api_token" : "");
-		return false;
-	}
-	if (st < 200 || st > 299) {
-		f->code = st == 404 ? SMG_EXIT_NOTFOUND
-			: st == 409 || st == 412 ? SMG_EXIT_CONFLICT
-			: st == 400 || st == 413 || st == 422 ? code_for_message(why, SMG_EXIT_DATA)
-			: SMG_EXIT_FAILURE;
-		failure_msg(f, "%s: HTTP %ld: %s", name, st, why);
-		return false;
-	}
-	if (why[0]) {
-		f->code = code_for_message(why, SMG_EXIT_DATA);
-		failure_msg(f, "%s: %s", name, why);
-		return false;
-	}
-	return true;
 }
 
 void remote_send_or_die(struct smg_remote *r)
@@ -353,24 +564,63 @@ void remote_send_or_die(struct smg_remote *r)
 		smg_die(f.code ? f.code : SMG_EXIT_FAILURE, "%s", f.msg);
 }
 
-/* The rows of statement i of the last answer (an empty array when absent). */
-bool remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long i,
-			struct smg_jiter *it)
+/* Does statement i of the last answer have a result at all? */
+static bool statement_answered(struct smg_remote *r, long i)
 {
-	const char *v;
-	size_t vlen;
-	if (!smg_jpath(body, len, r->p->rows, i, &v, &vlen) || (vlen == 4 && !memcmp(v, "null", 4))) {
-		v = "[]";
-		vlen = 2;
+	if (!*r->p->results)
+		return r->answer != NULL;
+	struct smg_buf path = SMG_BUF_INIT;
+	smg_buf_addf(&path, "%s.%ld", r->p->results, i);
+	struct json_object *v;
+	bool found = smg_jc_path(r->answer, path.data, 0, &v) && v;
+	smg_buf_free(&path);
+	return found;
+}
+
+bool remote_find_rows(struct smg_remote *r, const char *body, size_t len, long i,
+		      const char **rows, size_t *rowslen, char *why, size_t whylen)
+{
+	struct json_object *v = NULL;
+	char said[256];
+	excerpt(said, sizeof said, body, len);
+	bool found = r->answer && smg_jc_path(r->answer, r->p->rows, i, &v) && v;
+	if (!found && r->p->rows_optional && statement_answered(r, i)) {
+		*rows = "[]";
+		*rowslen = 2;
+		return true;
 	}
-	return smg_jarray(it, v, vlen);
+	if (!found || !json_object_is_type(v, json_type_array)) {
+		snprintf(why, whylen, "%s at %s (statement %ld) in the answer: %s",
+			 found ? "rows that are not an array" : "no rows", r->p->rows, i + 1, said);
+		return false;
+	}
+	size_t n = json_object_array_length(v);
+	for (size_t k = 0; k < n; k++) {
+		struct json_object *row = json_object_array_get_idx(v, k);
+		if (!json_object_is_type(row, json_type_array) && !json_object_is_type(row, json_type_object)) {
+			snprintf(why, whylen, "row %zu of the answer is %s, not an array or an object: %s",
+				 k + 1, json_type_to_name(json_object_get_type(row)), said);
+			return false;
+		}
+	}
+	if (!smg_jpath(body, len, r->p->rows, i, rows, rowslen)) {
+		snprintf(why, whylen, "the rows at %s cannot be read: %s", r->p->rows, said);
+		return false;
+	}
+	return true;
 }
 
-bool remote_answer_truncated(struct smg_remote *r, const char *body, size_t len)
+void remote_answer_rows(struct smg_remote *r, const char *body, size_t len, long i,
+			const char *what, const char **rows, size_t *rowslen)
 {
-	const char *v;
-	size_t vlen;
-	return *r->p->truncated && smg_jpath(body, len, r->p->truncated, 0, &v, &vlen) &&
-	       vlen == 4 && !memcmp(v, "true", 4);
+	char why[512];
+	if (!remote_find_rows(r, body, len, i, rows, rowslen, why, sizeof why))
+		smg_die(SMG_EXIT_DATA, "%s: %s: %s", r->t->name, what, why);
 }
 
+bool remote_answer_truncated(struct smg_remote *r)
+{
+	struct json_object *v;
+	return *r->p->truncated && smg_jc_path(r->answer, r->p->truncated, 0, &v) &&
+	       json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}

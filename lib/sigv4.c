@@ -8,24 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
-static const char hexdigits[] = "0123456789abcdef";
-
-static void hex_encode(const unsigned char *p, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdigits[p[i] >> 4];
-		out[2 * i + 1] = hexdigits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 void smg_sha256_hex(const void *p, size_t n, char out[65])
 {
 	unsigned char md[32];
 	unsigned int len = 0;
 	if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) || len != sizeof md)
 		smg_die(SMG_EXIT_FAILURE, "SHA-256 failed");
-	hex_encode(md, sizeof md, out);
+	smg_hex(md, sizeof md, out);
 }
 
 static void hmac_sha256(const void *key, size_t keylen, const char *msg, size_t msglen,
@@ -237,7 +226,7 @@ void smg_sigv4_compute(const struct smg_sigv4_creds *c, const struct smg_sigv4_r
 	unsigned char key[32], sig[32];
 	signing_key(c, r->amz_date, key);
 	hmac_sha256(key, sizeof key, sts->data, sts->len, sig);
-	hex_encode(sig, sizeof sig, out->signature);
+	smg_hex(sig, sizeof sig, out->signature);
 
 	struct smg_buf *auth = &out->authorization;
 	smg_buf_reset(auth);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define SMG_VERSION "0.1.0"
 
@@ -86,7 +87,23 @@ static inline void smg_buf_addc_fast(struct smg_buf *b, char c)
 	b->data[b->len] = '\0';
 }
 
-/* Write all of buf to fd; on error dies naming what was written. */
+/*
+ * The EINTR-safe pair every blocking descriptor uses: write all of p to fd
+ * (false with errno set on error); read what is there, up to n bytes (0 at
+ * end of file, -1 with errno on error).  smg_write_all and smg_read_some
+ * are the same but die naming what was written or read.
+ */
+bool smg_write_full(int fd, const void *p, size_t n);
+ssize_t smg_read_retry(int fd, void *p, size_t n);
 void smg_write_all(int fd, const void *p, size_t n, const char *what);
+size_t smg_read_some(int fd, void *p, size_t n, const char *what);
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void smg_hex(const void *p, size_t n, char *out);
+
+/* Copy n bytes of src into dst (cap bytes, NUL-terminated), every byte that
+ * is not printable ASCII replaced by '?': text from a peer or a server
+ * goes to terminals. */
+void smg_clean_text(char *dst, size_t cap, const char *src, size_t n);
 
 #endif

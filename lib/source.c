@@ -4,6 +4,7 @@
  */
 #include "db.h"
 #include "prefetch.h"
+#include "ts.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,15 @@ struct smg_source {
 	size_t keycap;
 	struct smg_value *check;	/* decoded values, only to validate them */
 	size_t checkcap;
+	struct smg_ts_audit ts_audit;	/* the current table's odd timestamps */
+	bool audit_ts;			/* count and warn about them */
 };
 
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel)
 {
 	struct smg_source *s = smg_xcalloc(1, sizeof *s);
 	s->name = smg_xstrdup(strcmp(spec, "-") ? spec : "stdin");
+	smg_ts_audit_init(&s->ts_audit);
 	if (strcmp(spec, "-") && (smg_path_is_sqlite(spec) || smg_path_is_empty(spec))) {
 		s->db = smg_db_open(spec, false);
 		s->tables = smg_db_tables(s->db, spec, sel, &s->ntables);
@@ -47,6 +51,11 @@ struct smg_source *smg_source_open(const char *spec, const struct smg_select *se
 		s->reader = smg_reader_open_path(spec);
 	}
 	return s;
+}
+
+void smg_source_check_timestamps(struct smg_source *s)
+{
+	s->audit_ts = true;
 }
 
 void smg_source_read_ahead(struct smg_source *s)
@@ -77,10 +86,28 @@ int64_t smg_source_rows(const struct smg_source *s)
 	return s->rows;
 }
 
+/* The table whose rows are being read, if any. */
+static const struct smg_table *current_table(const struct smg_source *s)
+{
+	if (s->reader)
+		return s->table;
+	return s->next_table ? s->tables[s->next_table - 1] : NULL;
+}
+
+/* Warn about the timestamps of the table being left, once. */
+static void end_table(struct smg_source *s)
+{
+	const struct smg_table *t = current_table(s);
+	if (t)
+		smg_ts_audit_report(&s->ts_audit, s->name, t);
+}
+
 void smg_source_close(struct smg_source *s)
 {
 	if (!s)
 		return;
+	end_table(s);
+	smg_ts_audit_free(&s->ts_audit);
 	smg_prefetch_stop(s->prefetch);
 	smg_tables_free(s->tables, s->ntables);
 	free(s->all_tables);
@@ -107,6 +134,7 @@ static const struct smg_record *read_record(struct smg_source *s)
 
 static const struct smg_table *stream_next_table(struct smg_source *s)
 {
+	end_table(s);
 	const struct smg_record *rec = s->pending;
 	s->pending = NULL;
 	while (!rec && !s->done) {
@@ -130,6 +158,7 @@ const struct smg_table *smg_source_next_table(struct smg_source *s)
 	struct smg_row skip;
 	while (s->table_open && smg_source_next_row(s, &skip))
 		;	/* rows left in the table we leave */
+	end_table(s);
 	if (s->next_table >= s->ntables)
 		return NULL;
 	s->table_open = true;
@@ -149,8 +178,11 @@ static void set_key(struct smg_source *s, const struct smg_table *t,
 		s->key[k] = vals[t->pk_idx[k]];
 	row->key = s->key;
 	row->ts.type = SMG_NULL;
-	if (t->ts_idx >= 0)
+	if (t->ts_idx >= 0) {
 		row->ts = vals[t->ts_idx];
+		if (s->audit_ts)
+			smg_ts_audit_row(&s->ts_audit, t, row->key, &row->ts);
+	}
 }
 
 bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
@@ -171,6 +203,8 @@ bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
 		row->key = rec->key;
 		row->hash = rec->hash;
 		row->ts = rec->ts;
+		if (s->audit_ts && s->table->ts_idx >= 0)
+			smg_ts_audit_row(&s->ts_audit, s->table, row->key, &row->ts);
 		s->rows++;
 		return true;
 	}

@@ -28,7 +28,7 @@ void smg_sql_idents(struct smg_buf *b, char *const *names, size_t n, const char 
 	}
 }
 
-static bool is_key(const struct smg_table *t, size_t col)
+bool smg_sql_is_key(const struct smg_table *t, size_t col)
 {
 	for (size_t k = 0; k < t->npk; k++)
 		if (t->pk_idx[k] == col)
@@ -48,7 +48,7 @@ void smg_sql_upsert(struct smg_buf *head, struct smg_buf *tail, const struct smg
 	smg_buf_adds(tail, ") DO ");
 	bool any = false;
 	for (size_t i = 0; i < t->ncols; i++) {
-		if (is_key(t, i))
+		if (smg_sql_is_key(t, i))
 			continue;
 		smg_buf_adds(tail, any ? "," : "UPDATE SET ");
 		smg_sql_ident(tail, t->cols[i]);

@@ -32,6 +32,8 @@ void smg_sql_delete_row(struct smg_buf *sql, const struct smg_table *t);
 void smg_sql_insert_row(struct smg_buf *sql, const struct smg_table *t);
 /* SELECT the stream's columns of the row with one key (bound as ?). */
 void smg_sql_select_row(struct smg_buf *sql, const struct smg_table *t);
+/* Is column i of t in its primary key? */
+bool smg_sql_is_key(const struct smg_table *t, size_t i);
 /* " WHERE k1 IS ? AND k2 IS ?": the row with one key. */
 void smg_sql_key_match(struct smg_buf *sql, const struct smg_table *t);
 

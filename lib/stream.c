@@ -349,6 +349,26 @@ static bool parse_field(struct smg_reader *r, struct smg_json *j, const char *k,
 	return smg_json_skip(j, NULL, NULL);
 }
 
+/* The members parse_field knows.  A record that has one twice is an error,
+ * not "the last one wins": two programs could read different records. */
+static const char *const record_members[] = {
+	"kind", "table", "hash", "values", "key", "ts", "bucket", "op", "to", "records",
+	"counts", "columns", "pk", "timestamp", "sql", "expect", "was", "indexes",
+};
+#define NMEMBERS (sizeof record_members / sizeof record_members[0])
+
+/* false if k was seen in this record already; *seen has a bit per member. */
+static bool member_first_time(const char *k, size_t kn, uint32_t *seen)
+{
+	int m = name_index(k, kn, record_members, (int)NMEMBERS);
+	if (m < 0)
+		return true;	/* unknown: skipped anyway */
+	if (*seen & (UINT32_C(1) << m))
+		return false;
+	*seen |= UINT32_C(1) << m;
+	return true;
+}
+
 static void free_strings(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -672,11 +692,15 @@ static void parse_record(struct smg_reader *r, const char *line, size_t n)
 		goto bad;
 	size_t i = 0;
 	int more;
+	uint32_t seen = 0;
 	while ((more = smg_json_next_item(&j, &i, '}')) > 0) {
 		const char *k;
 		size_t kn;
-		if (!smg_json_string(&j, &k, &kn) || !smg_json_expect(&j, ':') ||
-		    !parse_field(r, &j, k, kn, &f))
+		if (!smg_json_string(&j, &k, &kn) || !smg_json_expect(&j, ':'))
+			goto bad;
+		if (!member_first_time(k, kn, &seen))
+			smg_reader_die(r, "malformed record: member \"%.*s\" appears twice", (int)kn, k);
+		if (!parse_field(r, &j, k, kn, &f))
 			goto bad;
 	}
 	if (more < 0)

@@ -1,140 +1,21 @@
 /*
- * stream.h - the smugglr row stream (see smugglr-stream(5)): typed values,
- * their JSON encoding, the row hash, and one reader and one writer that
- * every program uses.
+ * stream.h - the smugglr row stream (see smugglr-stream(5)): records, and
+ * one reader and one writer that every program uses.  Typed values and
+ * their JSON are json.h's, tables and the row hash table.h's; this header
+ * includes both.
  */
 #ifndef SMG_STREAM_H
 #define SMG_STREAM_H
 
-#include "smg.h"
-
-/* ---- typed values ---------------------------------------------------- */
-
-enum smg_type { SMG_NULL, SMG_INT, SMG_REAL, SMG_TEXT, SMG_BLOB };
-
-/* A value.  Text and blob bytes are borrowed: whoever filled the value
- * says how long they live (until the next row, usually). */
-struct smg_value {
-	enum smg_type type;
-	int64_t i;
-	double r;
-	const char *p;
-	size_t n;
-};
-
-const char *smg_type_name(enum smg_type t);
-
-/* SQLite's ORDER BY order under BINARY collation: NULL < numbers (by value,
- * INTEGER and REAL mixed) < TEXT (memcmp) < BLOB (memcmp). */
-int smg_value_cmp(const struct smg_value *a, const struct smg_value *b);
-int smg_key_cmp(const struct smg_value *a, const struct smg_value *b, size_t n);
-
-/* ---- JSON encoding of values ------------------------------------------ */
-
-/* Append a JSON string literal for UTF-8 text p[0..n). */
-void smg_json_add_string(struct smg_buf *b, const char *p, size_t n);
-/* Append the typed encoding of a value (see smugglr-stream(5)). */
-void smg_json_add_value(struct smg_buf *b, const struct smg_value *v);
-/* Append "[v0,v1,...]". */
-void smg_json_add_values(struct smg_buf *b, const struct smg_value *v, size_t n);
-bool smg_utf8_valid(const char *p, size_t n);
-/* Strict base64 (RFC 4648, padded) into out (room for n / 4 * 3 bytes). */
-bool smg_base64_decode(const char *in, size_t n, char *out, size_t *outlen);
-
-/* A cursor over JSON text.  Parse errors set err (a static message) and
- * leave p where the error was found.  Strings with escapes and blobs are
- * decoded into scratch, which the caller grows by the length of the input
- * before parsing (decoded bytes never outnumber raw ones), so pointers into
- * it stay valid while the input is parsed. */
-struct smg_json {
-	const char *p, *start, *end;
-	const char *err;
-	struct smg_buf *scratch;
-};
-
-void smg_json_init(struct smg_json *j, const char *p, size_t n, struct smg_buf *scratch);
-void smg_json_ws(struct smg_json *j);
-bool smg_json_expect(struct smg_json *j, char c);
-bool smg_json_string(struct smg_json *j, const char **p, size_t *n);
-/* Skip any JSON value, giving its raw span. */
-bool smg_json_skip(struct smg_json *j, const char **raw, size_t *rawlen);
-bool smg_json_int(struct smg_json *j, int64_t *out);
-/* One typed value (see smugglr-stream(5)). */
-bool smg_json_value(struct smg_json *j, struct smg_value *v);
-/* A JSON array of typed values into *vals (grown as needed, *cap slots). */
-bool smg_json_values(struct smg_json *j, struct smg_value **vals, size_t *nvals,
-		     size_t *cap);
-/* Step through the items of an array or object whose opening bracket was
- * read: 1 with the cursor at the next item, 0 at `close` (consumed), -1 on
- * an error (j->err set).  Start with *i = 0. */
-int smg_json_next_item(struct smg_json *j, size_t *i, char close);
-/* A JSON array of strings, each a new NUL-terminated copy. */
-bool smg_json_strings(struct smg_json *j, char ***out, size_t *n);
-
-/* Split a raw JSON array "[a,b,c]" into the raw spans of its elements. */
-bool smg_json_split(const char *raw, size_t len, const char **elem, size_t *elen,
-		    size_t want);
-
-/* ---- tables ----------------------------------------------------------- */
-
-/* What a stream (or a database scan) says about one table. */
-struct smg_table {
-	char *name;
-	size_t ncols;
-	char **cols;		/* synced columns, in table order */
-	size_t *col_len;	/* strlen of each, for the hash */
-	size_t npk;
-	char **pk;		/* primary key column names, in key order */
-	size_t *pk_idx;		/* index of each key column in cols */
-	char *ts;		/* timestamp column name, or NULL */
-	long ts_idx;		/* its index in cols, or -1 */
-	char *sql;		/* CREATE statement, or NULL */
-	char **indexes;		/* its CREATE INDEX statements (the source's) */
-	size_t nindexes;
-	size_t *hash_order;	/* hashed columns (all but ts) sorted by name */
-	size_t nhash;
-	/* How every row record of this table starts as the writer lays it out,
-	 * {"kind":"row","table":NAME,"key": : written once per row, and
-	 * what the reader's fast path recognises. */
-	char *row_head;
-	size_t row_head_len;
-	/* and every change record: {"kind":"change","table":NAME,"bucket":" */
-	char *change_head;
-	size_t change_head_len;
-};
-
-struct smg_table *smg_table_new(const char *name);
-void smg_table_add_col(struct smg_table *t, const char *col);
-void smg_table_add_pk(struct smg_table *t, const char *col);
-/* Resolve pk_idx, ts_idx, hash_order; returns an error message or NULL. */
-const char *smg_table_finish(struct smg_table *t, const char *ts);
-/* The same for a table built to be returned: t, or NULL with *why set and
- * t freed. */
-struct smg_table *smg_table_done(struct smg_table *t, const char *ts, const char **why);
-void smg_table_free(struct smg_table *t);
-long smg_table_col(const struct smg_table *t, const char *name);
-void smg_table_add_index(struct smg_table *t, const char *sql);
-struct smg_table *smg_table_copy(const struct smg_table *t);
-
-/* ---- row hash --------------------------------------------------------- */
-
-#define SMG_HASH_LEN 32
-/* SHA-256 over the canonical typed encoding of the hashed columns of a row
- * (vals holds all t->ncols columns). */
-void smg_hash_row(const struct smg_table *t, const struct smg_value *vals,
-		  unsigned char out[SMG_HASH_LEN]);
-/* Append the bytes smg_hash_row hashes, for a caller that hashes rows two
- * at a time (smg_sha256_x2). */
-void smg_hash_input(const struct smg_table *t, const struct smg_value *vals,
-		    struct smg_buf *out);
-void smg_hash_hex(const unsigned char h[SMG_HASH_LEN], char out[65]);
-bool smg_hash_unhex(const char *p, size_t n, unsigned char h[SMG_HASH_LEN]);
+#include "json.h"
+#include "table.h"
 
 /* ---- timestamps --------------------------------------------------------- */
 
-/* Parse a timestamp value (ISO-8601 text with optional offset, unix seconds
- * or unix milliseconds) to microseconds since the epoch.  false if the value
- * is not a time. */
+/* Parse a timestamp value (ISO-8601 text with optional offset, or unix
+ * seconds, milliseconds, microseconds or nanoseconds told apart by magnitude:
+ * lib/ts.c) to microseconds since the epoch.  false if the value is not a
+ * possible time (February 30, offset +25:00). */
 bool smg_ts_parse(const struct smg_value *v, int64_t *usec);
 
 /* ---- records ------------------------------------------------------------ */

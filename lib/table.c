@@ -2,7 +2,7 @@
  * table.c - what a table is to the stream (columns, key, timestamp), the
  * order of keys, and the row hash.
  */
-#include "stream.h"
+#include "table.h"
 
 #include <math.h>
 #include <stdio.h>

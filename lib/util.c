@@ -146,17 +146,58 @@ char *smg_buf_detach(struct smg_buf *b)
 	return p;
 }
 
-void smg_write_all(int fd, const void *p, size_t n, const char *what)
+bool smg_write_full(int fd, const void *p, size_t n)
 {
 	const char *c = p;
 	while (n > 0) {
 		ssize_t w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			smg_die(SMG_EXIT_FAILURE, "write to %s failed: %s", what, strerror(errno));
-		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return false;
 		c += w;
 		n -= (size_t)w;
 	}
+	return true;
+}
+
+ssize_t smg_read_retry(int fd, void *p, size_t n)
+{
+	ssize_t r;
+	while ((r = read(fd, p, n)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
+void smg_write_all(int fd, const void *p, size_t n, const char *what)
+{
+	if (!smg_write_full(fd, p, n))
+		smg_die(SMG_EXIT_FAILURE, "write to %s failed: %s", what, strerror(errno));
+}
+
+size_t smg_read_some(int fd, void *p, size_t n, const char *what)
+{
+	ssize_t r = smg_read_retry(fd, p, n);
+	if (r < 0)
+		smg_die(SMG_EXIT_FAILURE, "read from %s failed: %s", what, strerror(errno));
+	return (size_t)r;
+}
+
+void smg_hex(const void *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void smg_clean_text(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n && j + 1 < cap; i++)
+		dst[j++] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[j] = '\0';
 }

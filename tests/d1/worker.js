@@ -31,6 +31,7 @@ const E_RATE = 971;		// "Please wait and consider throttling your request speed"
 
 let state = freshState();
 let fail = null;	// {status, remaining, retry_after, code, message}
+let fault = null;	// {kind, remaining, after, status, interval}: malformed answers, /__test/fault
 
 function freshState() {
 	return {
@@ -78,6 +79,60 @@ function defaultMessage(status) {
 		if (status >= 500) return [E_D1, "internal error; reference = smugglr-test-injected"];
 		return [E_D1, "injected error"];
 	}
+}
+
+// ---- injected malformed answers (/__test/fault) ------------------------------
+// Each answers one D1 request without running it (but "trickle", which runs
+// it and sends the answer a byte at a time), so nothing a faulty answer
+// stands for is written.
+const FAULT_KINDS = ["garbage", "truncated", "no_result", "wrong_count", "no_rows",
+	"rows_not_array", "row_not_array", "success_false", "internal", "trickle"];
+
+function fakeResult(rows) {
+	return { results: { columns: [], rows }, success: true, meta: { changes: 0 } };
+}
+
+async function faultAnswer(f, req, env, verb) {
+	const text = await req.text();
+	let n = 1;
+	try { const b = JSON.parse(text); if (Array.isArray(b.batch)) n = b.batch.length; } catch (e) { /* n = 1 */ }
+	const ok = (result) => json(f.status, { result, success: true, errors: [], messages: [] });
+	switch (f.kind) {
+	case "garbage":
+		return new Response("<html><body><h1>502 Bad Gateway</h1></body></html>\n",
+			{ status: f.status, headers: { "content-type": "text/html" } });
+	case "truncated": {
+		const whole = JSON.stringify({ result: Array.from({ length: n }, () => fakeResult([])),
+			success: true, errors: [], messages: [] });
+		return new Response(whole.slice(0, Math.floor(whole.length / 2)),
+			{ status: f.status, headers: { "content-type": "application/json" } });
+	}
+	case "no_result": return ok([]);
+	case "wrong_count": return ok(Array.from({ length: Math.max(n - 1, 0) }, () => fakeResult([])));
+	case "no_rows": return ok(Array.from({ length: n }, () => ({ results: { columns: [] }, success: true, meta: {} })));
+	case "rows_not_array": return ok(Array.from({ length: n }, () => ({ results: { columns: [], rows: {} }, success: true, meta: {} })));
+	case "row_not_array": return ok(Array.from({ length: n }, () => fakeResult([1])));
+	case "success_false":
+		return json(f.status, { result: null, success: false, errors: [], messages: [] });
+	case "internal":
+		return cfError(f.status, E_D1, "internal error; reference = smugglr-test-fault");
+	case "trickle": {
+		const parsed = parseBody(text);
+		const result = await runStatements(env, parsed.stmts, verb === "raw" ? "ROWS_AND_COLUMNS" : "ARRAY_OF_OBJECTS");
+		const bytes = utf8.encode(JSON.stringify({ result, success: true, errors: [], messages: [] }));
+		let i = 0;
+		const stream = new ReadableStream({
+			async pull(c) {
+				if (i >= bytes.length) { c.close(); return; }
+				await new Promise((r) => setTimeout(r, f.interval));
+				c.enqueue(bytes.slice(i, i + 1));
+				i++;
+			},
+		});
+		return new Response(stream, { status: 200, headers: { "content-type": "application/json" } });
+	}
+	}
+	return cfError(500, E_D1, `test worker: unknown fault ${f.kind}`);
 }
 
 // ---- SQL statement splitting -------------------------------------------------
@@ -150,6 +205,26 @@ function splitStatements(sql) {
 
 // ---- running statements ------------------------------------------------------
 
+// D1's documented limit on a string or BLOB (developers.cloudflare.com/d1/
+// platform/limits: "Maximum string, BLOB or table row size 2,000,000 bytes"),
+// which workerd's SQLite does not apply (it allows about 2 MiB): enforced
+// here on parameters and on every value an answer would carry.
+const MAX_VALUE_BYTES = 2000000;
+const TOOBIG = "string or blob too big: SQLITE_TOOBIG";
+function tooBig(s) {
+	return s.length > MAX_VALUE_BYTES / 3 && utf8.encode(s).length > MAX_VALUE_BYTES;
+}
+function checkValueSizes(results) {
+	const cells = (row) => (Array.isArray(row) ? row : Object.values(row));
+	for (const r of results) {
+		const rows = Array.isArray(r.results) ? r.results : (r.results && r.results.rows) || [];
+		for (const row of rows)
+			for (const v of cells(row))
+				if ((typeof v === "string" && tooBig(v)) || (Array.isArray(v) && v.length > MAX_VALUE_BYTES))
+					throw new RequestError(400, E_D1, TOOBIG);
+	}
+}
+
 class RequestError extends Error {
 	constructor(status, code, message) { super(message); this.status = status; this.code = code; }
 }
@@ -166,6 +241,7 @@ function toStatements(item, where) {
 	if (!Array.isArray(params))
 		throw new RequestError(400, E_BAD_BODY, `${where}: "params" must be an array`);
 	params = params.map((v) => {
+		if (typeof v === "string" && tooBig(v)) throw new RequestError(400, E_D1, TOOBIG);
 		if (v === null || typeof v === "string" || typeof v === "number") return v;
 		if (typeof v === "boolean") return v ? 1 : 0;	// as the D1 binding does
 		if (Array.isArray(v) && v.every((b) => Number.isInteger(b) && b >= 0 && b <= 255))
@@ -217,6 +293,7 @@ async function runStatements(env, stmts, format) {
 		const msg = out && typeof out.error === "string" ? out.error : text;
 		throw new RequestError(400, E_D1, msg);
 	}
+	checkValueSizes(out);
 	return out.map((res) => {
 		const meta = { ...res.meta };
 		meta.served_by_primary = true;
@@ -258,6 +335,16 @@ async function handleApi(req, env, url, m) {
 		const headers = f.retry_after !== undefined ? { "retry-after": String(f.retry_after) } : {};
 		finishRequest(path, f.status, null);
 		return cfError(f.status, f.code, f.message, headers);
+	}
+	if (fault && fault.after > 0) {
+		fault.after--;
+	} else if (fault && fault.remaining > 0) {
+		fault.remaining--;
+		state.injected++;
+		const f = fault;
+		if (fault.remaining <= 0) fault = null;
+		finishRequest(path, f.status, null);
+		return faultAnswer(f, req, env, m[3]);
 	}
 	const want = `Bearer ${env.TOKEN}`;
 	const auth = req.headers.get("authorization");
@@ -315,13 +402,14 @@ async function handleTest(req, env, url) {
 	const p = url.pathname.replace(/\/+$/, "");
 	try {
 		if (p === "/__test/stats" && req.method === "GET")
-			return json(200, { ...state, pending_failures: fail ? { ...fail } : null });
+			return json(200, { ...state, pending_failures: fail ? { ...fail } : null,
+				pending_faults: fault ? { ...fault } : null });
 		if (p === "/__test/requests" && req.method === "GET")
 			return json(200, log);
 		if (p === "/__test/config" && req.method === "GET")
 			return json(200, { account_id: env.ACCOUNT_ID, database_id: env.DATABASE_ID, token: env.TOKEN });
 		if (p === "/__test/reset" && req.method === "POST") {
-			state = freshState(); log = []; fail = null;
+			state = freshState(); log = []; fail = null; fault = null;
 			return json(200, { success: true });
 		}
 		if (p === "/__test/fail" && req.method === "POST") {
@@ -340,6 +428,22 @@ async function handleTest(req, env, url) {
 				message: b.message ?? message,
 			};
 			return json(200, { success: true, pending_failures: fail });
+		}
+		if (p === "/__test/fault" && req.method === "POST") {
+			const b = await readJson(req);
+			if (!FAULT_KINDS.includes(b.kind))
+				return json(400, { success: false, error: `"kind" must be one of ${FAULT_KINDS.join(", ")}` });
+			const count = b.count ?? 1;
+			if (!Number.isInteger(count) || count < 0)
+				return json(400, { success: false, error: '"count" must be a non-negative integer' });
+			const status = b.status ?? 200;
+			if (!Number.isInteger(status) || status < 200 || status > 599)
+				return json(400, { success: false, error: '"status" must be an HTTP status (200-599)' });
+			const after = b.after ?? 0;
+			if (!Number.isInteger(after) || after < 0)
+				return json(400, { success: false, error: '"after" must be a non-negative integer' });
+			fault = count === 0 ? null : { kind: b.kind, remaining: count, after, status, interval: b.interval ?? 1000 };
+			return json(200, { success: true, pending_faults: fault });
 		}
 		if (p === "/__test/sql" && req.method === "POST") {
 			// Seeding/inspection: same body and answer as /query, but no token,

@@ -56,7 +56,7 @@ check_eq "after a push, a second diff writes no changes" \
 	"$(smg-diff -q a.db b.db | grep -c '"kind":"change"')" 0
 smg-diff -q a.db b.db | smg-apply -q -r json b.db >j.out
 check_eq "--report json of an empty change stream" "$(cat j.out)" \
-	'{"target":"b.db","dry_run":false,"tables":[],"upserted":0,"deleted":0,"conflicts":0,"conflict_rows":[],"unchecked":0}'
+	'{"target":"b.db","dry_run":false,"tables":[],"upserted":0,"deleted":0,"conflicts":0,"conflict_rows":[],"unchecked":0,"foreign_key_violations":0}'
 
 # ---- --delete makes a mirror ----------------------------------------------
 cp b0.db b.db

@@ -101,6 +101,24 @@ apply_bad "an unknown side in to" am12.s 2
 stream am13.s "$TAB" "$(change 1 '"a"')" "$TAB"
 apply_bad "the same table twice" am13.s 3
 
+# ---- a member twice: an error, not "the last one wins" -----------------------
+stream dup-op.s "$TAB" "$CH,\"op\":\"delete\",\"key\":[1],\"values\":[1,\"a\"]}"
+apply_bad '"op" twice in a change record (upsert, then delete)' dup-op.s 2
+check_grep 'smg-apply: ... the message names the member' 'member "op" appears twice' .err
+stream dup-key.s "$TAB" "{\"kind\":\"row\",\"table\":\"t\",\"key\":[1],\"key\":[2],\"hash\":\"$H\",\"values\":[1,\"a\"]}"
+diff_bad '"key" twice in a row record' dup-key.s 2
+check_grep 'smg-diff: ... the message names the member' 'member "key" appears twice' .err
+stream dup-kind.s "{\"kind\":\"table\",\"kind\":\"row\",\"table\":\"t\",\"columns\":[\"id\",\"v\"],\"pk\":[\"id\"],\"timestamp\":null}"
+diff_bad '"kind" twice in a table record' dup-kind.s 1
+stream dup-unknown.s "$TAB" "$CH,\"note\":1,\"note\":2,\"key\":[1],\"values\":[1,\"a\"]}"
+check_exit 0 "an unknown member twice is still ignored, as unknown members are" smg-apply -q -n -i dup-unknown.s target.db
+
+# ---- --print-config frees what it allocated --------------------------------------
+# (under the ASan pass of make check, a leak report makes the exit status 1)
+for f in sh toml json; do
+	check_exit 0 "smg-diff --print-config $f: exit 0, no leak report" smg-diff --print-config $f
+done
+
 # ---- wrong value types --------------------------------------------------
 for v in true false '[1]' '{"x":1}' '{"blob":1}'; do
 	stream v.s "$TAB" "$(change 1 "$v")"

@@ -10,9 +10,11 @@ need_tools "the compare-and-set tests" sqlite3 sqldiff jq python3
 
 schema='CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT);'
 sqlite3 a.db "$schema
-INSERT INTO items VALUES (1,'a new','2026-02-01'),(3,'c','2026-01-02'),(4,'d','2026-01-01'),(5,'e','2026-01-01');"
+INSERT INTO items VALUES (1,'a new','2026-02-01'),(3,'c','2026-01-02'),(4,'d','2026-01-01'),(5,'e','2026-01-01'),
+ (6,'f new','2026-02-01');"
 sqlite3 b.db "$schema
-INSERT INTO items VALUES (1,'a old','2025-01-01'),(2,'b','2026-01-01'),(5,'e old','2025-01-01');"
+INSERT INTO items VALUES (1,'a old','2025-01-01'),(2,'b','2026-01-01'),(5,'e old','2025-01-01'),
+ (6,'f old','2025-01-01');"
 
 smg-diff -q -d push --delete a.db b.db >changes
 check_eq "every change says what the diff saw on the destination" \
@@ -21,17 +23,18 @@ check_eq "every change says what the diff saw on the destination" \
 [2,"delete",HASH]
 [3,"upsert",null]
 [4,"upsert",null]
-[5,"upsert",HASH]'
+[5,"upsert",HASH]
+[6,"upsert",HASH]'
 check_eq "expect holds the hash smg-hash gives the destination row" \
 	"$(jq -r 'select(.kind=="change" and .key[0]==1) | .expect' changes)" \
 	"$(smg-hash -q b.db | jq -r 'select(.kind=="row" and .key[0]==1) | .hash')"
 
 # Between diff and apply, the app writes the destination: row 1 changed,
-# row 2 deleted, row 3 inserted.  Row 4 is untouched; row 5 already holds
-# what the change would write.
+# row 2 deleted, row 3 inserted, row 6 deleted.  Row 4 is untouched; row 5
+# already holds what the change would write.
 sqlite3 b.db "UPDATE items SET name='app wrote this', updated_at='2026-03-01' WHERE id=1;
 DELETE FROM items WHERE id=2; INSERT INTO items VALUES (3,'app inserted','2026-03-01');
-UPDATE items SET name='e', updated_at='2026-01-01' WHERE id=5;"
+UPDATE items SET name='e', updated_at='2026-01-01' WHERE id=5; DELETE FROM items WHERE id=6;"
 cp b.db b-before.db
 check_exit 6 "smg-apply: rows changed since the diff: exit 6" smg-apply -q -i changes b.db
 check_same_db "... and nothing was written (sqldiff)" b-before.db b.db
@@ -39,14 +42,15 @@ check_grep "... it names the changed row" 'conflict: table "items", key \[1\]: t
 check_grep "... and the inserted one" 'key \[3\]: the diff saw no row, now there is one' .err
 check_nogrep "... a row deleted that the change deletes anyway is no conflict" 'key \[2\]' .err
 check_nogrep "... nor a row that already holds what the change writes" 'key \[5\]' .err
-check_grep "... and says nothing was written" '2 rows changed since the diff: nothing written' .err
+check_grep "... and the row deleted under an update" 'key \[6\]: the diff saw a row, now it is deleted' .err
+check_grep "... and says nothing was written" '3 rows changed since the diff: nothing written' .err
 check_eq "the text report says so" "$(cat .out)" \
-	"b.db: 2 conflicts: rows were changed since the diff; nothing written"
+	"b.db: 3 conflicts: rows were changed since the diff; nothing written"
 
 smg-apply -q -r json -i changes b.db >json.out 2>/dev/null
 check_eq "JSON: the conflicts, each row with what the diff saw and what is there" \
 	"$(jq -c '[.conflicts, .conflict_rows, .tables[0].conflicts]' json.out)" \
-	'[2,[{"table":"items","key":[1],"op":"upsert","expected":"row","found":"changed"},{"table":"items","key":[3],"op":"upsert","expected":"absent","found":"row"}],2]'
+	'[3,[{"table":"items","key":[1],"op":"upsert","expected":"row","found":"changed"},{"table":"items","key":[3],"op":"upsert","expected":"absent","found":"row"},{"table":"items","key":[6],"op":"upsert","expected":"row","found":"absent"}],3]'
 check_exit 6 "--dry-run finds the same conflicts: exit 6" smg-apply -q -n -i changes b.db
 check_same_db "... and writes nothing" b-before.db b.db
 
@@ -64,7 +68,7 @@ check_nogrep "(the old stream has no expect)" '"expect"' old-changes
 check_exit 0 "a stream without expect applies unconditionally: exit 0" smg-apply -q -i old-changes b.db
 check_grep "... and says the changes were not checked" 'changes without "expect".*written without checking' .err
 check_eq "... JSON counts them as unchecked" \
-	"$(cp b-before.db b.db; smg-apply -q -r json -i old-changes b.db 2>/dev/null | jq .unchecked)" 5
+	"$(cp b-before.db b.db; smg-apply -q -r json -i old-changes b.db 2>/dev/null | jq .unchecked)" 6
 
 # Malformed expectations are errors, nothing written.
 cp b-before.db b.db
@@ -74,6 +78,8 @@ check_grep "... saying what expect must be" '"expect" must be null or a row hash
 sed 's/"op":"delete","to":"remote","key":\[2\],"expect":"[0-9a-f]*"/"op":"delete","to":"remote","key":[2],"expect":null/' changes >bad2
 check_exit 7 "a delete that expects no row: exit 7" smg-apply -q -i bad2 b.db
 sed 's/"expect":null/"expect":null,"expect":null/' changes >bad3
+check_exit 7 "expect twice in one record: exit 7" smg-apply -q -i bad3 b.db
+check_grep "... naming the member" 'expect' .err
 check_same_db "after the bad streams the target is unchanged" b-before.db b.db
 
 # The porcelain: a conflict means another round, and -o json says how many.
@@ -140,7 +146,8 @@ python3 writer.py &
 writer=$!
 rounds=0 gave_up=0 failed=0 conflicts=0
 i=0
-while [ $i -lt 12 ]; do
+# (more rounds, up to 30, until the race has shown at least once)
+while [ $i -lt 12 ] || { [ $i -lt 30 ] && [ $((conflicts + gave_up)) -eq 0 ]; }; do
 	smugglr -o json sync >s.json 2>s.err
 	rc=$?
 	if [ $rc -eq 0 ]; then

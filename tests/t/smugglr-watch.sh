@@ -117,6 +117,40 @@ smugglr watch --ticks 1 >out 2>err; rc=$?
 check_eq "a lock held by a live process: exit 6, and the lock is left alone" "$rc $(cat "$lock/pid")" "6 $$"
 rm -rf "$lock"
 
+# ---- many watchers take over the same stale lock at once: one runs -------------
+# Each round: a stale lock (a dead pid, or no pid), then 10 watchers started
+# together.  The one that gets the lock holds it for a 3-second interval, so
+# all the others meet it: exactly one may run (exit 0), the rest exit 6.
+race_round() {	# PID-IN-STALE-LOCK ('' for none)
+	rm -rf "$lock" "$lock".takeover-*
+	mkdir "$lock"; [ -n "$1" ] && echo "$1" >"$lock/pid"
+	i=0 pids=''
+	while [ $i -lt 10 ]; do
+		smugglr_bg watch --ticks 2 --interval 3 >race.$i.out 2>race.$i.err &
+		pids="$pids $!"; i=$((i + 1))
+	done
+	ran=0 refused=0 other=''
+	for p in $pids; do
+		wait "$p"; rc=$?
+		case $rc in 0) ran=$((ran + 1)) ;; 6) refused=$((refused + 1)) ;; *) other="$other $rc" ;; esac
+	done
+	echo "$ran $refused${other:+ other:$other}"
+}
+fresh
+sh -c 'exit 0' & dead=$!; wait "$dead"
+results=''
+for round in 1 2 3 4 5; do results="$results$(race_round "$dead"),"; done
+check_eq "5 rounds of 10 watchers taking over one stale lock: one runs, 9 are refused (exit 6), each round" \
+	"$results" "1 9,1 9,1 9,1 9,1 9,"
+check_eq "... and neither the lock nor a takeover directory is left" \
+	"$(ls -d "$lock"* 2>/dev/null | wc -l)" 0
+cat race.*.err >race.all.err
+check_grep "... the refused ones name the winner" "another smugglr (pid [0-9]*) is watching local.db" race.all.err
+results=''
+for round in 1 2; do results="$results$(race_round ''),"; done
+check_eq "the same with a stale lock without a pid: one runs, 9 are refused" "$results" "1 9,1 9,"
+check_same_db "the databases agree (sqldiff)" local.db remote.db
+
 # ---- a failing tick is reported and tried again --------------------------------------
 fresh
 smugglr_bg watch --interval 1 --ticks 3 -o json >w.out 2>w.err &
@@ -193,6 +227,28 @@ else
 	stop_bg "$wpid"
 fi
 
+# ---- SIGKILL: no trap runs; the next run cleans up after it ------------------------
+fresh
+smugglr_bg watch --interval 5 >out 2>err &
+wpid=$!
+if wait_for '^tick 1: ' out; then
+	kill -KILL "$wpid"; wait "$wpid" 2>/dev/null
+	left=$(ls -d "$TMPDIR"/smugglr.* 2>/dev/null | wc -l)
+	check_eq "a watcher killed with SIGKILL leaves its scratch directory (and its lock)" \
+		"$left $([ -d "$lock" ] && echo locked)" "1 locked"
+	mkdir "$TMPDIR/smugglr.live"; echo $$ >"$TMPDIR/smugglr.live/owner"
+	mkdir "$TMPDIR/smugglr.new"	# no owner yet: being made right now
+	smugglr status >out 2>err; rc=$?
+	check_eq "the next run removes it, and keeps one whose owner lives or is being made" \
+		"$rc $(cd "$TMPDIR" && ls | tr '\n' ' ')" "0 smugglr.live smugglr.new "
+	rm -rf "$TMPDIR/smugglr.live" "$TMPDIR/smugglr.new"
+	smugglr watch --ticks 1 >out 2>err; rc=$?
+	check_eq "... and the next watch takes over its lock" "$rc $(grep -c 'taking over a stale lock' err)" "0 1"
+else
+	fail "the watcher printed no tick"; cat err
+	stop_bg "$wpid"
+fi
+
 # ---- --dry-run and the interval from the config ---------------------------------------------
 fresh
 before="$(sum_file local.db) $(sum_file remote.db)"
@@ -206,6 +262,7 @@ check_eq "... one second apart: sync.watch_interval_secs from the config" \
 	"$([ "$took" -ge 1 ] && [ "$took" -lt 10 ] && echo yes)" yes
 
 # ---- exit 6: a database another process holds locked ------------------------------------------
+# (sqlite-files.sh checks [sync] busy_timeout_ms; this is the default, 10 s)
 fresh
 mkfifo hold
 sqlite3 remote.db <hold >/dev/null 2>&1 &

@@ -121,12 +121,13 @@ static void check_defaults(const struct smg_config *c, const char *what)
 	check(list_is(&c->sync.tables, none) && list_is(&c->sync.exclude_tables, excl) &&
 	      list_is(&c->sync.exclude_columns, none), "%s: sync lists", what);
 	check(str_is(c->sync.timestamp_column, "updated_at") &&
-	      c->sync.conflict_resolution == SMG_CONFLICT_LOCAL_WINS, "%s: timestamp, conflict", what);
+	      c->sync.conflict_resolution == SMG_LOCAL_WINS, "%s: timestamp, conflict", what);
 	check(c->sync.max_retries == 5 && c->sync.initial_retry_delay_ms == 500 &&
 	      c->sync.max_retry_delay_ms == 30000 && c->sync.backoff_multiplier == 2.0,
 	      "%s: retries", what);
 	check(c->sync.batch_size == 100 && c->sync.max_statement_bytes == 100000 &&
-	      c->sync.watch_interval_secs == 60, "%s: batches and watch", what);
+	      c->sync.watch_interval_secs == 60 && c->sync.busy_timeout_ms == 10000,
+	      "%s: batches, watch, busy timeout", what);
 	check(!c->stash.url && !c->stash.endpoint && str_is(c->stash.region, "us-east-1") &&
 	      !c->stash.access_key_id && !c->stash.secret_access_key && !c->stash.session_token &&
 	      c->stash.path_style && c->stash.max_attempts == 5, "%s: [stash]", what);
@@ -228,7 +229,7 @@ static void test_full(void)
 	check(list_is(&c.sync.tables, tables) && list_is(&c.sync.exclude_tables, none) &&
 	      list_is(&c.sync.exclude_columns, globs), "sync lists, an empty one replaces the default");
 	check(str_is(c.sync.timestamp_column, "modified") &&
-	      c.sync.conflict_resolution == SMG_CONFLICT_UUID_V7_WINS && c.sync.max_retries == 0 &&
+	      c.sync.conflict_resolution == SMG_UUID_V7_WINS && c.sync.max_retries == 0 &&
 	      c.sync.initial_retry_delay_ms == 10 && c.sync.max_retry_delay_ms == 20 &&
 	      c.sync.backoff_multiplier == 3.0 && c.sync.batch_size == 1 &&
 	      c.sync.max_statement_bytes == 2048 && c.sync.watch_interval_secs == 2,
@@ -247,7 +248,7 @@ static void test_full(void)
 		char text[128];
 		snprintf(text, sizeof text, "[sync]\nconflict_resolution = \"%s\"\n", names[i]);
 		check(load_text(&c, text) == 0 && (int)c.sync.conflict_resolution == i &&
-		      str_is(smg_conflict_names[i], names[i]), "conflict_resolution %s", names[i]);
+		      str_is(smg_policy_names[i], names[i]), "conflict_resolution %s", names[i]);
 		smg_config_free(&c);
 	}
 	check(load_text(&c, "sync.batch_size = 7\nsync.tables = [\"t\"]\n") == 0 &&
@@ -284,13 +285,13 @@ static void test_type_errors(void)
 
 static void test_range_errors(void)
 {
-	expect_error("[sync]\nbatch_size = 0\n", "config.toml:2:14: sync.batch_size must be at least 1, got 0");
-	expect_error("[sync]\nbatch_size = -5\n", "config.toml:2:14: sync.batch_size must be at least 1, got -5");
+	expect_error("[sync]\nbatch_size = 0\n", "config.toml:2:14: sync.batch_size must be between 1 and 100000, got 0");
+	expect_error("[sync]\nbatch_size = -5\n", "config.toml:2:14: sync.batch_size must be between 1 and 100000, got -5");
 	expect_error("[sync]\nbatch_size = 3000000000\n",
-		     "config.toml:2:14: sync.batch_size must be at least 1, got 3000000000");
-	expect_error("[sync]\nmax_retries = -1\n", "config.toml:2:15: sync.max_retries must be at least 0, got -1");
+		     "config.toml:2:14: sync.batch_size must be between 1 and 100000, got 3000000000");
+	expect_error("[sync]\nmax_retries = -1\n", "config.toml:2:15: sync.max_retries must be between 0 and 100, got -1");
 	expect_error("[sync]\nwatch_interval_secs = 0\n",
-		     "config.toml:2:23: sync.watch_interval_secs must be at least 1, got 0");
+		     "config.toml:2:23: sync.watch_interval_secs must be between 1 and 604800, got 0");
 	expect_error("[sync]\nbackoff_multiplier = 0.5\n",
 		     "config.toml:2:22: sync.backoff_multiplier must be between 1 and 1000, got 0.5");
 	expect_error("[sync]\nbackoff_multiplier = nan\n",
@@ -298,7 +299,31 @@ static void test_range_errors(void)
 	expect_error("[broadcast]\nport = 0\n", "config.toml:2:8: broadcast.port must be between 1 and 65535, got 0");
 	expect_error("[broadcast]\nport = 65536\n",
 		     "config.toml:2:8: broadcast.port must be between 1 and 65535, got 65536");
-	expect_error("[stash]\nmax_attempts = 0\n", "config.toml:2:16: stash.max_attempts must be at least 1, got 0");
+	expect_error("[stash]\nmax_attempts = 0\n", "config.toml:2:16: stash.max_attempts must be between 1 and 100, got 0");
+	expect_error("[sync]\nbusy_timeout_ms = -1\n",
+		     "config.toml:2:19: sync.busy_timeout_ms must be between 0 and 3600000, got -1");
+	expect_error("[sync]\nbusy_timeout_ms = 3600001\n",
+		     "config.toml:2:19: sync.busy_timeout_ms must be between 0 and 3600000, got 3600001");
+	/* Every integer key: a value past int says the whole range, never
+	 * "at least 1" of a number that is. */
+	static const char *const ints[] = {
+		"sync.max_retries", "sync.initial_retry_delay_ms", "sync.max_retry_delay_ms",
+		"sync.batch_size", "sync.max_statement_bytes", "sync.watch_interval_secs",
+		"sync.busy_timeout_ms", "stash.max_attempts", "broadcast.port",
+		"broadcast.interval_secs", "broadcast.peer_timeout_secs",
+	};
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+		char text[128], want[160];
+		const char *dot = strchr(ints[i], '.');
+		snprintf(text, sizeof text, "[%.*s]\n%s = 9999999999\n", (int)(dot - ints[i]),
+			 ints[i], dot + 1);
+		struct smg_config c;
+		int rc = load_text(&c, text);
+		snprintf(want, sizeof want, "%s must be between ", ints[i]);
+		check(rc == SMG_EXIT_USAGE && strstr(err, want) && strstr(err, ", got 9999999999") &&
+		      !strstr(err, "2147483647"), "%s out of range names its range: %s", ints[i], err);
+		smg_config_free(&c);
+	}
 	expect_error("[sync]\ninitial_retry_delay_ms = 1000\nmax_retry_delay_ms = 999\n",
 		     "config.toml:3:22: sync.max_retry_delay_ms (999) is less than sync.initial_retry_delay_ms (1000)");
 	expect_error("[sync]\ninitial_retry_delay_ms = 40000\n",
@@ -395,7 +420,7 @@ static void test_env_references(void)
 	setenv("SMG_TEST_POLICY", "newer_wins", 1);
 	check(load_text(&c, "local_db = \"env:SMG_TEST_DB\"\n"
 			    "[sync]\nconflict_resolution = \"env:SMG_TEST_POLICY\"\n") == 0 &&
-	      str_is(c.local_db, "from-env.db") && c.sync.conflict_resolution == SMG_CONFLICT_NEWER_WINS,
+	      str_is(c.local_db, "from-env.db") && c.sync.conflict_resolution == SMG_NEWER_WINS,
 	      "\"env:NAME\" reads a variable, for choices too");
 	smg_config_free(&c);
 	setenv("SMG_TEST_POLICY", "bogus", 1);

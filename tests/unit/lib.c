@@ -316,7 +316,7 @@ static void test_parents_first(void)
 	const char *sql[] = {
 		"CREATE TABLE a_grand(id INTEGER PRIMARY KEY, c REFERENCES b_child(id))",
 		("CREATE TABLE b_child(id INTEGER PRIMARY KEY, p INTEGER, "
-		 "FOREIGN KEY(p) REFERENCES \"C_PARENT\"(id))"),	/* one element */
+		 "FOREIGN KEY(p) REFERENCES \"C_PARENT\"(id))"),
 		"CREATE TABLE c_parent(id INTEGER PRIMARY KEY, up REFERENCES c_parent(id))",
 		"CREATE TABLE lone(id INTEGER PRIMARY KEY)",
 	};

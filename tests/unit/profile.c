@@ -3,6 +3,7 @@
 #include "profile.h"
 #include "test.h"
 
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,8 +57,11 @@ static void test_paths(void)
 	CHECK(!smg_jpath(j, strlen(j), "errors.0.message", 0, &v, &n), "a member of an empty array is absent");
 	CHECK(smg_jpath(j, strlen(j), "we\"ird", 0, &v, &n) && n == 4, "an escaped key matches");
 	CHECK(smg_jpath(j, strlen(j), "", 0, &v, &n) && n == strlen(j), "the empty path is the whole answer");
-	CHECK(smg_jmember("{\"type\":\"text\",\"value\":\"v\"}", 26, "value", &v, &n) && n == 3,
+	CHECK(smg_jmember("{\"type\":\"text\",\"value\":\"v\"}", 27, "value", &v, &n) && n == 3,
 	      "smg_jmember finds a cell's value");
+	CHECK(smg_jmember("{\"a\":1,\"a\":22}", 14, "a", &v, &n) && n == 2,
+	      "a repeated member is the last one, as json-c reads it");
+	CHECK(!smg_jmember("{\"a\":1,\"b\":2", 13, "a", &v, &n), "an object cut short is not read");
 	struct smg_jiter it;
 	const char *e;
 	size_t elen, count = 0;
@@ -69,6 +73,25 @@ static void test_paths(void)
 	CHECK(smg_jarray(&it, "[1,,2]", 6) && smg_jnext(&it, &e, &elen) && !smg_jnext(&it, &e, &elen) &&
 	      it.bad, "a malformed array is reported");
 	CHECK(!smg_jarray(&it, "{}", 2), "an object is not an array");
+}
+
+/* Paths in a parsed answer (json-c), as remote.c checks answers with. */
+static void test_parsed_paths(void)
+{
+	struct json_object *j = json_tokener_parse(
+		"{\"result\":[{\"results\":{\"rows\":[[1]]},\"success\":true},{\"results\":null}],"
+		"\"success\":true,\"errors\":[{\"code\":7500}]}");
+	struct json_object *v;
+	CHECK(smg_jc_path(j, "result.{i}.results.rows", 0, &v) && json_object_array_length(v) == 1,
+	      "{i} picks statement 0's rows");
+	CHECK(smg_jc_path(j, "result.1.results", 0, &v) && v == NULL, "a null is present, as NULL");
+	CHECK(!smg_jc_path(j, "result.{i}.results.rows", 1, &v) && v == NULL,
+	      "a member of a null is absent");
+	CHECK(!smg_jc_path(j, "result.2", 0, &v), "an index past the end is absent");
+	CHECK(!smg_jc_path(j, "result.x", 0, &v), "a name in an array is absent");
+	CHECK(smg_jc_path(j, "errors.0.code", 0, &v) && json_object_get_int(v) == 7500, "a code");
+	CHECK(smg_jc_path(j, "", 0, &v) && v == j, "the empty path is the whole answer");
+	json_object_put(j);
 }
 
 static void test_load(void)
@@ -108,6 +131,7 @@ int main(void)
 {
 	test_templates();
 	test_paths();
+	test_parsed_paths();
 	test_load();
 	return test_failures != 0;
 }

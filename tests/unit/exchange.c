@@ -1,0 +1,376 @@
+/*
+ * tests/unit/exchange.c - the beacon's exchange (lib/exchange.c) between two
+ * real SQLite files over a socketpair, no network and no beacon: the
+ * client runs in this process, the server in a child, as smg-beacon runs
+ * each exchange in a child of its own.  The oracle is a typed dump of
+ * every table (typeof and quote of every value, by key), the check
+ * tests/lib.sh's typed_dump makes next to sqldiff.
+ */
+#include "cli.h"
+#include "exchange.h"
+#include "test.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+static char top[4096];
+static struct smg_select sel;
+static uint8_t key[SMG_KEY_LEN], other_key[SMG_KEY_LEN];
+static uint8_t group[SMG_GROUP_LEN], other_group[SMG_GROUP_LEN];
+static const uint8_t id_a[SMG_ID_LEN] = "client.........";
+static const uint8_t id_b[SMG_ID_LEN] = "server.........";
+
+static const char schema[] =
+	"CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty, data BLOB, updated_at TEXT);"
+	"CREATE TABLE notes(k TEXT PRIMARY KEY, body TEXT, updated_at INTEGER) WITHOUT ROWID;";
+
+static const char *path(const char *name)
+{
+	static char buf[4][4200];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", top, name);
+	return buf[k];
+}
+
+static void exec_sql(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	char *err = NULL;
+	if (sqlite3_open(db, &h) != SQLITE_OK || sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK) {
+		fprintf(stderr, "%s: %s\n", db, err ? err : sqlite3_errmsg(h));
+		exit(1);
+	}
+	sqlite3_close(h);
+}
+
+static void mkdb(const char *name, const char *rows)
+{
+	unlink(path(name));
+	exec_sql(path(name), schema);
+	exec_sql(path(name), rows);
+}
+
+/* Every row of every table as "table|typeof:quote|...", ordered by key. */
+static char *dump(const char *name)
+{
+	static const char *const q[] = {
+		"SELECT 'items|'||typeof(id)||':'||quote(id)||'|'||typeof(name)||':'||quote(name)"
+		"||'|'||typeof(qty)||':'||quote(qty)||'|'||typeof(data)||':'||quote(data)"
+		"||'|'||typeof(updated_at)||':'||quote(updated_at) FROM items ORDER BY id",
+		"SELECT 'notes|'||typeof(k)||':'||quote(k)||'|'||typeof(body)||':'||quote(body)"
+		"||'|'||typeof(updated_at)||':'||quote(updated_at) FROM notes ORDER BY k",
+	};
+	struct smg_buf b = SMG_BUF_INIT;
+	sqlite3 *h;
+	sqlite3_open(path(name), &h);
+	for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
+		sqlite3_stmt *st;
+		sqlite3_prepare_v2(h, q[i], -1, &st, NULL);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			smg_buf_adds(&b, (const char *)sqlite3_column_text(st, 0));
+			smg_buf_addc(&b, '\n');
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+	return smg_buf_detach(&b);
+}
+
+static char *query(const char *name, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	sqlite3_open(path(name), &h);
+	sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+	char *s = smg_xstrdup(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)
+				      ? (const char *)sqlite3_column_text(st, 0) : "(none)");
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return s;
+}
+
+/* One side of an exchange, as smg-beacon's child runs it. */
+struct side {
+	const char *db, *tmp;
+	enum smg_policy policy;
+	bool dry_run;
+	const uint8_t *secret, *group, *id;
+};
+
+static int run_side(struct smg_exchange *x, const struct side *s, bool initiator, int fd)
+{
+	struct smg_exchange_opts o = {
+		.db = path(s->db), .sel = &sel, .policy = s->policy, .dry_run = s->dry_run,
+		.name = initiator ? "client" : "server", .group = s->group, .secret = s->secret,
+		.my_id = s->id, .tmpdir = path(s->tmp),
+	};
+	smg_exchange_init(x, &o, initiator);
+	int e = smg_exchange_handshake(x, fd);
+	if (!e)
+		e = smg_exchange_meta(x);
+	if (!e)
+		e = smg_exchange_rows(x);
+	if (!e)
+		smg_exchange_apply(x);
+	return e;
+}
+
+/* Run the server side in a child on one end of a socketpair; its exit code
+ * in *server_rc.  Returns the socket for the client side. */
+static int start_server(const struct side *s, pid_t *pid)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		perror("socketpair");
+		exit(1);
+	}
+	fflush(stdout);
+	*pid = fork();
+	if (*pid == 0) {
+		close(sv[0]);
+		struct smg_exchange x;
+		int e = run_side(&x, s, false, sv[1]);
+		smg_exchange_free(&x);
+		_exit(e);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+static int wait_server(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Both sides; the client's exchange stays in *x for its tallies. */
+static void exchange(struct smg_exchange *x, const struct side *a, const struct side *b,
+		     int *rc_a, int *rc_b)
+{
+	pid_t pid;
+	int fd = start_server(b, &pid);
+	*rc_a = run_side(x, a, true, fd);
+	*rc_b = wait_server(pid);
+}
+
+static int64_t tally(const struct smg_exchange *x, const char *table, bool sent)
+{
+	for (size_t i = 0; i < x->ntables; i++)
+		if (!strcmp(x->tables[i].name, table))
+			return sent ? x->tables[i].sent : x->tables[i].received;
+	return -1;
+}
+
+static const char rows_a[] =
+	"INSERT INTO items VALUES (1,'bolt',7,x'00ff','2026-01-01T00:00:00Z'),"
+	" (2,'',0,NULL,'2026-01-02T00:00:00Z'), (3,'old',1,x'','2026-01-01T00:00:00Z'),"
+	" (9223372036854775807,'max',1.5,NULL,'2026-01-01T00:00:00Z');"
+	"INSERT INTO notes VALUES ('x','from a',1767225600), ('tie','a version',1767225600);";
+static const char rows_b[] =
+	"INSERT INTO items VALUES (3,'new',2,x'01','2026-02-01T00:00:00+01:00'),"
+	" (4,'0',NULL,x'ffff','2026-01-03T00:00:00Z'),"
+	" (-9223372036854775808,'min',0.1,NULL,'2026-01-01T00:00:00Z');"
+	"INSERT INTO notes VALUES ('y','from b',1767225601), ('tie','b version',1767225600);";
+
+static struct side side_a = {"a.db", "ta", SMG_NEWER_WINS, false, key, group, id_a};
+static struct side side_b = {"b.db", "tb", SMG_NEWER_WINS, false, key, group, id_b};
+
+static void test_converge(void)
+{
+	mkdb("a.db", rows_a);
+	mkdb("b.db", rows_b);
+	struct smg_exchange x;
+	int ra, rb;
+	exchange(&x, &side_a, &side_b, &ra, &rb);
+	CHECK(ra == 0 && rb == 0, "converge: both sides succeed (client %d, server %d: %s)", ra, rb,
+	      x.error);
+	char *da = dump("a.db"), *db = dump("b.db");
+	CHECK(!strcmp(da, db), "converge: the typed dumps of both files are the same");
+	CHECK(strstr(da, "items|integer:3|text:'new'|integer:2|blob:X'01'") != NULL,
+	      "converge: the newer row 3 won on both sides, types intact");
+	CHECK(strstr(da, "items|integer:-9223372036854775808|text:'min'|real:0.1") &&
+		      strstr(da, "items|integer:9223372036854775807|text:'max'|real:1.5"),
+	      "converge: extreme keys and reals crossed both ways");
+	CHECK(strstr(da, "notes|text:'y'|text:'from b'|integer:1767225601") != NULL,
+	      "converge: a WITHOUT ROWID table with a text key converges");
+	CHECK(tally(&x, "items", true) == 3 && tally(&x, "items", false) == 3,
+	      "converge: the client counts 3 items sent and 3 received (%lld, %lld)",
+	      (long long)tally(&x, "items", true), (long long)tally(&x, "items", false));
+	CHECK(x.bytes_in > 0 && x.bytes_out > 0 && !strcmp(x.peer_name, "server"),
+	      "converge: bytes counted both ways, the peer named itself");
+	free(da);
+	free(db);
+	smg_exchange_free(&x);
+
+	/* a second exchange has nothing left to move */
+	exchange(&x, &side_a, &side_b, &ra, &rb);
+	CHECK(ra == 0 && rb == 0 && tally(&x, "items", true) <= 0 &&
+		      tally(&x, "items", false) <= 0,
+	      "converge: a second exchange moves no row");
+	smg_exchange_free(&x);
+}
+
+static void test_dry_run(void)
+{
+	mkdb("a.db", rows_a);
+	mkdb("b.db", rows_b);
+	char *a0 = dump("a.db"), *b0 = dump("b.db");
+	struct side dry_b = side_b;
+	dry_b.dry_run = true;
+	struct smg_exchange x;
+	int ra, rb;
+	exchange(&x, &side_a, &dry_b, &ra, &rb);
+	char *a1 = dump("a.db"), *b1 = dump("b.db");
+	CHECK(ra == 0 && rb == 0, "dry run: both sides succeed");
+	CHECK(!strcmp(a0, a1) && !strcmp(b0, b1),
+	      "dry run (asked by the server): neither file changed");
+	CHECK(tally(&x, "items", true) == 3 && tally(&x, "items", false) == 3,
+	      "dry run: the client still counts what would move");
+	free(a0), free(a1), free(b0), free(b1);
+	smg_exchange_free(&x);
+}
+
+/* The receiver's policy decides: local_wins keeps its own row. */
+static void test_receivers_policy(void)
+{
+	mkdb("a.db", "INSERT INTO items VALUES (1,'a newer',1,NULL,'2026-03-01T00:00:00Z');");
+	mkdb("b.db", "INSERT INTO items VALUES (1,'b older',1,NULL,'2026-01-01T00:00:00Z');");
+	struct side keep_b = side_b;
+	keep_b.policy = SMG_LOCAL_WINS;
+	struct smg_exchange x;
+	int ra, rb;
+	exchange(&x, &side_a, &keep_b, &ra, &rb);
+	char *na = query("a.db", "SELECT name FROM items WHERE id=1");
+	char *nb = query("b.db", "SELECT name FROM items WHERE id=1");
+	CHECK(ra == 0 && rb == 0 && !strcmp(na, "a newer") && !strcmp(nb, "b older"),
+	      "policy: a local_wins receiver keeps its row, the sender keeps its newer one "
+	      "(a: %s, b: %s)", na, nb);
+	free(na), free(nb);
+	smg_exchange_free(&x);
+}
+
+static void test_refusals(void)
+{
+	mkdb("a.db", rows_a);
+	mkdb("b.db", rows_b);
+	char *a0 = dump("a.db"), *b0 = dump("b.db");
+	struct smg_exchange x;
+	int ra, rb;
+
+	struct side wrong_key = side_b;
+	wrong_key.secret = other_key;
+	exchange(&x, &side_a, &wrong_key, &ra, &rb);
+	/* the server cannot open the HELLO; the client only sees it hang up */
+	CHECK(rb == SMG_EXIT_AUTH && ra == SMG_EXIT_NETWORK,
+	      "another secret: the server fails with exit 5, the client 4 (client %d, server %d)",
+	      ra, rb);
+	smg_exchange_free(&x);
+
+	struct side plain = side_b;
+	plain.secret = NULL;
+	exchange(&x, &side_a, &plain, &ra, &rb);
+	CHECK(rb == SMG_EXIT_AUTH && ra == SMG_EXIT_NETWORK,
+	      "a secret on one side only: the server fails with exit 5, the client 4 (client %d, "
+	      "server %d)", ra, rb);
+	smg_exchange_free(&x);
+
+	struct side elsewhere = side_b;
+	elsewhere.group = other_group;
+	exchange(&x, &side_a, &elsewhere, &ra, &rb);
+	CHECK(rb == SMG_EXIT_DATA && ra != 0 && strstr(x.error, "another group"),
+	      "another group: refused, and the client is told why (%s)", x.error);
+	smg_exchange_free(&x);
+
+	char *a1 = dump("a.db"), *b1 = dump("b.db");
+	CHECK(!strcmp(a0, a1) && !strcmp(b0, b1), "refusals: neither file changed");
+	free(a0), free(a1), free(b0), free(b1);
+}
+
+/* The test plays a hostile client by hand: a good META, then a database
+ * file where its keys should be. */
+static void test_not_a_stream(void)
+{
+	mkdb("b.db", rows_b);
+	char *b0 = dump("b.db");
+	pid_t pid;
+	int fd = start_server(&side_b, &pid);
+	struct smg_chan c = {.fd = -1};
+	uint8_t peer[SMG_ID_LEN], type;
+	struct smg_buf in = SMG_BUF_INIT;
+	char gh[2 * SMG_GROUP_LEN + 1], meta[400];
+	smg_hex(group, SMG_GROUP_LEN, gh);
+	snprintf(meta, sizeof meta,
+		 "{\"v\":1,\"name\":\"x\",\"group\":\"%s\",\"policy\":\"newer_wins\","
+		 "\"dry_run\":false,\"tables\":[\"items\",\"notes\"]}", gh);
+	int e = smg_chan_handshake(&c, fd, key, true, id_a, peer, 5000);
+	c.timeout_ms = 5000;
+	if (!e)
+		e = smg_chan_send(&c, SMG_F_META, meta, strlen(meta));
+	if (!e)
+		e = smg_chan_recv(&c, &type, &in);
+	CHECK(!e && type == SMG_F_META, "hostile client: the server answers a good META");
+	static const char db_file[] = "SQLite format 3";
+	smg_chan_send(&c, SMG_F_DATA, db_file, sizeof db_file);
+	smg_chan_send(&c, SMG_F_END, NULL, 0);
+	int rb = wait_server(pid);
+	CHECK(rb == SMG_EXIT_DATA, "hostile client: a database file as keys is refused, exit 7 "
+	      "(got %d)", rb);
+	char *b1 = dump("b.db");
+	CHECK(!strcmp(b0, b1), "hostile client: nothing written");
+	free(b0), free(b1);
+	smg_buf_free(&in);
+	smg_chan_close(&c);
+}
+
+static void rm_tree(void)
+{
+	static const char *const dirs[] = {"ta", "tb"};
+	for (size_t i = 0; i < 2; i++) {
+		smg_exchange_clean(path(dirs[i]));
+		rmdir(path(dirs[i]));
+	}
+	static const char *const files[] = {"a.db", "b.db"};
+	for (size_t i = 0; i < 2; i++)
+		unlink(path(files[i]));
+	rmdir(top);
+}
+
+int main(void)
+{
+	smg_setprogname("unit/exchange");
+	if (sodium_init() < 0)
+		return 1;
+	const char *t = getenv("TMPDIR");
+	snprintf(top, sizeof top, "%s/smg-unit-exchange.XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(top) || mkdir(path("ta"), 0700) || mkdir(path("tb"), 0700)) {
+		perror(top);
+		return 1;
+	}
+	smg_select_defaults(&sel);
+	randombytes_buf(key, sizeof key);
+	randombytes_buf(other_key, sizeof other_key);
+	smg_group_from_name("test", group);
+	smg_group_from_name("elsewhere", other_group);
+
+	test_converge();
+	test_dry_run();
+	test_receivers_policy();
+	test_refusals();
+	test_not_a_stream();
+
+	smg_select_free(&sel);
+	rm_tree();
+	return test_failures != 0;
+}
