@@ -1,9 +1,9 @@
 # tests/d1-lib.sh - sourced (after lib.sh) by the tests that run smg-fetch and
 # smg-apply against the local D1 (tests/t/d1*.sh): starts scripts/d1-server
 # in the test's directory, stops it on exit, and gives helpers.
-# Needs node/npm, curl, jq, sqlite3, sqldiff.
+# Needs node/npm, curl, jq, sqlite3, sqldiff, bc.
 top=${SMG_TOP:?SMG_TOP is set by tests/run}
-need_tools "the D1 tests" node npm curl jq sqlite3 sqldiff
+need_tools "the D1 tests" node npm curl jq sqlite3 sqldiff bc
 D=$T/d1
 cleanup_hook() { [ -f "$D/pid" ] && "$top/scripts/d1-server" stop "$D" >/dev/null 2>&1; :; }
 if ! "$top/scripts/d1-server" start "$D" >/dev/null 2>"$T/start.err"; then

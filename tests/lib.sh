@@ -15,7 +15,7 @@ need_tools() {
 	what=$1; shift
 	for tool; do
 		command -v "$tool" >/dev/null 2>&1 && continue
-		echo "not ok - $tool is needed by $what but is not installed"
+		echo "not ok - $tool is needed by $what but is not installed (scripts/deps --test installs what the tests use)"
 		exit 0
 	done
 }

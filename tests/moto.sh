@@ -1,5 +1,6 @@
-# moto.sh - sourced (after lib.sh) by the tests that need an S3 store:
-# moto_server on a free loopback port, and s3cmd pointed at it.
+# moto.sh - sourced (after lib.sh, with TESTS the tests directory) by the
+# tests that need an S3 store: moto_server on a free loopback port, and
+# s3cmd pointed at it.
 #   moto_start [NAME=VALUE...]  start it with these in its environment and
 #                               wait until it answers: sets PORT, E (its
 #                               URL) and moto_pid; exits the test if it
@@ -7,7 +8,17 @@
 #   moto_stop                   for cleanup_hook
 #   s3cmd_config                $T/s3cfg for the keys in AWS_ACCESS_KEY_ID
 #                               and AWS_SECRET_ACCESS_KEY; s3cmd uses it
-MOTO=${MOTO_SERVER:-$(command -v moto_server || echo /root/.pyenv/shims/moto_server)}
+# moto_server: $MOTO_SERVER, else the one scripts/deps --test installs into
+# tests/moto-venv, else the one on PATH or in pyenv's shims (a PATH without
+# them).  None is one failed check.
+MOTO=${MOTO_SERVER:-}
+[ -z "$MOTO" ] && [ -x "$TESTS/moto-venv/bin/moto_server" ] && MOTO=$TESTS/moto-venv/bin/moto_server
+[ -z "$MOTO" ] && MOTO=$(PATH=$PATH:${PYENV_ROOT:-$HOME/.pyenv}/shims command -v moto_server)
+if [ -z "$MOTO" ]; then
+	echo "not ok - moto_server (moto[server] 5) is needed by the S3 tests but is not installed:" \
+		"scripts/deps --test installs it from PyPI into tests/moto-venv; or set MOTO_SERVER"
+	exit 0
+fi
 moto_pid=
 
 free_port() {
