@@ -215,11 +215,17 @@ else
 fi
 
 # ---- SIGHUP (the terminal went away) too ---------------------------------------------------
+# A shell cannot trap a signal ignored when it started (nohup, some CI
+# runners start tests so): give the watcher SIGHUP's default back, as a
+# terminal would, and never wait for ever.
 fresh
-smugglr_bg watch --interval 5 >out 2>err &
+env --default-signal=HUP "$SH" "$SMG_TOP/bin/smugglr" watch --interval 5 >out 2>err &
 wpid=$!
 if wait_for '^tick 1: ' out; then
-	kill -HUP "$wpid"; wait "$wpid"; rc=$?
+	kill -HUP "$wpid"
+	( sleep 20; kill -KILL "$wpid" 2>/dev/null ) & guard=$!
+	wait "$wpid"; rc=$?
+	kill "$guard" 2>/dev/null
 	check_eq "SIGHUP: exit 0, the lock and the scratch directory gone" \
 		"$rc $([ -e "$lock" ] && echo there || echo gone) $(ls "$TMPDIR" | wc -l)" "0 gone 0"
 else

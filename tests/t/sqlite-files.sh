@@ -36,9 +36,13 @@ check_eq "... nothing written to the target" "$(sum_file empty.db)" "$before"
 as_user() { "$@"; }
 if [ "$(id -u)" = 0 ]; then
 	need_tools "sqlite-files.sh (read-only checks as root)" setpriv
-	as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups env PATH="$T/bin:$PATH" "$@"; }
 	chmod 755 "$T"; chmod 777 "$T/tmp"	# nobody must reach the files
 fi
+# and the programs: the checkout may be where nobody cannot look (/root)
+mkdir -p "$T/bin"
+cp "$SMG_BUILD"/bin/smg-* "$SMG_TOP/bin/smugglr" "$T/bin/"
+chmod 755 "$T/bin" "$T"/bin/*
 mkdir ro; rows ro/src.db 5
 sqlite3 ro/dst.db "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT);"
 chmod 644 ro/src.db ro/dst.db; chmod 777 ro; chmod 444 ro/dst.db
@@ -50,7 +54,7 @@ check_eq "smg-apply into a database file read-only to this user: exit 1 (was 7, 
 check_grep "... saying read-only" 'ro/dst.db: the database is read-only to this user' .err
 check_eq "... the file is unchanged" "$(sum_file ro/dst.db)" "$before"
 printf 'local_db = "ro/dst.db"\n[target]\npath = "ro/src.db"\n' >ro.toml
-as_user "$SH" "$SMG_TOP/bin/smugglr" -c ro.toml pull >.out 2>.err; rc=$?
+as_user "$SH" "$T/bin/smugglr" -c ro.toml pull >.out 2>.err; rc=$?
 check_eq "smugglr pull into a read-only local database: exit 1" "$rc" 1
 check_grep "... saying read-only" 'ro/dst.db: the database is read-only to this user' .err
 # a writable file in a directory that is not: SQLite cannot make its journal
