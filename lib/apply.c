@@ -294,18 +294,12 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 
 /* The exit code and words for a failed write: a constraint is the data's
  * fault (7), a busy database another writer's (6), anything else ours. */
-_Noreturn static void die_write(sqlite3 *db, const char *dbname, const struct smg_table *t,
-				const struct smg_value *vals)
+_Noreturn static void die_write_key(sqlite3 *db, const char *dbname, const struct smg_table *t,
+				    const struct smg_value *keyvals)
 {
 	int code = sqlite3_errcode(db);
 	struct smg_buf key = SMG_BUF_INIT;
-	smg_buf_addc(&key, '[');
-	for (size_t k = 0; k < t->npk; k++) {
-		if (k)
-			smg_buf_addc(&key, ',');
-		smg_json_add_value(&key, &vals[t->pk_idx[k]]);
-	}
-	smg_buf_addc(&key, ']');
+	smg_json_add_values(&key, keyvals, t->npk);
 	if (code == SQLITE_READONLY)
 		smg_die(SMG_EXIT_FAILURE, "%s: cannot write table \"%s\": the database is read-only "
 			"(%s; check the permissions of the file and of its directory)", dbname,
@@ -314,6 +308,16 @@ _Noreturn static void die_write(sqlite3 *db, const char *dbname, const struct sm
 		: code == SQLITE_BUSY ? SMG_EXIT_CONFLICT : SMG_EXIT_FAILURE,
 		"%s: table \"%s\", key %s: %s: nothing written", dbname, t->name, key.data,
 		sqlite3_errmsg(db));
+}
+
+/* The same for a row (all t->ncols values): its key names it. */
+_Noreturn static void die_write(sqlite3 *db, const char *dbname, const struct smg_table *t,
+				const struct smg_value *vals)
+{
+	struct smg_value *key = smg_xcalloc(t->npk, sizeof *key);
+	for (size_t k = 0; k < t->npk; k++)
+		key[k] = vals[t->pk_idx[k]];
+	die_write_key(db, dbname, t, key);
 }
 
 static void done(sqlite3_stmt *st)
@@ -608,10 +612,7 @@ static int try_checked_write(struct target_table *tt, const struct smg_record *r
 			done(st);
 			return -1;
 		}
-		struct smg_value *row = smg_xcalloc(t->ncols, sizeof *row);
-		for (size_t k = 0; k < t->npk; k++)
-			row[t->pk_idx[k]] = rec->key[k];
-		die_write(db, dbname, t, rec->op == SMG_OP_UPSERT ? *vals : row);
+		die_write_key(db, dbname, t, rec->key);
 	}
 	done(st);
 	return sqlite3_changes(db) ? 1 : 0;
@@ -661,13 +662,8 @@ static void apply_change(struct target_table *tt, const struct smg_record *rec,
 			return;
 		for (size_t k = 0; k < t->npk; k++)
 			smg_bind_value(tt->del, (int)k + 1, &rec->key[k]);
-		if (sqlite3_step(tt->del) != SQLITE_DONE) {
-			/* die_write names the key from a row's values */
-			struct smg_value *row = smg_xcalloc(t->ncols, sizeof *row);
-			for (size_t k = 0; k < t->npk; k++)
-				row[t->pk_idx[k]] = rec->key[k];
-			die_write(sqlite3_db_handle(tt->del), dbname, t, row);
-		}
+		if (sqlite3_step(tt->del) != SQLITE_DONE)
+			die_write_key(sqlite3_db_handle(tt->del), dbname, t, rec->key);
 		done(tt->del);
 		return;
 	}
