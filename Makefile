@@ -3,12 +3,15 @@
 #   make check      build and run every test (tests/run)
 #   make asan       the same programs built with ASan+UBSan into build-asan/
 #   make check-asan run the test suite against the sanitizer build
-#   make install    PREFIX=/usr/local DESTDIR= : programs and man pages
+#   make install    PREFIX=/usr/local DESTDIR= : programs, the porcelain's
+#                   verb files (PREFIX/libexec/smugglr) and man pages
 #   make dist       versioned tarball with SHA256SUMS
 
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
+# bin/smugglr finds its verb files at ../libexec/smugglr from itself
+LIBEXECDIR = $(PREFIX)/libexec/smugglr
 MANDIR   = $(PREFIX)/share/man
 CC      ?= cc
 PKGS     = sqlite3 libcurl libcrypto libsodium json-c
@@ -27,6 +30,7 @@ PROGS    = $(PROG_SRC:bin/%.c=$(B)/bin/%)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNITS    = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SCRIPTS  = bin/smugglr
+LIBEXEC  = $(wildcard libexec/smugglr/*.sh)
 MAN1     = $(wildcard man/*.1)
 MAN5     = $(wildcard man/*.5)
 MAN7     = $(wildcard man/*.7)
@@ -72,6 +76,8 @@ install: all
 		$(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(SCRIPTS) $(DESTDIR)$(BINDIR)/
+	mkdir -p $(DESTDIR)$(LIBEXECDIR)
+	install -m 644 $(LIBEXEC) $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/

@@ -17,7 +17,7 @@ check_eq "SHA256SUMS holds the tarball's checksum" \
 	"$(cat "$T/build/SHA256SUMS")" "$(sum_file "$tarball")  smugglr-$version.tar.gz"
 check_eq "the tarball has one top directory, smugglr-$version" \
 	"$(tar -tzf "$tarball" | cut -d/ -f1 | sort -u)" "smugglr-$version"
-for f in Makefile bin/smugglr scripts/install.sh man/smugglr.1 man/smugglr-stream.5 config.example.toml; do
+for f in Makefile bin/smugglr libexec/smugglr/relay.sh libexec/smugglr/watch.sh scripts/install.sh man/smugglr.1 man/smugglr-stream.5 config.example.toml; do
 	check_eq "... with $f" "$(tar -tzf "$tarball" | grep -cx "smugglr-$version/$f")" 1
 done
 
@@ -64,6 +64,15 @@ check_grep "... it ran the installed programs" "^smugglr: + smg-diff" push.err
 check_eq "... which are the ones in PREFIX" "$(env -u SMG_BUILD PATH="$prefix/bin:/usr/bin:/bin" sh -c 'command -v smg-diff')" \
 	"$prefix/bin/smg-diff"
 check_same_db "... sqldiff a.db b.db prints nothing" a.db b.db
+check_eq "... the porcelain's verb files in PREFIX/libexec/smugglr" \
+	"$(cd "$prefix/libexec/smugglr" 2>/dev/null && ls | tr '\n' ' ')" "relay.sh watch.sh "
+printf '[stash]\nurl = "file://%s/relay/r.db"\n' "$T" >>config.toml
+installed snapshots >snaps.out 2>snaps.err; rc=$?
+check_eq "installed smugglr snapshots (a verb of libexec/smugglr/relay.sh): exit 0, none yet" \
+	"$rc $(cat snaps.out)" "0 no snapshots under file://$T/relay/snapshots/"
+installed watch --ticks 1 --interval 1 >watch.out 2>watch.err; rc=$?
+check_eq "installed smugglr watch --ticks 1 (libexec/smugglr/watch.sh): exit 0, one tick" \
+	"$rc $(grep -c '^tick 1:' watch.out)" "0 1"
 MANPATH=$prefix/share/man man -w smugglr >man.out 2>/dev/null &&
 	check_eq "man -w smugglr finds the installed page" "$(cat man.out)" "$prefix/share/man/man1/smugglr.1"
 

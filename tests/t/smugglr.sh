@@ -428,6 +428,20 @@ make >review2.out 2>&1
 check_grep "... a second review: nothing left to write" 'would write 0 upserts' review2.out
 cd .. || exit 1
 
+# ---- the verb files: libexec/smugglr beside bin/, or $SMUGGLR_EXEC_PATH ---------------
+printf 'local_db = "local.db"\n[target]\npath = "remote.db"\n[stash]\nurl = "file://%s/relay.db"\n' "$T" >ep.toml
+SMUGGLR_EXEC_PATH=$T/nowhere smugglr -c ep.toml snapshots >out 2>err; rc=$?
+check_eq "SMUGGLR_EXEC_PATH without relay.sh: snapshots exits 1, naming the file and the variable" \
+	"$rc $(grep -c "cannot find $T/nowhere/relay.sh .*SMUGGLR_EXEC_PATH" err)" "1 1"
+SMUGGLR_EXEC_PATH=$T/nowhere smugglr -c ep.toml status >out 2>err; rc=$?
+check_eq "... status needs no verb file: exit 0" "$rc" 0
+mkdir alt && cp "$SMG_TOP"/libexec/smugglr/*.sh alt/ &&
+	printf 'verb_snapshots() { echo "the snapshots of alt/relay.sh"; }\n' >>alt/relay.sh
+SMUGGLR_EXEC_PATH=$T/alt smugglr -c ep.toml snapshots >out 2>err; rc=$?
+check_eq "SMUGGLR_EXEC_PATH=DIR: the verbs come from DIR/relay.sh" "$rc $(cat out)" "0 the snapshots of alt/relay.sh"
+smugglr -c ep.toml snapshots >out 2>err; rc=$?
+check_eq "... unset: from libexec/smugglr beside bin/" "$rc $(cat out)" "0 no snapshots under file://$T/snapshots/"
+
 # ---- output that cannot be written is an error ---------------------------------------
 if [ -w /dev/full ]; then
 	smugglr status >/dev/full 2>err; rc=$?
@@ -436,3 +450,4 @@ if [ -w /dev/full ]; then
 	check_eq "push -o json >/dev/full: exit 1" "$rc" 1
 fi
 check_eq "no scratch directory left behind" "$(ls "$TMPDIR" | wc -l)" 0
+
