@@ -16,13 +16,11 @@ static const char usage[] =
 	"in one transaction that commits only when the whole stream arrived intact.\n"
 	"A remote TARGET (d1:ACCOUNT_ID/DATABASE_ID, an http(s):// URL, command:CMD, or\n"
 	"none: the config's target) is written in batches once the stream is read.\n"
-	"  -c, --config FILE          remote: [target], the cloudflare_* keys and [sync]\n"
+	"  -c, --config FILE          [target], the cloudflare_* keys and [sync]\n"
 	"                             (default config.toml when it exists)\n"
-	"  -p, --profile NAME         remote: the endpoint's profile (see smg-fetch(1))\n"
-	"      --token TOKEN          remote: bearer token (or SMUGGLR_TARGET_TOKEN,\n"
-	"                             CLOUDFLARE_API_TOKEN)\n"
-	"      --endpoint URL         D1: API base instead of https://api.cloudflare.com\n"
-	"  -v, --verbose              remote: one line per HTTP request on stderr\n"
+	"remote targets (smg-fetch(1)):\n"
+	SMG_TARGET_USAGE
+	"and:\n"
 	"  -i, --input FILE           read the change stream from FILE, not stdin\n"
 	"  -n, --dry-run              read and check everything, write nothing\n"
 	"      --create-tables        create missing tables (and their indexes) from the\n"
@@ -75,10 +73,7 @@ int main(int argc, char **argv)
 		{"report", required_argument, NULL, 'r'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"config", required_argument, NULL, 'c'},
-		{"profile", required_argument, NULL, 'p'},
-		{"token", required_argument, NULL, 'K'},
-		{"endpoint", required_argument, NULL, 'E'},
-		{"verbose", no_argument, NULL, 'v'},
+		SMG_TARGET_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -86,11 +81,14 @@ int main(int argc, char **argv)
 	struct smg_apply_opts o = {.only = -1};
 	enum smg_report report = SMG_REPORT_TEXT;
 	const char *input = "-";
-	const char *config = NULL, *profile = NULL, *token = NULL, *endpoint = NULL;
-	bool verbose = false;
+	struct smg_target_opts to = {0};
+	struct smg_config cfg;	/* a remote target's profile points into it */
 	int c;
 	smg_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "i:nr:qc:p:vh", longopts, NULL)) != -1) {
+	smg_cli_config(&cfg, argc, argv, NULL, NULL);
+	while ((c = getopt_long(argc, argv, "i:nr:qc:" SMG_TARGET_SHORTOPTS "h", longopts, NULL)) != -1) {
+		if (smg_target_getopt(&to, c, optarg))
+			continue;
 		switch (c) {
 		case 'i': input = optarg; break;
 		case 'n': o.dry_run = true; break;
@@ -106,11 +104,7 @@ int main(int argc, char **argv)
 			break;
 		case 'r': report = smg_report_parse(optarg); break;
 		case 'q': smg_progress_disable(); break;
-		case 'c': config = optarg; break;
-		case 'p': profile = optarg; break;
-		case 'K': token = optarg; break;
-		case 'E': endpoint = optarg; break;
-		case 'v': verbose = true; break;
+		case 'c': break;	/* loaded by smg_cli_config */
 		case 'h': smg_usage(usage, true);
 		case 'V': smg_version();
 		default: smg_usage(usage, false);
@@ -121,17 +115,14 @@ int main(int argc, char **argv)
 	const char *target = optind < argc ? argv[optind] : NULL;
 	o.progress = smg_progress_enabled();
 	struct smg_target remote = {0};
-	if (!target || config || smg_target_spec_is_remote(target)) {
-		struct smg_config cfg;	/* the profile points into it */
-		smg_config_load(&cfg, config ? config : "config.toml", config != NULL);
-		smg_target_resolve(&remote, target, profile, token, endpoint, &cfg);
+	if (!target || smg_target_spec_is_remote(target)) {
+		smg_target_resolve(&remote, target, to.profile, to.token, to.endpoint, &cfg);
 		if (remote.type != SMG_TARGET_SQLITE) {
-			int code = apply_remote(&remote, input, &o, report, verbose);
+			int code = apply_remote(&remote, input, &o, report, to.verbose);
 			smg_target_free(&remote);
 			smg_config_free(&cfg);
 			return code;
 		}
-		smg_config_free(&cfg);
 		target = remote.path;
 	}
 	sqlite3 *db = smg_db_open(target, !o.dry_run);
@@ -153,5 +144,6 @@ int main(int argc, char **argv)
 	smg_reader_close(r);
 	smg_db_close(db);
 	smg_target_free(&remote);
+	smg_config_free(&cfg);
 	return code;
 }

@@ -18,15 +18,10 @@ static const char usage[] =
 	"TARGET: d1:ACCOUNT_ID/DATABASE_ID, an http(s):// or libsql:// URL, command:CMD,\n"
 	"or a SQLite file; without one, the target of the config file ([target], or\n"
 	"the top-level cloudflare_account_id, database_id, cloudflare_api_token).\n"
-	"  -p, --profile NAME         d1, turso, rqlite, datasette, sqlite-cloud,\n"
-	"                             starbasedb or generic (default: from the URL)\n"
-	"      --token TOKEN          bearer token (better: SMUGGLR_TARGET_TOKEN or\n"
-	"                             CLOUDFLARE_API_TOKEN in the environment)\n"
-	"      --endpoint URL         D1: API base instead of https://api.cloudflare.com\n"
+	SMG_TARGET_USAGE
 	"      --show-profile         print the profile in effect as TOML, and exit\n"
 	SMG_SELECT_USAGE
 	"  -k, --keys-only            keys and hashes, no values\n"
-	"  -v, --verbose              one line per HTTP request on stderr\n"
 	"  -q, --quiet                no progress on stderr\n"
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
@@ -91,12 +86,9 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		SMG_SELECT_LONGOPTS,
-		{"profile", required_argument, NULL, 'p'},
-		{"token", required_argument, NULL, 'K'},
-		{"endpoint", required_argument, NULL, 'E'},
+		SMG_TARGET_LONGOPTS,
 		{"show-profile", no_argument, NULL, 'P'},
 		{"keys-only", no_argument, NULL, 'k'},
-		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -104,22 +96,19 @@ int main(int argc, char **argv)
 	};
 	struct smg_select sel;
 	struct smg_config cfg;
-	const char *profile = NULL, *token = NULL, *endpoint = NULL;
-	bool show_profile = false, verbose = false;
+	struct smg_target_opts to = {0};
+	bool show_profile = false;
 	int c;
 	smg_setprogname(argv[0]);
 	smg_select_defaults(&sel);
 	smg_cli_config(&cfg, argc, argv, &sel, NULL);
-	while ((c = getopt_long(argc, argv, SMG_SELECT_SHORTOPTS "p:kvqh", longopts, NULL)) != -1) {
-		if (smg_select_getopt(&sel, c, optarg))
+	while ((c = getopt_long(argc, argv, SMG_SELECT_SHORTOPTS SMG_TARGET_SHORTOPTS "kqh",
+				longopts, NULL)) != -1) {
+		if (smg_select_getopt(&sel, c, optarg) || smg_target_getopt(&to, c, optarg))
 			continue;
 		switch (c) {
-		case 'p': profile = optarg; break;
-		case 'K': token = optarg; break;
-		case 'E': endpoint = optarg; break;
 		case 'P': show_profile = true; break;
 		case 'k': sel.keys_only = true; break;
-		case 'v': verbose = true; break;
 		case 'q': smg_progress_disable(); break;
 		case 'h': smg_usage(usage, true);
 		case 'V': smg_version();
@@ -131,15 +120,15 @@ int main(int argc, char **argv)
 	const char *spec = optind < argc ? argv[optind] : NULL;
 
 	struct smg_target t = {0};
-	if (show_profile && !spec && (profile || !cfg.from_file)) {
+	if (show_profile && !spec && (to.profile || !cfg.from_file)) {
 		/* a built-in profile, without a target */
 		char err[600];
-		if (smg_profile_load(&t.profile, profile ? profile : "generic", NULL, NULL, err, sizeof err))
+		if (smg_profile_load(&t.profile, to.profile ? to.profile : "generic", NULL, NULL, err, sizeof err))
 			smg_die(SMG_EXIT_USAGE, "%s", err);
 		smg_profile_print(&t.profile, stdout);
 		goto done;
 	}
-	smg_target_resolve(&t, spec, profile, token, endpoint, &cfg);
+	smg_target_resolve(&t, spec, to.profile, to.token, to.endpoint, &cfg);
 	if (show_profile) {
 		if (t.type != SMG_TARGET_D1 && t.type != SMG_TARGET_HTTP)
 			smg_die(SMG_EXIT_USAGE, "%s: not an HTTP target: it has no profile", t.name);
@@ -153,9 +142,9 @@ int main(int argc, char **argv)
 
 	struct smg_writer w;
 	smg_writer_init(&w, 1, "stdout");
-	struct smg_remote *r = smg_remote_open(&t, verbose);
+	struct smg_remote *r = smg_remote_open(&t, to.verbose);
 	smg_remote_fetch(r, &sel, &w, smg_progress_enabled());
-	if (verbose)
+	if (to.verbose)
 		smg_warn("%s: %lld request%s", t.name, (long long)smg_remote_requests(r),
 			 smg_remote_requests(r) == 1 ? "" : "s");
 	smg_remote_close(r);

@@ -59,13 +59,42 @@ void smg_cli_config(struct smg_config *c, int argc, char **argv, struct smg_sele
 	smg_config_load(c, path ? path : "config.toml", path != NULL);
 	if (!c->from_file)
 		return;
+	if (diff)
+		diff->policy = c->sync.conflict_resolution;
+	if (!sel)
+		return;
 	replace_list(&sel->tables, &sel->ntables, &c->sync.tables);
 	replace_list(&sel->exclude_tables, &sel->nexclude_tables, &c->sync.exclude_tables);
 	replace_list(&sel->exclude_columns, &sel->nexclude_columns, &c->sync.exclude_columns);
 	sel->ts = c->sync.timestamp_column && *c->sync.timestamp_column ? c->sync.timestamp_column
 									: NULL;
-	if (diff)
-		diff->policy = c->sync.conflict_resolution;
+}
+
+bool smg_target_getopt(struct smg_target_opts *o, int c, const char *arg)
+{
+	static bool warned;
+	switch (c) {
+	case 'p':
+		if (!warned)
+			smg_warn("-p for --profile is deprecated (-p is --policy in smugglr, "
+				 "smg-diff and smg-beacon): say --profile %s", arg);
+		warned = true;
+		/* fall through */
+	case SMG_OPT_PROFILE:
+		o->profile = arg;
+		return true;
+	case SMG_OPT_TOKEN:
+		o->token = arg;
+		return true;
+	case SMG_OPT_ENDPOINT:
+		o->endpoint = arg;
+		return true;
+	case 'v':
+		o->verbose = true;
+		return true;
+	default:
+		return false;
+	}
 }
 
 bool smg_select_getopt(struct smg_select *sel, int c, const char *arg)

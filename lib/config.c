@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "smg.h"
+#include "target.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -43,6 +44,7 @@ struct key {
 	double min, max;		/* range of a number */
 	const char *env[3];		/* variables that override it; the first set wins */
 	bool secret;			/* hidden by smg_config_print */
+	bool url;			/* printed without its user:password@ */
 	const char *(*check)(const char *);	/* why a string is bad, or NULL */
 };
 
@@ -77,8 +79,9 @@ static const struct key keys[] = {
 
 	{KEY("target.type", K_CHOICE, target.type), .choices = smg_target_type_names},
 	{KEY("target.path", K_STRING, target.path)},
-	{KEY("target.url", K_STRING, target.url)},
-	{KEY("target.endpoint", K_STRING, target.endpoint), .s = "https://api.cloudflare.com"},
+	{KEY("target.url", K_STRING, target.url), .url = true},
+	{KEY("target.endpoint", K_STRING, target.endpoint), .url = true,
+	 .s = "https://api.cloudflare.com"},
 	{KEY("target.profile", K_CHOICE, target.profile), .choices = smg_profile_names},
 	{KEY("target.token", K_STRING, target.token), .secret = true,
 	 .env = {"SMUGGLR_TARGET_TOKEN"}},
@@ -107,8 +110,8 @@ static const struct key keys[] = {
 	{KEY("sync.low_speed_limit", K_INT, sync.low_speed_limit), .i = 1024, RANGE(1, 1000000000)},
 	{KEY("sync.low_speed_secs", K_INT, sync.low_speed_secs), .i = 60, RANGE(1, WEEK_SECS)},
 
-	{KEY("stash.url", K_STRING, stash.url)},
-	{KEY("stash.endpoint", K_STRING, stash.endpoint)},
+	{KEY("stash.url", K_STRING, stash.url)},	/* s3:// or file://: no password */
+	{KEY("stash.endpoint", K_STRING, stash.endpoint), .url = true},
 	{KEY("stash.region", K_STRING, stash.region), .s = "us-east-1",
 	 .env = {"AWS_REGION", "AWS_DEFAULT_REGION"}},
 	{KEY("stash.access_key_id", K_STRING, stash.access_key_id), .env = {"AWS_ACCESS_KEY_ID"}},
@@ -742,7 +745,15 @@ static void put_value(const struct smg_config *c, const struct key *k, FILE *out
 	const void *f = cfield(c, k);
 	switch (k->kind) {
 	case K_STRING:
-		put_string(out, k->secret && !show_secrets ? "<hidden>" : *(char *const *)f);
+		if (k->url && !show_secrets) {
+			/* the one label builder's redaction, as in --print-config sh */
+			char *u = smg_target_label(SMG_TARGET_HTTP, NULL, *(char *const *)f, NULL,
+						   NULL, NULL);
+			put_string(out, u);
+			free(u);
+		} else {
+			put_string(out, k->secret && !show_secrets ? "<hidden>" : *(char *const *)f);
+		}
 		break;
 	case K_CHOICE:
 		put_string(out, k->choices[*(const int *)f]);

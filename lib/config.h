@@ -164,8 +164,9 @@ enum smg_config_format {
 	SMG_CONFIG_JSON,
 };
 
-/* The effective configuration, as TOML or as one JSON object.  Secrets
- * print as "<hidden>" unless show_secrets. */
+/* The effective configuration, as TOML or as one JSON object.  Unless
+ * show_secrets, secrets print as "<hidden>" and URLs without their
+ * user:password@ (as smg_target_label shows them). */
 void smg_config_print(const struct smg_config *c, FILE *out, enum smg_config_format format,
 		      bool show_secrets);
 

@@ -1,6 +1,10 @@
 # secrets.sh - a password in a target URL never shows: not in
 # --print-config sh (which smugglr(1) evaluates and passes on as
-# --remote-name, so into reports and ps), not in smg-fetch's messages.
+# --remote-name, so into reports and ps), toml or json, not in smugglr
+# config, not in smg-fetch's messages; and with a working target at such a
+# URL (the D1 runtime), in no verb's output, report, JSON or messages, in
+# no argument of a program smugglr starts, in no process ps shows.
+# Needs node/npm, curl, jq, sqlite3 (tests/d1-lib.sh).
 . ./lib.sh
 
 sqlite3 local.db "CREATE TABLE t(id INTEGER PRIMARY KEY, v);"
@@ -24,3 +28,74 @@ rc=$?
 check_eq "smg-fetch of an unreachable URL fails" "$([ $rc -ne 0 ] && echo yes)" yes
 check_grep "smg-fetch: the message names the target" '127.0.0.1:9/db' fetch.err
 check_nogrep "smg-fetch: no password in its messages" 's3cretPW' fetch.err
+
+# ---- toml and json: the same URL without user:password@ ---------------------------
+for fmt in toml json; do
+	smg-diff -c c.toml --print-config $fmt >$fmt.out 2>$fmt.err; rc=$?
+	check_eq "print-config $fmt: exit 0" "$rc" 0
+	check_nogrep "print-config $fmt: no password" 's3cretPW' $fmt.out
+	check_nogrep "print-config $fmt: no user" 'alice' $fmt.out
+	check_grep "print-config $fmt: the URL without user:password@" '"https://127.0.0.1:9/db"' $fmt.out
+done
+printf '[stash]\nurl = "s3://b/relay.db"\nendpoint = "http://bob:stashPW@127.0.0.1:9"\n' >>c.toml
+smg-diff -c c.toml --print-config toml >toml.out 2>&1
+check_nogrep "print-config toml: no password in [stash] endpoint" 'stashPW\|bob' toml.out
+check_grep "... which shows without it" '^endpoint = "http://127.0.0.1:9"$' toml.out
+sh "$SMG_TOP/bin/smugglr" -c c.toml config >cfg.out 2>&1
+check_nogrep "smugglr config: no password, no user" 's3cretPW\|stashPW\|alice\|bob' cfg.out
+sh "$SMG_TOP/bin/smugglr" -c c.toml -o json config >cfg.out 2>&1
+check_nogrep "smugglr -o json config: no password, no user" 's3cretPW\|stashPW\|alice\|bob' cfg.out
+
+# ---- a working target whose URL has a password: every verb, every output ---------
+# The D1 runtime (tests/d1) through the generic profile, at a URL with
+# user:password@ (curl sends it as Basic auth; the runtime takes the bearer
+# token).  Every smg-* program smugglr starts runs through a wrapper that
+# logs its arguments, and ps is watched while the verbs run: the password
+# is in no output, no report, no JSON and no child's arguments.
+. "$SMG_TOP/tests/d1-lib.sh"
+pw="pw$$x$(date +%N)"
+url=$(printf '%s' "$D1_RAW_URL" | sed "s|://|://alice:$pw@|")
+schema="CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, updated_at TEXT);"
+d1sql "$schema INSERT INTO t VALUES (1, 'remote', '2026-01-01'), (2, 'both', '2026-01-01');"
+sqlite3 l.db "$schema INSERT INTO t VALUES (2, 'both', '2026-01-01'), (3, 'local', '2026-01-01');"
+printf 'local_db = "l.db"\n[target]\nurl = "%s"\nprofile = "generic"\n[sync]\nmax_retries = 1\n' "$url" >w.toml
+
+mkdir bin
+cp "$SMG_TOP/bin/smugglr" bin/
+for p in smg-hash smg-diff smg-apply smg-fetch smg-s3; do
+	printf '#!/bin/sh\nprintf "%%s\\n" "%s $*" >>"%s/argv.log"\nexec "%s" "$@"\n' \
+		"$p" "$T" "$SMG_BUILD/bin/$p" >bin/$p
+	chmod +x bin/$p
+done
+: >argv.log
+wsmugglr() { env -u SMG_BUILD SMUGGLR_EXEC_PATH="$SMG_TOP/libexec/smugglr" sh bin/smugglr -c w.toml "$@"; }
+( while :; do ps -eo args 2>/dev/null; sleep 0.05; done ) >ps.log &
+watcher=$!
+for verb in status diff "push -n" pull push sync "watch --ticks 1 --interval 1"; do
+	for fmt in text json; do
+		# shellcheck disable=SC2086	# the verb and its options
+		wsmugglr -v -o $fmt $verb >v.out 2>v.err; rc=$?
+		check_eq "smugglr -v -o $fmt $verb to a URL with a password: exit 0" "$rc" 0
+		check_nogrep "... no password in its output" "$pw" v.out
+		check_nogrep "... nor in its messages (-v: the commands it runs)" "$pw" v.err
+		check_nogrep "... nor the user" 'alice' v.out
+	done
+done
+check_grep "the reports name the target by its URL without user:password@" \
+	"$(printf '%s' "$D1_RAW_URL" | sed 's/[.[\*^$]/\\&/g')" v.out
+kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+check_grep "the wrapped programs ran (smg-fetch, for one)" '^smg-fetch ' argv.log
+check_grep "... and smg-apply wrote to the target" '^smg-apply .*--only remote' argv.log
+check_nogrep "no smg-* program smugglr started had the password in its arguments" "$pw" argv.log
+check_grep "ps saw the verbs run" 'bin/smugglr -c w.toml' ps.log
+check_nogrep "... and no process with the password in its arguments" "$pw" ps.log
+
+# and when the target cannot be reached: the error, text and JSON
+sed "s|://alice:$pw@[^/]*|://alice:$pw@127.0.0.1:9|" w.toml >x.toml
+check_grep "(the unreachable URL has the password)" "^url = \"http://alice:$pw@127.0.0.1:9/" x.toml
+for fmt in text json; do
+	env -u SMG_BUILD SMUGGLR_EXEC_PATH="$SMG_TOP/libexec/smugglr" sh bin/smugglr -c x.toml -o $fmt push >v.out 2>v.err; rc=$?
+	check_eq "smugglr -o $fmt push to an unreachable URL with a password: exit 4" "$rc" 4
+	check_nogrep "... no password in its output" "$pw" v.out
+	check_nogrep "... nor in its messages" "$pw" v.err
+done
