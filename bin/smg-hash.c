@@ -57,7 +57,7 @@ static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool ke
  * source: a consistent copy whatever other connections write (under WAL
  * they go on writing; otherwise they wait).  Written to a temporary file
  * that replaces FILE, or goes through to a FIFO or stdout (output.h). */
-static int backup(const char *path, const char *to)
+static int backup(const char *path, const char *to, int busy_timeout_ms)
 {
 	sqlite3 *src = smg_db_open(path, false);
 	struct smg_output out;
@@ -71,13 +71,21 @@ static int backup(const char *path, const char *to)
 	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
 	if (!b)
 		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errmsg(dst));
-	int tries = 0;
+	/* A writer's lock: wait as every connection does ([sync]
+	 * busy_timeout_ms), here and not in each step too, so that the wait
+	 * is the setting, not a multiple of it. */
+	sqlite3_busy_timeout(src, 0);
+	int waited = 0;
 	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-		if (++tries > 100)
+		if (waited >= busy_timeout_ms)
 			break;
 		sqlite3_sleep(100);
+		waited += 100;
 	}
 	sqlite3_backup_finish(b);
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		smg_die(smg_db_exit_code(rc), "backup of %s: %s after %d ms ([sync] busy_timeout_ms)",
+			path, sqlite3_errstr(rc), waited);
 	if (rc != SQLITE_DONE)
 		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errstr(rc));
 	if (sqlite3_close(dst) != SQLITE_OK)
@@ -190,10 +198,12 @@ int main(int argc, char **argv)
 		smg_usage(usage, false);
 	const char *path = argv[optind];
 	if (mode) {
+		int busy_timeout_ms = cfg.sync.busy_timeout_ms;
 		smg_select_free(&sel);
 		smg_config_free(&cfg);
-		return mode == 'B' ? backup(path, backup_to) : mode == 'I' ? integrity_check(path)
-									: stats(path);
+		return mode == 'B'   ? backup(path, backup_to, busy_timeout_ms)
+		       : mode == 'I' ? integrity_check(path)
+				     : stats(path);
 	}
 	sqlite3 *db = smg_db_open(path, false);
 	/* one read transaction: the stream is a consistent snapshot */

@@ -26,9 +26,6 @@
 const char *const smg_target_type_names[] = {
 	"", "sqlite", "d1", "http", "command", NULL,
 };
-const char *const smg_profile_names[] = {
-	"", "d1", "turso", "rqlite", "datasette", "sqlite-cloud", "starbasedb", "generic", NULL,
-};
 
 enum kind { K_STRING, K_INT, K_FLOAT, K_BOOL, K_LIST, K_CHOICE };
 

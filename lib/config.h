@@ -45,7 +45,8 @@ enum smg_profile {
 };
 
 /* Names as written in the file, indexed by the enums above; NULL-terminated.
- * The NONE entries are "" (they cannot be written). */
+ * The NONE entries are "" (they cannot be written).  The profile names are
+ * profile.c's, the one list of them. */
 extern const char *const smg_target_type_names[];
 extern const char *const smg_profile_names[];
 

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const smg_profile_builtins[] = {
-	"d1", "turso", "rqlite", "datasette", "sqlite-cloud", "starbasedb", "generic", NULL,
+/* The one list of profile names, indexed by enum smg_profile (config.h):
+ * "" for none, then the built-in profiles (smg_profile_builtins). */
+const char *const smg_profile_names[] = {
+	"", "d1", "turso", "rqlite", "datasette", "sqlite-cloud", "starbasedb", "generic", NULL,
 };
 
 #define JSON_HEADERS "Authorization: Bearer {token}", "Content-Type: application/json"

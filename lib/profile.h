@@ -78,8 +78,10 @@ struct smg_http_profile {
 	bool unhex;			/* unhex() exists (SQLite >= 3.41) */
 };
 
-/* Built-in profile names, NULL-terminated. */
-extern const char *const smg_profile_builtins[];
+/* Profile names, NULL-terminated, indexed by enum smg_profile (config.h);
+ * the built-in ones are the same list without its "" for none. */
+extern const char *const smg_profile_names[];
+#define smg_profile_builtins (smg_profile_names + 1)
 
 /*
  * Fill p from the built-in profile name (NULL or "": generic), then from

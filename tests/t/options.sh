@@ -53,3 +53,21 @@ check_eq "smg-apply with a bad ./config.toml: exit 2, as smg-hash and smg-diff" 
 check_eq "... smg-hash there: exit 2" "$rc" 2
 smg-apply -i changes b.db >out 2>err; rc=$?
 check_eq "smg-apply without a config: exit 0" "$rc" 0
+
+# ---- smg-hash --backup waits [sync] busy_timeout_ms for a writer's lock ------------
+sqlite3 lk.db "CREATE TABLE t(id INTEGER PRIMARY KEY, v); INSERT INTO t VALUES (1, 2);"
+printf '[sync]\nbusy_timeout_ms = 1000\n' >bt.toml
+printf 'BEGIN EXCLUSIVE;\nINSERT INTO t VALUES (2, 3);\n.shell sleep 4\nCOMMIT;\n' | sqlite3 lk.db &
+holder=$!
+sleep 0.5
+t0=$(date +%s%N)
+smg-hash -c bt.toml --backup copy.db lk.db >out 2>err; rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check_eq "smg-hash --backup of a database a writer holds: exit 6 (a lock), naming the database" \
+	"$rc $(grep -c 'lk.db.*locked' err)" "6 1"
+check_eq "... after busy_timeout_ms = 1000 (${ms} ms), not 10 s" \
+	"$([ "$ms" -ge 900 ] && [ "$ms" -lt 3000 ] && echo yes)" yes
+check_eq "... and no copy" "$([ -e copy.db ] && echo copy || echo none)" none
+wait "$holder"
+smg-hash -c bt.toml --backup copy.db lk.db >out 2>err; rc=$?
+check_eq "once the writer is done: exit 0, a copy with its row" "$rc $(sqlite3 copy.db 'SELECT count(*) FROM t')" "0 2"
