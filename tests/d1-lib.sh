@@ -2,6 +2,7 @@
 # smg-apply against the local D1 (tests/t/d1*.sh): starts scripts/d1-server
 # in the test's directory, stops it on exit, and gives helpers.
 # Needs node/npm, curl, jq, sqlite3, sqldiff, bc.
+# shellcheck disable=SC2034	# TGT, every_value_rows...: for the tests that source this
 top=${SMG_TOP:?SMG_TOP is set by tests/run}
 need_tools "the D1 tests" node npm curl jq sqlite3 sqldiff bc
 D=$T/d1

@@ -78,6 +78,7 @@ sum_file() { sha256sum "$1" | cut -d' ' -f1; }
 # each write (values only ever grow) while syncs ran, every row of TABLE
 # (id, v) holds the newest value written to it; and the race was real:
 # $conflicts or $gave_up (the caller's counts) show a conflict was met.
+# shellcheck disable=SC2154	# conflicts, rounds, gave_up: the caller's counts
 check_no_lost_writes() {
 	lost=$(sort -k1,1n -k2,2n "$1" | awk '{ last[$1] = $2 } END { for (r in last) print r, last[r] }' |
 		while read -r row want; do

@@ -110,8 +110,9 @@ check_eq "--table t limits the stream to t" "$(jq -r 'select(.kind=="table" or .
 # newer_wins: the newer side wins; without a usable timestamp the higher hash
 h6l=$(hash_of local.db '[6]'); h6r=$(hash_of remote.db '[6]')
 h7l=$(hash_of local.db '[7]'); h7r=$(hash_of remote.db '[7]')
-w6=remote; [ "$h6l" \> "$h6r" ] && w6=local
-w7=remote; [ "$h7l" \> "$h7r" ] && w7=local
+# expr compares strings in POSIX sh (test's \> is an extension)
+w6=remote; expr "x$h6l" \> "x$h6r" >/dev/null && w6=local
+w7=remote; expr "x$h7l" \> "x$h7r" >/dev/null && w7=local
 other() { [ "$1" = local ] && echo remote || echo local; }
 val() { [ "$1" = local ] && echo "L$2" || echo "R$2"; }
 ts6() { [ "$1" = local ] && echo "2026-03-01T11:00:00+01:00" || echo "2026-03-01T10:00:00Z"; }

@@ -139,7 +139,7 @@ race_round() {	# PID-IN-STALE-LOCK ('' for none)
 fresh
 sh -c 'exit 0' & dead=$!; wait "$dead"
 results=''
-for round in 1 2 3 4 5; do results="$results$(race_round "$dead"),"; done
+for _ in 1 2 3 4 5; do results="$results$(race_round "$dead"),"; done
 check_eq "5 rounds of 10 watchers taking over one stale lock: one runs, 9 are refused (exit 6), each round" \
 	"$results" "1 9,1 9,1 9,1 9,1 9,"
 check_eq "... and neither the lock nor a takeover directory is left" \
@@ -147,7 +147,7 @@ check_eq "... and neither the lock nor a takeover directory is left" \
 cat race.*.err >race.all.err
 check_grep "... the refused ones name the winner" "another smugglr (pid [0-9]*) is watching local.db" race.all.err
 results=''
-for round in 1 2; do results="$results$(race_round ''),"; done
+for _ in 1 2; do results="$results$(race_round ''),"; done
 check_eq "the same with a stale lock without a pid: one runs, 9 are refused" "$results" "1 9,1 9,"
 check_same_db "the databases agree (sqldiff)" local.db remote.db
 
