@@ -6,6 +6,7 @@
 #   make install    PREFIX=/usr/local DESTDIR= : programs, the porcelain's
 #                   verb files (PREFIX/libexec/smugglr) and man pages
 #   make dist       versioned tarball with SHA256SUMS
+#   make fuzz       libFuzzer targets (clang) in build/fuzz, from tests/fuzz
 
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
@@ -93,16 +94,27 @@ dist:
 clean:
 	rm -rf build build-asan
 
-# libFuzzer targets (clang), one per tests/fuzz/*_fuzz.c; run them as their
-# header comments say.
+# libFuzzer targets (clang), one per tests/fuzz/*_fuzz.c, linked with the
+# library built once for fuzzing; each file's header says how to run it.  A
+# target that compiles a lib/ file into itself (for its static functions)
+# defines every symbol of it, so the archive's copy is never linked.
 FUZZ_SRC = $(wildcard tests/fuzz/*_fuzz.c)
 FUZZ     = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_OBJ = $(LIB_SRC:lib/%.c=$(B)/fuzz/lib/%.o)
+FUZZ_CFLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-std=c11 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib $(shell pkg-config --cflags $(PKGS))
 fuzz: $(FUZZ)
 
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+$(B)/fuzz/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -pthread -D_GNU_SOURCE \
-		-Wall -Wextra -Werror -Ilib $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) \
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(B)/fuzz/libsmg.a: $(FUZZ_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/libsmg.a $(LIB_SRC) $(wildcard lib/*.h)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/fuzz/libsmg.a \
 		$(shell pkg-config --libs $(PKGS)) -lm -ldl
 
 .PHONY: all check check-fast asan check-asan demo install dist clean fuzz

@@ -2,14 +2,11 @@
  * tests/fuzz/frame_fuzz.c - libFuzzer target for lib/frame.c: whatever bytes
  * arrive as a datagram, a TCP stream or a handshake, the framing returns an
  * error code and never crashes, reads out of bounds or allocates more than
- * the limit allows.  Not built by `make`.  Build and run (about a minute):
+ * the limit allows.  `make fuzz` builds it; run it (about a minute):
  *
- *   clang -g -O1 -std=c11 -D_GNU_SOURCE -Ilib \
- *     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *     -o build/frame_fuzz tests/fuzz/frame_fuzz.c lib/frame.c lib/util.c -lsodium
- *   mkdir -p build/fuzz-corpus
- *   build/frame_fuzz -max_total_time=60 -rss_limit_mb=256 -malloc_limit_mb=8 \
- *     build/fuzz-corpus
+ *   make fuzz && mkdir -p build/fuzz/corpus-frame
+ *   build/fuzz/frame_fuzz -max_total_time=60 -rss_limit_mb=256 -malloc_limit_mb=8 \
+ *     build/fuzz/corpus-frame
  *
  * The first input byte picks the target; the rest is the hostile input:
  *   0: one datagram, sealed      1: one datagram, plain

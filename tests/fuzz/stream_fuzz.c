@@ -2,10 +2,8 @@
  * libFuzzer target for the stream reader: any bytes must give records or a
  * clean "bad data" error, never a crash or an out-of-bounds read.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -D_GNU_SOURCE \
- *     tests/fuzz/stream_fuzz.c lib/[a-z]*.c $(pkg-config --cflags --libs sqlite3 \
- *     libcurl libcrypto libsodium json-c) -lm -o build/stream_fuzz
- *   ASAN_OPTIONS=detect_leaks=0 build/stream_fuzz -max_total_time=60 tests/fuzz/corpus-stream
+ *   make fuzz
+ *   ASAN_OPTIONS=detect_leaks=0 build/fuzz/stream_fuzz -max_total_time=60 tests/fuzz/corpus-stream
  * (leaks are expected: an error jumps out of the reader mid-record)
  *
  * smg_die exits; here its hook jumps back instead, so an error is an
