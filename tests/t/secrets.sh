@@ -60,6 +60,12 @@ d1sql "$schema INSERT INTO t VALUES (1, 'remote', '2026-01-01'), (2, 'both', '20
 sqlite3 l.db "$schema INSERT INTO t VALUES (2, 'both', '2026-01-01'), (3, 'local', '2026-01-01');"
 printf 'local_db = "l.db"\n[target]\nurl = "%s"\nprofile = "generic"\n[sync]\nmax_retries = 1\n' "$url" >w.toml
 
+# the checks take the password from a file: the test's own greps must not
+# show it to the ps watcher either
+printf '%s\n' "$pw" >pw.pat
+no_pw() {	# WHAT FILE
+	if grep -q -F -f pw.pat "$2"; then fail "$1 (the password is in $2)"; else ok "$1"; fi
+}
 mkdir bin
 cp "$SMG_TOP/bin/smugglr" bin/
 for p in smg-hash smg-diff smg-apply smg-fetch smg-s3; do
@@ -76,8 +82,8 @@ for verb in status diff "push -n" pull push sync "watch --ticks 1 --interval 1";
 		# shellcheck disable=SC2086	# the verb and its options
 		wsmugglr -v -o $fmt $verb >v.out 2>v.err; rc=$?
 		check_eq "smugglr -v -o $fmt $verb to a URL with a password: exit 0" "$rc" 0
-		check_nogrep "... no password in its output" "$pw" v.out
-		check_nogrep "... nor in its messages (-v: the commands it runs)" "$pw" v.err
+		no_pw "... no password in its output" v.out
+		no_pw "... nor in its messages (-v: the commands it runs)" v.err
 		check_nogrep "... nor the user" 'alice' v.out
 	done
 done
@@ -86,9 +92,9 @@ check_grep "the reports name the target by its URL without user:password@" \
 kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
 check_grep "the wrapped programs ran (smg-fetch, for one)" '^smg-fetch ' argv.log
 check_grep "... and smg-apply wrote to the target" '^smg-apply .*--only remote' argv.log
-check_nogrep "no smg-* program smugglr started had the password in its arguments" "$pw" argv.log
+no_pw "no smg-* program smugglr started had the password in its arguments" argv.log
 check_grep "ps saw the verbs run" 'bin/smugglr -c w.toml' ps.log
-check_nogrep "... and no process with the password in its arguments" "$pw" ps.log
+no_pw "... and no process with the password in its arguments" ps.log
 
 # and when the target cannot be reached: the error, text and JSON
 sed "s|://alice:$pw@[^/]*|://alice:$pw@127.0.0.1:9|" w.toml >x.toml
@@ -96,6 +102,6 @@ check_grep "(the unreachable URL has the password)" "^url = \"http://alice:$pw@1
 for fmt in text json; do
 	env -u SMG_BUILD SMUGGLR_EXEC_PATH="$SMG_TOP/libexec/smugglr" sh bin/smugglr -c x.toml -o $fmt push >v.out 2>v.err; rc=$?
 	check_eq "smugglr -o $fmt push to an unreachable URL with a password: exit 4" "$rc" 4
-	check_nogrep "... no password in its output" "$pw" v.out
-	check_nogrep "... nor in its messages" "$pw" v.err
+	no_pw "... no password in its output" v.out
+	no_pw "... nor in its messages" v.err
 done
