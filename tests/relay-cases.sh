@@ -295,6 +295,16 @@ cfg fresh fresh.db
 check "restore into a missing database" sm fresh restore "$s1"
 check_same_db "...is the snapshot" fresh.db at-s1.db
 
+# through a symbolic link: the file it names is replaced, the link stays
+mkdir -p real
+cp at-s2.db real/linked.db
+ln -s real/linked.db link.db
+cfg link link.db
+check "restore into a database named by a symbolic link" sm link restore "$s1"
+check_eq "...the link is still a link" "$([ -L link.db ] && readlink link.db)" real/linked.db
+check_same_db "...and the file it names is the snapshot (sqldiff)" real/linked.db at-s1.db
+check_eq "...the replaced one kept beside that file" "$(ls real | grep -c '^linked\.db\.before-restore-')" 1
+
 # a damaged snapshot is refused, the local database untouched
 fetch "snapshots/$s2.sqlite" dmg.db
 printf 'XXXXXXXX' | dd of=dmg.db bs=1 seek=6000 conv=notrunc 2>/dev/null

@@ -795,6 +795,18 @@ restore_fail() {	# CODE MESSAGE
 	die "$1" "$2"
 }
 
+# The file PATH names: a symbolic link is followed (to the file it names,
+# at most 40 deep), so that restore replaces that file and the link stays.
+real_path() {	# PATH
+	rp=$1 n=0
+	while [ -L "$rp" ] && [ $n -lt 40 ]; do
+		l=$(readlink "$rp") || return 1
+		case $l in /*) rp=$l ;; *) rp=$(dirname "$rp")/$l ;; esac
+		n=$((n + 1))
+	done
+	printf '%s\n' "$rp"
+}
+
 # The snapshot NAME, or the latest before it: fetched beside the local
 # database, checked (size, SHA-256 and row counts against its metadata,
 # PRAGMA integrity_check), and renamed over it.  The replaced database
@@ -823,8 +835,10 @@ verb_restore() {
 	if [ -n "$holder" ] && [ "$holder" != $$ ] && alive "$holder"; then
 		die $EXIT_CONFLICT "another smugglr (pid $holder) holds $local_db (lock $lock): not restoring under it"
 	fi
-	kept="$local_db.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
-	[ -e "$local_db" ] || kept=''
+	# a symbolic link stays; the file it names is replaced
+	db=$(real_path "$local_db") || die $EXIT_FAILURE "cannot read the symbolic link $local_db"
+	kept="$db.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
+	[ -e "$db" ] || kept=''
 	if [ "$dry_run" = 1 ]; then
 		if [ "$output" = json ]; then
 			printf '{"command":"restore","dry_run":true,"snapshot":"%s","url":%s,"local_db":%s,"kept":%s,"metadata":%s}\n' \
@@ -836,7 +850,7 @@ verb_restore() {
 		return 0
 	fi
 	take_lock
-	new="$local_db.restore-$snap"
+	new="$db.restore-$snap"
 	s3 get "$snap_url" "$new" 2>"$tmp/get.err" ||
 		restore_fail $? "snapshot $snap: $(last_message "$tmp/get.err")"
 	smg-hash --stats "$new" >"$tmp/got.json" 2>"$tmp/stats.err" ||
@@ -851,17 +865,17 @@ verb_restore() {
 	rm -f "$new-wal" "$new-shm"	# left by the read-only checks; empty
 	if [ -n "$kept" ]; then
 		[ -e "$kept" ] && kept="$kept-$$"
-		ln "$local_db" "$kept" 2>/dev/null || cp -p "$local_db" "$kept" ||
+		ln "$db" "$kept" 2>/dev/null || cp -p "$db" "$kept" ||
 			restore_fail $EXIT_FAILURE "cannot keep $local_db as $kept: not restored"
 		# its WAL or hot journal goes with it: never replayed into the snapshot
 		for s in -wal -journal; do
-			if [ -e "$local_db$s" ]; then
-				mv -f "$local_db$s" "$kept$s" || restore_fail $EXIT_FAILURE "cannot move $local_db$s aside: not restored"
+			if [ -e "$db$s" ]; then
+				mv -f "$db$s" "$kept$s" || restore_fail $EXIT_FAILURE "cannot move $db$s aside: not restored"
 			fi
 		done
-		rm -f "$local_db-shm"
+		rm -f "$db-shm"
 	fi
-	mv -f "$new" "$local_db" || restore_fail $EXIT_FAILURE "cannot rename $new to $local_db: not restored"
+	mv -f "$new" "$db" || restore_fail $EXIT_FAILURE "cannot rename $new to $db: not restored"
 	if [ "$output" = json ]; then
 		printf '{"command":"restore","dry_run":false,"snapshot":"%s","url":%s,"local_db":%s,"kept":%s,"metadata":%s}\n' \
 			"$snap" "$(json_str "$snap_url")" "$(json_str "$local_db")" \
