@@ -75,7 +75,7 @@ relay_stage() {	# QUIET NAME CMD...
 	return $rc
 }
 
-file_size() { wc -c <"$1" | tr -d ' '; }
+file_size() { echo $(($(wc -c <"$1"))); }
 
 # ---- the store: objects in and out, counted ------------------------------------
 
@@ -117,9 +117,11 @@ relay_backoff() {	# ATTEMPT
 rand_hex() { od -An -N8 -tx1 /dev/urandom | tr -d ' \n'; }
 
 file_sha256() {
-	if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"
-	elif command -v shasum >/dev/null 2>&1; then shasum -a 256 "$1"
-	else openssl dgst -sha256 -r "$1"; fi | cut -c1-64
+	# shellcheck disable=SC2046
+	if command -v sha256sum >/dev/null 2>&1; then set -- $(sha256sum "$1")
+	elif command -v shasum >/dev/null 2>&1; then set -- $(shasum -a 256 "$1")
+	else set -- $(openssl dgst -sha256 -r "$1"); fi
+	echo "$1"
 }
 
 seg_url() { printf '%s/seg-%010d' "$log_url" "$1"; }
@@ -184,8 +186,10 @@ is_marker() { [ "$(head -n 1 "$1" 2>/dev/null)" = "smugglr-relay-moved 1" ]; }
 # $SMUGGLR_CACHE_DIR or $XDG_CACHE_HOME/smugglr: never the only copy of
 # anything, so deleting it at any time costs one download of the base.
 cache_paths() {
+	[ -n "${cache_db:-}" ] && return 0
 	cache_dir=${SMUGGLR_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/smugglr}
-	h=$(printf '%s\n' "$relay_url" >"$tmp/url"; file_sha256 "$tmp/url" | cut -c1-32)
+	printf '%s\n' "$relay_url" >"$tmp/url"
+	h=$(file_sha256 "$tmp/url")
 	cache_db=$cache_dir/relay-$h.db cache_meta=$cache_dir/relay-$h.meta
 }
 
@@ -195,8 +199,11 @@ cache_paths() {
 cache_load() {
 	cache_paths
 	if [ ! -f "$cache_meta" ] || [ ! -f "$cache_db" ]; then cache_state=missing; return 1; fi
-	c_url=$(sed -n 's/^url //p' "$cache_meta") c_id=$(sed -n 's/^id //p' "$cache_meta")
-	c_seq=$(sed -n 's/^seq \([0-9][0-9]*\)$/\1/p' "$cache_meta") c_sha=$(sed -n 's/^sha256 //p' "$cache_meta")
+	c_url='' c_id='' c_seq='' c_sha=''
+	while IFS=' ' read -r k v; do
+		case $k in url) c_url=$v ;; id) c_id=$v ;; seq) c_seq=$v ;; sha256) c_sha=$v ;; esac
+	done <"$cache_meta"
+	case $c_seq in ''|*[!0-9]*) c_seq='' ;; esac
 	if [ "$c_url" != "$relay_url" ] || [ "$c_id" != "$m_id" ]; then cache_state="of another relay"; return 1; fi
 	if [ -z "$c_seq" ] || [ "$c_seq" -lt "$m_base_seq" ]; then cache_state="behind the base"; return 1; fi
 	cp "$cache_db" "$tmp/relay.db" 2>/dev/null || { cache_state=unreadable; return 1; }
