@@ -212,13 +212,22 @@ cache_load() {
 	return 0
 }
 
-# Keep $tmp/relay.db (the relay at $pos) as the cache: copy and record
-# beside, each renamed into place; a copy and record that do not match
-# (a kill between the two) fail the check and are rebuilt.
-cache_save() {
+# Keep $tmp/relay.db (the relay at $pos) as the cache: copy (cache_save)
+# or move it (cache_keep, when the verb is done with it; a rename when
+# both are on one file system) and record beside, each renamed into place;
+# a copy and record that do not match (a kill between the two) fail the
+# check and are rebuilt.
+cache_save() { cache_store cp; }
+cache_keep() {	# [even-dry]
+	[ "$relay_kind" = log ] || return 0
+	[ "$dry_run" = 0 ] || [ "${1:-}" = even-dry ] || return 0
+	[ "$cache_state" = used ] && [ "$pos" = "$c_seq" ] && return 0
+	cache_store mv
+}
+cache_store() {	# cp|mv
 	cache_paths
 	mkdir -p "$cache_dir" 2>/dev/null || return 0
-	cp "$tmp/relay.db" "$cache_db.$$" 2>/dev/null &&
+	$1 -f "$tmp/relay.db" "$cache_db.$$" 2>/dev/null &&
 		printf 'url %s\nid %s\nseq %d\nsha256 %s\n' "$relay_url" "$m_id" "$pos" \
 			"$(file_sha256 "$cache_db.$$")" >"$cache_meta.$$" &&
 		mv -f "$cache_db.$$" "$cache_db" && mv -f "$cache_meta.$$" "$cache_meta"
@@ -468,10 +477,9 @@ relay_diff() {	# push|pull [smg-diff options]
 writes_rows() { grep -q '^{"kind":"change"' "$1"; }
 
 # One attempt at a stash onto the relay at $pos: the local changes as a
-# segment in $tmp/seg (and applied to $tmp/relay.db, the state before
-# them kept in $tmp/prev.db).  False when there is nothing to write.
+# segment in $tmp/seg, and applied to $tmp/relay.db.  False when there is
+# nothing to write.
 stash_prepare() {
-	cp "$tmp/relay.db" "$tmp/prev.db" || die $EXIT_FAILURE "cannot copy the relay to $tmp/prev.db"
 	changed=0
 	relay_schema && changed=1
 	[ -s "$tmp/relay.db" ] || die $EXIT_NOTFOUND "nothing to stash: $local_db has no table to sync"
@@ -486,12 +494,6 @@ stash_prepare() {
 	[ $changed = 1 ]
 }
 
-# Back to the relay as it was before our changes, then forward through the
-# segments others wrote.
-stash_lost() {
-	mv -f "$tmp/prev.db" "$tmp/relay.db"
-	catch_up || relay_open
-}
 
 # Fetch (from the cache, then only the segments it lacks), diff, and write
 # the local changes as the next segment, If-None-Match; when another
@@ -503,7 +505,8 @@ verb_stash() {
 	load_relay_config 1
 	max=${smg_stash_max_attempts:-5} attempt=0 uploaded=false etag='' note='' compacted=''
 	relay_open
-	cache_fresh
+	# a cache made now spares a lost race the base's download
+	[ "$relay_kind" = log ] && [ "$cache_state" != used ] && cache_save
 	while :; do
 		attempt=$((attempt + 1))
 		if [ "$relay_kind" = legacy ] || [ "$relay_kind" = marker ]; then
@@ -526,7 +529,6 @@ verb_stash() {
 			# the first stash: its copy is the base
 			if relay_create; then
 				relay_kind=log uploaded=true etag=$m_base
-				cache_save
 				note="stashed to $relay_url"
 				break
 			fi
@@ -544,11 +546,12 @@ verb_stash() {
 				note="stashed to $relay_url (segment $n)"
 				[ $attempt -gt 1 ] && note="$note (attempt $attempt: the relay had changed meanwhile)"
 				advance_head "$n" "$(file_size "$tmp/seg")"
-				cache_save
 				break
 			else
+				# back to the relay without our changes (the cache, still
+				# as it was) and forward through the segments others wrote
 				rc=$EXIT_CONFLICT
-				stash_lost
+				relay_open
 			fi
 		fi
 		[ $attempt -lt "$max" ] || die $EXIT_CONFLICT "the relay $relay_url changed during each of $max attempts to stash; nothing lost, try again (or raise [stash] max_attempts)"
@@ -557,15 +560,8 @@ verb_stash() {
 		[ "$relay_kind" = none ] && relay_open
 	done
 	maybe_compact
+	cache_keep
 	relay_result ",\"attempts\":$attempt,\"uploaded\":$uploaded,\"etag\":$(json_str "$etag")$(relay_json)" "$note"
-}
-
-# The cache is brought up to what relay_open read, before anything changes
-# our copy.
-cache_fresh() {
-	[ "$relay_kind" = log ] || return 0
-	[ "$cache_state" = used ] && [ "$pos" = "$c_seq" ] && return 0
-	cache_save
 }
 
 # What the relay verbs say of the log, for JSON.
@@ -627,8 +623,8 @@ verb_retrieve() {
 	compacted=''
 	relay_open
 	[ "$relay_kind" = none ] && die $EXIT_NOTFOUND "no relay at $relay_url: nothing has been stashed there yet (smugglr stash makes it)"
-	cache_fresh
 	retrieve_rounds
+	cache_keep even-dry	# the relay's state: -n wrote nothing to our copy
 	relay_result ",\"rounds\":$rounds,\"conflicts_retried\":$conflicts$(relay_json)" ""
 }
 
