@@ -134,6 +134,21 @@ check "the manifest gone: stash makes it again from the marker" mach ob stash
 check "...and retrieve reads the relay" mach oa retrieve
 check_same_db "...whole (sqldiff)" old-a.db old-b.db
 
+# ---- a damaged log is refused, nothing written ----------------------------------------
+mkdb d-a.db; sqlite3 d-a.db "INSERT INTO items VALUES (1, 'one', 1.0, '2026-01-01T00:00:00Z')"
+mkdb d-b.db; cfg da d-a.db dmg.db; cfg db d-b.db dmg.db
+mach da stash >/dev/null 2>&1
+printf '{"kind":"change","table":"items"\n' >cut.seg	# cut short, no trailer
+smg-s3 -c a.toml put "$RELAY/dmg.db.log/seg-0000000001" cut.seg 2>/dev/null
+check_exit 7 "a segment cut short: retrieve exits 7" mach db retrieve
+check_grep "...naming the segment" 'segment 1 (.*seg-0000000001) does not apply' "$T/.err"
+check_eq "...and writes nothing" "$(sqlite3 d-b.db "SELECT count(*) FROM items")" 0
+check_exit 7 "...and stash exits 7 too" mach da stash
+printf 'not a manifest\n' >bad.manifest
+smg-s3 -c a.toml put "$RELAY/dmg.db.log/manifest" bad.manifest 2>/dev/null
+check_exit 7 "a manifest that is not one: exit 7" mach db retrieve
+check_grep "...says so" 'its manifest .* is not one' "$T/.err"
+
 # ---- retrieve: a local write between the diff and the apply is never lost ----------
 mkdb r-a.db; mkdb r-b.db
 sqlite3 r-a.db "INSERT INTO items VALUES (1, 'one', 1.0, '2026-01-01T00:00:00Z'), (2, 'two', 2.0, '2026-01-01T00:00:00Z')"
