@@ -134,6 +134,19 @@ check "the manifest gone: stash makes it again from the marker" mach ob stash
 check "...and retrieve reads the relay" mach oa retrieve
 check_same_db "...whole (sqldiff)" old-a.db old-b.db
 
+# ---- deletions travel as segments too ----------------------------------------------------
+mkdb x-a.db; mkdb x-b.db; cfg xa x-a.db del.db; cfg xb x-b.db del.db
+sqlite3 x-a.db "INSERT INTO items VALUES (1, 'keep', 1.0, '2026-01-01T00:00:00Z'), (2, 'drop', 1.0, '2026-01-01T00:00:00Z')"
+mach xa stash >/dev/null 2>&1; mach xb retrieve >/dev/null 2>&1
+sqlite3 x-a.db "DELETE FROM items WHERE id = 2"
+check "stash --delete of one row" mach xa -o json --delete stash
+check_grep "...a segment with the delete" '"position":1,' "$T/.out"
+check "retrieve --delete" mach xb --delete retrieve
+check_same_db "...the row is gone there too (sqldiff)" x-a.db x-b.db
+mkdb x-c.db; cfg xc x-c.db del.db
+check "a new machine retrieves" mach xc retrieve
+check_same_db "...without the deleted row (sqldiff)" x-a.db x-c.db
+
 # ---- a damaged log is refused, nothing written ----------------------------------------
 mkdb d-a.db; sqlite3 d-a.db "INSERT INTO items VALUES (1, 'one', 1.0, '2026-01-01T00:00:00Z')"
 mkdb d-b.db; cfg da d-a.db dmg.db; cfg db d-b.db dmg.db
