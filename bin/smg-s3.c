@@ -40,6 +40,8 @@ static const char usage[] =
 	"      --low-speed BYTES      abandon an attempt slower than BYTES a second...\n"
 	"      --low-speed-time SECS  ...for SECS seconds (default 1024 for 60)\n"
 	"      --page-size N          list N keys a request (default: the store's, 1000)\n"
+	"      --part-size BYTES      put larger objects in parts of BYTES (multipart;\n"
+	"                             default $SMG_S3_PART_SIZE, else 64 MiB; 0: never)\n"
 	"  -o, --output FORMAT        head and list output: text (default) or json\n"
 	"  -v, --verbose              log every HTTP attempt on stderr\n"
 	"  -h, --help                 this help\n"
@@ -52,6 +54,7 @@ struct options {
 	const char *etag_file;
 	enum smg_report output;
 	int page_size;
+	long long part_size;	/* -1: $SMG_S3_PART_SIZE, else the default */
 	struct smg_http_opts http;
 	long timeout_s, low_speed, low_speed_s;	/* -1: from the config */
 };
@@ -187,6 +190,27 @@ static int seekable_source(int fd, off_t *offset, uint64_t *size, char sha256[65
 	return spool;
 }
 
+static long long parse_size(const char *what, const char *s)
+{
+	char *end;
+	errno = 0;
+	long long n = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || n < 0 || errno)
+		smg_die(SMG_EXIT_USAGE, "%s %s: expected a number of bytes, 0 or more", what, s);
+	return n;
+}
+
+/* The option, else the environment, else the default. */
+static uint64_t part_size(const struct options *o)
+{
+	if (o->part_size >= 0)
+		return (uint64_t)o->part_size;
+	const char *env = getenv("SMG_S3_PART_SIZE");
+	if (env && *env)
+		return (uint64_t)parse_size("SMG_S3_PART_SIZE", env);
+	return SMG_S3_PART_SIZE_DEFAULT;
+}
+
 static int cmd_put(struct options *o, const struct smg_obj_url *u, const char *src)
 {
 	int fd = 0;
@@ -204,6 +228,7 @@ static int cmd_put(struct options *o, const struct smg_obj_url *u, const char *s
 		uint64_t size;
 		char sha256[65];
 		int body = seekable_source(fd, &offset, &size, sha256);
+		smg_s3_set_part_size(s3, part_size(o));
 		rc = smg_s3_put(s3, u->bucket, u->key, body, offset, size, sha256, &o->cond, &etag);
 		if (body != fd)
 			close(body);
@@ -260,7 +285,7 @@ static int cmd_delete(struct options *o, const struct smg_obj_url *u)
 enum {
 	OPT_ENDPOINT = 256, OPT_REGION, OPT_PATH_STYLE, OPT_VIRTUAL_HOST, OPT_IF_MATCH,
 	OPT_IF_NONE_MATCH, OPT_ETAG_FILE, OPT_RETRIES, OPT_PAGE_SIZE, OPT_VERSION, OPT_TIMEOUT,
-	OPT_LOW_SPEED, OPT_LOW_SPEED_TIME,
+	OPT_LOW_SPEED, OPT_LOW_SPEED_TIME, OPT_PART_SIZE,
 };
 
 static int parse_count(const char *opt, const char *s, long min, long max)
@@ -285,6 +310,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"etag-file", required_argument, NULL, OPT_ETAG_FILE},
 		{"retries", required_argument, NULL, OPT_RETRIES},
 		{"page-size", required_argument, NULL, OPT_PAGE_SIZE},
+		{"part-size", required_argument, NULL, OPT_PART_SIZE},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"low-speed", required_argument, NULL, OPT_LOW_SPEED},
 		{"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
@@ -307,6 +333,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_ETAG_FILE: o->etag_file = optarg; break;
 		case OPT_RETRIES: o->http.retry.max_retries = parse_count("--retries", optarg, 0, 100); break;
 		case OPT_PAGE_SIZE: o->page_size = parse_count("--page-size", optarg, 1, 1000); break;
+		case OPT_PART_SIZE: o->part_size = parse_size("--part-size", optarg); break;
 		case OPT_TIMEOUT: o->timeout_s = parse_count("--timeout", optarg, 1, 1000000); break;
 		case OPT_LOW_SPEED: o->low_speed = parse_count("--low-speed", optarg, 1, INT_MAX); break;
 		case OPT_LOW_SPEED_TIME:
@@ -359,7 +386,8 @@ int main(int argc, char **argv)
 {
 	static const char *const verbs[] = {"get", "put", "head", "list", "delete", NULL};
 	struct options o = {.cfg = SMG_S3_CONFIG_INIT, .output = SMG_REPORT_TEXT,
-		.http = SMG_HTTP_OPTS_DEFAULT, .timeout_s = -1, .low_speed = -1, .low_speed_s = -1};
+		.http = SMG_HTTP_OPTS_DEFAULT, .timeout_s = -1, .low_speed = -1, .low_speed_s = -1,
+		.part_size = -1};
 	smg_setprogname(argv[0]);
 	parse_options(argc, argv, &o);
 	if (argc - optind < 2)

@@ -82,9 +82,15 @@ void smg_s3_free(struct smg_s3 *s);
 int smg_s3_get(struct smg_s3 *s, const char *bucket, const char *key, int fd,
 		const struct smg_obj_cond *cond, char **etag);
 /* Uploads size bytes of fd from offset; sha256 is the payload's hex hash
- * (or NULL to send it unsigned).  The new ETag into *etag. */
+ * (or NULL to send it unsigned).  The new ETag into *etag.  More than the
+ * part size (smg_s3_set_part_size) goes as a multipart upload, each part
+ * signed with its own hash, the condition on its completion. */
 int smg_s3_put(struct smg_s3 *s, const char *bucket, const char *key, int fd, off_t offset,
 		uint64_t size, const char *sha256, const struct smg_obj_cond *cond, char **etag);
+#define SMG_S3_PART_SIZE_DEFAULT (64ULL << 20)
+#define SMG_S3_MAX_PARTS 10000
+/* 0: never in parts. */
+void smg_s3_set_part_size(struct smg_s3 *s, uint64_t part_size);
 int smg_s3_head(struct smg_s3 *s, const char *bucket, const char *key,
 		const struct smg_obj_cond *cond, struct smg_obj_info *info);
 /* Every object whose key starts with prefix, in key order, page by page

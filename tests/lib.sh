@@ -6,6 +6,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/smg-test.XXXXXX")
 trap 'cleanup_hook; rm -rf "$T"' EXIT
 cleanup_hook() { :; }
 cd "$T" || exit 1
+# the relay's cache (smugglr-relay(7)) goes under $T too, never to ~/.cache
+XDG_CACHE_HOME=$T/.cache; export XDG_CACHE_HOME
+unset SMUGGLR_CACHE_DIR
 
 ok()   { echo "ok - $*"; }
 

@@ -4,6 +4,12 @@
 # directory: file:///abs/dir or s3://bucket/prefix) and STASH_EXTRA (more
 # [stash] lines, e.g. the endpoint), and has sourced lib.sh.
 # sqldiff is the oracle; sqlite3 makes and inspects the databases.
+# The relay is a log (smugglr-relay(7)); what it holds is read back with
+# relay_state, a retrieve into a fresh database with a cache of its own.
+# Every smugglr here keeps its cache of the relay under $T.
+XDG_CACHE_HOME=$T/cache
+export XDG_CACHE_HOME
+unset SMUGGLR_CACHE_DIR
 
 schema='CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty REAL, data BLOB, updated_at TEXT);
 CREATE TABLE notes(k TEXT PRIMARY KEY, body TEXT, updated_at TEXT);
@@ -29,6 +35,14 @@ sm() { m=$1; shift; smugglr -c "$m.toml" "$@"; }
 fetch() { smg-s3 -c a.toml get "$RELAY/$1" "$2"; }
 etag_of() { smg-s3 -c a.toml head "$RELAY/$1" 2>/dev/null | cut -f3; }
 rows() { sqlite3 "$1" "SELECT count(*) FROM $2"; }
+# relay_state DB [KEY]: DB (made anew) holds what the relay KEY holds
+relay_state() {
+	rm -f "$1"; : >"$1"
+	cfg "$1.state" "$1" "${2:-relay.db}"
+	XDG_CACHE_HOME=$T/cache-state smugglr -c "$1.state.toml" --create-tables retrieve >/dev/null 2>&1
+}
+# what the relay is now: its manifest and the names in its log
+relay_now() { { fetch relay.db.log/manifest - 2>/dev/null; smg-s3 -c a.toml list "$RELAY/relay.db.log/" | cut -f1; } | sum_file -; }
 
 mkdb a.db; cfg a a.db
 mkdb b.db; cfg b b.db
@@ -42,7 +56,11 @@ check_exit 3 "retrieve before any stash: exit 3" sm a retrieve
 check_grep "retrieve before any stash: says so" 'nothing has been stashed there yet' "$T/.err"
 check "first stash (no relay yet)" sm a -o json stash
 check_grep "first stash: uploaded at the first attempt" '"attempts":1,"uploaded":true' "$T/.out"
-check "the relay object is there" fetch relay.db relay1.db
+check "the relay's manifest is there" fetch relay.db.log/manifest manifest1
+check_grep "...and names the base" '^base base-0000000000-[0-9a-f]*$' manifest1
+check "the relay object is a marker for older smugglr" fetch relay.db marker1
+check_grep "...which says where the relay went" '^smugglr-relay-moved 1$' marker1
+relay_state relay1.db
 check_same_table "the relay has local's items (sqldiff)" a.db relay1.db items
 check_same_table "the relay has local's notes (sqldiff)" a.db relay1.db notes
 check_eq "the relay got the empty table too" "$(rows relay1.db tags)" 0
@@ -66,16 +84,16 @@ check "retrieve --create-tables" sm bare --create-tables retrieve
 check_same_db "...creates them, rows and all (sqldiff)" bare.db b.db
 check_exit 2 "stash --create-tables: exit 2 (the relay always gets them)" sm a --create-tables stash
 
-e1=$(etag_of relay.db)
+e1=$(relay_now)
 check "stash with nothing new" sm a -o json stash
 check_grep "nothing new: nothing uploaded" '"uploaded":false' "$T/.out"
-check_eq "nothing new: the relay is the same object" "$(etag_of relay.db)" "$e1"
+check_eq "nothing new: the relay is the same" "$(relay_now)" "$e1"
 
 # ---- dry runs ------------------------------------------------------------------
 sqlite3 a.db "INSERT INTO items VALUES (5, 'dry', 1.0, NULL, '2026-01-05T00:00:00Z')"
 check "stash --dry-run" sm a -n -o json stash
 check_grep "stash --dry-run: says what it would write" '"dry_run":true.*"upserted":1' "$T/.out"
-check_eq "stash --dry-run uploads nothing" "$(etag_of relay.db)" "$e1"
+check_eq "stash --dry-run uploads nothing" "$(relay_now)" "$e1"
 sm a stash >/dev/null 2>&1
 sum_b=$(sum_file b.db)
 check "retrieve --dry-run" sm b -n -o json retrieve
@@ -86,7 +104,7 @@ check_eq "retrieve --dry-run writes nothing" "$(sum_file b.db)" "$sum_b"
 sqlite3 a.db "INSERT INTO items VALUES (7, 'only items', 1.0, NULL, '2026-01-07T00:00:00Z');
  INSERT INTO notes VALUES ('n7', 'not stashed', '2026-01-07T00:00:00Z')"
 check "stash -t items" sm a -t items stash
-fetch relay.db relay2.db 2>/dev/null
+relay_state relay2.db
 check_eq "stash -t items: the items row is in the relay" "$(sqlite3 relay2.db "SELECT name FROM items WHERE id = 7")" "only items"
 check_eq "stash -t items: the notes row is not" "$(sqlite3 relay2.db "SELECT count(*) FROM notes WHERE k = 'n7'")" 0
 check "a stashes the rest" sm a stash
@@ -98,14 +116,14 @@ sqlite3 b.db "UPDATE items SET name = 'newer', updated_at = '2026-02-01T00:00:00
 sm b stash >/dev/null 2>&1
 sqlite3 a.db "UPDATE items SET name = 'older', updated_at = '2026-01-15T00:00:00Z' WHERE id = 2"
 check "newer_wins: a stashes an older version" sm a stash
-fetch relay.db relay3.db 2>/dev/null
+relay_state relay3.db
 check_eq "newer_wins: the relay keeps the newer row" "$(sqlite3 relay3.db "SELECT name FROM items WHERE id = 2")" newer
 check "newer_wins: retrieve brings the newer row" sm a retrieve
 check_eq "newer_wins: local now has it" "$(sqlite3 a.db "SELECT name FROM items WHERE id = 2")" newer
 # ...unless the policy says local wins
 sqlite3 a.db "UPDATE items SET name = 'mine', updated_at = '2026-01-16T00:00:00Z' WHERE id = 2"
 check "-p local_wins stash" sm a -p local_wins stash
-fetch relay.db relay4.db 2>/dev/null
+relay_state relay4.db
 check_eq "local_wins: the relay takes the local row" "$(sqlite3 relay4.db "SELECT name FROM items WHERE id = 2")" mine
 
 # ---- a relay object that is not a SQLite database ----------------------------
@@ -134,21 +152,21 @@ hooked() {
 }
 b_stashes='env -u SMUGGLR_TEST_HOOK_BEFORE_PUT smugglr -c b.toml stash >/dev/null 2>&1'
 
-# Forced: between a's fetch and a's upload, b stashes.  a's upload is
-# refused (412), a fetches again, merges again and lands.
+# Forced: between a's fetch and a's upload, b stashes.  a's segment is
+# refused (412: b took its number), a applies b's, diffs again and lands.
 sqlite3 a.db "INSERT INTO items VALUES (20, 'from a', 1.0, NULL, '2026-03-01T00:00:00Z')"
 sqlite3 b.db "INSERT INTO items VALUES (21, 'from b', 1.0, NULL, '2026-03-01T00:00:00Z')"
 hooked "$b_stashes" check "race: b stashes between a's fetch and a's upload" sm a -o json stash
 check_grep "race: a's first upload lost, the second landed" '"attempts":2,"uploaded":true' "$T/.out"
-fetch relay.db relay5.db 2>/dev/null
+relay_state relay5.db
 check_eq "race: the relay has both rows" "$(sqlite3 relay5.db "SELECT group_concat(name, '+') FROM items WHERE id IN (20, 21)")" "from a+from b"
 
 # A PUT retried after a 5xx may have landed and still answer 412: a's
 # copy is uploaded behind its back; the next fetch finds nothing to do.
 sqlite3 a.db "INSERT INTO items VALUES (22, 'landed', 1.0, NULL, '2026-03-02T00:00:00Z')"
-hooked 's3 put "$relay_url" "$tmp/relay.db" 2>/dev/null' check "a 412 for a write that landed" sm a -o json stash
+hooked 's3 put "$(seg_url $((pos + 1)))" "$tmp/seg" 2>/dev/null' check "a 412 for a write that landed" sm a -o json stash
 check_grep "it is not taken for a loss: nothing uploaded twice" '"attempts":2,"uploaded":false' "$T/.out"
-fetch relay.db relay6.db 2>/dev/null
+relay_state relay6.db
 check_eq "the row is in the relay" "$(sqlite3 relay6.db "SELECT name FROM items WHERE id = 22")" landed
 
 cfg a1 a.db relay.db 'max_attempts = 1'
@@ -276,6 +294,16 @@ check_exit 2 "restore of something that is not a time: exit 2" sm a restore yest
 cfg fresh fresh.db
 check "restore into a missing database" sm fresh restore "$s1"
 check_same_db "...is the snapshot" fresh.db at-s1.db
+
+# through a symbolic link: the file it names is replaced, the link stays
+mkdir -p real
+cp at-s2.db real/linked.db
+ln -s real/linked.db link.db
+cfg link link.db
+check "restore into a database named by a symbolic link" sm link restore "$s1"
+check_eq "...the link is still a link" "$([ -L link.db ] && readlink link.db)" real/linked.db
+check_same_db "...and the file it names is the snapshot (sqldiff)" real/linked.db at-s1.db
+check_eq "...the replaced one kept beside that file" "$(ls real | grep -c '^linked\.db\.before-restore-')" 1
 
 # a damaged snapshot is refused, the local database untouched
 fetch "snapshots/$s2.sqlite" dmg.db

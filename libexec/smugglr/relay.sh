@@ -1,16 +1,22 @@
 # relay.sh - the relay verbs: stash, retrieve, snapshot, snapshots, prune,
 # restore.  Sourced by bin/smugglr, which has parsed the options and holds
 # the helpers used here (read_settings, run_stage, die, the lock); not a
-# program of its own.  See smugglr(1).
+# program of its own.  See smugglr(1) and smugglr-relay(7).
 # shellcheck shell=sh
 
 # ---- relay: stash, retrieve, snapshot, snapshots, restore --------------------------
-# The relay is one SQLite database kept as an object at [stash] url
-# (s3://BUCKET/KEY or file:///PATH), shared by every machine that stashes to
-# it; snapshots are whole copies of a local database beside it, under
-# snapshots/.  smg-s3 moves the objects (an ETag condition makes a stash
-# that lost a race say so, exit 6), smg-diff and smg-apply move the rows,
-# smg-hash copies, checks and describes databases.
+# The relay at [stash] url U (s3://BUCKET/KEY or file:///PATH) is a log
+# (smugglr-relay(7)): a base database and numbered change-stream segments
+# under U.log/, and a small manifest naming the base.  Every object is
+# written with a condition: a segment with If-None-Match under the next
+# number, so of two writers one gets it and the other learns it lost; the
+# manifest with If-Match.  Each machine keeps a cache of the relay (base
+# plus the segments it has applied), checked by its SHA-256 before use and
+# rebuilt from the store when it is missing, damaged or of another relay:
+# nothing the user must keep.  Snapshots are whole copies of a local
+# database beside U, under snapshots/.  smg-s3 moves the objects, smg-diff
+# and smg-apply move the rows, smg-hash copies, checks and describes
+# databases.
 
 # The settings of the relay verbs: the local database and the relay ([stash]
 # url); no target.  $1 = 1 when the local database must exist.
@@ -33,6 +39,9 @@ load_relay_config() {
 	esac
 	snap_prefix=${relay_url%/*}/snapshots/
 	relay_repl=$(printf '%s' "$relay_url" | sed 's/[&|\\]/\\&/g')	# for relay_words
+	log_url=$relay_url.log
+	manifest_url=$log_url/manifest
+	bytes_sent=0 bytes_received=0
 }
 
 # smg-s3 with the [stash] settings of our configuration.
@@ -48,7 +57,8 @@ relay_words() {	# FILE...
 }
 
 # run_stage for the relay verbs: stderr speaks of the relay rather than of
-# our copy; QUIET=1 shows it only when the stage fails.
+# our copy; QUIET=1 shows it only when the stage fails, QUIET=2 never (the
+# caller decides).
 relay_stage() {	# QUIET NAME CMD...
 	rs_quiet=$1 name=$2
 	shift 2
@@ -58,24 +68,293 @@ relay_stage() {	# QUIET NAME CMD...
 	echo $rc >"$tmp/$name.rc"
 	if [ -s "$tmp/$name.raw" ]; then
 		relay_words "$tmp/$name.raw" >"$tmp/$name.err"
-		if [ "$rs_quiet" = 0 ] || [ $rc -ne 0 ]; then show_err "$tmp/$name.err"; fi
+		if [ "$rs_quiet" = 0 ] || { [ "$rs_quiet" = 1 ] && [ $rc -ne 0 ]; }; then show_err "$tmp/$name.err"; fi
 	else
 		: >"$tmp/$name.err"
 	fi
 	return $rc
 }
 
-# Download the relay to $tmp/relay.db and its ETag to $tmp/relay.etag.
-# Returns 3 when there is no relay yet; other failures end the run.
-fetch_relay() {
-	rm -f "$tmp/relay.db" "$tmp/relay.db-wal" "$tmp/relay.db-shm" "$tmp/relay.db-journal" "$tmp/relay.etag"
-	s3 get --etag-file "$tmp/relay.etag" "$relay_url" "$tmp/relay.db" 2>"$tmp/get.err"
+file_size() { echo $(($(wc -c <"$1"))); }
+
+# ---- the store: objects in and out, counted ------------------------------------
+
+# relay_get URL FILE [smg-s3 options]: 0, or 3 when there is no such object;
+# anything else ends the run.
+relay_get() {
+	rg_url=$1 rg_file=$2
+	shift 2
+	s3 get "$@" "$rg_url" "$rg_file" 2>"$tmp/get.err"
 	rc=$?
 	[ $rc -eq $EXIT_NOTFOUND ] && return $rc
-	[ $rc -eq 0 ] || die $rc "fetching the relay: $(last_message "$tmp/get.err")"
+	[ $rc -eq 0 ] || die $rc "fetching $rg_url: $(last_message "$tmp/get.err")"
+	bytes_received=$((bytes_received + $(file_size "$rg_file")))
 	return 0
 }
 
+# relay_put URL FILE [smg-s3 options]: 0, or 6 when the condition did not
+# hold; anything else ends the run.
+relay_put() {
+	rp_url=$1 rp_file=$2
+	shift 2
+	case $rp_url in
+	file://*) d=${rp_url#file://}; mkdir -p "${d%/*}" 2>/dev/null ;;
+	esac
+	s3 put "$@" "$rp_url" "$rp_file" 2>"$tmp/put.err"
+	rc=$?
+	[ $rc -eq $EXIT_CONFLICT ] && return $rc
+	[ $rc -eq 0 ] || die $rc "uploading $rp_url: $(last_message "$tmp/put.err")"
+	bytes_sent=$((bytes_sent + $(file_size "$rp_file")))
+	return 0
+}
+
+# A short random pause before another attempt, so racers spread out.
+relay_backoff() {	# ATTEMPT
+	pause=$(awk -v s="$$" -v a="$1" 'BEGIN { srand(s + 7919 * a); printf "%.2f", rand() * 0.25 * a }')
+	sleep "$pause" 2>/dev/null || sleep 1
+}
+
+rand_hex() { od -An -N8 -tx1 /dev/urandom | tr -d ' \n'; }
+
+file_sha256() {
+	# shellcheck disable=SC2046
+	if command -v sha256sum >/dev/null 2>&1; then set -- $(sha256sum "$1")
+	elif command -v shasum >/dev/null 2>&1; then set -- $(shasum -a 256 "$1")
+	else set -- $(openssl dgst -sha256 -r "$1"); fi
+	echo "$1"
+}
+
+seg_url() { printf '%s/seg-%010d' "$log_url" "$1"; }
+
+# ---- the manifest ------------------------------------------------------------------
+# Text, one "name value" a line (smugglr-relay(7)):
+#   smugglr-relay 1
+#   id ID            the relay's random name: a cache of another is not used
+#   base NAME        the base object, U.log/NAME: base-SEQ-RANDOM
+#   base_seq N       the last segment folded into it
+#   base_bytes B
+#   base_time T      when it became the base (Unix seconds)
+#   head N           a hint: segments past it may exist
+#   log_bytes B      a hint: bytes of the segments past the base
+
+# Fetch it into $tmp/manifest (ETag in $tmp/manifest.etag) and read it into
+# m_*; 3 when there is none.  A manifest that is not one: exit 7.
+read_manifest() {
+	relay_get "$manifest_url" "$tmp/manifest" --etag-file "$tmp/manifest.etag" || return $?
+	m_etag=$(cat "$tmp/manifest.etag")
+	eval "$(awk 'NR == 1 && $0 != "smugglr-relay 1" { bad = 1 }
+		NR > 1 && $1 ~ /^(id|base)$/ && $2 ~ /^[A-Za-z0-9-]+$/ { v[$1] = $2 }
+		NR > 1 && $1 ~ /^(base_seq|base_bytes|base_time|head|log_bytes)$/ && $2 ~ /^[0-9]+$/ { v[$1] = $2 }
+		END {
+			if (bad || !("id" in v) || !("base" in v) || !("base_seq" in v)) { print "m_bad=1"; exit }
+			printf "m_bad=0 m_id=%s m_base=%s m_base_seq=%d m_base_bytes=%d m_base_time=%d m_head=%d m_log_bytes=%d\n",
+				v["id"], v["base"], v["base_seq"], v["base_bytes"], v["base_time"], v["head"], v["log_bytes"] }' "$tmp/manifest")"
+	[ "$m_bad" = 0 ] || die $EXIT_DATA "the relay $relay_url: its manifest $manifest_url is not one (smugglr-relay(7)); nothing was changed"
+	return 0
+}
+
+write_manifest() {	# FILE ID BASE BASE_SEQ BASE_BYTES BASE_TIME HEAD LOG_BYTES
+	printf 'smugglr-relay 1\nid %s\nbase %s\nbase_seq %d\nbase_bytes %d\nbase_time %d\nhead %d\nlog_bytes %d\n' \
+		"$2" "$3" "$4" "$5" "$6" "$7" "$8" >"$1"
+}
+
+# Move the manifest's head hint to N (log bytes + B), If-Match; a lost race
+# reads it again.  Only a hint: a reader looks for segments past it anyway.
+advance_head() {	# N B
+	i=0
+	while [ $i -lt 5 ]; do
+		i=$((i + 1))
+		[ "$m_head" -ge "$1" ] && return 0
+		write_manifest "$tmp/manifest.new" "$m_id" "$m_base" "$m_base_seq" "$m_base_bytes" \
+			"$m_base_time" "$1" $((m_log_bytes + $2))
+		relay_put "$manifest_url" "$tmp/manifest.new" --if-match "$m_etag" && return 0
+		read_manifest || return 0
+	done
+	return 0
+}
+
+# ---- the marker: what U itself holds once the relay is a log -------------------
+# A text file, so that a smugglr that knows only the single-object relay
+# refuses it (not a SQLite database: exit 7, nothing written) rather than
+# writing where nobody reads.  It names the base the log started from, so
+# that a manifest lost to a kill -9 between the two writes is made again.
+marker_base() { sed -n 's/^base \(base-[0-9]*-[0-9a-f]*\)$/\1/p' "$1" | head -n 1; }
+is_marker() { [ "$(head -n 1 "$1" 2>/dev/null)" = "smugglr-relay-moved 1" ]; }
+
+# ---- the cache -----------------------------------------------------------------------
+# A copy of the relay at a segment number, with its SHA-256, under
+# $SMUGGLR_CACHE_DIR or $XDG_CACHE_HOME/smugglr: never the only copy of
+# anything, so deleting it at any time costs one download of the base.
+cache_paths() {
+	[ -n "${cache_db:-}" ] && return 0
+	cache_dir=${SMUGGLR_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/smugglr}
+	printf '%s\n' "$relay_url" >"$tmp/url"
+	h=$(file_sha256 "$tmp/url")
+	cache_db=$cache_dir/relay-$h.db cache_meta=$cache_dir/relay-$h.meta
+}
+
+# Use the cache as $tmp/relay.db at its position ($pos) if it is of this
+# relay (URL and id), not behind the base, and its SHA-256 is the one it
+# was saved with; else cache_state says why not.
+cache_load() {
+	cache_paths
+	if [ ! -f "$cache_meta" ] || [ ! -f "$cache_db" ]; then cache_state=missing; return 1; fi
+	c_url='' c_id='' c_seq='' c_sha=''
+	while IFS=' ' read -r k v; do
+		case $k in url) c_url=$v ;; id) c_id=$v ;; seq) c_seq=$v ;; sha256) c_sha=$v ;; esac
+	done <"$cache_meta"
+	case $c_seq in ''|*[!0-9]*) c_seq='' ;; esac
+	if [ "$c_url" != "$relay_url" ] || [ "$c_id" != "$m_id" ]; then cache_state="of another relay"; return 1; fi
+	if [ -z "$c_seq" ] || [ "$c_seq" -lt "$m_base_seq" ]; then cache_state="behind the base"; return 1; fi
+	cp "$cache_db" "$tmp/relay.db" 2>/dev/null || { cache_state=unreadable; return 1; }
+	if [ "$(file_sha256 "$tmp/relay.db")" != "$c_sha" ]; then cache_state=damaged; return 1; fi
+	pos=$c_seq cache_state=used
+	return 0
+}
+
+# Keep $tmp/relay.db (the relay at $pos) as the cache: copy (cache_save)
+# or move it (cache_keep, when the verb is done with it; a rename when
+# both are on one file system) and record beside, each renamed into place;
+# a copy and record that do not match (a kill between the two) fail the
+# check and are rebuilt.
+cache_save() { cache_store cp; }
+cache_keep() {	# [even-dry]
+	[ "$relay_kind" = log ] || return 0
+	[ "$dry_run" = 0 ] || [ "${1:-}" = even-dry ] || return 0
+	[ "$cache_state" = used ] && [ "$pos" = "$c_seq" ] && return 0
+	cache_store mv
+}
+cache_store() {	# cp|mv
+	cache_paths
+	mkdir -p "$cache_dir" 2>/dev/null || return 0
+	$1 -f "$tmp/relay.db" "$cache_db.$$" 2>/dev/null &&
+		printf 'url %s\nid %s\nseq %d\nsha256 %s\n' "$relay_url" "$m_id" "$pos" \
+			"$(file_sha256 "$cache_db.$$")" >"$cache_meta.$$" &&
+		mv -f "$cache_db.$$" "$cache_db" && mv -f "$cache_meta.$$" "$cache_meta"
+	rm -f "$cache_db.$$" "$cache_meta.$$"
+	return 0
+}
+cache_drop() { cache_paths; rm -f "$cache_db" "$cache_meta"; }
+
+# ---- segments ------------------------------------------------------------------------
+# A segment is one or two change streams one after the other, each with its
+# trailer: the tables it creates (when it does), then the rows.
+
+# Apply segment FILE (number N) to $tmp/relay.db; false when it does not
+# apply (damaged, or a compare-and-set that failed: our copy is not the
+# state it was written against).
+apply_segment() {	# FILE N
+	rm -f "$tmp"/part.*
+	awk -v p="$tmp/part." '{ print > (p n + 0) } /^\{"kind":"end"/ { close(p n + 0); n++ }' "$1"
+	for part in "$tmp"/part.*; do
+		[ -f "$part" ] || continue
+		relay_stage 2 segment smg-apply -q -r none --create-tables -i "$part" "$tmp/relay.db" || return 1
+	done
+	return 0
+}
+
+# Apply every segment past $pos that exists, in order.  Returns 1 when one
+# does not apply.
+catch_up() {
+	while :; do
+		n=$((pos + 1))
+		relay_get "$(seg_url $n)" "$tmp/seg.in" || return 0
+		apply_segment "$tmp/seg.in" $n || { bad_seg=$n; return 1; }
+		pos=$n
+	done
+}
+
+# ---- opening the relay -------------------------------------------------------------
+# relay_open: $tmp/relay.db is the relay at segment $pos, the latest there
+# is, and m_* its manifest.  relay_kind says what was found: log (the
+# manifest), none (nothing yet: $tmp/relay.db is empty), legacy (a
+# single-object relay, $tmp/relay.db a copy of it, its ETag in
+# $tmp/relay.etag) or marker (U moved, the manifest missing: m_base from
+# the marker).
+relay_open() {
+	opens=0 cache_state=${cache_state:-missing}
+	while :; do
+		opens=$((opens + 1))
+		[ $opens -le 5 ] || die $EXIT_CONFLICT "the relay $relay_url changed under each of 5 attempts to read it (compacted meanwhile?); nothing lost, try again"
+		rm -f "$tmp/relay.db" "$tmp/relay.db-journal" "$tmp/relay.db-wal" "$tmp/relay.db-shm"
+		if ! read_manifest; then
+			relay_single && return 0
+			continue
+		fi
+		relay_kind=log
+		if ! cache_load; then
+			rm -f "$tmp/relay.db"
+			relay_get "$log_url/$m_base" "$tmp/relay.db" || continue	# compacted and collected: again
+			check_relay
+			pos=$m_base_seq
+		fi
+		catch_up && return 0
+		if [ "$cache_state" = used ]; then
+			cache_drop
+			cache_state="damaged (segment $bad_seg did not apply to it)"
+			continue
+		fi
+		show_err "$tmp/segment.err"
+		die $EXIT_DATA "the relay $relay_url: segment $bad_seg ($(seg_url "$bad_seg")) does not apply to the state it was written against: $(last_message "$tmp/segment.err"); nothing was changed"
+	done
+}
+
+# No manifest: what U holds.  False when the relay became a log meanwhile.
+relay_single() {
+	rm -f "$tmp/relay.etag"
+	if ! relay_get "$relay_url" "$tmp/relay.db" --etag-file "$tmp/relay.etag"; then
+		relay_kind=none pos=0 m_id=''
+		: >"$tmp/relay.db"	# an empty database (a file of 0 bytes is one)
+		return 0
+	fi
+	if is_marker "$tmp/relay.db"; then
+		relay_kind=marker m_base=$(marker_base "$tmp/relay.db")
+		[ -n "$m_base" ] || die $EXIT_DATA "the relay $relay_url: a marker without its base; nothing was changed"
+		mv -f "$tmp/relay.db" "$tmp/marker"
+		relay_get "$log_url/$m_base" "$tmp/relay.db" || die $EXIT_DATA "the relay $relay_url: the base $m_base its marker names is missing; nothing was changed"
+		check_relay
+		m_id=${m_base##*-} pos=0
+		catch_up || die $EXIT_DATA "the relay $relay_url: segment $bad_seg does not apply; nothing was changed"
+		return 0
+	fi
+	check_relay
+	relay_kind=legacy pos=0 m_id=''
+	return 0
+}
+
+# Make the relay a log whose base is $tmp/relay.db (segment 0): the base,
+# then the marker over U (If-Match the single object's ETag, or
+# If-None-Match when there was none; a marker that is there already stays),
+# then the manifest (If-None-Match).  Returns 6 when U changed meanwhile.
+relay_create() {
+	if [ "$relay_kind" = marker ]; then
+		id=$m_id base=$m_base
+	else
+		id=$(rand_hex)
+		base=base-0000000000-$id
+		relay_put "$log_url/$base" "$tmp/relay.db" --if-none-match || return $?
+		{
+			echo "smugglr-relay-moved 1"
+			echo "This relay is kept as a log under $log_url/ (smugglr-relay(7)); a smugglr that"
+			echo "knows only the single-object relay cannot read it: update it."
+			echo "base $base"
+		} >"$tmp/marker"
+		if [ "$relay_kind" = legacy ]; then
+			set -- --if-match "$(cat "$tmp/relay.etag")"
+		else
+			set -- --if-none-match
+		fi
+		if ! relay_put "$relay_url" "$tmp/marker" "$@"; then
+			s3 delete "$log_url/$base" 2>/dev/null
+			return $EXIT_CONFLICT
+		fi
+	fi
+	write_manifest "$tmp/manifest.new" "$id" "$base" 0 "$(file_size "$tmp/relay.db")" "$(date +%s)" 0 0
+	relay_put "$manifest_url" "$tmp/manifest.new" --if-none-match	# taken: by one naming the same base
+	read_manifest || die $EXIT_FAILURE "the manifest $manifest_url vanished after it was written"
+	pos=$m_base_seq
+	return 0
+}
 # A relay that is not a sound SQLite database is neither merged nor
 # replaced: exit 7, nothing written anywhere.
 check_relay() {
@@ -87,7 +366,6 @@ check_relay() {
 	[ $rc -eq $EXIT_DATA ] || die $rc "$msg"
 	die $EXIT_DATA "the relay $relay_url: ${msg#"$relay_url": }; nothing was changed"
 }
-
 # smg-diff -d push of two schema streams, its exit 8 (a table skipped) not
 # a failure here.
 schema_diff() {
@@ -97,9 +375,69 @@ schema_diff() {
 	return $rc
 }
 
-# The relay copy gets the local schema of every selected table it lacks, so
-# that each table is on both sides of the diff and an empty one lands too.
-# True when a table was created.
+# ---- compaction ------------------------------------------------------------------------
+# When the log past the base has grown past a fraction of the base, the
+# stash that notices uploads its copy (the relay at $pos) as a new base and
+# points the manifest at it, If-Match.  Segments are never deleted while
+# anyone may still be writing or reading them: only those folded into a
+# base that has been the base for longer than the grace, which is longer
+# than any request may take (smugglr-relay(7)).
+compact_percent=${SMUGGLR_RELAY_COMPACT_PERCENT:-25}
+compact_min=${SMUGGLR_RELAY_COMPACT_MIN_BYTES:-1048576}
+relay_grace=${SMUGGLR_RELAY_GRACE_SECS:-7200}
+
+maybe_compact() {
+	[ "$relay_kind" = log ] && [ "$dry_run" = 0 ] && [ "$pos" -gt "$m_base_seq" ] || return 0
+	[ "$m_log_bytes" -ge "$compact_min" ] &&
+		[ $((m_log_bytes * 100)) -ge $((m_base_bytes * compact_percent)) ] || return 0
+	compact
+}
+
+compact() {
+	base=base-$(printf %010d "$pos")-$(rand_hex)
+	relay_put "$log_url/$base" "$tmp/relay.db" --if-none-match || return 0
+	old_seq=$m_base_seq old_time=$m_base_time
+	i=0
+	while :; do
+		i=$((i + 1))
+		if [ "$m_base_seq" -ge "$pos" ] || [ $i -gt 5 ]; then
+			s3 delete "$log_url/$base" 2>/dev/null	# another compaction got further
+			return 0
+		fi
+		head=$m_head
+		[ "$head" -ge "$pos" ] || head=$pos
+		write_manifest "$tmp/manifest.new" "$m_id" "$base" "$pos" "$(file_size "$tmp/relay.db")" \
+			"$(date +%s)" "$head" 0
+		relay_put "$manifest_url" "$tmp/manifest.new" --if-match "$m_etag" && break
+		read_manifest || return 0
+	done
+	compacted=$pos
+	read_manifest || return 0
+	collect_garbage "$old_seq" "$old_time"
+}
+
+# Delete the segments folded into the base before this one when it became
+# the base longer than the grace ago, and bases older than it that are as
+# old: nobody can be reading or writing them any more.
+collect_garbage() {	# OLD_BASE_SEQ OLD_BASE_TIME
+	[ $(($(date +%s) - $2)) -gt "$relay_grace" ] || return 0
+	s3 list "$log_url/" >"$tmp/log.list" 2>/dev/null || return 0
+	awk -F '	' -v old="$1" -v cur="$m_base" '{
+		n = $1; sub(/.*\//, "", n)
+		if (n ~ /^seg-[0-9]+$/ && substr(n, 5) + 0 <= old) print n
+		else if (n ~ /^base-[0-9]+-/ && n != cur && substr(n, 6, 10) + 0 < old) print n
+	}' "$tmp/log.list" | while IFS= read -r n; do
+		s3 delete "$log_url/$n" 2>/dev/null
+	done
+	return 0
+}
+
+# ---- stash ----------------------------------------------------------------------------
+
+# The tables the relay lacks, from the local schema, as a stream in
+# $tmp/seg.schema (empty when none), applied to $tmp/relay.db too, so that
+# each table is on both sides of the diff and an empty one lands too.  True
+# when a table was created.
 relay_schema() {
 	IFS=$nl
 	# shellcheck disable=SC2046
@@ -110,35 +448,184 @@ relay_schema() {
 	relay_stage 1 schema.relay smg-hash -q --schema-only "$tmp/relay.db" >"$tmp/relay.schema"
 	fail_from schema.relay
 	{ relay_stage 1 schema smg-hash -q --schema-only "$@" "$local_db"; } |
-		{ relay_stage 1 schema.diff schema_diff - "$tmp/relay.schema"; } |
-		relay_stage 1 schema.apply smg-apply -q -r json --create-tables "$tmp/relay.db" >"$tmp/schema.out"
-	fail_from schema schema.diff schema.apply
-	grep -q '"created":true' "$tmp/schema.out"
+		relay_stage 1 schema.diff schema_diff - "$tmp/relay.schema" >"$tmp/seg.schema"
+	fail_from schema schema.diff
+	if ! grep -q '^{"kind":"table"' "$tmp/seg.schema"; then
+		: >"$tmp/seg.schema"
+		return 1
+	fi
+	relay_stage 1 schema.apply smg-apply -q -r none --create-tables -i "$tmp/seg.schema" "$tmp/relay.db"
+	fail_from schema.apply
+	return 0
 }
 
-# smg-diff LOCAL RELAY-COPY | smg-apply TARGET; reports in $tmp/diff.report
-# and $tmp/apply.out.
-relay_diff_apply() {	# push|pull TARGET [--delete]
-	dir=$1 target=$2
-	shift 2
+# smg-diff LOCAL RELAY-COPY: the change stream into $tmp/seg.rows, the
+# report into $tmp/diff.report.
+relay_diff() {	# push|pull [smg-diff options]
+	dir=$1
+	shift
 	IFS=$nl
 	# shellcheck disable=SC2046
 	set -- $(common_args) -q -d "$dir" -r "$output" --report-file "$tmp/diff.report" "$@"
 	unset IFS
-	aflags=''
-	[ "$dry_run" = 1 ] && aflags=-n
-	[ "$create_tables" = 1 ] && aflags="$aflags --create-tables"	# retrieve
-	# shellcheck disable=SC2086
-	{ relay_stage 0 diff smg-diff "$@" "$local_db" "$tmp/relay.db"; } |
-		relay_stage 0 apply smg-apply -q -r "$output" $aflags "$target" >"$tmp/apply.report"
+	relay_stage 0 diff smg-diff "$@" "$local_db" "$tmp/relay.db" >"$tmp/seg.rows"
 	accept_partial diff
-	fail_from diff apply
+	fail_from diff
+}
+
+# A stream that writes something: a change record.
+writes_rows() { grep -q '^{"kind":"change"' "$1"; }
+
+# One attempt at a stash onto the relay at $pos: the local changes as a
+# segment in $tmp/seg, and applied to $tmp/relay.db.  False when there is
+# nothing to write.
+stash_prepare() {
+	changed=0
+	relay_schema && changed=1
+	[ -s "$tmp/relay.db" ] || die $EXIT_NOTFOUND "nothing to stash: $local_db has no table to sync"
+	if [ "$delete" = 1 ]; then relay_diff push --delete; else relay_diff push; fi
+	writes_rows "$tmp/seg.rows" && changed=1
+	aflags=-q
+	[ "$dry_run" = 1 ] && aflags=-qn
+	relay_stage 0 apply smg-apply $aflags -r "$output" -i "$tmp/seg.rows" "$tmp/relay.db" >"$tmp/apply.report"
+	fail_from apply
+	relay_words "$tmp/apply.report" >"$tmp/apply.out"
+	cat "$tmp/seg.schema" "$tmp/seg.rows" >"$tmp/seg"
+	[ $changed = 1 ]
+}
+
+
+# Fetch (from the cache, then only the segments it lacks), diff, and write
+# the local changes as the next segment, If-None-Match; when another
+# writer took that number (exit 6), apply its segment and all again, up
+# to [stash] max_attempts.  A retried PUT that landed can still come back
+# 412: its segment, ours, is then applied like any other, the next diff
+# finds nothing, and nothing is written twice.
+verb_stash() {
+	load_relay_config 1
+	max=${smg_stash_max_attempts:-5} attempt=0 uploaded=false etag='' note='' compacted=''
+	relay_open
+	# a cache made now spares a lost race the base's download
+	[ "$relay_kind" = log ] && [ "$cache_state" != used ] && cache_save
+	while :; do
+		attempt=$((attempt + 1))
+		if [ "$relay_kind" = legacy ] || [ "$relay_kind" = marker ]; then
+			# a relay of the single-object form becomes a log, as it is
+			[ "$dry_run" = 1 ] || { relay_create || { relay_open; continue; }; relay_kind=log; cache_save; }
+		fi
+		if ! stash_prepare; then
+			note="the relay $relay_url already has every local change: nothing uploaded"
+			break
+		fi
+		if [ "$dry_run" = 1 ]; then
+			note="dry run: nothing uploaded to $relay_url"
+			break
+		fi
+		# tests force a lost race here (see tests/relay-cases.sh)
+		if [ $attempt = 1 ] && [ -n "${SMUGGLR_TEST_HOOK_BEFORE_PUT:-}" ]; then
+			eval "$SMUGGLR_TEST_HOOK_BEFORE_PUT"
+		fi
+		if [ "$relay_kind" = none ]; then
+			# the first stash: its copy is the base
+			if relay_create; then
+				relay_kind=log uploaded=true etag=$m_base
+				note="stashed to $relay_url"
+				break
+			fi
+			rc=$EXIT_CONFLICT
+		else
+			n=$((pos + 1))
+			# a compaction may have folded segment n's number away since
+			# we read the manifest: then the relay is read again
+			read_manifest || die $EXIT_DATA "the manifest $manifest_url vanished"
+			if [ "$m_base_seq" -ge "$n" ]; then
+				relay_open
+				rc=$EXIT_CONFLICT
+			elif relay_put "$(seg_url $n)" "$tmp/seg" --if-none-match --etag-file "$tmp/put.etag"; then
+				pos=$n uploaded=true etag=$(cat "$tmp/put.etag")
+				note="stashed to $relay_url (segment $n)"
+				[ $attempt -gt 1 ] && note="$note (attempt $attempt: the relay had changed meanwhile)"
+				advance_head "$n" "$(file_size "$tmp/seg")"
+				break
+			else
+				# back to the relay without our changes (the cache, still
+				# as it was) and forward through the segments others wrote
+				rc=$EXIT_CONFLICT
+				relay_open
+			fi
+		fi
+		[ $attempt -lt "$max" ] || die $EXIT_CONFLICT "the relay $relay_url changed during each of $max attempts to stash; nothing lost, try again (or raise [stash] max_attempts)"
+		say "the relay changed since it was fetched (attempt $attempt of $max): again"
+		relay_backoff $attempt
+		[ "$relay_kind" = none ] && relay_open
+	done
+	maybe_compact
+	cache_keep
+	relay_result ",\"attempts\":$attempt,\"uploaded\":$uploaded,\"etag\":$(json_str "$etag")$(relay_json)" "$note"
+}
+
+# What the relay verbs say of the log, for JSON.
+relay_json() {
+	printf ',"position":%d,"cache":%s,"bytes_sent":%d,"bytes_received":%d' "$pos" \
+		"$(json_str "$cache_state")" "$bytes_sent" "$bytes_received"
+	[ -n "${compacted:-}" ] && printf ',"compacted":%d' "$compacted"
+	return 0
+}
+
+# ---- retrieve -------------------------------------------------------------------------
+
+# smg-diff LOCAL RELAY-COPY | smg-apply LOCAL, one transaction, with
+# compare-and-set: a local row written between the diff and the apply is
+# a conflict (smg-apply exit 6, nothing written) and another round diffs
+# again, up to max_rounds (bin/smugglr's conflicted).
+retrieve_rounds() {
+	rounds=0 conflicts=0
+	IFS=$nl
+	# shellcheck disable=SC2046
+	set -- $(common_args) -q -d pull -r "$output" --report-file "$tmp/diff.report"
+	unset IFS
+	[ "$delete" = 1 ] && set -- "$@" --delete
+	while :; do
+		rounds=$((rounds + 1))
+		if [ $rounds = 1 ] && [ -n "${SMUGGLR_TEST_HOOK_BEFORE_APPLY:-}" ]; then
+			# tests write a local row between the diff and the apply
+			relay_stage 0 diff smg-diff "$@" "$local_db" "$tmp/relay.db" >"$tmp/changes"
+			eval "$SMUGGLR_TEST_HOOK_BEFORE_APPLY"
+			retrieve_apply <"$tmp/changes" >"$tmp/apply.report"
+		else
+			{ relay_stage 0 diff smg-diff "$@" "$local_db" "$tmp/relay.db"; } |
+				retrieve_apply >"$tmp/apply.report"
+		fi
+		accept_partial diff
+		first_failure diff && break
+		conflicted apply.local || break
+	done
+	[ -f "$tmp/apply.local.err" ] && show_err "$tmp/apply.local.err"
+	fail_from diff apply.local
 	relay_words "$tmp/apply.report" >"$tmp/apply.out"
 }
 
-# Did the apply write nothing?  (Its report's totals, text or JSON.)
-wrote_nothing() {
-	grep -q -e ' 0 upserts* and 0 deletes* in ' -e '],"upserted":0,"deleted":0[,}]' "$tmp/apply.report"
+# smg-apply of the change stream on stdin into the local database; it reads
+# the config for [sync] busy_timeout_ms.
+retrieve_apply() {
+	set -- -q -r "$output"
+	[ "$dry_run" = 1 ] && set -- "$@" -n
+	[ "$create_tables" = 1 ] && set -- "$@" --create-tables
+	cf=${config:-$smg_config_file}
+	[ -n "$cf" ] && set -- "$@" -c "$cf"
+	relay_stage 2 apply.local smg-apply "$@" "$local_db"
+}
+
+# Read the relay (the cache, and the segments it lacks) and take its
+# changes into the local database.
+verb_retrieve() {
+	load_relay_config 1
+	compacted=''
+	relay_open
+	[ "$relay_kind" = none ] && die $EXIT_NOTFOUND "no relay at $relay_url: nothing has been stashed there yet (smugglr stash makes it)"
+	retrieve_rounds
+	cache_keep even-dry	# the relay's state: -n wrote nothing to our copy
+	relay_result ",\"rounds\":$rounds,\"conflicts_retried\":$conflicts$(relay_json)" ""
 }
 
 json_bool() { if [ "$1" = 1 ]; then echo true; else echo false; fi; }
@@ -151,88 +638,11 @@ relay_result() {	# EXTRA-JSON-FIELDS TEXT-LINE
 	else
 		relay_words "$tmp/diff.report" | grep -v '^  '	# counts, without sample keys
 		cat "$tmp/apply.out"
+		[ "${rounds:-1}" -gt 1 ] &&
+			echo "$rounds rounds: $conflicts $([ "$conflicts" -eq 1 ] && echo "row changed during the retrieve and was" || echo "rows changed during the retrieve and were") diffed again"
 		[ -z "$2" ] || echo "$2"
 	fi >"$tmp/result"
 	emit "$tmp/result"
-}
-
-# A short random pause before another attempt, so racers spread out.
-relay_backoff() {	# ATTEMPT
-	pause=$(awk -v s="$$" -v a="$1" 'BEGIN { srand(s + 7919 * a); printf "%.2f", rand() * 0.25 * a }')
-	sleep "$pause" 2>/dev/null || sleep 1
-}
-
-# Fetch, diff, apply to the copy, upload if the ETag is still the one
-# fetched; when it is not (exit 6), all again, up to [stash] max_attempts.
-# A retried PUT that landed can still come back 412: the next fetch then
-# finds nothing to write, and nothing is uploaded twice.
-verb_stash() {
-	load_relay_config 1
-	max=${smg_stash_max_attempts:-5} attempt=0 uploaded=false etag='' note=''
-	while :; do
-		attempt=$((attempt + 1))
-		first=0
-		fetch_relay || first=1
-		if [ $first = 1 ]; then
-			: >"$tmp/relay.db"	# no relay yet: an empty database (a file of 0 bytes is one)
-		else
-			check_relay
-		fi
-		changed=0
-		relay_schema && changed=1
-		[ -s "$tmp/relay.db" ] || die $EXIT_NOTFOUND "nothing to stash: $local_db has no table to sync"
-		if [ "$delete" = 1 ]; then
-			relay_diff_apply push "$tmp/relay.db" --delete
-		else
-			relay_diff_apply push "$tmp/relay.db"
-		fi
-		wrote_nothing || changed=1
-		if [ "$dry_run" = 1 ]; then
-			note="dry run: nothing uploaded to $relay_url"
-			break
-		fi
-		if [ $changed = 0 ]; then
-			etag=$(cat "$tmp/relay.etag")
-			note="the relay $relay_url already has every local change: nothing uploaded"
-			break
-		fi
-		# tests force a lost race here (see tests/relay-cases.sh)
-		if [ $attempt = 1 ] && [ -n "${SMUGGLR_TEST_HOOK_BEFORE_PUT:-}" ]; then
-			eval "$SMUGGLR_TEST_HOOK_BEFORE_PUT"
-		fi
-		if [ $first = 1 ]; then
-			set -- --if-none-match
-		else
-			set -- --if-match "$(cat "$tmp/relay.etag")"
-		fi
-		s3 put "$@" --etag-file "$tmp/put.etag" "$relay_url" "$tmp/relay.db" 2>"$tmp/put.err"
-		rc=$?
-		if [ $rc -eq 0 ]; then
-			uploaded=true etag=$(cat "$tmp/put.etag")
-			note="stashed to $relay_url"
-			[ $attempt -gt 1 ] && note="$note (attempt $attempt: the relay had changed meanwhile)"
-			break
-		fi
-		[ $rc -eq $EXIT_CONFLICT ] || die $rc "uploading the relay: $(last_message "$tmp/put.err")"
-		[ $attempt -lt "$max" ] || die $EXIT_CONFLICT "the relay $relay_url changed during each of $max attempts to stash; nothing lost, try again (or raise [stash] max_attempts)"
-		say "the relay changed since it was fetched (attempt $attempt of $max): again"
-		relay_backoff $attempt
-	done
-	relay_result ",\"attempts\":$attempt,\"uploaded\":$uploaded,\"etag\":$(json_str "$etag")" "$note"
-}
-
-# Fetch the relay and take its changes into the local database, in one
-# transaction (smg-apply's).
-verb_retrieve() {
-	load_relay_config 1
-	fetch_relay || die $EXIT_NOTFOUND "no relay at $relay_url: nothing has been stashed there yet (smugglr stash makes it)"
-	check_relay
-	if [ "$delete" = 1 ]; then
-		relay_diff_apply pull "$local_db" --delete
-	else
-		relay_diff_apply pull "$local_db"
-	fi
-	relay_result ",\"etag\":$(json_str "$(cat "$tmp/relay.etag")")" ""
 }
 
 # 20261125T100000Z -> 2026-11-25T10:00:00Z
@@ -388,6 +798,18 @@ restore_fail() {	# CODE MESSAGE
 	die "$1" "$2"
 }
 
+# The file PATH names: a symbolic link is followed (to the file it names,
+# at most 40 deep), so that restore replaces that file and the link stays.
+real_path() {	# PATH
+	rp=$1 n=0
+	while [ -L "$rp" ] && [ $n -lt 40 ]; do
+		l=$(readlink "$rp") || return 1
+		case $l in /*) rp=$l ;; *) rp=$(dirname "$rp")/$l ;; esac
+		n=$((n + 1))
+	done
+	printf '%s\n' "$rp"
+}
+
 # The snapshot NAME, or the latest before it: fetched beside the local
 # database, checked (size, SHA-256 and row counts against its metadata,
 # PRAGMA integrity_check), and renamed over it.  The replaced database
@@ -416,8 +838,10 @@ verb_restore() {
 	if [ -n "$holder" ] && [ "$holder" != $$ ] && alive "$holder"; then
 		die $EXIT_CONFLICT "another smugglr (pid $holder) holds $local_db (lock $lock): not restoring under it"
 	fi
-	kept="$local_db.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
-	[ -e "$local_db" ] || kept=''
+	# a symbolic link stays; the file it names is replaced
+	db=$(real_path "$local_db") || die $EXIT_FAILURE "cannot read the symbolic link $local_db"
+	kept="$db.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
+	[ -e "$db" ] || kept=''
 	if [ "$dry_run" = 1 ]; then
 		if [ "$output" = json ]; then
 			printf '{"command":"restore","dry_run":true,"snapshot":"%s","url":%s,"local_db":%s,"kept":%s,"metadata":%s}\n' \
@@ -429,7 +853,7 @@ verb_restore() {
 		return 0
 	fi
 	take_lock
-	new="$local_db.restore-$snap"
+	new="$db.restore-$snap"
 	s3 get "$snap_url" "$new" 2>"$tmp/get.err" ||
 		restore_fail $? "snapshot $snap: $(last_message "$tmp/get.err")"
 	smg-hash --stats "$new" >"$tmp/got.json" 2>"$tmp/stats.err" ||
@@ -444,17 +868,17 @@ verb_restore() {
 	rm -f "$new-wal" "$new-shm"	# left by the read-only checks; empty
 	if [ -n "$kept" ]; then
 		[ -e "$kept" ] && kept="$kept-$$"
-		ln "$local_db" "$kept" 2>/dev/null || cp -p "$local_db" "$kept" ||
+		ln "$db" "$kept" 2>/dev/null || cp -p "$db" "$kept" ||
 			restore_fail $EXIT_FAILURE "cannot keep $local_db as $kept: not restored"
 		# its WAL or hot journal goes with it: never replayed into the snapshot
 		for s in -wal -journal; do
-			if [ -e "$local_db$s" ]; then
-				mv -f "$local_db$s" "$kept$s" || restore_fail $EXIT_FAILURE "cannot move $local_db$s aside: not restored"
+			if [ -e "$db$s" ]; then
+				mv -f "$db$s" "$kept$s" || restore_fail $EXIT_FAILURE "cannot move $db$s aside: not restored"
 			fi
 		done
-		rm -f "$local_db-shm"
+		rm -f "$db-shm"
 	fi
-	mv -f "$new" "$local_db" || restore_fail $EXIT_FAILURE "cannot rename $new to $local_db: not restored"
+	mv -f "$new" "$db" || restore_fail $EXIT_FAILURE "cannot rename $new to $db: not restored"
 	if [ "$output" = json ]; then
 		printf '{"command":"restore","dry_run":false,"snapshot":"%s","url":%s,"local_db":%s,"kept":%s,"metadata":%s}\n' \
 			"$snap" "$(json_str "$snap_url")" "$(json_str "$local_db")" \

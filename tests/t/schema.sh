@@ -231,15 +231,19 @@ run smugglr -c relay.toml stash
 check_eq "stash into a new relay: exit 0" "$rc" 0
 sqlite3 local.db "ALTER TABLE b ADD COLUMN note TEXT; INSERT INTO a VALUES (2,'x2'); INSERT INTO b VALUES (2,'y2','n')"
 run smugglr -c relay.toml stash
+# what the relay (a log: smugglr-relay(7)) holds, retrieved into a new database
+: >relay-now.db
+printf 'local_db = "relay-now.db"\n[stash]\nurl = "file://%s/relay/team.db"\n' "$T" >relay-now.toml
+smugglr -c relay-now.toml --create-tables retrieve >/dev/null 2>&1
 check_eq "stash with a column the relay lacks: exit 8, the rest uploaded" \
-	"$rc $(sqlite3 relay/team.db 'SELECT count(*) FROM a; SELECT count(*) FROM b' | tr '\n' ' ')" "8 2 1 "
+	"$rc $(sqlite3 relay-now.db 'SELECT count(*) FROM a; SELECT count(*) FROM b' | tr '\n' ' ')" "8 2 1 "
 check_grep "... naming the table and the column" 'table "b": columns differ: only in local.db: "note"' err
 sqlite3 other.db "CREATE TABLE a(id INTEGER PRIMARY KEY, v); CREATE TABLE b(id INTEGER PRIMARY KEY, v TEXT, extra);"
 printf 'local_db = "other.db"\n[stash]\nurl = "file://%s/relay/team.db"\n' "$T" >relay2.toml
 run smugglr -c relay2.toml retrieve
 check_eq "retrieve into a database whose table b has another column: exit 8, a retrieved" \
 	"$rc $(sqlite3 other.db 'SELECT count(*) FROM a; SELECT count(*) FROM b' | tr '\n' ' ')" "8 2 0 "
-check_same_table "... a agrees with the relay (sqldiff)" other.db relay/team.db a
+check_same_table "... a agrees with the relay (sqldiff)" other.db relay-now.db a
 
 # ---- watch: a partial tick says so ----------------------------------------------------
 rm -f local.db remote.db
