@@ -36,3 +36,7 @@ hstat() { curl -sS "$HU/__test/stats" | jq -r ".$1"; }
 hreset() { curl -sS -X POST "$HU/__test/reset" >/dev/null; }
 # hfault JSON: the next pipeline answers are faulty (tests/hrana/README.md)
 hfault() { curl -sS -X POST -d "$1" "$HU/__test/fault" >/dev/null; }
+# the rows of every kind of value the D1 tests use (tests/d1-lib.sh, which
+# starts the D1 server when sourced): one list for both
+every_value_rows=$(sed -n '/^every_value_rows="/,/NULL)"$/p' "$top/tests/d1-lib.sh" |
+	sed '1s/^every_value_rows="//; $s/"$//')
