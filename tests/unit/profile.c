@@ -339,8 +339,9 @@ static const struct answer_case answers[] = {
 	 SMG_EXIT_NOTFOUND, ": no such table: foo", NULL, -1, NULL, NULL},
 	{"sqlite-cloud", "an answer without data is refused, not empty", STMTS(SELECT1), 200,
 	 "{\"metadata\":{\"numberOfRows\":0}}", 0, NULL, "", -1, NULL, NULL},
-	/* tursodatabase/libsql docs/HTTP_V2_SPEC.md, docs/HRANA_2_SPEC.md: a
-	 * batch of BEGIN, the statement, COMMIT, ROLLBACK (the last skipped) */
+	/* tursodatabase/libsql docs/HRANA_3_SPEC.md ("Hrana over HTTP",
+	 * "Batch results"): a batch of BEGIN, the statement, COMMIT, ROLLBACK
+	 * (the last skipped) */
 	{"turso", "step 1's rows", STMTS(SELECT1), 200,
 	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
 	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
@@ -368,8 +369,20 @@ static const struct answer_case answers[] = {
 	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
 	 "\"last_insert_rowid\":null}],\"step_errors\":[null]}}},{\"type\":\"ok\",\"response\":"
 	 "{\"type\":\"close\"}}]}",
-	 SMG_EXIT_DATA, "1 statement result at results.0.response.result.step_results for 1",
-	 NULL, -1, NULL, NULL},
+	 SMG_EXIT_DATA, "step_results.2.rows is absent, not an array", NULL, -1, NULL, NULL},
+	/* every step answered, but the COMMIT's result null with no error:
+	 * not landed */
+	{"turso", "a batch whose COMMIT did not run is not landed", STMTS(INSERT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[]},{\"cols\":[],\"rows\":[]},null,"
+	 "{\"cols\":[],\"rows\":[]}],\"step_errors\":[null,null,null,null]}}}]}",
+	 SMG_EXIT_DATA, "step_results.2.rows is absent, not an array", NULL, -1, NULL, NULL},
+	{"turso", "a COMMIT's error is the batch's", STMTS(INSERT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[]},{\"cols\":[],\"rows\":[]},null,"
+	 "{\"cols\":[],\"rows\":[]}],\"step_errors\":[null,null,{\"message\":\"FOREIGN KEY constraint "
+	 "failed\"},null]}}}]}",
+	 SMG_EXIT_DATA, ": FOREIGN KEY constraint failed", NULL, -1, NULL, NULL},
 	/* outerbase/starbasedb src/handler.ts, src/utils.ts, src/do.ts */
 	{"starbasedb", "result.{i}.rows", STMTS(SELECT1), 200,
 	 "{\"result\":[{\"columns\":[\"id\",\"name\"],\"rows\":[[1,\"fiona\"]],"
@@ -379,11 +392,17 @@ static const struct answer_case answers[] = {
 	{"starbasedb", "no rows", STMTS(SELECT1), 200,
 	 "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":0}}]}",
 	 0, NULL, "[]", -1, NULL, NULL},
-	/* StarbaseDB answers every error, SQL ones too, with HTTP 500, which
-	 * the HTTP layer retries as it does any 5xx: exit 4 in its words */
-	{"starbasedb", "{\"error\"} under HTTP 500", STMTS(INSERT1), 500,
+	/* StarbaseDB answers every error, SQL ones too, with HTTP 500: its
+	 * own words at the profile's error path make the answer final, not
+	 * retried, and an SQL error is exit 7 (3 for a missing table) */
+	{"starbasedb", "an SQL error under HTTP 500, exit 7", STMTS(INSERT1), 500,
+	 "{\"error\":\"near \\\"INSERTT\\\": syntax error: SQLITE_ERROR\"}",
+	 SMG_EXIT_DATA, "HTTP 500: near \"INSERTT\": syntax error: SQLITE_ERROR", NULL, -1, NULL, NULL},
+	{"starbasedb", "a missing table under HTTP 500, exit 3", STMTS(INSERT1), 500,
 	 "{\"error\":\"no such table: foo: SQLITE_ERROR\"}",
-	 SMG_EXIT_NETWORK, ": no such table: foo: SQLITE_ERROR", NULL, -1, NULL, NULL},
+	 SMG_EXIT_NOTFOUND, ": no such table: foo: SQLITE_ERROR", NULL, -1, NULL, NULL},
+	{"starbasedb", "a 500 without its words is the network's: exit 4", STMTS(INSERT1), 500,
+	 "<html>Internal Server Error</html>", SMG_EXIT_NETWORK, "HTTP status 500", NULL, -1, NULL, NULL},
 	{"starbasedb", "a result missing is not landed", STMTS(INSERT2), 200,
 	 "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":1}}]}",
 	 SMG_EXIT_DATA, "1 statement result at result for 2", NULL, -1, NULL, NULL},
