@@ -344,7 +344,8 @@ class Handler(BaseHTTPRequestHandler):
         if k == "truncated":
             return self.send(200, b'{"baton":null,"base_url":null,"results":[{"type":"ok","resp')
         if k == "short":
-            # Content-Length promises more than comes
+            # Content-Length promises more than comes before the close
+            self.close_connection = True
             return self.send(200, b'{"baton":null,', length=400)
         if k == "no_result":
             return self.send(200, {"baton": None, "base_url": None, "results": []})
