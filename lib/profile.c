@@ -158,6 +158,8 @@ static const struct smg_http_profile builtins[] = {
 		.errors = {"error"},
 		.results = "result", .results_count = "{n}",
 		.batch_prefix = "PRAGMA defer_foreign_keys = ON",
+		/* SQL errors too come under HTTP 500: final, exit 7 */
+		.final_500 = true,
 		.max_params = 100, .max_statement_bytes = 100000, .max_statements = 100,
 		.max_request_bytes = 8000000, .max_value_bytes = 2000000, .page_rows = 1000,
 		.atomic = false,
@@ -222,6 +224,7 @@ static const struct field fields[] = {
 	FS(error_code, "path of the endpoint's error code"),
 	FL(transient, SMG_PROFILE_MAX_LIST, "words of an error worth retrying"),
 	FL(exit_codes, SMG_PROFILE_MAX_LIST, "\"CODE=EXIT\": an error code's exit status"),
+	FB(final_500, "an error at the errors paths under HTTP 500, not in transient words, is final"),
 	FN(max_params, "bound parameters per statement"),
 	FN(max_statement_bytes, "bytes of SQL per statement"),
 	FN(max_statements, "statements per request"),

@@ -75,6 +75,7 @@ struct smg_http_profile {
 	const char *error_code;		/* path of the endpoint's error code */
 	const char *transient[SMG_PROFILE_MAX_LIST + 1];	/* error words that are worth a retry */
 	const char *exit_codes[SMG_PROFILE_MAX_LIST + 1];	/* "CODE=EXIT": error code to exit status */
+	bool final_500;			/* an error at errors under HTTP 500 is final (not retried) */
 	/* limits and abilities */
 	long max_params;		/* bound parameters per statement */
 	long max_statement_bytes;	/* SQL text of one statement */

@@ -507,9 +507,9 @@ static enum verdict judge_answer(struct smg_remote *r, enum smg_http_outcome out
 				    ? "; check the account and database ids" : "");
 		return ANSWER_FAILED;
 	}
-	if (st >= 500 && st <= 599 && said_error) {
-		/* the endpoint's own words under a 5xx (StarbaseDB answers SQL
-		 * errors so): final, as answer_final told the HTTP layer */
+	if (st == 500 && r->p->final_500 && said_error) {
+		/* the endpoint's own words under HTTP 500 (StarbaseDB answers
+		 * SQL errors so): final, as answer_final told the HTTP layer */
 		f->code = code_for_message(why, SMG_EXIT_DATA);
 		failure_msg(f, "%s: HTTP %ld: %s", name, st, why);
 		return ANSWER_FAILED;
@@ -544,16 +544,17 @@ static enum verdict judge_answer(struct smg_remote *r, enum smg_http_outcome out
 	return ANSWER_OK;
 }
 
-/* Is an answer with a transient status (5xx) final all the same: the
- * profile's error in its body, in words that are not transient?  The
- * HTTP layer then does not try again (http.h, final_answer). */
+/* Is an answer with a transient status final all the same: HTTP 500 from
+ * a profile that answers its SQL errors so (final_500), the profile's
+ * error in its body, in words that are not transient?  The HTTP layer
+ * then does not try again (http.h, final_answer). */
 static bool answer_final(void *arg, const struct smg_http_response *resp)
 {
 	struct smg_remote *r = arg;
 	const char *body = resp->body.data;
 	size_t len = resp->body.len;
 	char msg[450];
-	if (!body || !len || len > INT_MAX || resp->status < 500)
+	if (!r->p->final_500 || resp->status != 500 || !body || !len || len > INT_MAX)
 		return false;
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o = json_tokener_parse_ex(tok, body, (int)len);
