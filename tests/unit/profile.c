@@ -430,6 +430,70 @@ static void test_answers(void)
 	}
 }
 
+/* Hrana values (tursodatabase/libsql docs/HRANA_3_SPEC.md, "Values") as
+ * the turso profile reads them: exact, or an error, never a guess. */
+static void test_hrana_values(void)
+{
+	struct smg_http_profile p;
+	char err[300];
+	CHECK(smg_profile_load(&p, "turso", NULL, NULL, err, sizeof err) == 0, "turso loads");
+	struct {
+		const char *cell;
+		int type;	/* -1: refused */
+		const char *text;	/* %lld, %.17g or the bytes */
+		size_t n;
+	} cases[] = {
+		{"{\"type\":\"null\"}", SMG_NULL, "", 0},
+		{"{\"type\":\"integer\",\"value\":\"-9223372036854775808\"}", SMG_INT, "-9223372036854775808", 0},
+		{"{\"type\":\"integer\",\"value\":\"9007199254740993\"}", SMG_INT, "9007199254740993", 0},
+		{"{\"value\":\"9223372036854775807\",\"type\":\"integer\"}", SMG_INT, "9223372036854775807", 0},
+		{"{\"type\":\"integer\",\"value\":\"9223372036854775808\"}", -1, NULL, 0},
+		{"{\"type\":\"integer\",\"value\":42}", -1, NULL, 0},
+		{"{\"type\":\"integer\",\"value\":\"4x\"}", -1, NULL, 0},
+		{"{\"type\":\"float\",\"value\":-0.0}", SMG_REAL, "-0", 0},
+		{"{\"type\":\"float\",\"value\":5e-324}", SMG_REAL, "4.9406564584124654e-324", 0},
+		{"{\"type\":\"float\",\"value\":1.7976931348623157e308}", SMG_REAL, "1.7976931348623157e+308", 0},
+		{"{\"type\":\"float\",\"value\":null}", -1, NULL, 0},
+		{"{\"type\":\"float\",\"value\":\"1.5\"}", -1, NULL, 0},
+		{"{\"type\":\"text\",\"value\":\"a\\u0000b \\u00e9\\\"\"}", SMG_TEXT, "a\0b \xc3\xa9\"", 7},
+		{"{\"type\":\"text\",\"value\":5}", -1, NULL, 0},
+		{"{\"type\":\"blob\",\"base64\":\"YgD/\"}", SMG_BLOB, "\0\xff", 2},
+		{"{\"type\":\"blob\",\"base64\":\"Yg==\"}", SMG_BLOB, "", 0},
+		{"{\"type\":\"blob\",\"base64\":\"dP9h\"}", SMG_TEXT, "\xff" "a", 2},
+		{"{\"type\":\"blob\",\"base64\":\"cis=\"}", SMG_REAL, "inf", 0},
+		{"{\"type\":\"blob\",\"base64\":\"ci0=\"}", SMG_REAL, "-inf", 0},
+		{"{\"type\":\"blob\",\"base64\":\"eHl6\"}", -1, NULL, 0},
+		{"{\"type\":\"blob\",\"base64\":\"\"}", -1, NULL, 0},
+		{"{\"type\":\"blob\",\"base64\":\"Y!==\"}", -1, NULL, 0},
+		{"{\"type\":\"real\",\"value\":1}", -1, NULL, 0},
+		{"\"i5\"", -1, NULL, 0},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct smg_buf scratch = SMG_BUF_INIT, cell = SMG_BUF_INIT;
+		struct smg_value v;
+		smg_buf_adds(&cell, cases[k].cell);
+		const char *e = remote_decode_cell(&p, cell.data, cell.len, &v, &scratch);
+		char got[64] = "";
+		bool good;
+		if (cases[k].type < 0) {
+			good = e != NULL;
+		} else if (e || (int)v.type != cases[k].type) {
+			good = false;
+		} else if (v.type == SMG_INT) {
+			snprintf(got, sizeof got, "%lld", (long long)v.i);
+			good = !strcmp(got, cases[k].text);
+		} else if (v.type == SMG_REAL) {
+			snprintf(got, sizeof got, "%.17g", v.r);
+			good = !strcmp(got, cases[k].text);
+		} else {
+			good = v.n == cases[k].n && !memcmp(v.p, cases[k].text, v.n);
+		}
+		CHECK(good, "Hrana value %s: %s %s", cases[k].cell, e ? e : "read", got);
+		smg_buf_free(&scratch);
+		smg_buf_free(&cell);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -438,5 +502,6 @@ int main(void)
 	test_parsed_paths();
 	test_load();
 	test_answers();
+	test_hrana_values();
 	return test_failures != 0;
 }
