@@ -33,7 +33,7 @@ fault = None			# {kind, remaining, after, interval}
 
 def fresh_stats():
     return {"requests": 0, "pipelines": 0, "version_gets": 0, "statements": 0,
-            "batches": 0, "max_args": 0, "unauthorized": 0, "v2": 0, "v3": 0}
+            "batches": 0, "max_args": 0, "blob_args": 0, "unauthorized": 0, "v2": 0, "v3": 0}
 
 
 class HranaError(Exception):
@@ -148,6 +148,7 @@ class Stream:
             raise HranaError("named_args are not implemented by this test server", "PROTOCOL")
         stats["statements"] += 1
         stats["max_args"] = max(stats["max_args"], len(args))
+        stats["blob_args"] += sum(isinstance(a, bytes) for a in args)
         try:
             with lock:
                 cur = self.db.execute(sql, args)
