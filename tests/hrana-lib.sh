@@ -40,3 +40,4 @@ hfault() { curl -sS -X POST -d "$1" "$HU/__test/fault" >/dev/null; }
 # starts the D1 server when sourced): one list for both
 every_value_rows=$(sed -n '/^every_value_rows="/,/NULL)"$/p' "$top/tests/d1-lib.sh" |
 	sed '1s/^every_value_rows="//; $s/"$//')
+[ -n "$every_value_rows" ] || { fail "every_value_rows not found in tests/d1-lib.sh"; exit 0; }

@@ -37,6 +37,11 @@ else fail "smg-fetch and smg-hash streams differ"; diff local.ndjson remote.ndjs
 check_eq "... over /v3 (GET /v3 probed once, no GET /v2)" \
 	"$(hstat version_gets) $(hstat v2) $(test "$(hstat v3)" -ge 1 && echo v3)" "1 0 v3"
 check_eq "... schema and first pages: 2 pipelines" "$(hstat pipelines)" 2
+# paged 2 rows at a time by keys that are text not UTF-8, text with NUL, blobs
+printf '[target.profile_options]\npage_rows = 2\n' >p2.toml
+smg-fetch -q -c p2.toml -p turso -t c2 "$HRANA_URL" >paged.ndjson
+smg-hash -t c2 local.db >c2.ndjson
+check "paging 2 rows at a time past keys of every kind gives smg-hash's stream" cmp c2.ndjson paged.ndjson
 
 # --- push into empty tables, pull back into an empty file ----------------------
 hsql "DELETE FROM v; DELETE FROM c2;" || exit 1
