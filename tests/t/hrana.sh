@@ -104,6 +104,11 @@ check_eq "... all over /v2 after GET /v3 and /v2" "$(hstat version_gets) $(hstat
 fetch -t v -t c2 >remote2.ndjson
 check "... and read back as smg-hash writes it" cmp local.ndjson remote2.ndjson
 
+# --- a server that offers neither ---------------------------------------------
+hrana_start "$T/h0" --versions ""
+check_exit 3 "a server that offers neither /v3 nor /v2: exit 3" smg-fetch -q -p turso -t v "$HRANA_URL"
+check_grep "... naming what it asked" "offers none of the turso profile's protocol versions (GET .*/v3: HTTP 404, GET .*/v2: HTTP 404)" "$T/.err"
+
 # --- a server without unhex() or atan2() ---------------------------------------
 hrana_start "$T/hn" --no-unhex --no-atan2
 hsql "$schema" || exit 1
