@@ -5,6 +5,7 @@
 #   make check-asan run the test suite against the sanitizer build
 #   make install    PREFIX=/usr/local DESTDIR= : programs and man pages
 #   make dist       versioned tarball with SHA256SUMS
+#   make npm        the npm package (WebAssembly; needs emscripten)
 
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
@@ -86,6 +87,12 @@ dist:
 
 clean:
 	rm -rf build build-asan
+
+# The npm package: the engine as WebAssembly (emscripten), packed with
+# npm pack into $(B)/npm/smugglr-$(VERSION).tgz.  See npm/README.md.
+npm:
+	sh npm/build.sh $(B)
+.PHONY: npm
 
 # libFuzzer targets (clang), one per tests/fuzz/*_fuzz.c; run them as their
 # header comments say.
