@@ -1,0 +1,53 @@
+# tests/t/npm.sh - the npm package (the engine as WebAssembly, npm/): packs
+# it (make npm), installs the tarball into a scratch app, and runs the
+# checks in tests/npm/*.test.mjs with Node's own runner against two local D1
+# databases (scripts/d1-server): every value type synced both ways and the
+# result equal to the CLI's for the same data; in headless Chromium too
+# (tests/npm/browser.test.mjs) when chromium is installed.
+# Skipped, saying so, only when emcc is absent (scripts/deps --test --npm
+# installs emscripten); needs what the D1 tests need.
+. ./lib.sh
+if ! command -v emcc >/dev/null 2>&1; then
+	echo "ok - # SKIP the npm package needs emcc to build (apt-get install emscripten, or scripts/deps --test --npm)"
+	exit 0
+fi
+. "$SMG_TOP/tests/d1-lib.sh"
+need_tools "the npm tests" npm emcc cmake tclsh
+A_ENV=$D/env
+
+# a second D1 database: the other side
+if ! "$top/scripts/d1-server" start "$T/d1b" >/dev/null 2>"$T/startb.err"; then
+	fail "scripts/d1-server start (second)"; sed 's/^/    /' "$T/startb.err" | tail -20
+	exit 0
+fi
+cleanup_hook() {
+	for d in "$D" "$T/d1b"; do
+		[ -f "$d/pid" ] && "$top/scripts/d1-server" stop "$d" >/dev/null 2>&1
+	done
+	:
+}
+
+# the package as a user gets it: the tarball, installed from the file
+if (cd "$top" && make -s npm B="$SMG_BUILD") >"$T/pack.out" 2>"$T/pack.err"; then
+	ok "make npm builds and packs the package"
+else
+	fail "make npm"; tail -20 "$T/pack.err" | sed 's/^/    /'; exit 0
+fi
+tgz=$(tail -n 1 "$T/pack.out")
+mkdir -p "$T/app"
+check "npm installs the tarball" sh -c 'cd "$1/app" && npm init -y >/dev/null && npm install --offline --no-audit --no-fund "$2"' sh "$T" "$tgz"
+
+# The runner prints TAP; each test becomes one check here.
+node_node=$("$top/scripts/d1-server" node)
+. "$A_ENV"
+(
+	export SMG_T="$T" SMG_APP="$T/app" SMG_TOP="$top"
+	export D1A_ENV="$A_ENV" D1B_ENV="$T/d1b/env"
+	export EVERY_VALUE_ROWS="$every_value_rows"
+	cd "$T/app" && "$node_node" --test --test-reporter=tap "$top"/tests/npm/*.test.mjs
+) >"$T/node.tap" 2>&1
+rc=$?
+# top-level "ok N - name" / "not ok N - name" lines of the runner
+sed -n 's/^ok [0-9]* - \(.*\)/ok - npm: \1/p; s/^not ok [0-9]* - \(.*\)/not ok - npm: \1/p' "$T/node.tap"
+grep -q '^not ok' "$T/node.tap" && sed 's/^/    /' "$T/node.tap" | tail -60
+[ $rc -eq 0 ] || grep -q '^not ok' "$T/node.tap" || fail "node --test exited with status $rc"
