@@ -131,13 +131,15 @@ done
 # One module: ES module over a loader that runs anywhere fetch() does
 # (-sENVIRONMENT=web,worker: Node 20 has fetch and crypto, and the loader's
 # Node branch needs require and __dirname, which an ES module lacks).  The
-# .wasm is always handed in by npm/smugglr.js (wasmBinary), never found by
-# the loader.
+# .wasm is always handed in by npm/smugglr.js (instantiateWasm), never found
+# by the loader.  Asyncify instruments only what direct calls lead to the
+# network (curl-fetch.h makes http.c's one such call direct): that halves
+# the module, and an indirect call on the way to fetch() would trap.
 P=$O/pkg
 rm -rf "$P" && mkdir -p "$P/dist"
 # shellcheck disable=SC2086
 emcc -Oz $objs "$O/sqlite3.o" "$O/json-c/libjson-c.a" -o "$P/dist/engine.js" \
-	-sASYNCIFY -sASYNCIFY_STACK_SIZE=65536 -sMODULARIZE -sEXPORT_NAME=createEngine \
+	-sASYNCIFY -sASYNCIFY_IGNORE_INDIRECT=1 -sASYNCIFY_STACK_SIZE=65536 -sMODULARIZE -sEXPORT_NAME=createEngine \
 	-sENVIRONMENT=web,worker -sALLOW_MEMORY_GROWTH \
 	-sEXPORTED_FUNCTIONS=_smg_wasm_run,_smg_wasm_flush,_smg_wasm_label,_malloc,_free \
 	-sEXPORTED_RUNTIME_METHODS=FS,ccall,UTF8ToString -sINCOMING_MODULE_JS_API=wasmBinary,instantiateWasm,print,printErr,quit \

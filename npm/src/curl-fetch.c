@@ -342,7 +342,7 @@ static CURLcode deliver(struct easy *e, const struct answer *a)
 	return CURLE_OK;
 }
 
-static CURLcode easy_perform(CURL *c)
+int smg_fetch_perform(void *c)
 {
 	struct easy *e = c;
 	const char *method = e->method ? e->method : e->nobody ? "HEAD" : e->upload ? "PUT" : "GET";
@@ -379,7 +379,7 @@ static const struct {
 	void *fn;
 } easy_api[] = {
 	{"curl_global_init", (void *)global_init}, {"curl_easy_init", (void *)easy_init},
-	{"curl_easy_setopt", (void *)easy_setopt}, {"curl_easy_perform", (void *)easy_perform},
+	{"curl_easy_setopt", (void *)easy_setopt}, {"curl_easy_perform", (void *)smg_fetch_perform},
 	{"curl_easy_getinfo", (void *)easy_getinfo}, {"curl_easy_cleanup", (void *)easy_cleanup},
 	{"curl_easy_reset", (void *)easy_reset}, {"curl_easy_strerror", (void *)easy_strerror},
 	{"curl_getdate", (void *)get_date}, {"curl_slist_append", (void *)slist_append},

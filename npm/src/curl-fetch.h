@@ -20,6 +20,15 @@
 /* The backoff sleeps without blocking the event loop (asyncify). */
 #define nanosleep smg_fetch_nanosleep
 
+/*
+ * http.c's one call that waits for the network, cu.easy_perform(curl),
+ * made a direct call: asyncify then instruments only the functions on the
+ * way to it (-sASYNCIFY_IGNORE_INDIRECT), which halves the module.  The
+ * field of the same name, followed by no parenthesis, is left alone.
+ */
+#define easy_perform(curl) easy_perform ? smg_fetch_perform(curl) : CURLE_FAILED_INIT
+int smg_fetch_perform(void *curl);
+
 void *smg_fetch_dlopen(const char *name, int flags);
 void *smg_fetch_dlsym(void *lib, const char *name);
 char *smg_fetch_dlerror(void);

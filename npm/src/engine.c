@@ -23,8 +23,6 @@ int smg_fetch_main(int argc, char **argv);
 int smg_diff_main(int argc, char **argv);
 int smg_apply_main(int argc, char **argv);
 
-static int (*const programs[])(int, char **) = {smg_fetch_main, smg_diff_main, smg_apply_main};
-
 /* Point fd (1 or 2) at path, truncated. */
 static int redirect(int fd, const char *path)
 {
@@ -67,7 +65,9 @@ int smg_wasm_run(int which, int argc, char **argv, const char *out_path, const c
 	if (which < 0 || which > 2 || redirect_both(out_path, err_path))
 		return -1;
 	optind = 0;	/* musl: getopt starts over */
-	int rc = programs[which](argc, argv);
+	/* direct calls: asyncify follows no indirect one (npm/build.sh) */
+	int rc = which == 0 ? smg_fetch_main(argc, argv) : which == 1 ? smg_diff_main(argc, argv)
+		: smg_apply_main(argc, argv);
 	smg_wasm_flush();
 	return rc;
 }

@@ -2,7 +2,7 @@
 // tests/t/npm.sh started, SQL on them, typed dumps (tests/lib.sh's
 // typed_dump, through sqlite3) and the CLI.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -62,15 +62,20 @@ export function everyValueRows() {
 export function cli(args, config) {
 	const cfg = join(T, "cli.toml");
 	writeFileSync(cfg, config);
-	const r = spawnSync("smugglr", ["-c", cfg, "-o", "json", ...args], { cwd: T, encoding: "utf8" });
+	// the config's token, not the one tests/d1-lib.sh exports
+	const env = { ...process.env };
+	delete env.SMUGGLR_TARGET_TOKEN;
+	delete env.CLOUDFLARE_API_TOKEN;
+	const r = spawnSync("smugglr", ["-c", cfg, "-o", "json", ...args], { cwd: T, env, encoding: "utf8" });
 	let json = null;
 	try { json = JSON.parse(r.stdout); } catch { /* checked by the caller */ }
 	return { status: r.status, json, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A SQLite file made with sqlite3. */
+/** A SQLite file made anew with sqlite3. */
 export function sqliteFile(name, sql) {
 	const file = join(T, name);
+	rmSync(file, { force: true });
 	execFileSync("sqlite3", [file], { input: sql });
 	return file;
 }

@@ -110,6 +110,8 @@ test("push with delete, dry run first; pull; the JSON of smugglr push", async ()
 });
 
 test("a rejected token is the CLI's error: exit code 5, the same message", async () => {
+	await reseed(A, seedA);
+	await reseed(B, seedB);
 	const bad = { ...endpoint(B), authToken: "wrong" };
 	const s = await Smugglr.init({ source: endpoint(A), dest: bad, sync });
 	await assert.rejects(s.sync(), (e) => {
