@@ -559,7 +559,8 @@ static bool run_attempt(struct attempt *a, enum smg_http_outcome *outcome)
 		*outcome = curl_code_retryable(rc) ? SMG_HTTP_EXHAUSTED : SMG_HTTP_FAILED;
 		return curl_code_retryable(rc);
 	}
-	if (smg_http_status_retryable(resp->status)) {
+	if (smg_http_status_retryable(resp->status) &&
+	    !(a->req->final_answer && a->req->final_answer(a->req->final_arg, resp))) {
 		snprintf(resp->error, sizeof resp->error, "HTTP status %ld", resp->status);
 		*outcome = SMG_HTTP_EXHAUSTED;
 		return true;

@@ -80,6 +80,8 @@ struct smg_http_opts {
 void smg_http_opts_limits(struct smg_http_opts *o, long timeout_secs, long low_speed_limit,
 		long low_speed_secs);
 
+struct smg_http_response;
+
 struct smg_http_request {
 	const char *method;	/* "GET", "PUT", "HEAD", "POST", "DELETE", ... */
 	const char *url;
@@ -100,10 +102,16 @@ struct smg_http_request {
 	 * retry after part of a body was written is impossible and the
 	 * request fails instead. */
 	int response_fd;
+
+	/* Asked of an answer whose status is transient (429, 5xx): true when
+	 * its body says it is final all the same (an SQL error an endpoint
+	 * answers with HTTP 500), so it is not retried.  May be NULL. */
+	bool (*final_answer)(void *arg, const struct smg_http_response *resp);
+	void *final_arg;
 };
 
 /* A request that carries no body and answers to memory. */
-#define SMG_HTTP_REQUEST_INIT {NULL, NULL, NULL, NULL, -1, 0, 0, -1}
+#define SMG_HTTP_REQUEST_INIT {NULL, NULL, NULL, NULL, -1, 0, 0, -1, NULL, NULL}
 
 enum smg_http_outcome {
 	SMG_HTTP_DONE = 0,	/* a final status arrived: see status */

@@ -126,7 +126,7 @@ bool smg_utf8_valid(const char *s, size_t n)
 
 /* Table-driven rather than libsodium's constant-time encoder: these are
  * row values, not secrets, and every blob of every row passes here. */
-static void add_base64(struct smg_buf *b, const char *p, size_t n)
+void smg_base64_add(struct smg_buf *b, const char *p, size_t n)
 {
 	static const char digits[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -328,13 +328,13 @@ void smg_json_add_value(struct smg_buf *b, const struct smg_value *v)
 		} else {
 			/* JSON cannot carry invalid UTF-8; keep the bytes exactly. */
 			smg_buf_add(b, "{\"text64\":\"", 11);
-			add_base64(b, v->p, v->n);
+			smg_base64_add(b, v->p, v->n);
 			smg_buf_add(b, "\"}", 2);
 		}
 		break;
 	case SMG_BLOB:
 		smg_buf_add(b, "{\"blob\":\"", 9);
-		add_base64(b, v->p, v->n);
+		smg_base64_add(b, v->p, v->n);
 		smg_buf_add(b, "\"}", 2);
 		break;
 	}
@@ -709,7 +709,7 @@ static const unsigned char b64v[256] = {
 
 /* Strict: padded to a multiple of four, no other byte, and the bits the
  * padding leaves over zero, so each byte string has one encoding (the one
- * add_base64 writes).  out has room for n / 4 * 3 bytes. */
+ * smg_base64_add writes).  out has room for n / 4 * 3 bytes. */
 bool smg_base64_decode(const char *in, size_t n, char *out, size_t *outlen)
 {
 	const unsigned char *s = (const unsigned char *)in;

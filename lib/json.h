@@ -33,6 +33,8 @@ void smg_json_add_value(struct smg_buf *b, const struct smg_value *v);
 /* Append "[v0,v1,...]". */
 void smg_json_add_values(struct smg_buf *b, const struct smg_value *v, size_t n);
 bool smg_utf8_valid(const char *p, size_t n);
+/* Append p[0..n) as base64 (RFC 4648, padded). */
+void smg_base64_add(struct smg_buf *b, const char *p, size_t n);
 /* Strict base64 (RFC 4648, padded) into out (room for n / 4 * 3 bytes). */
 bool smg_base64_decode(const char *in, size_t n, char *out, size_t *outlen);
 

@@ -50,17 +50,24 @@ static const struct smg_http_profile builtins[] = {
 		.batch_prefix = "PRAGMA defer_foreign_keys = ON",
 		.max_params = 100, .max_statement_bytes = 100000, .max_statements = 100,
 		.max_request_bytes = 8000000, .max_value_bytes = 2000000, .page_rows = 2000,
-		.atomic = true, .neg_zero = true,
+		.atomic = true,
 	},
 	{
-		/* libsql's Hrana over HTTP: a batch whose steps run only when
-		 * the one before succeeded, inside BEGIN ... COMMIT, with a
-		 * ROLLBACK when the COMMIT did not run (what @libsql/client does). */
+		/* libsql's Hrana over HTTP (tursodatabase/libsql
+		 * docs/HRANA_3_SPEC.md, "Hrana over HTTP"): /v3/pipeline where
+		 * GET /v3 answers 2xx, else /v2/pipeline.  One "batch" request:
+		 * BEGIN, the statements, each run only when the step before it
+		 * succeeded, COMMIT, and a ROLLBACK when the COMMIT did not run
+		 * (what @libsql/client does); believed only when the COMMIT's
+		 * result is there.  Values are Hrana's own ("Values"): blobs go
+		 * as base64, cells are read typed (remote-sql.c). */
 		.name = "turso",
-		.url = "{url}/v2/pipeline",
+		.url = "{url}/{version}/pipeline",
+		.versions = {"v3", "v2"},
+		.version_url = "{url}/{version}",
 		.method = "POST",
 		.headers = {JSON_HEADERS},
-		.body = "{\"requests\":[{\"type\":\"batch\",\"batch\":{\"steps\":["
+		.body = "{\"baton\":null,\"requests\":[{\"type\":\"batch\",\"batch\":{\"steps\":["
 			"{\"stmt\":{\"sql\":\"BEGIN\"}},{statements},"
 			"{\"stmt\":{\"sql\":\"COMMIT\"},\"condition\":{\"type\":\"ok\",\"step\":{n}}},"
 			"{\"stmt\":{\"sql\":\"ROLLBACK\"},\"condition\":{\"type\":\"not\",\"cond\":"
@@ -70,12 +77,17 @@ static const struct smg_http_profile builtins[] = {
 		.param_text = "{\"type\":\"text\",\"value\":{}}",
 		.param_real = "{\"type\":\"float\",\"value\":{}}",
 		.param_null = "{\"type\":\"null\"}",
+		.param_blob = "{\"type\":\"blob\",\"base64\":{}}",
 		.rows = "results.0.response.result.step_results.{i+1}.rows",
 		.errors = {"results.0.error.message",
-			   "results.0.response.result.step_errors.{i+1}.message"},
+			   "results.0.response.result.step_errors.0.message",
+			   "results.0.response.result.step_errors.{i+1}.message",
+			   "results.0.response.result.step_errors.{n+1}.message"},
 		.results = "results.0.response.result.step_results", .results_count = "{n+3}",
-		.ok = {"results.0.type=ok"},
+		.ok = {"results.0.type=ok", "results.0.response.type=batch",
+		       "results.0.response.result.step_results.{n+1}.rows=[]"},
 		.cell = "value",
+		.values = "hrana",
 		SQLITE_DEFAULTS, .max_statements = 100, .atomic = true,
 	},
 	{
@@ -146,6 +158,8 @@ static const struct smg_http_profile builtins[] = {
 		.errors = {"error"},
 		.results = "result", .results_count = "{n}",
 		.batch_prefix = "PRAGMA defer_foreign_keys = ON",
+		/* SQL errors too come under HTTP 500: final, exit 7 */
+		.final_500 = true,
 		.max_params = 100, .max_statement_bytes = 100000, .max_statements = 100,
 		.max_request_bytes = 8000000, .max_value_bytes = 2000000, .page_rows = 1000,
 		.atomic = false,
@@ -194,6 +208,7 @@ static const struct field fields[] = {
 	FS(param_text, "a text parameter: {} is a JSON string"),
 	FS(param_real, "a real parameter: {} is a JSON number (unused: reals go as exact SQL)"),
 	FS(param_null, "a null parameter"),
+	FS(param_blob, "a blob parameter: {} is its base64 as a JSON string (\"\": blobs go as hex)"),
 	FS(batch_prefix, "a statement sent first in every write batch (or \"\")"),
 	FS(rows, "path of statement {i}'s rows in the answer"),
 	FL(errors, SMG_PROFILE_MAX_ERRORS, "paths of an error message in the answer"),
@@ -201,11 +216,15 @@ static const struct field fields[] = {
 	FS(truncated, "path that is true when the server cut a page short"),
 	FS(results, "path of the array of statement results, one per statement"),
 	FS(results_count, "their number: {n} (statements sent), {n+K}"),
-	FL(ok, SMG_PROFILE_MAX_LIST, "paths that are true in every answer (\"path=word\": equal word)"),
+	FL(ok, SMG_PROFILE_MAX_LIST, "paths that are true in every answer (\"path=word\": equal word, \"path=[]\": an array)"),
 	FB(rows_optional, "a statement result without rows has none"),
+	FS(values, "\"hrana\": cells are Hrana values; \"\": tagged SQL values (hex)"),
+	FL(versions, SMG_PROFILE_MAX_LIST, "protocol versions for {version}, newest first (probed)"),
+	FS(version_url, "GET it with {version}: 2xx means the version is offered"),
 	FS(error_code, "path of the endpoint's error code"),
 	FL(transient, SMG_PROFILE_MAX_LIST, "words of an error worth retrying"),
 	FL(exit_codes, SMG_PROFILE_MAX_LIST, "\"CODE=EXIT\": an error code's exit status"),
+	FB(final_500, "an error at the errors paths under HTTP 500, not in transient words, is final"),
 	FN(max_params, "bound parameters per statement"),
 	FN(max_statement_bytes, "bytes of SQL per statement"),
 	FN(max_statements, "statements per request"),
@@ -214,8 +233,8 @@ static const struct field fields[] = {
 	FN(page_rows, "rows read per statement"),
 	FB(atomic, "a request is one transaction"),
 	FB(read_only, "the endpoint cannot write"),
-	FB(neg_zero, "atan2() exists, so -0.0 reads with its sign"),
-	FB(unhex, "unhex() exists (SQLite >= 3.41); else blobs are X'..' literals"),
+	FB(neg_zero, "atan2() may be used, if the probe finds it, so -0.0 reads with its sign"),
+	FB(unhex, "unhex() may be used, if the probe finds it (SQLite >= 3.41); else blobs are X'..' literals"),
 };
 
 #define NFIELDS (sizeof fields / sizeof fields[0])
@@ -268,7 +287,7 @@ int smg_profile_load(struct smg_http_profile *p, const char *name,
 		p->param_null = "null";
 	if (!p->cell)
 		p->cell = "";
-	p->unhex = true;
+	p->unhex = p->neg_zero = true;	/* if the probe finds them */
 	for (size_t i = 0; i < NFIELDS; i++)	/* no NULL strings: "" */
 		if (fields[i].type == F_STR && !*(const char **)at(p, &fields[i]))
 			*(const char **)at(p, &fields[i]) = "";

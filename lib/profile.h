@@ -19,13 +19,16 @@
  *   statement:            {sql} (a JSON string), {params} ("p1,p2"),
  *                         {,params} (",p1,p2"), {i} and {i+K} (0-based index)
  *   param_text, _real, _null: {} is the JSON value (string, number, null)
+ *   param_blob:           {} is the blob's base64 as a JSON string
+ *   url, version_url:     {version}, the protocol version in use
  *   placeholder:          {n} is the 1-based parameter number
  *   rows, errors, ok paths: {i} {i+K} as in statement
  *   results_count:        {n} {n+K}, n the statements of the request
  * A header whose template holds {token} is not sent when there is no token.
  *
  * Paths name a value in a JSON answer: members and array indexes joined by
- * dots, e.g. "result.{i}.results.rows".
+ * dots, e.g. "result.{i}.results.rows".  {n} and {n+K} in a path are the
+ * statements of the request.
  */
 #ifndef SMG_PROFILE_H
 #define SMG_PROFILE_H
@@ -50,6 +53,7 @@ struct smg_http_profile {
 	const char *separator;
 	const char *placeholder;
 	const char *param_text, *param_real, *param_null;
+	const char *param_blob;		/* a blob parameter, {} its base64 ("": blobs go as hex) */
 	const char *batch_prefix;	/* a statement sent first in every write batch */
 	/* the answer */
 	const char *rows;		/* array of rows, each an array (or an object keyed c0, c1, ...) */
@@ -59,12 +63,19 @@ struct smg_http_profile {
 	/* the shape every answer must have, else it is not believed */
 	const char *results;		/* array with one result per statement ("": not checked) */
 	const char *results_count;	/* its length: a template of {n}, e.g. "{n}", "{n+3}" */
-	const char *ok[SMG_PROFILE_MAX_LIST + 1];	/* paths that are true ("path=word": equal word) */
+	const char *ok[SMG_PROFILE_MAX_LIST + 1];	/* paths that are true ("path=word": equal word,
+							   "path=[]": an array) */
 	bool rows_optional;		/* a result without rows has none (rqlite) */
+	const char *values;		/* "hrana": cells are Hrana values; "": tagged SQL */
+	/* protocol versions, newest first: the first one whose version_url
+	 * answers a GET with 2xx fills {version} (unprobed: the last) */
+	const char *versions[SMG_PROFILE_MAX_LIST + 1];
+	const char *version_url;
 	/* retries and exit codes */
 	const char *error_code;		/* path of the endpoint's error code */
 	const char *transient[SMG_PROFILE_MAX_LIST + 1];	/* error words that are worth a retry */
 	const char *exit_codes[SMG_PROFILE_MAX_LIST + 1];	/* "CODE=EXIT": error code to exit status */
+	bool final_500;			/* an error at errors under HTTP 500 is final (not retried) */
 	/* limits and abilities */
 	long max_params;		/* bound parameters per statement */
 	long max_statement_bytes;	/* SQL text of one statement */
@@ -74,8 +85,10 @@ struct smg_http_profile {
 	long page_rows;			/* rows per read */
 	bool atomic;			/* a request is one transaction */
 	bool read_only;
-	bool neg_zero;			/* atan2() exists: -0.0 reads with its sign */
-	bool unhex;			/* unhex() exists (SQLite >= 3.41) */
+	/* may be used if the endpoint has them: probed once per run
+	 * (remote-fetch.c), false once the probe finds them missing */
+	bool neg_zero;			/* atan2(), so -0.0 reads with its sign */
+	bool unhex;			/* unhex() (SQLite >= 3.41) */
 };
 
 /* Built-in profile names, NULL-terminated. */

@@ -406,7 +406,8 @@ struct long_rows {
 
 static bool needs_pieces(const struct smg_http_profile *p, const struct smg_value *v)
 {
-	return p->unhex && v->n > REMOTE_PIECE_BYTES &&
+	/* a profile that binds blobs (param_blob) sends them whole */
+	return p->unhex && !*p->param_blob && v->n > REMOTE_PIECE_BYTES &&
 	       (v->type == SMG_BLOB || (v->type == SMG_TEXT && !smg_utf8_valid(v->p, v->n)));
 }
 

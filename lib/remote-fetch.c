@@ -145,23 +145,87 @@ static void schema_read_collations(struct smg_remote *r, struct schema *s, const
 	}
 }
 
-/* One request (two if the endpoint takes one statement at a time). */
+/*
+ * The functions a profile may use, asked of the endpoint once per run in
+ * the schema's request: unhex() writes long blobs (SQLite >= 3.41),
+ * atan2() reads the sign of -0.0.  A missing one fails the statement that
+ * calls it, and with it the request; NULL when nothing is left to ask.
+ */
+static const char *probe_sql(const struct smg_http_profile *p)
+{
+	if (p->unhex && p->neg_zero)
+		return "SELECT hex(unhex('00')) AS c0, atan2(0.0, -1.0) AS c1";
+	if (p->unhex)
+		return "SELECT hex(unhex('00')) AS c0";
+	if (p->neg_zero)
+		return "SELECT atan2(0.0, -1.0) AS c0";
+	return NULL;
+}
+
+/* A failure that says the probe's function is missing drops it from the
+ * profile: true if it did. */
+static bool drop_missing(struct smg_remote *r, const char *msg)
+{
+	if (r->prof.unhex && strstr(msg, "no such function: unhex")) {
+		r->prof.unhex = false;
+		return true;
+	}
+	if (r->prof.neg_zero && strstr(msg, "no such function: atan2")) {
+		r->prof.neg_zero = false;
+		return true;
+	}
+	return false;
+}
+
+/* Send the request built so far; a failure caused by the probe (which
+ * the request holds when probing) drops what it found missing: false,
+ * to build the request again. */
+static bool send_probing(struct smg_remote *r, bool probing)
+{
+	struct failure f;
+	if (remote_send(r, &f))
+		return true;
+	if (probing && drop_missing(r, f.msg)) {
+		if (r->verbose)
+			smg_warn("%s: %s; doing without", r->t->name, f.msg);
+		return false;
+	}
+	smg_die(f.code ? f.code : SMG_EXIT_FAILURE, "%s", f.msg);
+}
+
+/* One request (one a statement if the endpoint takes one at a time): the
+ * tables, the collations, and the probe until it has its answer. */
 void remote_schema_load(struct smg_remote *r, struct schema *s)
 {
 	struct params none = {0};
+	const char *sql[3] = {schema_columns_sql, schema_collations_sql, NULL};
+	remote_probe_version(r);
 	memset(s, 0, sizeof *s);
-	remote_req_add(r, schema_columns_sql, strlen(schema_columns_sql), &none);
-	long second = 1;
-	if (r->p->max_statements < 2) {
-		remote_send_or_die(r);
-		schema_read_columns(r, s, r->resp.body.data, r->resp.body.len, 0);
-		second = 0;
+	for (;;) {
+		size_t n = 2;
+		if (!r->probed && (sql[2] = probe_sql(r->p)))
+			n = 3;
+		r->probed = true;
+		bool together = (size_t)r->p->max_statements >= n, sent = true;
+		for (size_t k = 0; k < n && sent; k++) {
+			remote_req_add(r, sql[k], strlen(sql[k]), &none);
+			if (!together || k == n - 1)
+				sent = send_probing(r, k == 2);
+			if (sent && !together && k < 2)
+				(k ? schema_read_collations : schema_read_columns)(r, s, r->resp.body.data,
+										  r->resp.body.len, 0);
+		}
+		if (!sent) {
+			remote_schema_free(s);
+			r->probed = false;
+			continue;
+		}
+		if (together) {
+			schema_read_columns(r, s, r->resp.body.data, r->resp.body.len, 0);
+			schema_read_collations(r, s, r->resp.body.data, r->resp.body.len, 1);
+		}
+		break;
 	}
-	remote_req_add(r, schema_collations_sql, strlen(schema_collations_sql), &none);
-	remote_send_or_die(r);
-	if (second)
-		schema_read_columns(r, s, r->resp.body.data, r->resp.body.len, 0);
-	schema_read_collations(r, s, r->resp.body.data, r->resp.body.len, second);
 	for (size_t i = 0; i < s->n; i++)
 		smg_table_finish(s->v[i].t, NULL);	/* a table without a key says so later */
 }
@@ -456,7 +520,9 @@ static long fetch_rows(struct smg_remote *r, const struct smg_table *t, struct r
 			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": a row is neither an array nor an "
 				"object", r->t->name, t->name);
 		for (size_t q = 0; q < k && q < t->ncols; q++) {
-			const char *err = remote_decode_tagged(r->p, fs->cell[q], fs->cell_len[q], &fs->vals[q]);
+			smg_buf_reset(&fs->longs[q]);
+			const char *err = remote_decode_cell(r->p, fs->cell[q], fs->cell_len[q], &fs->vals[q],
+							     &fs->longs[q]);
 			if (err)
 				smg_die(SMG_EXIT_DATA, "%s: table \"%s\", column \"%s\": %s", r->t->name,
 					t->name, t->cols[q], err);

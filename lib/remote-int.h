@@ -13,7 +13,7 @@
 
 /* Bound parameters of one statement; SQL marks each with \x01. */
 struct param {
-	char kind;		/* 't': text (a JSON string); the only kind sent today */
+	char kind;		/* 't': text (a JSON string); 'b': a blob (param_blob) */
 	size_t off, len;	/* raw bytes in the owner's data */
 };
 
@@ -40,6 +40,10 @@ struct smg_remote {
 	struct json_object *answer;	/* the last answer, parsed (json-c) */
 	struct smg_tvar vars[6];
 	size_t nvars;
+	struct smg_http_profile prof;	/* p: the target's, as the probes found it */
+	bool probed;		/* the functions the profile may use */
+	bool version_probed;
+	long sending;		/* statements of the request being sent */
 };
 
 /* Why a request failed. */
@@ -58,6 +62,9 @@ void remote_render_statement(struct smg_remote *r, struct smg_buf *out, const ch
 /* Start a new request; add a statement to it. */
 void remote_req_reset(struct smg_remote *r);
 void remote_req_add(struct smg_remote *r, const char *sql, size_t sqllen, const struct params *ps);
+/* The newest protocol version of the profile's list the endpoint offers,
+ * into {version}; once per run.  Dies when it offers none. */
+void remote_probe_version(struct smg_remote *r);
 /* Send the request built so far; the answer stays in r->resp.body, parsed
  * in r->answer, and has the shape its profile promises. */
 bool remote_send(struct smg_remote *r, struct failure *f);
@@ -93,7 +100,8 @@ void remote_key_text(struct smg_buf *b, const struct smg_table *t, const struct 
  * parameter in ps (literal_only: text and blobs as literals too). */
 void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, struct params *ps,
 		      const struct smg_value *v, bool literal_only);
-/* One tagged result column (alias c<idx>) for table column col. */
+/* One tagged result column (alias c<idx>) for table column col; for a
+ * profile with Hrana values, the column as a Hrana value can carry it. */
 void remote_tagged_column(const struct smg_http_profile *p, struct smg_buf *sql, const char *col,
 			  size_t idx);
 /* One tagged cell into v, decoded in place; an error message or NULL.  A
@@ -101,6 +109,10 @@ void remote_tagged_column(const struct smg_http_profile *p, struct smg_buf *sql,
  * v->p is NULL, v->n its bytes, to be read in pieces. */
 const char *remote_decode_tagged(const struct smg_http_profile *p, const char *raw, size_t len,
 				 struct smg_value *v);
+/* One cell of a row read with remote_tagged_column into v: tagged as
+ * above, or a Hrana value decoded into scratch (kept until its reset). */
+const char *remote_decode_cell(const struct smg_http_profile *p, const char *raw, size_t len,
+			       struct smg_value *v, struct smg_buf *scratch);
 /* A plain cell as text (NULL for null); malloc'd. */
 char *remote_cell_text(const struct smg_http_profile *p, const char *raw, size_t len);
 /* The cells of a row, an array or an object keyed c0, c1, ...: how many,

@@ -60,8 +60,8 @@ static void real_sql(struct smg_buf *sql, double d)
 /*
  * Append v to sql as SQL that gives back exactly v: a literal where SQLite
  * reads it exactly, else a parameter marked \x01 (FIDELITY.md, section 3).
- * Parameters are only ever strings: nothing depends on how an endpoint binds
- * a JSON number.
+ * Parameters are only ever strings (or, where the profile has param_blob,
+ * blobs): nothing depends on how an endpoint binds a JSON number.
  * literal_only: text and blobs as literals too, to spend fewer parameters.
  */
 void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, struct params *ps,
@@ -98,6 +98,9 @@ void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, str
 		} else if (smg_utf8_valid(v->p, v->n) && !literal_only) {
 			smg_buf_addc(sql, '\x01');
 			remote_params_add(ps, 't', v->p, v->n);
+		} else if (*p->param_blob && !literal_only) {
+			smg_buf_adds(sql, "CAST(\x01 AS TEXT)");
+			remote_params_add(ps, 'b', v->p, v->n);
 		} else if (p->unhex && !literal_only) {
 			smg_buf_adds(sql, "CAST(unhex(\x01) AS TEXT)");
 			struct smg_buf h = SMG_BUF_INIT;
@@ -111,7 +114,10 @@ void remote_sql_value(const struct smg_http_profile *p, struct smg_buf *sql, str
 		}
 		break;
 	case SMG_BLOB:
-		if (v->n <= BLOB_LITERAL_MAX || literal_only || !p->unhex) {
+		if (*p->param_blob && v->n > BLOB_LITERAL_MAX && !literal_only) {
+			smg_buf_addc(sql, '\x01');
+			remote_params_add(ps, 'b', v->p, v->n);
+		} else if (v->n <= BLOB_LITERAL_MAX || literal_only || !p->unhex) {
 			smg_buf_adds(sql, "X'");
 			remote_add_hex(sql, v->p, v->n);
 			smg_buf_addc(sql, '\'');
@@ -252,6 +258,101 @@ const char *remote_decode_tagged(const struct smg_http_profile *p, const char *r
 	return "unknown tag";
 }
 
+/* A JSON string member of a Hrana value, decoded into scratch. */
+static bool hrana_string(const char *obj, size_t len, const char *name, struct smg_buf *scratch,
+			 const char **s, size_t *n)
+{
+	const char *raw;
+	size_t rawlen;
+	struct smg_json j;
+	if (!smg_jmember(obj, len, name, &raw, &rawlen) || !rawlen || raw[0] != '"')
+		return false;
+	smg_buf_grow(scratch, rawlen);
+	smg_json_init(&j, raw, rawlen, scratch);
+	return smg_json_string(&j, s, n);
+}
+
+/* One Hrana value (see hrana_column) into v, decoded into scratch, which
+ * holds it until the next reset; an error message or NULL. */
+static const char *decode_hrana(const char *raw, size_t len, struct smg_value *v,
+				struct smg_buf *scratch)
+{
+	const char *type, *s, *num;
+	size_t tlen, n, numlen;
+	memset(v, 0, sizeof *v);
+	/* room for every string of the cell decoded, once: nothing decoded
+	 * into scratch moves while the cell is read */
+	smg_buf_grow(scratch, 3 * len + 16);
+	if (!hrana_string(raw, len, "type", scratch, &type, &tlen))
+		return "expected a Hrana value ({\"type\":...})";
+	if (tlen == 4 && !memcmp(type, "null", 4)) {
+		v->type = SMG_NULL;
+		return NULL;
+	}
+	if (tlen == 7 && !memcmp(type, "integer", 7)) {
+		char d[32], *end;
+		if (!hrana_string(raw, len, "value", scratch, &s, &n) || n == 0 || n >= sizeof d)
+			return "an integer whose value is not a decimal string";
+		memcpy(d, s, n);
+		d[n] = '\0';
+		errno = 0;
+		v->i = strtoll(d, &end, 10);
+		if (*end || errno || !(d[0] == '-' || (d[0] >= '0' && d[0] <= '9')))
+			return "an integer whose value is not a 64-bit decimal";
+		v->type = SMG_INT;
+		return NULL;
+	}
+	if (tlen == 5 && !memcmp(type, "float", 5)) {
+		char d[64], *end;
+		if (!smg_jmember(raw, len, "value", &num, &numlen) || numlen == 0 ||
+		    numlen >= sizeof d || !(num[0] == '-' || (num[0] >= '0' && num[0] <= '9')))
+			return "a float whose value is not a JSON number";
+		memcpy(d, num, numlen);
+		d[numlen] = '\0';
+		v->r = strtod(d, &end);
+		if (*end || isinf(v->r))
+			return "a float whose value is not a JSON number";
+		v->type = SMG_REAL;
+		return NULL;
+	}
+	if (tlen == 4 && !memcmp(type, "text", 4)) {
+		if (!hrana_string(raw, len, "value", scratch, &v->p, &v->n))
+			return "a text whose value is not a UTF-8 JSON string";
+		v->type = SMG_TEXT;
+		return NULL;
+	}
+	if (tlen == 4 && !memcmp(type, "blob", 4)) {
+		if (!hrana_string(raw, len, "base64", scratch, &s, &n))
+			return "a blob without its base64";
+		smg_buf_grow(scratch, n);
+		char *out = scratch->data + scratch->len;
+		size_t got;
+		if (!smg_base64_decode(s, n, out, &got) || got == 0)
+			return "a blob whose base64 is malformed or lacks its tag";
+		scratch->len += got;
+		if (out[0] == 'r' && got == 2 && (out[1] == '+' || out[1] == '-')) {
+			v->type = SMG_REAL;
+			v->r = out[1] == '+' ? INFINITY : -INFINITY;
+			return NULL;
+		}
+		if (out[0] != 't' && out[0] != 'b')
+			return "a blob with an unknown tag";
+		v->type = out[0] == 't' ? SMG_TEXT : SMG_BLOB;
+		v->p = out + 1;
+		v->n = got - 1;
+		return NULL;
+	}
+	return "a Hrana value of unknown type";
+}
+
+const char *remote_decode_cell(const struct smg_http_profile *p, const char *raw, size_t len,
+			       struct smg_value *v, struct smg_buf *scratch)
+{
+	if (!strcmp(p->values, "hrana"))
+		return decode_hrana(raw, len, v, scratch);
+	return remote_decode_tagged(p, raw, len, v);
+}
+
 /* A plain (untagged) cell as text, for the schema queries; malloc'd. */
 char *remote_cell_text(const struct smg_http_profile *p, const char *raw, size_t len)
 {
@@ -306,11 +407,37 @@ size_t remote_row_cells(const char *row, size_t rowlen, size_t n, const char **c
 }
 
 
+/*
+ * A column read through Hrana's typed values (profile values = "hrana";
+ * tursodatabase/libsql docs/HRANA_3_SPEC.md, "Values"): integers come as
+ * decimal strings and finite reals as JSON numbers, both exact; text as a
+ * JSON string only when it is printable ASCII without NUL, since Hrana's
+ * text is UTF-8 and SQLite cannot tell valid UTF-8 in SQL (libsql-server
+ * fails a statement whose result holds text that is not); other text, and
+ * blobs, come as blobs after one tag byte ('t' text, 'b' blob), and an
+ * infinite real, which JSON cannot carry, as the blob 'r+' or 'r-'.
+ */
+static void hrana_column(struct smg_buf *sql, const char *q, size_t idx)
+{
+	smg_buf_addf(sql, "CASE typeof(%s) WHEN 'text' THEN CASE WHEN %s GLOB '*[^ -~]*' OR "
+		     "instr(%s, char(0)) THEN CAST(x'74' || CAST(%s AS BLOB) AS BLOB) ELSE %s END "
+		     "WHEN 'blob' THEN CAST(x'62' || %s AS BLOB) "
+		     "WHEN 'real' THEN CASE WHEN %s = 9e999 THEN CAST('r+' AS BLOB) "
+		     "WHEN %s = -9e999 THEN CAST('r-' AS BLOB) ELSE %s END ELSE %s END AS c%zu",
+		     q, q, q, q, q, q, q, q, q, q, idx);
+}
+
 /* One tagged result column per table column (FIDELITY.md, section 2). */
 void remote_tagged_column(const struct smg_http_profile *p, struct smg_buf *sql, const char *col,
 			  size_t idx)
 {
 	struct smg_buf c = SMG_BUF_INIT;
+	if (!strcmp(p->values, "hrana")) {
+		smg_sql_ident(&c, col);
+		hrana_column(sql, c.data, idx);
+		smg_buf_free(&c);
+		return;
+	}
 	smg_sql_ident(&c, col);
 	const char *q = c.data;
 	smg_buf_addf(sql, "CASE typeof(%s) WHEN 'integer' THEN 'i' || %s WHEN 'real' THEN CASE "

@@ -45,7 +45,8 @@ struct smg_remote *smg_remote_open(const struct smg_target *t, bool verbose)
 {
 	struct smg_remote *r = smg_xcalloc(1, sizeof *r);
 	r->t = t;
-	r->p = &t->profile;
+	r->prof = t->profile;
+	r->p = &r->prof;
 	r->verbose = verbose;
 	struct smg_http_opts o = t->http;
 	o.verbose = verbose;
@@ -58,6 +59,11 @@ struct smg_remote *smg_remote_open(const struct smg_target *t, bool verbose)
 		const char *v = vals[i] ? vals[i] : "";
 		r->vars[r->nvars++] = (struct smg_tvar){names[i], v, strlen(v), false};
 	}
+	/* unprobed, the oldest version listed, which every server speaks */
+	const char *version = "";
+	for (size_t i = 0; r->p->versions[i]; i++)
+		version = r->p->versions[i];
+	r->vars[r->nvars++] = (struct smg_tvar){"version", version, strlen(version), false};
 	struct smg_buf h = SMG_BUF_INIT;
 	for (size_t i = 0; r->p->headers[i]; i++) {
 		if (!*t->token && smg_template_has(r->p->headers[i], "token"))
@@ -133,10 +139,15 @@ static void expand_sql(const struct smg_http_profile *p, struct smg_buf *out, co
 static void add_param_json(struct smg_buf *out, const struct params *ps, const struct param *pa)
 {
 	const char *s = ps->data.data + pa->off;
-	if (pa->kind == 't')
+	if (pa->kind == 't') {
 		smg_json_add_string(out, s, pa->len);
-	else
+	} else if (pa->kind == 'b') {
+		smg_buf_addc(out, '"');
+		smg_base64_add(out, s, pa->len);
+		smg_buf_addc(out, '"');
+	} else {
 		smg_buf_add(out, s, pa->len);
+	}
 }
 
 /* Render one statement of a POST (its JSON) or the query of a GET. */
@@ -171,7 +182,8 @@ void remote_render_statement(struct smg_remote *r, struct smg_buf *out, const ch
 		struct smg_tvar v = {"", one.data, one.len, false};
 		if (i)
 			smg_buf_addc(&plist, ',');
-		smg_template_expand(&plist, pa->kind == 't' ? p->param_text : p->param_real, &v, 1, 0, 0);
+		smg_template_expand(&plist, pa->kind == 't' ? p->param_text
+					    : pa->kind == 'b' ? p->param_blob : p->param_real, &v, 1, 0, 0);
 	}
 	if (plist.len) {
 		smg_buf_addc(&cplist, ',');
@@ -276,16 +288,29 @@ static const char *json_text(struct json_object *v, size_t *n)
 	return s;
 }
 
-/* The error message at one of the profile's error paths, if any. */
-static bool answer_error(const struct smg_remote *r, long nstmts, char *msg, size_t msglen)
+/* The value at path, its {i} and {n} filled in, in root; false if absent. */
+static bool value_at(struct json_object *root, const char *path, long i, long nstmts,
+		     struct json_object **v)
 {
-	for (size_t k = 0; r->p->errors[k]; k++) {
-		const char *path = r->p->errors[k];
+	struct smg_buf at = SMG_BUF_INIT;
+	smg_template_expand(&at, path, NULL, 0, i, nstmts);
+	smg_buf_addc(&at, '\0');
+	bool found = smg_jc_path(root, at.data, 0, v);
+	smg_buf_free(&at);
+	return found;
+}
+
+/* The error message at one of the profile's error paths in root, if any. */
+static bool error_in(const struct smg_http_profile *p, struct json_object *root, long nstmts,
+		     char *msg, size_t msglen)
+{
+	for (size_t k = 0; p->errors[k]; k++) {
+		const char *path = p->errors[k];
 		bool indexed = strstr(path, "{i") != NULL;
 		for (long i = 0; i < (indexed ? nstmts : 1); i++) {
 			struct json_object *v;
 			size_t n;
-			if (!smg_jc_path(r->answer, path, i, &v) || !v)
+			if (!value_at(root, path, i, nstmts, &v) || !v)
 				continue;
 			if (json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v))
 				continue;
@@ -301,6 +326,11 @@ static bool answer_error(const struct smg_remote *r, long nstmts, char *msg, siz
 		}
 	}
 	return false;
+}
+
+static bool answer_error(const struct smg_remote *r, long nstmts, char *msg, size_t msglen)
+{
+	return error_in(r->p, r->answer, nstmts, msg, msglen);
 }
 
 /* The endpoint's error code, if the answer has one. */
@@ -352,21 +382,24 @@ static bool answer_ok_paths(const struct smg_remote *r, long nstmts, bool indexe
 			*word++ = '\0';
 		if ((strstr(path, "{i") != NULL) != indexed)
 			continue;
+		bool array = word && !strcmp(word, "[]");
 		for (long i = 0; i < (indexed ? nstmts : 1); i++) {
 			struct json_object *v;
-			bool found = smg_jc_path(r->answer, path, i, &v);
-			bool good = word ? json_object_is_type(v, json_type_string) &&
+			bool found = value_at(r->answer, path, i, nstmts, &v);
+			bool good = array ? json_object_is_type(v, json_type_array)
+				  : word ? json_object_is_type(v, json_type_string) &&
 						   !strcmp(json_object_get_string(v), word)
 					 : json_object_is_type(v, json_type_boolean) &&
 						   json_object_get_boolean(v);
 			if (good)
 				continue;
 			struct smg_buf at = SMG_BUF_INIT;
-			smg_template_expand(&at, path, NULL, 0, i, 0);
+			smg_template_expand(&at, path, NULL, 0, i, nstmts);
 			size_t n = 0;
 			const char *s = found && v ? json_text(v, &n) : found ? "null" : "absent";
 			snprintf(why, whylen, "%s is %.*s, not %s, and no error is given", at.data ? at.data : "",
-				 (int)(n ? (n > 40 ? 40 : n) : strlen(s)), s, word ? word : "true");
+				 (int)(n ? (n > 40 ? 40 : n) : strlen(s)), s,
+				 array ? "an array" : word ? word : "true");
 			smg_buf_free(&at);
 			return false;
 		}
@@ -437,7 +470,8 @@ static enum verdict judge_answer(struct smg_remote *r, enum smg_http_outcome out
 	memset(f, 0, sizeof *f);
 	excerpt(said, sizeof said, body, blen);
 	bool has_code = json && answer_code(r, &code);
-	if (json && answer_error(r, nstmts, why, sizeof why) && has_code) {
+	bool said_error = json && answer_error(r, nstmts, why, sizeof why);
+	if (said_error && has_code) {
 		size_t l = strlen(why);
 		snprintf(why + l, sizeof why - l, " (code %ld)", code);
 	}
@@ -473,6 +507,13 @@ static enum verdict judge_answer(struct smg_remote *r, enum smg_http_outcome out
 				    ? "; check the account and database ids" : "");
 		return ANSWER_FAILED;
 	}
+	if (st == 500 && r->p->final_500 && said_error) {
+		/* the endpoint's own words under HTTP 500 (StarbaseDB answers
+		 * SQL errors so): final, as answer_final told the HTTP layer */
+		f->code = code_for_message(why, SMG_EXIT_DATA);
+		failure_msg(f, "%s: HTTP %ld: %s", name, st, why);
+		return ANSWER_FAILED;
+	}
 	if (st < 200 || st > 299) {
 		f->code = st == 404 ? SMG_EXIT_NOTFOUND
 			: st == 409 || st == 412 ? SMG_EXIT_CONFLICT
@@ -501,6 +542,28 @@ static enum verdict judge_answer(struct smg_remote *r, enum smg_http_outcome out
 	}
 	memset(f, 0, sizeof *f);
 	return ANSWER_OK;
+}
+
+/* Is an answer with a transient status final all the same: HTTP 500 from
+ * a profile that answers its SQL errors so (final_500), the profile's
+ * error in its body, in words that are not transient?  The HTTP layer
+ * then does not try again (http.h, final_answer). */
+static bool answer_final(void *arg, const struct smg_http_response *resp)
+{
+	struct smg_remote *r = arg;
+	const char *body = resp->body.data;
+	size_t len = resp->body.len;
+	char msg[450];
+	if (!r->p->final_500 || resp->status != 500 || !body || !len || len > INT_MAX)
+		return false;
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o = json_tokener_parse_ex(tok, body, (int)len);
+	bool ok = json_tokener_get_error(tok) == json_tokener_success;
+	json_tokener_free(tok);
+	bool final = ok && error_in(r->p, o, r->sending, msg, sizeof msg) &&
+		     !transient_words(r->p, msg);
+	json_object_put(o);
+	return final;
 }
 
 static void sleep_ms(long ms)
@@ -534,8 +597,11 @@ bool remote_send(struct smg_remote *r, struct failure *f)
 		req.body = r->body.data ? r->body.data : "";
 		req.body_len = r->body.len;
 	}
+	req.final_answer = answer_final;
+	req.final_arg = r;
 	r->requests++;
 	long nstmts = r->nstmts;
+	r->sending = nstmts;
 	remote_req_reset(r);
 	const struct smg_http_retry *policy = &r->t->http.retry;
 	for (int attempt = 1;; attempt++) {
@@ -555,6 +621,45 @@ bool remote_send(struct smg_remote *r, struct failure *f)
 			smg_warn("%s; trying again in %ld ms", f->msg, ms);
 		sleep_ms(ms);
 	}
+}
+
+void remote_probe_version(struct smg_remote *r)
+{
+	const struct smg_http_profile *p = r->p;
+	struct smg_tvar *ver = &r->vars[r->nvars - 1];
+	if (r->version_probed || !p->versions[0])
+		return;
+	r->version_probed = true;
+	struct smg_buf tried = SMG_BUF_INIT;
+	for (size_t k = 0; p->versions[k]; k++) {
+		*ver = (struct smg_tvar){"version", p->versions[k], strlen(p->versions[k]), false};
+		smg_buf_reset(&r->url);
+		smg_template_expand(&r->url, p->version_url, r->vars, r->nvars, 0, 0);
+		struct smg_http_request req = SMG_HTTP_REQUEST_INIT;
+		req.url = r->url.data;
+		req.headers = &r->headers;
+		req.method = "GET";
+		r->requests++;
+		enum smg_http_outcome out = smg_http_perform(r->http, &req, &r->resp);
+		long st = r->resp.status;
+		if (out != SMG_HTTP_DONE)
+			smg_die(smg_http_exit_code(&r->resp), "%s: GET %s: %s after %d attempt%s",
+				r->t->name, r->url.data, r->resp.error, r->resp.attempts,
+				r->resp.attempts == 1 ? "" : "s");
+		if (st >= 200 && st <= 299) {
+			if (r->verbose)
+				smg_warn("%s: speaking %s (GET %s: HTTP %ld)", r->t->name, p->versions[k],
+					 r->url.data, st);
+			smg_buf_free(&tried);
+			return;
+		}
+		if (st == 401 || st == 403)
+			smg_die(SMG_EXIT_AUTH, "%s: the token was rejected (GET %s: HTTP %ld); check the "
+				"token (--token, SMUGGLR_TARGET_TOKEN)", r->t->name, r->url.data, st);
+		smg_buf_addf(&tried, "%sGET %s: HTTP %ld", tried.len ? ", " : "", r->url.data, st);
+	}
+	smg_die(SMG_EXIT_NOTFOUND, "%s: the endpoint offers none of the %s profile's protocol "
+		"versions (%s)", r->t->name, p->name, tried.data);
 }
 
 void remote_send_or_die(struct smg_remote *r)

@@ -339,8 +339,9 @@ static const struct answer_case answers[] = {
 	 SMG_EXIT_NOTFOUND, ": no such table: foo", NULL, -1, NULL, NULL},
 	{"sqlite-cloud", "an answer without data is refused, not empty", STMTS(SELECT1), 200,
 	 "{\"metadata\":{\"numberOfRows\":0}}", 0, NULL, "", -1, NULL, NULL},
-	/* tursodatabase/libsql docs/HTTP_V2_SPEC.md, docs/HRANA_2_SPEC.md: a
-	 * batch of BEGIN, the statement, COMMIT, ROLLBACK (the last skipped) */
+	/* tursodatabase/libsql docs/HRANA_3_SPEC.md ("Hrana over HTTP",
+	 * "Batch results"): a batch of BEGIN, the statement, COMMIT, ROLLBACK
+	 * (the last skipped) */
 	{"turso", "step 1's rows", STMTS(SELECT1), 200,
 	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
 	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
@@ -368,8 +369,20 @@ static const struct answer_case answers[] = {
 	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[],\"affected_row_count\":0,"
 	 "\"last_insert_rowid\":null}],\"step_errors\":[null]}}},{\"type\":\"ok\",\"response\":"
 	 "{\"type\":\"close\"}}]}",
-	 SMG_EXIT_DATA, "1 statement result at results.0.response.result.step_results for 1",
-	 NULL, -1, NULL, NULL},
+	 SMG_EXIT_DATA, "step_results.2.rows is absent, not an array", NULL, -1, NULL, NULL},
+	/* every step answered, but the COMMIT's result null with no error:
+	 * not landed */
+	{"turso", "a batch whose COMMIT did not run is not landed", STMTS(INSERT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[]},{\"cols\":[],\"rows\":[]},null,"
+	 "{\"cols\":[],\"rows\":[]}],\"step_errors\":[null,null,null,null]}}}]}",
+	 SMG_EXIT_DATA, "step_results.2.rows is absent, not an array", NULL, -1, NULL, NULL},
+	{"turso", "a COMMIT's error is the batch's", STMTS(INSERT1), 200,
+	 "{\"baton\":null,\"base_url\":null,\"results\":[{\"type\":\"ok\",\"response\":{\"type\":\"batch\","
+	 "\"result\":{\"step_results\":[{\"cols\":[],\"rows\":[]},{\"cols\":[],\"rows\":[]},null,"
+	 "{\"cols\":[],\"rows\":[]}],\"step_errors\":[null,null,{\"message\":\"FOREIGN KEY constraint "
+	 "failed\"},null]}}}]}",
+	 SMG_EXIT_DATA, ": FOREIGN KEY constraint failed", NULL, -1, NULL, NULL},
 	/* outerbase/starbasedb src/handler.ts, src/utils.ts, src/do.ts */
 	{"starbasedb", "result.{i}.rows", STMTS(SELECT1), 200,
 	 "{\"result\":[{\"columns\":[\"id\",\"name\"],\"rows\":[[1,\"fiona\"]],"
@@ -379,11 +392,17 @@ static const struct answer_case answers[] = {
 	{"starbasedb", "no rows", STMTS(SELECT1), 200,
 	 "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":0}}]}",
 	 0, NULL, "[]", -1, NULL, NULL},
-	/* StarbaseDB answers every error, SQL ones too, with HTTP 500, which
-	 * the HTTP layer retries as it does any 5xx: exit 4 in its words */
-	{"starbasedb", "{\"error\"} under HTTP 500", STMTS(INSERT1), 500,
+	/* StarbaseDB answers every error, SQL ones too, with HTTP 500: its
+	 * own words at the profile's error path make the answer final, not
+	 * retried, and an SQL error is exit 7 (3 for a missing table) */
+	{"starbasedb", "an SQL error under HTTP 500, exit 7", STMTS(INSERT1), 500,
+	 "{\"error\":\"near \\\"INSERTT\\\": syntax error: SQLITE_ERROR\"}",
+	 SMG_EXIT_DATA, "HTTP 500: near \"INSERTT\": syntax error: SQLITE_ERROR", NULL, -1, NULL, NULL},
+	{"starbasedb", "a missing table under HTTP 500, exit 3", STMTS(INSERT1), 500,
 	 "{\"error\":\"no such table: foo: SQLITE_ERROR\"}",
-	 SMG_EXIT_NETWORK, ": no such table: foo: SQLITE_ERROR", NULL, -1, NULL, NULL},
+	 SMG_EXIT_NOTFOUND, ": no such table: foo: SQLITE_ERROR", NULL, -1, NULL, NULL},
+	{"starbasedb", "a 500 without its words is the network's: exit 4", STMTS(INSERT1), 500,
+	 "<html>Internal Server Error</html>", SMG_EXIT_NETWORK, "HTTP status 500", NULL, -1, NULL, NULL},
 	{"starbasedb", "a result missing is not landed", STMTS(INSERT2), 200,
 	 "{\"result\":[{\"columns\":[],\"rows\":[],\"meta\":{\"rows_read\":0,\"rows_written\":1}}]}",
 	 SMG_EXIT_DATA, "1 statement result at result for 2", NULL, -1, NULL, NULL},
@@ -411,6 +430,70 @@ static void test_answers(void)
 	}
 }
 
+/* Hrana values (tursodatabase/libsql docs/HRANA_3_SPEC.md, "Values") as
+ * the turso profile reads them: exact, or an error, never a guess. */
+static void test_hrana_values(void)
+{
+	struct smg_http_profile p;
+	char err[300];
+	CHECK(smg_profile_load(&p, "turso", NULL, NULL, err, sizeof err) == 0, "turso loads");
+	struct {
+		const char *cell;
+		int type;	/* -1: refused */
+		const char *text;	/* %lld, %.17g or the bytes */
+		size_t n;
+	} cases[] = {
+		{"{\"type\":\"null\"}", SMG_NULL, "", 0},
+		{"{\"type\":\"integer\",\"value\":\"-9223372036854775808\"}", SMG_INT, "-9223372036854775808", 0},
+		{"{\"type\":\"integer\",\"value\":\"9007199254740993\"}", SMG_INT, "9007199254740993", 0},
+		{"{\"value\":\"9223372036854775807\",\"type\":\"integer\"}", SMG_INT, "9223372036854775807", 0},
+		{"{\"type\":\"integer\",\"value\":\"9223372036854775808\"}", -1, NULL, 0},
+		{"{\"type\":\"integer\",\"value\":42}", -1, NULL, 0},
+		{"{\"type\":\"integer\",\"value\":\"4x\"}", -1, NULL, 0},
+		{"{\"type\":\"float\",\"value\":-0.0}", SMG_REAL, "-0", 0},
+		{"{\"type\":\"float\",\"value\":5e-324}", SMG_REAL, "4.9406564584124654e-324", 0},
+		{"{\"type\":\"float\",\"value\":1.7976931348623157e308}", SMG_REAL, "1.7976931348623157e+308", 0},
+		{"{\"type\":\"float\",\"value\":null}", -1, NULL, 0},
+		{"{\"type\":\"float\",\"value\":\"1.5\"}", -1, NULL, 0},
+		{"{\"type\":\"text\",\"value\":\"a\\u0000b \\u00e9\\\"\"}", SMG_TEXT, "a\0b \xc3\xa9\"", 7},
+		{"{\"type\":\"text\",\"value\":5}", -1, NULL, 0},
+		{"{\"type\":\"blob\",\"base64\":\"YgD/\"}", SMG_BLOB, "\0\xff", 2},
+		{"{\"type\":\"blob\",\"base64\":\"Yg==\"}", SMG_BLOB, "", 0},
+		{"{\"type\":\"blob\",\"base64\":\"dP9h\"}", SMG_TEXT, "\xff" "a", 2},
+		{"{\"type\":\"blob\",\"base64\":\"cis=\"}", SMG_REAL, "inf", 0},
+		{"{\"type\":\"blob\",\"base64\":\"ci0=\"}", SMG_REAL, "-inf", 0},
+		{"{\"type\":\"blob\",\"base64\":\"eHl6\"}", -1, NULL, 0},
+		{"{\"type\":\"blob\",\"base64\":\"\"}", -1, NULL, 0},
+		{"{\"type\":\"blob\",\"base64\":\"Y!==\"}", -1, NULL, 0},
+		{"{\"type\":\"real\",\"value\":1}", -1, NULL, 0},
+		{"\"i5\"", -1, NULL, 0},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct smg_buf scratch = SMG_BUF_INIT, cell = SMG_BUF_INIT;
+		struct smg_value v;
+		smg_buf_adds(&cell, cases[k].cell);
+		const char *e = remote_decode_cell(&p, cell.data, cell.len, &v, &scratch);
+		char got[64] = "";
+		bool good;
+		if (cases[k].type < 0) {
+			good = e != NULL;
+		} else if (e || (int)v.type != cases[k].type) {
+			good = false;
+		} else if (v.type == SMG_INT) {
+			snprintf(got, sizeof got, "%lld", (long long)v.i);
+			good = !strcmp(got, cases[k].text);
+		} else if (v.type == SMG_REAL) {
+			snprintf(got, sizeof got, "%.17g", v.r);
+			good = !strcmp(got, cases[k].text);
+		} else {
+			good = v.n == cases[k].n && !memcmp(v.p, cases[k].text, v.n);
+		}
+		CHECK(good, "Hrana value %s: %s %s", cases[k].cell, e ? e : "read", got);
+		smg_buf_free(&scratch);
+		smg_buf_free(&cell);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -419,5 +502,6 @@ int main(void)
 	test_parsed_paths();
 	test_load();
 	test_answers();
+	test_hrana_values();
 	return test_failures != 0;
 }
