@@ -136,6 +136,13 @@ done
 # network (curl-fetch.h makes http.c's one such call direct): that halves
 # the module, and an indirect call on the way to fetch() would trap.
 P=$O/pkg
+# nothing newer than the last tarball: it stands
+last=$O/$(tail -n 1 "$O/pack.out" 2>/dev/null)
+# shellcheck disable=SC2086
+if [ -f "$last" ] && [ -z "$(find $objs "$O/sqlite3.o" "$O/json-c/libjson-c.a" "$top/npm" -newer "$last" | head -n 1)" ]; then
+	echo "$last"
+	exit 0
+fi
 rm -rf "$P" && mkdir -p "$P/dist"
 # shellcheck disable=SC2086
 emcc -Oz $objs "$O/sqlite3.o" "$O/json-c/libjson-c.a" -o "$P/dist/engine.js" \

@@ -21,6 +21,19 @@ function readEnv(path) {
 
 export const A = readEnv(process.env.D1A_ENV);
 export const B = readEnv(process.env.D1B_ENV);
+export const H = readEnv(process.env.HRANA_ENV);
+
+/** The Hrana server as the package's Endpoint (profile turso). */
+export function hranaEndpoint() {
+	return { url: H.HRANA_URL, authToken: H.HRANA_TOKEN, profile: "turso" };
+}
+
+/** SQL run on the Hrana server's database directly (its /__test/sql). */
+export async function hsql(sql) {
+	const r = await fetch(`${H.HRANA_URL}/__test/sql`, { method: "POST", body: JSON.stringify({ sql }) });
+	if (r.status !== 200)
+		throw new Error(`hsql: HTTP ${r.status}: ${await r.text()}`);
+}
 
 /** A D1 database as the package's Endpoint: its REST URL, profile d1. */
 export function endpoint(d) {

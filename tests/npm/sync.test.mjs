@@ -4,7 +4,8 @@
 // the same data; push, pull and diff; errors as the CLI's error object.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { A, B, cli, d1sql, endpoint, everyValueRows, sqliteFile, typedDump, smugglr } from "./lib.mjs";
+import { A, B, H, cli, d1sql, endpoint, everyValueRows, hranaEndpoint, hsql, sqliteFile, typedDump,
+	smugglr } from "./lib.mjs";
 
 const { Smugglr, SmugglrError, wasm } = await smugglr();
 
@@ -22,13 +23,14 @@ const reseed = async (d, seed) => d1sql(d, `DROP TABLE IF EXISTS v; DROP TABLE I
 const dumps = (file) => ({ v: typedDump(file, "v"), w: typedDump(file, "w") });
 const sync = { tables: ["v", "w"], maxRetries: 2, initialRetryDelayMs: 50 };
 
-// the CLI's config: A as a SQLite file is the local side, B the target
-const cliConfig = (localDb) => `local_db = "${localDb}"
+// the CLI's config: A as a SQLite file is the local side, B (or another
+// endpoint) the target
+const cliConfig = (localDb, t = endpoint(B)) => `local_db = "${localDb}"
 [target]
 type = "http"
-url = "${endpoint(B).url}"
-profile = "d1"
-token = "${B.D1_TOKEN}"
+url = "${t.url}"
+profile = "${t.profile}"
+token = "${t.authToken}"
 [sync]
 tables = ["v", "w"]
 max_retries = 2
@@ -77,6 +79,27 @@ test("sync both ways, every value type: the same databases and counts as smugglr
 	assert.deepEqual(dumps(local), wasmA, "the CLI's local side equals the package's source");
 	assert.deepEqual(dumps(B.D1_SQLITE), wasmB, "the CLI's target equals the package's dest");
 	assert.deepEqual(essentials(got), essentials(r.json), "the same counts and writes as smugglr -o json sync");
+});
+
+test("D1 <-> Hrana (turso profile), every value type both ways: as smugglr sync makes it", async () => {
+	await reseed(A, seedA);
+	await hsql(`DROP TABLE IF EXISTS v; DROP TABLE IF EXISTS w; ${seedB}`);
+	const s = await Smugglr.init({ source: endpoint(A), dest: hranaEndpoint(), sync });
+	const got = await s.sync();
+	assert.equal(got.apply_remote.upserted, 18);
+	assert.equal(got.apply_local.upserted, 5);
+	const wasmA = dumps(A.D1_SQLITE), wasmH = dumps(H.HRANA_SQLITE);
+	assert.deepEqual(wasmA, wasmH, "D1 and Hrana hold the same rows after the sync");
+	assert.equal((await s.diff()).total.identical, 12 + 11);
+	s.dispose();
+
+	await hsql(`DROP TABLE IF EXISTS v; DROP TABLE IF EXISTS w; ${seedB}`);
+	const local = sqliteFile("cli-hrana.db", seedA);
+	const r = cli(["sync"], cliConfig(local, hranaEndpoint()));
+	assert.equal(r.status, 0, r.stderr);
+	assert.deepEqual(dumps(local), wasmA, "the CLI's local side equals the package's D1 side");
+	assert.deepEqual(dumps(H.HRANA_SQLITE), wasmH, "the CLI's Hrana equals the package's");
+	assert.deepEqual(essentials(got), essentials(r.json));
 });
 
 test("push with delete, dry run first; pull; the JSON of smugglr push", async () => {

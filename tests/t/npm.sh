@@ -1,9 +1,10 @@
 # tests/t/npm.sh - the npm package (the engine as WebAssembly, npm/): packs
 # it (make npm), installs the tarball into a scratch app, and runs the
 # checks in tests/npm/*.test.mjs with Node's own runner against two local D1
-# databases (scripts/d1-server): every value type synced both ways and the
+# databases (scripts/d1-server) and a Hrana server (scripts/hrana-server):
+# every value type synced both ways, D1 <-> D1 and D1 <-> Hrana, and the
 # result equal to the CLI's for the same data; in headless Chromium too
-# (tests/npm/browser.test.mjs) when chromium is installed.
+# (tests/npm/browser.test.mjs).
 # Skipped, saying so, only when emcc is absent (scripts/deps --test --npm
 # installs emscripten); needs what the D1 tests need.
 . ./lib.sh
@@ -12,7 +13,7 @@ if ! command -v emcc >/dev/null 2>&1; then
 	exit 0
 fi
 . "$SMG_TOP/tests/d1-lib.sh"
-need_tools "the npm tests" npm emcc cmake tclsh
+need_tools "the npm tests" npm emcc cmake tclsh python3
 A_ENV=$D/env
 
 # a second D1 database: the other side
@@ -20,10 +21,15 @@ if ! "$top/scripts/d1-server" start "$T/d1b" >/dev/null 2>"$T/startb.err"; then
 	fail "scripts/d1-server start (second)"; sed 's/^/    /' "$T/startb.err" | tail -20
 	exit 0
 fi
+# and a Hrana (Turso) server: D1 <-> Hrana (scripts/hrana-server)
+if ! "$top/scripts/hrana-server" start "$T/hrana" >/dev/null 2>"$T/starth.err"; then
+	fail "scripts/hrana-server start"; sed 's/^/    /' "$T/starth.err" | tail -20
+fi
 cleanup_hook() {
 	for d in "$D" "$T/d1b"; do
 		[ -f "$d/pid" ] && "$top/scripts/d1-server" stop "$d" >/dev/null 2>&1
 	done
+	[ -f "$T/hrana/pid" ] && "$top/scripts/hrana-server" stop "$T/hrana" >/dev/null 2>&1
 	:
 }
 
@@ -42,7 +48,7 @@ node_node=$("$top/scripts/d1-server" node)
 . "$A_ENV"
 (
 	export SMG_T="$T" SMG_APP="$T/app" SMG_TOP="$top"
-	export D1A_ENV="$A_ENV" D1B_ENV="$T/d1b/env"
+	export D1A_ENV="$A_ENV" D1B_ENV="$T/d1b/env" HRANA_ENV="$T/hrana/env"
 	export EVERY_VALUE_ROWS="$every_value_rows"
 	cd "$T/app" && "$node_node" --test --test-reporter=tap "$top"/tests/npm/*.test.mjs
 ) >"$T/node.tap" 2>&1
