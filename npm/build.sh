@@ -136,25 +136,27 @@ done
 # network (curl-fetch.h makes http.c's one such call direct): that halves
 # the module, and an indirect call on the way to fetch() would trap.
 P=$O/pkg
-# nothing newer than the last tarball: it stands
-last=$O/$(tail -n 1 "$O/pack.out" 2>/dev/null)
+# linked again only when an object is newer than the module
+link() {
+	rm -rf "$P" && mkdir -p "$P/dist"
+	# shellcheck disable=SC2086
+	emcc -Oz $objs "$O/sqlite3.o" "$O/json-c/libjson-c.a" -o "$P/dist/engine.js" \
+		-sASYNCIFY -sASYNCIFY_IGNORE_INDIRECT=1 -sASYNCIFY_STACK_SIZE=65536 -sMODULARIZE \
+		-sEXPORT_NAME=createEngine -sENVIRONMENT=web,worker -sALLOW_MEMORY_GROWTH \
+		-sEXPORTED_FUNCTIONS=_smg_wasm_run,_smg_wasm_flush,_smg_wasm_label,_malloc,_free \
+		-sEXPORTED_RUNTIME_METHODS=FS,ccall,UTF8ToString \
+		-sINCOMING_MODULE_JS_API=wasmBinary,instantiateWasm,print,printErr,quit \
+		2>"$O/link.log" || { cat "$O/link.log" >&2; die "link failed"; }
+	mv "$P/dist/engine.js" "$P/dist/engine.cjs.part"
+	{ cat "$P/dist/engine.cjs.part"; echo 'export default createEngine;'; } >"$P/dist/engine.js"
+	rm "$P/dist/engine.cjs.part"
+	mv "$P/dist/engine.wasm" "$P/dist/smugglr.wasm"
+}
 # shellcheck disable=SC2086
-if [ -f "$last" ] && [ -z "$(find $objs "$O/sqlite3.o" "$O/json-c/libjson-c.a" "$top/npm" -newer "$last" | head -n 1)" ]; then
-	echo "$last"
-	exit 0
+if [ ! -f "$P/dist/smugglr.wasm" ] ||
+   [ -n "$(find $objs "$O/sqlite3.o" "$O/json-c/libjson-c.a" -newer "$P/dist/smugglr.wasm" | head -n 1)" ]; then
+	link
 fi
-rm -rf "$P" && mkdir -p "$P/dist"
-# shellcheck disable=SC2086
-emcc -Oz $objs "$O/sqlite3.o" "$O/json-c/libjson-c.a" -o "$P/dist/engine.js" \
-	-sASYNCIFY -sASYNCIFY_IGNORE_INDIRECT=1 -sASYNCIFY_STACK_SIZE=65536 -sMODULARIZE -sEXPORT_NAME=createEngine \
-	-sENVIRONMENT=web,worker -sALLOW_MEMORY_GROWTH \
-	-sEXPORTED_FUNCTIONS=_smg_wasm_run,_smg_wasm_flush,_smg_wasm_label,_malloc,_free \
-	-sEXPORTED_RUNTIME_METHODS=FS,ccall,UTF8ToString -sINCOMING_MODULE_JS_API=wasmBinary,instantiateWasm,print,printErr,quit \
-	2>"$O/link.log" || { cat "$O/link.log" >&2; die "link failed"; }
-mv "$P/dist/engine.js" "$P/dist/engine.cjs.part"
-{ cat "$P/dist/engine.cjs.part"; echo 'export default createEngine;'; } >"$P/dist/engine.js"
-rm "$P/dist/engine.cjs.part"
-mv "$P/dist/engine.wasm" "$P/dist/smugglr.wasm"
 cp "$top/npm/package.json" "$top/npm/README.md" "$top/npm/smugglr.js" "$top/npm/smugglr.d.ts" \
 	"$top/npm/wasm.js" "$top/npm/wasm.d.ts" "$P/"
 (cd "$P" && npm pack --silent --pack-destination "$O" >"$O/pack.out") || die "npm pack failed"

@@ -50,10 +50,17 @@ node_node=$("$top/scripts/d1-server" node)
 	export SMG_T="$T" SMG_APP="$T/app" SMG_TOP="$top"
 	export D1A_ENV="$A_ENV" D1B_ENV="$T/d1b/env" HRANA_ENV="$T/hrana/env"
 	export EVERY_VALUE_ROWS="$every_value_rows"
-	cd "$T/app" && "$node_node" --test --test-reporter=tap "$top"/tests/npm/*.test.mjs
+	# one file at a time: they share the databases
+	rc=0
+	for f in "$top"/tests/npm/*.test.mjs; do
+		(cd "$T/app" && "$node_node" --test --test-reporter=tap "$f") || rc=$?
+	done
+	exit $rc
 ) >"$T/node.tap" 2>&1
 rc=$?
 # top-level "ok N - name" / "not ok N - name" lines of the runner
 sed -n 's/^ok [0-9]* - \(.*\)/ok - npm: \1/p; s/^not ok [0-9]* - \(.*\)/not ok - npm: \1/p' "$T/node.tap"
-grep -q '^not ok' "$T/node.tap" && sed 's/^/    /' "$T/node.tap" | tail -60
+# what each failed test said
+grep -A 30 '^not ok' "$T/node.tap" | sed 's/^/    /'
+[ -n "${SMG_NPM_ARTIFACTS:-}" ] && mkdir -p "$SMG_NPM_ARTIFACTS" && cp "$T/node.tap" "$SMG_NPM_ARTIFACTS/"
 [ $rc -eq 0 ] || grep -q '^not ok' "$T/node.tap" || fail "node --test exited with status $rc"
