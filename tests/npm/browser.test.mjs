@@ -1,19 +1,20 @@
 // tests/npm/browser.test.mjs - the package in a real browser: headless
 // Chromium opens a page served on loopback that imports the installed
-// package and syncs the two local D1 databases; the test reads the page's
-// result and the databases, and keeps a screenshot ($SMG_T/browser.png,
-// or SMG_NPM_ARTIFACTS=DIR to keep it after the test).
+// package and syncs a local D1 database with the Hrana (Turso) test
+// server; the test reads the page's result and both databases, and keeps a
+// screenshot ($SMG_T/browser.png, or SMG_NPM_ARTIFACTS=DIR to keep it
+// after the test).
 //
 // The page's server is same-origin for everything: the package's files,
-// the page, and the two D1 APIs under /a/ and /b/ (passed through to the
-// emulators), so no CORS setting of the emulator is involved.
+// the page, D1's API under /a/ and Hrana's under /h/ (passed through to
+// the servers), so no CORS setting of theirs is involved.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
 import { test } from "node:test";
-import { A, APP, B, T, d1sql, endpoint, everyValueRows, typedDump } from "./lib.mjs";
+import { A, APP, H, T, d1sql, endpoint, everyValueRows, hranaEndpoint, hsql, typedDump } from "./lib.mjs";
 
 const PKG = join(APP, "node_modules", "smugglr");
 const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
@@ -23,7 +24,7 @@ const page = `<!doctype html>
 <meta charset="utf-8">
 <title>smugglr in the browser</title>
 <style>body { font: 14px monospace; margin: 1em } pre { white-space: pre-wrap }</style>
-<h1>smugglr: D1 a &harr; D1 b</h1>
+<h1>smugglr: D1 &harr; Hrana</h1>
 <p id="state">running</p>
 <pre id="out"></pre>
 <script type="module">
@@ -74,7 +75,7 @@ function serve(state, onReport) {
 	return createServer(async (req, res) => {
 		try {
 			if (req.url.startsWith("/a/")) return await pass(req, res, A.D1_URL);
-			if (req.url.startsWith("/b/")) return await pass(req, res, B.D1_URL);
+			if (req.url.startsWith("/h/")) return await pass(req, res, H.HRANA_URL);
 			if (req.url === "/" || req.url === "/index.html") {
 				res.writeHead(200, { "content-type": "text/html" });
 				return res.end(page);
@@ -103,13 +104,13 @@ function serve(state, onReport) {
 	});
 }
 
-test("headless Chromium syncs two D1 databases with the package", async (t) => {
+test("headless Chromium syncs D1 and Hrana with the package, every value type", async (t) => {
 	const browser = chromium();
 	assert.ok(browser, "chromium is needed for the browser test (apt-get install chromium, or scripts/deps --test --npm)");
 	const schema = "CREATE TABLE v(id INTEGER PRIMARY KEY, c, t TEXT, r REAL, b BLOB, i INTEGER, updated_at TEXT);";
 	const rows = everyValueRows();
 	await d1sql(A, `DROP TABLE IF EXISTS v; DROP TABLE IF EXISTS w; ${schema} INSERT INTO v VALUES ${rows.slice(0, 6).join(", ")};`);
-	await d1sql(B, `DROP TABLE IF EXISTS v; DROP TABLE IF EXISTS w; ${schema} INSERT INTO v VALUES ${rows.slice(6).join(", ")};`);
+	await hsql(`DROP TABLE IF EXISTS v; DROP TABLE IF EXISTS w; ${schema} INSERT INTO v VALUES ${rows.slice(6).join(", ")};`);
 
 	let gotReport;
 	const reported = new Promise((resolve) => { gotReport = resolve; });
@@ -117,11 +118,13 @@ test("headless Chromium syncs two D1 databases with the package", async (t) => {
 	const server = serve(state, (r) => gotReport(r));
 	await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
 	const origin = `http://127.0.0.1:${server.address().port}`;
-	// the D1 URLs through this origin: the engine's endpoint is what comes
-	// before /client/v4/ (target.c), so /a and /b stay in every request
-	const via = (d, prefix) => ({ ...endpoint(d),
-		url: endpoint(d).url.replace(d.D1_URL, origin + prefix) });
-	state.options = { source: via(A, "/a"), dest: via(B, "/b"), sync: { tables: ["v"] } };
+	// the URLs through this origin: D1's endpoint is what comes before
+	// /client/v4/ (target.c), so /a stays in every request
+	state.options = {
+		source: { ...endpoint(A), url: endpoint(A).url.replace(A.D1_URL, origin + "/a") },
+		dest: { ...hranaEndpoint(), url: origin + "/h" },
+		sync: { tables: ["v"] },
+	};
 
 	const shot = join(T, "browser.png");
 	const profile = join(T, "chromium-profile");
@@ -146,7 +149,7 @@ test("headless Chromium syncs two D1 databases with the package", async (t) => {
 	assert.equal(report.result.apply_remote.upserted, 6);
 	assert.equal(report.result.apply_local.upserted, 5);
 	assert.equal(report.after.total.identical, 11);
-	const a = typedDump(A.D1_SQLITE, "v"), b = typedDump(B.D1_SQLITE, "v");
+	const a = typedDump(A.D1_SQLITE, "v"), b = typedDump(H.HRANA_SQLITE, "v");
 	assert.equal(a, b, "both databases hold the same rows");
 	assert.equal(a.trim().split("\n").length, 11);
 
