@@ -235,6 +235,9 @@ function conflictedRows(err) {
 	return n;
 }
 
+// The package's own module, compiled once however many Smugglrs use it.
+let packaged;
+
 export class Smugglr {
 	#module; #source; #dest; #config; #labels; #disposed = false;
 
@@ -249,7 +252,10 @@ export class Smugglr {
 		s.#dest = checkSide("dest", options.dest);
 		s.#config = syncToml(checkKeys("init", "sync", options.sync, Object.keys(SYNC_KEYS)));
 		const w = options.wasm;
-		s.#module = w instanceof WebAssembly.Module ? w : await WebAssembly.compile(await loadWasm(w));
+		s.#module = w instanceof WebAssembly.Module ? w
+			: w === undefined ? await (packaged ??= loadWasm().then((b) => WebAssembly.compile(b))
+				.catch((e) => { packaged = undefined; throw e; }))
+			: await WebAssembly.compile(await loadWasm(w));
 		const e = await s.#engine();
 		s.#labels = [e.label(s.#source), e.label(s.#dest)];
 		return s;
