@@ -19,6 +19,13 @@ export interface Endpoint {
 	endpoint?: string;
 }
 
+/** One side: a SQLite database image in memory, the CLI's local_db
+ * (Smugglr.database() gives back what the operations made of it; a page
+ * keeps it where it likes, in OPFS say). */
+export interface LocalDatabase {
+	database: ArrayBuffer | ArrayBufferView;
+}
+
 export type ConflictResolution = "local_wins" | "remote_wins" | "newer_wins" | "uuid_v7_wins";
 
 /** The [sync] section of config.toml, key for key (config.example.toml). */
@@ -55,9 +62,9 @@ export interface SyncOptions {
 
 export interface InitOptions {
 	/** The CLI's local side. */
-	source: Endpoint;
+	source: Endpoint | LocalDatabase;
 	/** The CLI's target. */
-	dest: Endpoint;
+	dest: Endpoint | LocalDatabase;
 	sync?: SyncOptions;
 	/** Where the engine is: bytes, a Response, a URL, or a compiled module
 	 * (default: the package's own dist/smugglr.wasm). */
@@ -218,6 +225,8 @@ export declare class Smugglr {
 	push(options?: OneWayOptions): Promise<PushResult>;
 	pull(options?: OneWayOptions): Promise<PullResult>;
 	diff(options?: DiffOptions): Promise<DiffResult>;
+	/** The image of a side given as {database}, as the last operation left it. */
+	database(side?: "source" | "dest"): Uint8Array;
 	dispose(): void;
 }
 

@@ -95,7 +95,20 @@ function syncToml(sync) {
 	return out;
 }
 
+// A SQLite database image as a side: the CLI's local_db, worked on in the
+// module's memory; Smugglr.database() gives it back.
+function checkDatabase(name, side) {
+	checkKeys("init", name, side, ["database"]);
+	const d = side.database;
+	if (!(d instanceof ArrayBuffer) && !ArrayBuffer.isView(d))
+		throw usage("init", `${name}.database must be the bytes of a SQLite database`);
+	const bytes = d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+	return { database: bytes.slice(), path: `/smugglr/${name}.db` };
+}
+
 function checkSide(name, side) {
+	if (side && typeof side === "object" && "database" in side)
+		return checkDatabase(name, side);
 	checkKeys("init", name, side, SIDE_KEYS);
 	if (!side || typeof side.url !== "string")
 		throw usage("init", `${name}.url is missing`);
@@ -257,7 +270,7 @@ export class Smugglr {
 				.catch((e) => { packaged = undefined; throw e; }))
 			: await WebAssembly.compile(await loadWasm(w));
 		const e = await s.#engine();
-		s.#labels = [e.label(s.#source), e.label(s.#dest)];
+		s.#labels = [s.#source, s.#dest].map((side) => side.path || e.label(side));
 		return s;
 	}
 
@@ -266,13 +279,19 @@ export class Smugglr {
 			throw new SmugglrError("", "this Smugglr was disposed", 1);
 		const e = await Engine.start(this.#module);
 		e.write("/smugglr/config.toml", this.#config);
+		for (const side of [this.#source, this.#dest])
+			if (side.path)
+				e.write(side.path, side.database);
 		return e;
 	}
 
 	// Both sides as streams, then smg-diff with the porcelain's options.
 	async #diffStage(e, command, dir, opts, extra, outFile) {
-		const fetches = [[this.#source, "/smugglr/local.ndjson"], [this.#dest, "/smugglr/remote.ndjson"]];
-		for (const [side, file] of fetches) {
+		const inputs = [];
+		for (const [side, file] of [[this.#source, "/smugglr/local.ndjson"], [this.#dest, "/smugglr/remote.ndjson"]]) {
+			inputs.push(side.path || file);	// smg-diff reads a database itself
+			if (side.path)
+				continue;
 			const r = await e.run("fetch", ["-q", "-c", "/smugglr/config.toml", ...sideArgs(side), side.url], file);
 			if (r.status !== 0)
 				throw failure(command, r.status, r.err, "fetch");
@@ -280,7 +299,7 @@ export class Smugglr {
 		const args = ["-q", "-c", "/smugglr/config.toml", "--local-name", this.#labels[0],
 			"--remote-name", this.#labels[1], "-d", dir, "-r", "json", ...extra];
 		if (opts.addColumns && dir !== "sync") args.push("--add-columns");
-		const r = await e.run("diff", [...args, "/smugglr/local.ndjson", "/smugglr/remote.ndjson"], outFile);
+		const r = await e.run("diff", [...args, ...inputs], outFile);
 		if (r.status !== 0 && r.status !== EXIT_PARTIAL)
 			throw failure(command, r.status, r.err, "diff");
 		return r;
@@ -289,11 +308,14 @@ export class Smugglr {
 	async #apply(e, command, which, opts) {
 		const side = which === "local" ? this.#source : this.#dest;
 		const args = ["-q", "-r", "json", "--only", which, "-c", "/smugglr/config.toml",
-			"-i", "/smugglr/changes.ndjson", ...sideArgs(side)];
+			"-i", "/smugglr/changes.ndjson", ...(side.path ? [] : sideArgs(side))];
 		if (opts.dryRun) args.push("-n");
 		if (opts.createTables) args.push("--create-tables");
 		if (opts.addColumns) args.push("--add-columns");
-		return e.run("apply", [...args, side.url]);
+		const r = await e.run("apply", [...args, side.path || side.url]);
+		if (r.status === 0 && side.path)
+			side.database = e.mod.FS.readFile(side.path);
+		return r;
 	}
 
 	/** What each side would get (`smugglr -o json diff`). */
@@ -366,6 +388,15 @@ export class Smugglr {
 		else if (halfway)
 			err.error = err.message = `${err.message} (sync stopped halfway: the target was written, the local database was not; run smugglr sync again to finish it)`;
 		throw err;
+	}
+
+	/** The SQLite database image of a side given as {database}, as the
+	 * last operation left it. */
+	database(which = "source") {
+		const side = which === "source" ? this.#source : which === "dest" ? this.#dest : null;
+		if (!side || !side.path)
+			throw usage("database", `${which}: not a side given as a database`);
+		return side.database.slice();
 	}
 
 	/** Forgets the compiled module; later calls throw. */

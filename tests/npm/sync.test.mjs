@@ -3,8 +3,10 @@
 // the databases and the JSON equal to what the CLI (bin/smugglr) makes of
 // the same data; push, pull and diff; errors as the CLI's error object.
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
-import { A, B, H, cli, d1sql, endpoint, everyValueRows, hranaEndpoint, hsql, sqliteFile, typedDump,
+import { A, B, H, T, cli, d1sql, endpoint, everyValueRows, hranaEndpoint, hsql, sqliteFile, typedDump,
 	smugglr } from "./lib.mjs";
 
 const { Smugglr, SmugglrError, wasm } = await smugglr();
@@ -100,6 +102,30 @@ test("D1 <-> Hrana (turso profile), every value type both ways: as smugglr sync 
 	assert.deepEqual(dumps(local), wasmA, "the CLI's local side equals the package's D1 side");
 	assert.deepEqual(dumps(H.HRANA_SQLITE), wasmH, "the CLI's Hrana equals the package's");
 	assert.deepEqual(essentials(got), essentials(r.json));
+});
+
+test("a SQLite database image as the source (the CLI's local_db): as smugglr sync makes it", async () => {
+	await reseed(B, seedB);
+	const image = readFileSync(sqliteFile("image-in.db", seedA));
+	const s = await Smugglr.init({ source: { database: image }, dest: endpoint(B), sync });
+	const got = await s.sync();
+	assert.equal(got.apply_remote.upserted, 18);
+	assert.equal(got.apply_local.upserted, 5);
+	const out = join(T, "image-out.db");
+	writeFileSync(out, s.database("source"));
+	const wasmLocal = dumps(out), wasmB = dumps(B.D1_SQLITE);
+	assert.deepEqual(wasmLocal, wasmB, "the image and D1 hold the same rows");
+	assert.throws(() => s.database("dest"), /not a side given as a database/);
+	s.dispose();
+
+	await reseed(B, seedB);
+	const local = sqliteFile("cli-image.db", seedA);
+	const r = cli(["sync"], cliConfig(local));
+	assert.equal(r.status, 0, r.stderr);
+	assert.deepEqual(dumps(local), wasmLocal, "the CLI's local_db equals the package's image");
+	assert.deepEqual(dumps(B.D1_SQLITE), wasmB);
+	const e = essentials(got), c = essentials(r.json);
+	assert.deepEqual(e, c, "the same counts and writes as smugglr -o json sync");
 });
 
 test("push with delete, dry run first; pull; the JSON of smugglr push", async () => {
