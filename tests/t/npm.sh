@@ -3,8 +3,8 @@
 # checks in tests/npm/*.test.mjs with Node's own runner against two local D1
 # databases (scripts/d1-server) and a Hrana server (scripts/hrana-server):
 # every value type synced both ways, D1 <-> D1 and D1 <-> Hrana, and the
-# result equal to the CLI's for the same data; D1 <-> Hrana in headless
-# Chromium too (tests/npm/browser.test.mjs).
+# result equal to the CLI's for the same data; D1 <-> Hrana and a database
+# kept in OPFS <-> Hrana in headless Chromium (tests/npm/browser.test.mjs).
 # Skipped, saying so, only when emcc is absent (scripts/deps --test --npm
 # installs emscripten); needs what the D1 tests need.
 . ./lib.sh
