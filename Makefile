@@ -7,6 +7,7 @@
 #                   verb files (PREFIX/libexec/smugglr) and man pages
 #   make dist       versioned tarball with SHA256SUMS
 #   make fuzz       libFuzzer targets (clang) in build/fuzz, from tests/fuzz
+#   make npm        the npm package (WebAssembly; needs emscripten)
 
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
@@ -93,6 +94,12 @@ dist:
 
 clean:
 	rm -rf build build-asan
+
+# The npm package: the engine as WebAssembly (emscripten), packed with
+# npm pack into $(B)/npm/smugglr-$(VERSION).tgz.  See npm/README.md.
+npm:
+	sh npm/build.sh $(B)
+.PHONY: npm
 
 # libFuzzer targets (clang), one per tests/fuzz/*_fuzz.c, linked with the
 # library built once for fuzzing; each file's header says how to run it.  A
