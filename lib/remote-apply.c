@@ -4,13 +4,17 @@
  * landed (see remote.h).
  */
 #include "remote-int.h"
+#include "remote-unique.h"
 #include "progress.h"
 #include "schema.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /*
  * The kinds of statement a change becomes.  A change that says what the
@@ -19,17 +23,20 @@
  * existing row, an upsert or delete whose WHERE matches the row the diff
  * read.  Each such statement ends RETURNING 1, one answer row per row it
  * wrote: fewer than it carried are conflicts, rows left as they are.
+ * Updates whose old UNIQUE value another update takes (remote-unique.h)
+ * are parked (OP_PARK) and then written (OP_UPDP, which also knows the
+ * parked row), from the OP_UPD spool, in one batch.
  */
-enum { OP_DEL, OP_UPS, OP_INS, OP_UPD, OP_GDEL, NOPS };
+enum { OP_DEL, OP_UPS, OP_INS, OP_UPD, OP_GDEL, NSPOOLS, OP_PARK = NSPOOLS, OP_UPDP, NOPS };
 
 static bool is_upsert(int op)
 {
-	return op == OP_UPS || op == OP_INS || op == OP_UPD;
+	return op == OP_UPS || op == OP_INS || op == OP_UPD || op == OP_UPDP;
 }
 
 static bool is_guarded(int op)
 {
-	return op >= OP_INS;
+	return op == OP_INS || op == OP_UPD || op == OP_GDEL || op == OP_UPDP;
 }
 
 /* A guarded statement of the batch being built: where its answer is. */
@@ -53,6 +60,16 @@ struct atable {
 	int64_t planned[NOPS], landed[NOPS], batch[NOPS];
 	int64_t conflicts[NOPS];		/* of those landed: rows left alone */
 	int64_t create_batch;			/* the batch holding CREATE TABLE */
+	/* UNIQUE values the updates exchange: the first update (its "values"
+	 * and "was" JSON) until a second says whether to look; the rows to
+	 * park, by their place in the OP_UPD spool */
+	char *first_vals, *first_was;
+	size_t first_vals_len, first_was_len;
+	struct uniq_rows ur;
+	bool ur_on;
+	unsigned char *parked;
+	size_t nparked;
+	bool park_alone, park_spans;		/* in a batch of their own; did not fit */
 };
 
 struct apply_ctx {
@@ -60,8 +77,11 @@ struct apply_ctx {
 	const struct smg_http_profile *p;
 	struct atable *tab;
 	size_t ntab;
-	FILE *spool[NOPS];
+	FILE *spool[NSPOOLS];
 	long batch_rows;
+	struct uniq_db udb;	/* the target's UNIQUE indexes, once an update needs them */
+	bool udb_loaded;
+	char nonce[32];		/* appended to a parked value: no row holds it */
 	/* the statement being built */
 	struct smg_buf sql;
 	struct params ps;
@@ -126,14 +146,43 @@ static bool key_col(const struct smg_table *t, size_t i)
 	return false;
 }
 
-/* UPDATE t SET c = smg_v.c ... FROM (VALUES (new..., read...)) AS smg_v
- * WHERE the key matches AND the row is the one read (or already the new
- * one): an update, never an insert, so a row deleted meanwhile stays
- * deleted. */
-static void build_update(struct atable *a)
+/* "t.key IS smg_v.column<k> AND ..." for the VALUES rows (new..., read...). */
+static void add_key_match(struct smg_buf *b, const struct smg_table *t)
+{
+	for (size_t k = 0; k < t->npk; k++) {
+		smg_buf_adds(b, k ? " AND " : "");
+		smg_sql_ident(b, t->name);
+		smg_buf_addc(b, '.');
+		smg_sql_ident(b, t->pk[k]);
+		smg_buf_addf(b, " IS smg_v.column%zu", t->pk_idx[k] + 1);
+	}
+}
+
+/* " OR (smg_v.column<read c> IS NOT NULL AND t.c IS smg_v.column<read c>
+ * || nonce) ...": the row parked by this very batch (a value with the
+ * nonce is no one else's), so still as read. */
+static void add_parked_match(struct smg_buf *b, const struct atable *a, const char *nonce)
 {
 	const struct smg_table *t = a->t;
-	struct smg_buf *h = &a->head[OP_UPD], *tl = &a->tail[OP_UPD];
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (!a->ur.park || !a->ur.park[i])
+			continue;
+		smg_buf_addf(b, " OR (smg_v.column%zu IS NOT NULL AND ", t->ncols + i + 1);
+		smg_sql_ident(b, t->name);
+		smg_buf_addc(b, '.');
+		smg_sql_ident(b, t->cols[i]);
+		smg_buf_addf(b, " IS smg_v.column%zu || '%s')", t->ncols + i + 1, nonce);
+	}
+}
+
+/* UPDATE t SET c = smg_v.c ... FROM (VALUES (new..., read...)) AS smg_v
+ * WHERE the key matches AND the row is the one read (or already the new
+ * one; or, for OP_UPDP, parked): an update, never an insert, so a row
+ * deleted meanwhile stays deleted. */
+static void build_update(struct atable *a, int op, const char *nonce)
+{
+	const struct smg_table *t = a->t;
+	struct smg_buf *h = &a->head[op], *tl = &a->tail[op];
 	smg_buf_adds(h, "UPDATE ");
 	smg_sql_ident(h, t->name);
 	smg_buf_adds(h, " SET ");
@@ -148,17 +197,40 @@ static void build_update(struct atable *a)
 	}
 	smg_buf_adds(h, " FROM (VALUES ");
 	smg_buf_adds(tl, ") AS smg_v WHERE ");
-	for (size_t k = 0; k < t->npk; k++) {
-		smg_sql_ident(tl, t->name);
-		smg_buf_addc(tl, '.');
-		smg_sql_ident(tl, t->pk[k]);
-		smg_buf_addf(tl, " IS smg_v.column%zu AND ", t->pk_idx[k] + 1);
-	}
-	smg_buf_addc(tl, '(');
+	add_key_match(tl, t);
+	smg_buf_adds(tl, " AND (");
 	add_row_match(tl, t, t->ncols);
 	smg_buf_adds(tl, " OR ");
 	add_row_match(tl, t, 0);
+	if (op == OP_UPDP)
+		add_parked_match(tl, a, nonce);
 	smg_buf_adds(tl, ") RETURNING 1");
+}
+
+/* UPDATE t SET c = smg_v.column<read c> || nonce, for each column of a
+ * UNIQUE index, FROM the same VALUES rows WHERE the row is still the one
+ * read: its old values freed for the rows that take them.  Not counted:
+ * the OP_UPDP after it is. */
+static void build_park(struct atable *a, const char *nonce)
+{
+	const struct smg_table *t = a->t;
+	struct smg_buf *h = &a->head[OP_PARK], *tl = &a->tail[OP_PARK];
+	smg_buf_adds(h, "UPDATE ");
+	smg_sql_ident(h, t->name);
+	bool any = false;
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (!a->ur.park[i])
+			continue;
+		smg_buf_adds(h, any ? "," : " SET ");
+		smg_sql_ident(h, t->cols[i]);
+		smg_buf_addf(h, "=smg_v.column%zu || '%s'", t->ncols + i + 1, nonce);
+		any = true;
+	}
+	smg_buf_adds(h, " FROM (VALUES ");
+	smg_buf_adds(tl, ") AS smg_v WHERE ");
+	add_key_match(tl, t);
+	smg_buf_adds(tl, " AND ");
+	add_row_match(tl, t, t->ncols);
 }
 
 /* " ON CONFLICT(key) DO UPDATE SET c = excluded.c, ... WHERE (t.c IS
@@ -205,7 +277,7 @@ static void build_heads(struct atable *a)
 	add_same_as_new(&a->tail[OP_INS], a->t);
 	smg_buf_adds(&a->tail[OP_INS], " RETURNING 1");
 	/* updates of the row read (or of the very row they write) */
-	build_update(a);
+	build_update(a, OP_UPD, NULL);
 	/* deletes of the row read */
 	smg_buf_adds(&a->head[OP_GDEL], "DELETE FROM ");
 	smg_sql_ident(&a->head[OP_GDEL], a->t->name);
@@ -375,6 +447,94 @@ static void read_was(struct smg_reader *in, const struct smg_record *rec, const 
 	smg_hash_row(t, *was, h);
 	if (memcmp(h, rec->expect_hash, SMG_HASH_LEN))
 		smg_reader_die(in, "\"was\" does not hash to \"expect\": the record contradicts itself");
+}
+
+/* "~smg-park-" and 12 random hex digits, as an SQL string's text. */
+static void make_nonce(char *out, size_t n)
+{
+	unsigned char r[6] = {0};
+	FILE *f = fopen("/dev/urandom", "rb");
+	if (!f || fread(r, 1, sizeof r, f) != sizeof r) {
+		uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20) ^ (uint64_t)(uintptr_t)out;
+		memcpy(r, &x, sizeof r);
+	}
+	if (f)
+		fclose(f);
+	snprintf(out, n, "~smg-park-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
+/* A JSON array of values (kept from a record) into vals, n of them. */
+static bool decode_values(const char *json, size_t len, struct smg_buf *scratch,
+			  struct smg_value **vals, size_t *cap, size_t n)
+{
+	struct smg_json j;
+	size_t got;
+	smg_buf_reset(scratch);
+	smg_buf_grow(scratch, len + 8);
+	smg_json_init(&j, json, len, scratch);
+	return smg_json_values(&j, vals, &got, cap) && got == n;
+}
+
+/* An update (OP_UPD, row a->n[OP_UPD] of the spool) into what tells the
+ * rows to park.  The target's UNIQUE indexes are asked for once a table
+ * has two updates: one update exchanges nothing. */
+static void track_update(struct apply_ctx *c, struct atable *a, const struct smg_record *rec,
+			 const struct smg_value *vals, const struct smg_value *was)
+{
+	int64_t n = a->n[OP_UPD];
+	if (n == 0) {
+		a->first_vals = smg_xstrndup(rec->values, rec->values_len);
+		a->first_vals_len = rec->values_len;
+		a->first_was = smg_xstrndup(rec->was, rec->was_len);
+		a->first_was_len = rec->was_len;
+		return;
+	}
+	if (n == 1) {
+		if (!c->udb_loaded)
+			remote_unique_load(c->r, &c->udb);
+		c->udb_loaded = true;
+		a->ur_on = uniq_rows_init(&a->ur, &c->udb, a->t);
+		if (a->ur_on) {
+			struct smg_buf s1 = SMG_BUF_INIT, s2 = SMG_BUF_INIT;
+			struct smg_value *fv = NULL, *fw = NULL;
+			size_t cv = 0, cw = 0;
+			if (!decode_values(a->first_vals, a->first_vals_len, &s1, &fv, &cv, a->t->ncols) ||
+			    !decode_values(a->first_was, a->first_was_len, &s2, &fw, &cw, a->t->ncols))
+				smg_die(SMG_EXIT_FAILURE, "table \"%s\": a kept row no longer decodes",
+					a->t->name);
+			uniq_rows_add(&a->ur, fw, fv);
+			free(fv);
+			free(fw);
+			smg_buf_free(&s1);
+			smg_buf_free(&s2);
+		}
+		free(a->first_vals);
+		free(a->first_was);
+		a->first_vals = a->first_was = NULL;
+	}
+	if (a->ur_on)
+		uniq_rows_add(&a->ur, was, vals);
+}
+
+/* After the whole stream: the updates to park, and their statements. */
+static void plan_parking(struct apply_ctx *c, struct atable *a)
+{
+	free(a->first_vals);
+	free(a->first_was);
+	a->first_vals = a->first_was = NULL;
+	if (!a->ur_on)
+		return;
+	a->parked = uniq_rows_demanded(&a->ur, &a->nparked);
+	if (a->nparked && !c->p->atomic)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\": %zu rows exchange UNIQUE values, which "
+			"takes one transaction, and the %s profile is not atomic", c->r->t->name,
+			a->t->name, a->nparked, c->p->name);
+	if (a->nparked) {
+		if (!c->nonce[0])
+			make_nonce(c->nonce, sizeof c->nonce);
+		build_park(a, c->nonce);
+		build_update(a, OP_UPDP, c->nonce);
+	}
 }
 
 /* Which statement a change becomes: checked when the record says what
@@ -582,6 +742,8 @@ static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 				c->unchecked += op != OP_UPS;
 				break;
 			}
+			if (op == OP_UPD)
+				track_update(c, a, rec, vals, was);
 			spool_change(c, a, op, vals, a->t->ncols, was, in);
 			break;
 		case SMG_REC_ROW:
@@ -593,7 +755,9 @@ static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 	free(vals);
 	free(was);
 	smg_buf_free(&scratch);
-	for (int op = 0; op < NOPS; op++)
+	for (size_t i = 0; i < c->ntab; i++)
+		plan_parking(c, &c->tab[i]);
+	for (int op = 0; op < NSPOOLS; op++)
 		if (fflush(c->spool[op]) != 0)
 			smg_die(SMG_EXIT_FAILURE, "writing the spool file: %s", strerror(errno));
 }
@@ -724,7 +888,9 @@ static void close_statement(struct apply_ctx *c)
 		return;
 	struct atable *a = &c->tab[c->cur];
 	smg_buf_add(&c->sql, a->tail[c->op].data, a->tail[c->op].len);
-	add_statement(c, c->sql.data, c->sql.len, &c->ps, c->cur, c->op, c->rows);
+	/* a parked row is counted by the write after it */
+	add_statement(c, c->sql.data, c->sql.len, &c->ps, c->cur, c->op,
+		      c->op == OP_PARK ? 0 : c->rows);
 	c->rows = 0;
 }
 
@@ -805,23 +971,26 @@ static void run_long_rows(struct apply_ctx *c, size_t ti)
 	smg_buf_free(&pdata);
 }
 
-/* One table's spooled changes of one kind into statements, in batches. */
-static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *tuple,
-			struct smg_buf *pdata)
+/* One table's spooled changes of one kind (sop) into statements of kind
+ * op, in batches; with parked, only the rows whose bit is park. */
+static void run_changes(struct apply_ctx *c, size_t ti, int sop, int op, const unsigned char *parked,
+			bool park, struct smg_buf *tuple, struct smg_buf *pdata)
 {
 	const struct smg_http_profile *p = c->p;
 	struct atable *a = &c->tab[ti];
-	FILE *f = c->spool[op];
-	if (a->n[op] == 0)
+	FILE *f = c->spool[sop];
+	if (a->n[sop] == 0)
 		return;
-	if (fseek(f, a->off[op], SEEK_SET) != 0)
+	if (fseek(f, a->off[sop], SEEK_SET) != 0)
 		smg_die(SMG_EXIT_FAILURE, "seeking in the spool file: %s", strerror(errno));
 	c->rows = 0;
 	c->cur = ti;
 	c->op = op;
 	struct params tp = {0};
-	for (int64_t i = 0; i < a->n[op] && !c->failed; i++) {
+	for (int64_t i = 0; i < a->n[sop] && !c->failed; i++) {
 		read_tuple(f, ti, tuple, &tp, pdata);
+		if (parked && uniq_bit(parked, (size_t)i) != park)
+			continue;
 		/* does it fit in the statement being built? */
 		size_t add = remote_expanded_len(p, tuple->data, tuple->len, (long)c->ps.n);
 		bool fits = c->rows > 0 && c->rows < c->batch_rows &&
@@ -842,6 +1011,24 @@ static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *
 	}
 	remote_params_free(&tp);
 	close_statement(c);
+}
+
+/* A table's updates: those to park first, parked and then written in one
+ * batch (when the planning pass saw them spread over two, they go in a
+ * batch of their own; see smg_remote_apply), then the others. */
+static void run_updates(struct apply_ctx *c, size_t ti, struct smg_buf *tuple, struct smg_buf *pdata)
+{
+	struct atable *a = &c->tab[ti];
+	if (a->nparked) {
+		if (a->park_alone)
+			flush_batch(c);
+		int64_t batches = c->batches;
+		run_changes(c, ti, OP_UPD, OP_PARK, a->parked, true, tuple, pdata);
+		run_changes(c, ti, OP_UPD, OP_UPDP, a->parked, true, tuple, pdata);
+		if (c->batches != batches)
+			a->park_spans = true;
+	}
+	run_changes(c, ti, OP_UPD, OP_UPD, a->parked, false, tuple, pdata);
 }
 
 /*
@@ -870,13 +1057,14 @@ static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
 			add_statement(c, a->add_sql[i], strlen(a->add_sql[i]), &none, order[k], -1, 0);
 	}
 	for (size_t k = c->ntab; k-- > 0 && !c->failed;) {
-		run_changes(c, order[k], OP_GDEL, &tuple, &pdata);
-		run_changes(c, order[k], OP_DEL, &tuple, &pdata);
+		run_changes(c, order[k], OP_GDEL, OP_GDEL, NULL, false, &tuple, &pdata);
+		run_changes(c, order[k], OP_DEL, OP_DEL, NULL, false, &tuple, &pdata);
 	}
+	/* updates before inserts: a value moved to a new row is free by then */
 	for (size_t k = 0; k < c->ntab && !c->failed; k++) {
-		run_changes(c, order[k], OP_INS, &tuple, &pdata);
-		run_changes(c, order[k], OP_UPD, &tuple, &pdata);
-		run_changes(c, order[k], OP_UPS, &tuple, &pdata);
+		run_updates(c, order[k], &tuple, &pdata);
+		run_changes(c, order[k], OP_UPS, OP_UPS, NULL, false, &tuple, &pdata);
+		run_changes(c, order[k], OP_INS, OP_INS, NULL, false, &tuple, &pdata);
 		run_long_rows(c, order[k]);
 	}
 	flush_batch(c);
@@ -884,6 +1072,35 @@ static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
 		smg_progress_done();
 	smg_buf_free(&tuple);
 	smg_buf_free(&pdata);
+}
+
+/* Pass 2: how many batches.  Rows parked and written must land together:
+ * where they did not fit in what was left of a batch, they get a batch of
+ * their own, and where they do not fit in one either, nothing is sent. */
+static void plan_batches(struct apply_ctx *c, const size_t *order)
+{
+	for (int round = 0; round < 2; round++) {
+		bool again = false;
+		for (size_t i = 0; i < c->ntab; i++)
+			memset(c->tab[i].planned, 0, sizeof c->tab[i].planned);
+		run_batches(c, order, false);
+		for (size_t i = 0; i < c->ntab; i++) {
+			struct atable *a = &c->tab[i];
+			if (!a->park_spans)
+				continue;
+			if (a->park_alone)
+				smg_die(SMG_EXIT_DATA, "%s: table \"%s\": %zu rows exchange UNIQUE "
+					"values among themselves, more than one request takes (batch_size "
+					"%ld, max_statements %ld, max_request_bytes %ld): nothing was "
+					"written", c->r->t->name, a->t->name, a->nparked, c->batch_rows,
+					c->p->max_statements, c->p->max_request_bytes);
+			a->park_alone = true;
+			a->park_spans = false;
+			again = true;
+		}
+		if (!again)
+			return;
+	}
 }
 
 /* The stream's tables, parents first, by the target's own schema (or the
@@ -923,7 +1140,7 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 			r->t->name, r->p->name);
 	struct apply_ctx c = {.r = r, .p = r->p, .progress = o->progress};
 	c.batch_rows = r->t->batch_rows > 0 ? r->t->batch_rows : 100;
-	for (int op = 0; op < NOPS; op++) {
+	for (int op = 0; op < NSPOOLS; op++) {
 		c.spool[op] = tmpfile();
 		if (!c.spool[op])
 			smg_die(SMG_EXIT_FAILURE, "cannot create a spool file: %s", strerror(errno));
@@ -934,7 +1151,8 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	size_t *order = table_order(&c, &s);
 	remote_schema_free(&s);
 	for (size_t i = 0; i < c.ntab; i++)
-		c.total_rows += c.tab[i].n[0] + c.tab[i].n[1];
+		for (int op = 0; op < NSPOOLS; op++)
+			c.total_rows += c.tab[i].n[op];
 	{
 		struct smg_buf b = SMG_BUF_INIT;
 		struct smg_tvar v = {"statements", "", 0, false};
@@ -942,7 +1160,7 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 		c.body_overhead = b.len;
 		smg_buf_free(&b);
 	}
-	run_batches(&c, order, false);	/* plan: how many batches */
+	plan_batches(&c, order);
 	res->batches = c.batches;
 	res->statements = c.statements;
 	if (!o->dry_run)
@@ -988,9 +1206,12 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 		res->res.upserted += t->upserted;
 		res->res.deleted += t->deleted;
 		smg_table_free(a->t);
+		uniq_rows_free(&a->ur);
+		free(a->parked);
 	}
 	free(c.tab);
-	for (int op = 0; op < NOPS; op++)
+	remote_unique_free(&c.udb);
+	for (int op = 0; op < NSPOOLS; op++)
 		fclose(c.spool[op]);
 	long_rows_free(&c);
 	smg_buf_free(&c.sql);

@@ -1,0 +1,94 @@
+# d1-unique.sh - UNIQUE constraints against Cloudflare's runtime
+# (scripts/d1-server): a source state that satisfies its own UNIQUE
+# constraints applies to D1 whatever the order of its rows (two rows
+# swapping a value, three rotating one, a renumbered chain, a value moved
+# to a new row), inside one atomic batch, with compare-and-set kept and
+# without ever deleting a row (a child's ON DELETE CASCADE would fire).  A
+# row that really breaks a constraint of D1: exit 7 naming it, nothing of
+# the batch written.  sqldiff on D1's own file is the oracle.
+# Needs node/npm, curl, jq, sqlite3, sqldiff.
+. ./lib.sh
+. "$SMG_TOP/tests/d1-lib.sh"
+mkdir -p "$T/tmp"; TMPDIR=$T/tmp; export TMPDIR
+
+schema="CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  name TEXT CHECK (length(name) < 20), pos INTEGER NOT NULL, UNIQUE(pos));
+CREATE TABLE posts(id INTEGER PRIMARY KEY, uid INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  author TEXT REFERENCES users(email) ON UPDATE CASCADE);
+CREATE TABLE seats(row TEXT, num INTEGER, holder TEXT, PRIMARY KEY(row, num)) WITHOUT ROWID;
+CREATE UNIQUE INDEX seats_holder ON seats(holder);"
+seed="INSERT INTO users VALUES (1,'a@x','ann',1),(2,'b@x','bob',2),(3,'c@x','cy',3),(4,'d@x','dee',4),(5,'e@x','eve',5);
+INSERT INTO posts VALUES (1,1,'a@x'),(2,2,'b@x'),(3,3,'c@x');
+INSERT INTO seats VALUES ('A',1,'ann'),('A',2,'bob'),('B',1,NULL);"
+sqlite3 local.db "$schema $seed"
+d1sql "$schema $seed" || exit 1
+
+# push [smg-apply options]: fetch D1, diff the local file against it, apply;
+# the changes in $T/changes, smg-apply's output in .out/.err
+push() {
+	smg-fetch -q --endpoint "$D1_URL" "$TGT" >remote.ndjson &&
+	smg-hash -q local.db | smg-diff -q -d push - remote.ndjson >changes &&
+	smg-apply -q --endpoint "$D1_URL" "$TGT" -i changes "$@"
+}
+same() {	# WHAT: every table of local.db as on D1
+	for t in users posts seats; do check_same_table "$1: $t (sqldiff)" local.db "$D1_SQLITE" $t; done
+}
+
+# 1 and 2 swap emails, 3 -> 4 -> 5 -> 3 rotate theirs (case differs: the
+# index is NOCASE), positions reversed, seats swap holders.
+sqlite3 local.db "UPDATE users SET email='tmp', pos=-1 WHERE id=1; UPDATE users SET email='A@x', pos=-2 WHERE id=2;
+UPDATE users SET email='b@x' WHERE id=1; UPDATE users SET email='tmp' WHERE id=3;
+UPDATE users SET email='C@X' WHERE id=5; UPDATE users SET email='e@x' WHERE id=4; UPDATE users SET email='d@x' WHERE id=3;
+UPDATE users SET pos = -pos; UPDATE users SET pos = 6 - pos;
+UPDATE seats SET holder=NULL WHERE num=1 AND row='A'; UPDATE seats SET holder='ann' WHERE num=2;
+UPDATE seats SET holder='bob' WHERE row='A' AND num=1;"
+d1sql "UPDATE posts SET author = NULL" || exit 1	# (ON UPDATE CASCADE would have moved them)
+sqlite3 local.db "UPDATE posts SET author = NULL"
+check_exit 0 "a swap and a 3-cycle of UNIQUE values, positions reversed: exit 0" push -r json
+check_eq "... 5 users and 2 seats written, no conflict, in one batch" \
+	"$(jq -c '[.upserted, .conflicts, .batches, .complete]' .out)" '[7,0,1,true]'
+same "... D1 equals the local file"
+check_eq "... the posts of users 1-3 are still there (no row was deleted and inserted)" \
+	"$(sqlite3 "$D1_SQLITE" 'SELECT count(*) FROM posts')" 3
+check_eq "... and no parked value is left" \
+	"$(sqlite3 "$D1_SQLITE" "SELECT count(*) FROM users WHERE email LIKE '%smg-park%' OR typeof(pos) <> 'integer'")" 0
+check_exit 0 "a second push: exit 0" push -r json
+check_eq "... finds nothing to do" "$(jq -c '[.upserted, .deleted]' .out)" '[0,0]'
+
+# A value moved to a new row, and a chain: positions 1 -> 2 -> ... -> 6.
+sqlite3 local.db "UPDATE users SET email='z@x' WHERE id=2; INSERT INTO users VALUES (0,'a@x','new',0);
+UPDATE users SET pos = -pos - 1 WHERE id > 0; UPDATE users SET pos = -pos WHERE id > 0;"
+check_exit 0 "a UNIQUE value moved to a new row, and a chain of positions: exit 0" push
+same "... applied"
+
+# Compare-and-set holds.  A row outside the exchange changed on D1 after
+# the diff: left as it is, counted, the exchange written, exit 6.
+sqlite3 local.db "UPDATE users SET email='tmp' WHERE id=1; UPDATE users SET email='b@x' WHERE id=4;
+UPDATE users SET email='e@x' WHERE id=1; UPDATE users SET name='cy 2' WHERE id=3"
+smg-fetch -q --endpoint "$D1_URL" "$TGT" >remote.ndjson
+smg-hash -q local.db | smg-diff -q -d push - remote.ndjson >changes
+d1sql "UPDATE users SET name='app wrote 3' WHERE id=3" || exit 1
+check_exit 6 "a row outside the exchange changed since the diff: exit 6" \
+	smg-apply -q -r json --endpoint "$D1_URL" "$TGT" -i changes
+check_eq "... 1 conflict, the 2 rows of the swap written" "$(jq -c '[.conflicts, .upserted]' .out)" '[1,2]'
+check_eq "... the app's write is still there" "$(sqlite3 "$D1_SQLITE" 'SELECT name FROM users WHERE id=3')" "app wrote 3"
+check_eq "... the swap landed" "$(sqlite3 "$D1_SQLITE" 'SELECT group_concat(email, ",") FROM users WHERE id IN (1,4)')" "e@x,b@x"
+d1sql "UPDATE users SET name='cy 2' WHERE id=3" || exit 1
+
+# A row of the exchange changed on D1 after the diff: it is not parked and
+# still holds the value the other takes, so the batch fails, exit 7, and
+# nothing of it is written; the next diff sees the row and applies.
+sqlite3 local.db "UPDATE users SET email='tmp' WHERE id=1; UPDATE users SET email='e@x' WHERE id=4;
+UPDATE users SET email='b@x' WHERE id=1"
+smg-fetch -q --endpoint "$D1_URL" "$TGT" >remote.ndjson
+smg-hash -q local.db | smg-diff -q -d push - remote.ndjson >changes
+d1sql "UPDATE users SET name='app wrote 4' WHERE id=4" || exit 1
+d1dump() { sqlite3 "$D1_SQLITE" 'SELECT group_concat(id || email || name || pos, ",") FROM users'; }
+before=$(d1dump)
+check_exit 7 "a row of the exchange changed since the diff: exit 7" \
+	smg-apply -q --endpoint "$D1_URL" "$TGT" -i changes
+check_grep "... D1's words name the constraint" 'UNIQUE constraint failed: users.email' .err
+check_eq "... nothing of the batch written" "$(d1dump)" "$before"
+sqlite3 local.db "UPDATE users SET name='app wrote 4' WHERE id=4"
+check_exit 0 "... a fresh diff applies: exit 0" push
+same "... and D1 equals the local file"
