@@ -208,8 +208,9 @@ static void build_update(struct atable *a, int op, const char *nonce)
 }
 
 /* UPDATE t SET c = smg_v.column<read c> || nonce, for each column of a
- * UNIQUE index, FROM the same VALUES rows WHERE the row is still the one
- * read: its old values freed for the rows that take them.  Not counted:
+ * UNIQUE index whose value the row changes, FROM the same VALUES rows
+ * WHERE the row is still the one read: its old values freed for the rows
+ * that take them.  Not counted:
  * the OP_UPDP after it is. */
 static void build_park(struct atable *a, const char *nonce)
 {
@@ -223,7 +224,11 @@ static void build_park(struct atable *a, const char *nonce)
 			continue;
 		smg_buf_adds(h, any ? "," : " SET ");
 		smg_sql_ident(h, t->cols[i]);
-		smg_buf_addf(h, "=smg_v.column%zu || '%s'", t->ncols + i + 1, nonce);
+		/* only a value that changes: what another row takes */
+		smg_buf_addf(h, "=CASE WHEN smg_v.column%zu IS smg_v.column%zu THEN ", i + 1,
+			     t->ncols + i + 1);
+		smg_sql_ident(h, t->cols[i]);
+		smg_buf_addf(h, " ELSE smg_v.column%zu || '%s' END", t->ncols + i + 1, nonce);
 		any = true;
 	}
 	smg_buf_adds(h, " FROM (VALUES ");

@@ -30,6 +30,10 @@ push() {
 	smg-hash -q local.db | smg-diff -q -d push - remote.ndjson >changes &&
 	smg-apply -q --endpoint "$D1_URL" "$TGT" -i changes "$@"
 }
+reverse() {	# the positions of users 1-5, reversed
+	sqlite3 local.db "UPDATE users SET pos = -pos WHERE id > 0;
+	UPDATE users SET pos = pos - (SELECT min(pos) + max(pos) FROM users WHERE id > 0) WHERE id > 0;"
+}
 same() {	# WHAT: every table of local.db as on D1
 	for t in users posts seats; do check_same_table "$1: $t (sqldiff)" local.db "$D1_SQLITE" $t; done
 }
@@ -39,7 +43,7 @@ same() {	# WHAT: every table of local.db as on D1
 sqlite3 local.db "UPDATE users SET email='tmp', pos=-1 WHERE id=1; UPDATE users SET email='A@x', pos=-2 WHERE id=2;
 UPDATE users SET email='b@x' WHERE id=1; UPDATE users SET email='tmp' WHERE id=3;
 UPDATE users SET email='C@X' WHERE id=5; UPDATE users SET email='e@x' WHERE id=4; UPDATE users SET email='d@x' WHERE id=3;
-UPDATE users SET pos = -pos; UPDATE users SET pos = 6 - pos;
+UPDATE users SET pos = -pos; UPDATE users SET pos = 6 + pos;
 UPDATE seats SET holder=NULL WHERE num=1 AND row='A'; UPDATE seats SET holder='ann' WHERE num=2;
 UPDATE seats SET holder='bob' WHERE row='A' AND num=1;"
 d1sql "UPDATE posts SET author = NULL" || exit 1	# (ON UPDATE CASCADE would have moved them)
@@ -92,3 +96,33 @@ check_eq "... nothing of the batch written" "$(d1dump)" "$before"
 sqlite3 local.db "UPDATE users SET name='app wrote 4' WHERE id=4"
 check_exit 0 "... a fresh diff applies: exit 0" push
 same "... and D1 equals the local file"
+
+# Rows parked and written land in one batch: after other statements that
+# leave too little room, in a batch of their own; more than one batch
+# takes, nothing is sent.  (Statements of 2 rows, 6 or 3 per request.)
+printf '[sync]\nbatch_size = 2\n[target.profile_options]\nmax_statements = 6\n' >small.toml
+reverse
+sqlite3 local.db "UPDATE seats SET holder = holder || '!'; INSERT INTO seats VALUES ('C',1,'c1'),('C',2,'c2');"
+check_exit 0 "positions reversed after 4 seats, 6 statements a request: exit 0" push -c small.toml -r json
+check_eq "... the exchange (2 park + 2 write statements) went in a batch of its own: 2 batches" \
+	"$(jq -c '[.upserted, .batches, .landed]' .out)" '[9,2,2]'
+same "... D1 equals the local file"
+printf '[sync]\nbatch_size = 2\n[target.profile_options]\nmax_statements = 3\n' >small.toml
+reverse
+before=$(d1dump)
+check_exit 7 "an exchange larger than one request: exit 7" push -c small.toml
+check_grep "... saying so" 'table "users": 4 rows exchange UNIQUE values among themselves, more than one request takes' .err
+check_eq "... nothing was written" "$(d1dump)" "$before"
+check_exit 0 "... with the default limits: exit 0" push
+same "... applied"
+
+# A row that really breaks a UNIQUE index of D1 (one the local file lacks),
+# in the same push as a swap: exit 7 naming table and constraint, and
+# nothing of the batch is written.
+d1sql "CREATE UNIQUE INDEX users_name ON users(name)" || exit 1
+sqlite3 local.db "UPDATE users SET email='tmp' WHERE id=1; UPDATE users SET email='b@x' WHERE id=4;
+UPDATE users SET email='e@x' WHERE id=1; UPDATE users SET name='ann' WHERE id=5"
+before=$(d1dump)
+check_exit 7 "a row that breaks D1's own UNIQUE index: exit 7" push
+check_grep "... naming table and constraint" 'UNIQUE constraint failed: users.name' .err
+check_eq "... nothing of the batch was written, the swap neither" "$(d1dump)" "$before"
