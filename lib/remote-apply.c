@@ -138,14 +138,6 @@ static void add_row_match(struct smg_buf *b, const struct smg_table *t, size_t o
 	smg_buf_addc(b, ')');
 }
 
-static bool key_col(const struct smg_table *t, size_t i)
-{
-	for (size_t k = 0; k < t->npk; k++)
-		if (t->pk_idx[k] == i)
-			return true;
-	return false;
-}
-
 /* "t.key IS smg_v.column<k> AND ..." for the VALUES rows (new..., read...). */
 static void add_key_match(struct smg_buf *b, const struct smg_table *t)
 {
@@ -188,7 +180,7 @@ static void build_update(struct atable *a, int op, const char *nonce)
 	smg_buf_adds(h, " SET ");
 	bool any = false;
 	for (size_t i = 0; i < t->ncols; i++) {
-		if (key_col(t, i) && (any || t->ncols > t->npk))
+		if (smg_sql_is_key(t, i) && (any || t->ncols > t->npk))
 			continue;
 		smg_buf_adds(h, any ? "," : "");
 		smg_sql_ident(h, t->cols[i]);
@@ -238,37 +230,6 @@ static void build_park(struct atable *a, const char *nonce)
 	add_row_match(tl, t, t->ncols);
 }
 
-/* " ON CONFLICT(key) DO UPDATE SET c = excluded.c, ... WHERE (t.c IS
- * excluded.c AND ...)": over a row that already holds what the change
- * writes, a no-op that counts as written (another run got there first). */
-static void add_same_as_new(struct smg_buf *b, const struct smg_table *t)
-{
-	smg_buf_adds(b, " ON CONFLICT(");
-	smg_sql_idents(b, t->pk, t->npk, NULL);
-	smg_buf_adds(b, ") DO UPDATE SET ");
-	bool any = false;
-	for (size_t i = 0; i < t->ncols; i++) {
-		/* a key column only when there is nothing else to set */
-		if (key_col(t, i) && (any || t->ncols > t->npk))
-			continue;
-		smg_buf_adds(b, any ? "," : "");
-		smg_sql_ident(b, t->cols[i]);
-		smg_buf_adds(b, "=excluded.");
-		smg_sql_ident(b, t->cols[i]);
-		any = true;
-	}
-	smg_buf_adds(b, " WHERE (");
-	for (size_t i = 0; i < t->ncols; i++) {
-		smg_buf_adds(b, i ? " AND " : "");
-		smg_sql_ident(b, t->name);
-		smg_buf_addc(b, '.');
-		smg_sql_ident(b, t->cols[i]);
-		smg_buf_adds(b, " IS excluded.");
-		smg_sql_ident(b, t->cols[i]);
-	}
-	smg_buf_addc(b, ')');
-}
-
 /* The SQL around a statement's rows (sql.h), by op. */
 static void build_heads(struct atable *a)
 {
@@ -279,7 +240,7 @@ static void build_heads(struct atable *a)
 	/* inserts over no row (or over the very row they write) */
 	smg_sql_upsert(&a->head[OP_INS], &scratch, a->t);
 	smg_buf_addc(&a->head[OP_INS], ' ');
-	add_same_as_new(&a->tail[OP_INS], a->t);
+	smg_sql_upsert_same(&a->tail[OP_INS], a->t);
 	smg_buf_adds(&a->tail[OP_INS], " RETURNING 1");
 	/* updates of the row read (or of the very row they write) */
 	build_update(a, OP_UPD, NULL);

@@ -117,7 +117,7 @@ push big big.db batch.toml
 # every real, is exact SQL, not a parameter: 100 rows a statement.
 check_eq "updating all 2500 rows: 25 statements in 3 batches" \
 	"$(jq -c '[.complete, .upserted, .statements, .batches]' push.json)" "[true,2500,25,3]"
-check_eq "... requests: fetch 1 schema + 2 pages, apply 1 schema + 3 batches" "$(stat requests)" 7
+check_eq "... requests: fetch 1 schema + 2 pages, apply 1 schema + 1 UNIQUE indexes + 3 batches" "$(stat requests)" 8
 check_eq "... reals go as exact SQL (integers and powers of two), never as bound parameters" "$(stat max_params)" 0
 check_eq "... at most 10 statements per request, and the PRAGMA that defers foreign keys" "$(stat max_statements)" 11
 if [ "$(stat max_statement_bytes)" -le 100000 ]; then ok "... no statement over 100,000 bytes ($(stat max_statement_bytes))"
