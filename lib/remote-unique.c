@@ -26,9 +26,18 @@ void remote_unique_load(struct smg_remote *r, struct uniq_db *u)
 	const char *span, *row, *cell[3];
 	size_t spanlen, rowlen, celllen[3];
 	struct smg_jiter rows;
+	struct failure f;
 	memset(u, 0, sizeof *u);
 	remote_req_add(r, unique_sql, strlen(unique_sql), &none);
-	remote_send_or_die(r);
+	if (!remote_send(r, &f)) {
+		/* an endpoint that refuses the query (7) still takes the
+		 * writes, as before: only an exchange of values will fail */
+		if (f.code != SMG_EXIT_DATA)
+			smg_die(f.code ? f.code : SMG_EXIT_FAILURE, "%s", f.msg);
+		smg_warn("%s: cannot read its UNIQUE indexes (%s): rows that exchange UNIQUE "
+			 "values will not be parked", r->t->name, f.msg);
+		return;
+	}
 	remote_answer_rows(r, r->resp.body.data, r->resp.body.len, 0, "the UNIQUE index query",
 			   &span, &spanlen);
 	smg_jarray(&rows, span, spanlen);
