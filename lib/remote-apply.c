@@ -100,6 +100,15 @@ struct apply_ctx {
 	struct guard *guards;	/* of the batch being built */
 	size_t nguards, guardcap;
 	int64_t conflicts;	/* rows that changed since the diff, left alone */
+	/* the batch being sent, statement by statement, to find the row that
+	 * broke a constraint (find_culprit): where each tuple is spooled */
+	struct unit { size_t table; int sop, op; long *offs; size_t n; } *units;
+	size_t nunits, unitcap;
+	long *offs;		/* of the statement being built */
+	size_t noffs, offcap;
+	int sop;		/* its spool */
+	bool in_unit;		/* add_statement called by close_statement */
+	bool batch_raw;		/* the batch holds other statements (CREATE, pieces) */
 	int64_t unchecked;	/* changes without what the diff saw */
 	struct long_rows *longs;	/* rows written in pieces, if any */
 };
@@ -764,6 +773,16 @@ static bool count_conflicts(struct apply_ctx *c)
 	return true;
 }
 
+static void find_culprit(struct apply_ctx *c);
+
+static void free_units(struct apply_ctx *c)
+{
+	for (size_t i = 0; i < c->nunits; i++)
+		free(c->units[i].offs);
+	c->nunits = 0;
+	c->batch_raw = false;
+}
+
 /* Send (or, planning, count) the batch built so far. */
 static void flush_batch(struct apply_ctx *c)
 {
@@ -791,6 +810,11 @@ static void flush_batch(struct apply_ctx *c)
 	}
 	if (c->send && ok)
 		c->landed++;
+	/* (a foreign key is checked at the commit, which a probe never reaches) */
+	if (c->send && !ok && strstr(c->fail.msg, "constraint failed") &&
+	    !strstr(c->fail.msg, "FOREIGN KEY"))
+		find_culprit(c);
+	free_units(c);
 	if (!ok)
 		c->failed = true;
 }
@@ -821,6 +845,8 @@ static void add_statement(struct apply_ctx *c, const char *sql, size_t sqllen,
 		smg_buf_reset(&c->rendered);
 		remote_render_statement(r, &c->rendered, sql, sqllen, ps, first);
 	}
+	if (!c->in_unit)
+		c->batch_raw = true;
 	if (r->nstmts == 0 && first) {
 		struct params none = {0};
 		remote_render_statement(r, &r->stmts, p->batch_prefix, strlen(p->batch_prefix), &none, 0);
@@ -855,9 +881,22 @@ static void close_statement(struct apply_ctx *c)
 	struct atable *a = &c->tab[c->cur];
 	smg_buf_add(&c->sql, a->tail[c->op].data, a->tail[c->op].len);
 	/* a parked row is counted by the write after it */
+	c->in_unit = true;
 	add_statement(c, c->sql.data, c->sql.len, &c->ps, c->cur, c->op,
 		      c->op == OP_PARK ? 0 : c->rows);
+	c->in_unit = false;
 	c->rows = 0;
+	if (c->send && !c->failed) {
+		if (c->nunits == c->unitcap) {
+			c->unitcap = c->unitcap ? 2 * c->unitcap : 16;
+			c->units = smg_xrealloc(c->units, c->unitcap * sizeof *c->units);
+		}
+		struct unit *u = &c->units[c->nunits++];
+		*u = (struct unit){c->cur, c->sop, c->op, smg_xcalloc(c->noffs + 1, sizeof *u->offs),
+				   c->noffs};
+		memcpy(u->offs, c->offs, c->noffs * sizeof *u->offs);
+	}
+	c->noffs = 0;
 }
 
 /* One spooled tuple into tuple and its parameters into tp. */
@@ -953,7 +992,9 @@ static void run_changes(struct apply_ctx *c, size_t ti, int sop, int op, const u
 	c->cur = ti;
 	c->op = op;
 	struct params tp = {0};
+	c->sop = sop;
 	for (int64_t i = 0; i < a->n[sop] && !c->failed; i++) {
+		long off = c->send ? ftell(f) : 0;
 		read_tuple(f, ti, tuple, &tp, pdata);
 		if (parked && uniq_bit(parked, (size_t)i) != park)
 			continue;
@@ -974,9 +1015,167 @@ static void run_changes(struct apply_ctx *c, size_t ti, int sop, int op, const u
 		append_tuple(&c->sql, &c->ps, tuple, &tp, c->rows > 0);
 		c->sqlbytes += add + (c->rows > 0);
 		c->rows++;
+		if (c->send) {
+			if (c->noffs == c->offcap) {
+				c->offcap = c->offcap ? 2 * c->offcap : 128;
+				c->offs = smg_xrealloc(c->offs, c->offcap * sizeof *c->offs);
+			}
+			c->offs[c->noffs++] = off;
+		}
 	}
 	remote_params_free(&tp);
 	close_statement(c);
+}
+
+/* ---- which row broke a constraint --------------------------------------------
+ * The target's words name the table and the constraint, not the row.  On
+ * an atomic profile the failed batch is sent again, cut after its first n
+ * rows, with a last statement that always fails, so that nothing of it can
+ * commit: the cut that still meets the constraint halves each time, about
+ * 14 requests for the largest batch. */
+
+#define PROBE_SQL "SELECT smg_probe_rolls_back()"
+
+/* Does the batch, cut after n rows, meet the constraint?  -1: neither
+ * that nor the probe's own failure came back (the search stops). */
+static int probe(struct apply_ctx *c, size_t n, struct smg_buf *tuple, struct smg_buf *pdata)
+{
+	struct smg_remote *r = c->r;
+	struct params none = {0}, tp = {0}, ps = {0};
+	struct smg_buf sql = SMG_BUF_INIT;
+	struct failure f;
+	size_t need = 1;	/* the probe's statements: those cut, and the one that fails */
+	for (size_t i = 0, left = n; i < c->nunits && left; i++, need++)
+		left -= left < c->units[i].n ? left : c->units[i].n;
+	if (c->p->max_statements && (long)need > c->p->max_statements)
+		return -1;	/* (the row is in the last statement of a full batch) */
+	if (*c->p->batch_prefix)
+		remote_req_add(r, c->p->batch_prefix, strlen(c->p->batch_prefix), &none);
+	for (size_t i = 0; i < c->nunits && n; i++) {
+		const struct unit *u = &c->units[i];
+		const struct atable *a = &c->tab[u->table];
+		smg_buf_reset(&sql);
+		remote_params_reset(&ps);
+		smg_buf_add(&sql, a->head[u->op].data, a->head[u->op].len);
+		for (size_t k = 0; k < u->n && n; k++, n--) {
+			if (fseek(c->spool[u->sop], u->offs[k], SEEK_SET) != 0)
+				smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
+			read_tuple(c->spool[u->sop], u->table, tuple, &tp, pdata);
+			append_tuple(&sql, &ps, tuple, &tp, k > 0);
+		}
+		smg_buf_add(&sql, a->tail[u->op].data, a->tail[u->op].len);
+		remote_req_add(r, sql.data, sql.len, &ps);
+	}
+	remote_req_add(r, PROBE_SQL, strlen(PROBE_SQL), &none);
+	int met = -1;
+	if (!remote_send(r, &f))
+		met = strstr(f.msg, "constraint failed") ? 1 : strstr(f.msg, "smg_probe_rolls_back") ? 0 : -1;
+	smg_buf_free(&sql);
+	remote_params_free(&tp);
+	remote_params_free(&ps);
+	return met;
+}
+
+/* The top-level items of a spooled tuple "(a,'b,c',CAST(x AS REAL)/2)"
+ * (or a lone key "a"): where item i starts and ends. */
+static size_t tuple_items(const char *s, size_t len, size_t *from, size_t *to, size_t max)
+{
+	size_t n = 0, depth = 0, start = 0;
+	bool paren = len && s[0] == '(';
+	for (size_t i = 0; i <= len; i++) {
+		char ch = i < len ? s[i] : ',';
+		if (ch == '\'') {
+			for (i++; i < len && !(s[i] == '\'' && (i + 1 >= len || s[i + 1] != '\'')); i++)
+				if (s[i] == '\'')
+					i++;
+			continue;
+		}
+		if (ch == '(' && depth++ == 0 && paren && i == 0) {
+			start = 1;
+			continue;
+		}
+		if (ch == ')' && --depth == 0 && paren)
+			ch = ',', i = len;
+		if (ch == ',' && depth <= (paren ? 1u : 0u) && n < max) {
+			from[n] = start;
+			to[n++] = i < len ? i : (paren ? len - 1 : len);
+			start = i + 1;
+		}
+	}
+	return n;
+}
+
+/* The key of a spooled tuple, as its SQL literals, "[1,'a']"; a bound
+ * parameter shown as the text it carries. */
+static void tuple_key(struct smg_buf *b, const struct smg_table *t, int op,
+		      const struct smg_buf *tuple, const struct params *tp)
+{
+	size_t from[202], to[202];
+	size_t n = tuple_items(tuple->data, tuple->len, from, to, 202);
+	size_t param = 0;
+	smg_buf_addc(b, '[');
+	for (size_t k = 0; k < t->npk; k++) {
+		size_t i = op == OP_DEL ? k : t->pk_idx[k];
+		smg_buf_adds(b, k ? "," : "");
+		if (i >= n) {
+			smg_buf_adds(b, "?");
+			continue;
+		}
+		for (size_t j = 0; j < from[i]; j++)	/* parameters before it */
+			param += tuple->data[j] == '\x01';
+		for (size_t j = from[i]; j < to[i] && j - from[i] < 200; j++) {
+			if (tuple->data[j] != '\x01')
+				smg_buf_addc(b, tuple->data[j]);
+			else if (param < tp->n)
+				smg_json_add_string(b, tp->data.data + tp->v[param].off, tp->v[param].len);
+		}
+		param = 0;
+	}
+	smg_buf_addc(b, ']');
+}
+
+static void find_culprit(struct apply_ctx *c)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < c->nunits; i++)
+		total += c->units[i].n;
+	if (!c->p->atomic || c->batch_raw || !total)
+		return;
+	struct smg_buf tuple = SMG_BUF_INIT, pdata = SMG_BUF_INIT, key = SMG_BUF_INIT;
+	size_t ok = 0, bad = total;	/* ok rows pass, bad rows meet it */
+	while (bad - ok > 1) {
+		size_t mid = ok + (bad - ok) / 2;
+		int met = probe(c, mid, &tuple, &pdata);
+		if (met < 0)
+			goto out;
+		*(met ? &bad : &ok) = mid;
+	}
+	/* row bad - 1, the first that meets the constraint (the whole batch
+	 * met it when it was sent) */
+	size_t row = bad - 1;
+	for (size_t i = 0; i < c->nunits; i++) {
+		const struct unit *u = &c->units[i];
+		if (row >= u->n) {
+			row -= u->n;
+			continue;
+		}
+		struct params tp = {0};
+		fseek(c->spool[u->sop], u->offs[row], SEEK_SET);
+		read_tuple(c->spool[u->sop], u->table, &tuple, &tp, &pdata);
+		tuple_key(&key, c->tab[u->table].t, u->op, &tuple, &tp);
+		remote_params_free(&tp);
+		struct smg_buf msg = SMG_BUF_INIT;
+		smg_buf_addf(&msg, "%s (table \"%s\", key %s%s)", c->fail.msg,
+			     c->tab[u->table].t->name, key.data,
+			     u->op == OP_PARK ? ", as it was parked" : "");
+		snprintf(c->fail.msg, sizeof c->fail.msg, "%s", msg.data);
+		smg_buf_free(&msg);
+		break;
+	}
+out:
+	smg_buf_free(&tuple);
+	smg_buf_free(&pdata);
+	smg_buf_free(&key);
 }
 
 /* A table's updates: those to park first, parked and then written in one

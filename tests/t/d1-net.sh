@@ -98,7 +98,8 @@ check_eq "... the report says batch 1 of 3 landed, batch 2 failed, not complete"
 	"$(jq -c '[.complete, .batches, .landed, .failed_batch, .upserted, .pending_upserts, .statements]' push.json)" \
 	"[false,3,1,2,1000,1500,25]"
 check_grep "... and why" '"error":".*CHECK constraint failed' push.json
-check_eq "... in 5 requests: fetch (schema, one page), apply (schema, batches 1 and 2)" "$(stat requests)" 5
+check_grep "... naming the row" '"error":".*CHECK constraint failed.* (table \\"big\\", key \[1500\])' push.json
+check_eq "... in 15 requests: fetch (schema, one page), apply (schema, batches 1 and 2, 10 probes for the row)" "$(stat requests)" 15
 smg-hash -t big big.db | smg-diff - remote.ndjson | smg-apply -c batch.toml --endpoint "$D1_URL" "$TGT" >/dev/null 2>fail.err
 check_grep "stderr names the landed batches and tables" "batches 1-1 of 3 landed (big: 1000 upserted, 0 deleted)" fail.err
 check_grep "... what did not land" "batch 2 and the 1 after it did not land: 1500 upserts and 0 deletes" fail.err

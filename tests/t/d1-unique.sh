@@ -4,8 +4,9 @@
 # swapping a value, three rotating one, a renumbered chain, a value moved
 # to a new row), inside one atomic batch, with compare-and-set kept and
 # without ever deleting a row (a child's ON DELETE CASCADE would fire).  A
-# row that really breaks a constraint of D1: exit 7 naming it, nothing of
-# the batch written.  sqldiff on D1's own file is the oracle.
+# row that really breaks a constraint of D1: exit 7 naming table, constraint
+# and key (found by sending the batch again, cut, with a statement that
+# always fails, so nothing commits), nothing of the batch written.  sqldiff on D1's own file is the oracle.
 # Needs node/npm, curl, jq, sqlite3, sqldiff.
 . ./lib.sh
 . "$SMG_TOP/tests/d1-lib.sh"
@@ -91,7 +92,8 @@ d1dump() { sqlite3 "$D1_SQLITE" 'SELECT group_concat(id || email || name || pos,
 before=$(d1dump)
 check_exit 7 "a row of the exchange changed since the diff: exit 7" \
 	smg-apply -q --endpoint "$D1_URL" "$TGT" -i changes
-check_grep "... D1's words name the constraint" 'UNIQUE constraint failed: users.email' .err
+check_grep "... D1's words name the constraint; the row that takes the value is named" \
+	'UNIQUE constraint failed: users.email.* (table "users", key \[1\])' .err
 check_eq "... nothing of the batch written" "$(d1dump)" "$before"
 sqlite3 local.db "UPDATE users SET name='app wrote 4' WHERE id=4"
 check_exit 0 "... a fresh diff applies: exit 0" push
@@ -124,5 +126,5 @@ sqlite3 local.db "UPDATE users SET email='tmp' WHERE id=1; UPDATE users SET emai
 UPDATE users SET email='e@x' WHERE id=1; UPDATE users SET name='ann' WHERE id=5"
 before=$(d1dump)
 check_exit 7 "a row that breaks D1's own UNIQUE index: exit 7" push
-check_grep "... naming table and constraint" 'UNIQUE constraint failed: users.name' .err
+check_grep "... naming table, constraint and key" 'UNIQUE constraint failed: users.name.* (table "users", key \[5\])' .err
 check_eq "... nothing of the batch was written, the swap neither" "$(d1dump)" "$before"
