@@ -1337,6 +1337,9 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	res->res.conflicts = c.conflicts;
 	res->res.rest_written = true;
 	free(c.guards);
+	free_units(&c);
+	free(c.units);
+	free(c.offs);
 	res->code = c.failed ? (c.fail.code ? c.fail.code : SMG_EXIT_FAILURE) : 0;
 	if (!res->code && c.conflicts)
 		res->code = SMG_EXIT_CONFLICT;
