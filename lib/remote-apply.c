@@ -211,8 +211,7 @@ static void build_update(struct atable *a, int op, const char *nonce)
 /* UPDATE t SET c = smg_v.column<read c> || nonce, for each column of a
  * UNIQUE index whose value the row changes, FROM the same VALUES rows
  * WHERE the row is still the one read: its old values freed for the rows
- * that take them.  Not counted:
- * the OP_UPDP after it is. */
+ * that take them.  Not counted: the OP_UPDP after it is. */
 static void build_park(struct atable *a, const char *nonce)
 {
 	const struct smg_table *t = a->t;
