@@ -128,3 +128,12 @@ before=$(d1dump)
 check_exit 7 "a row that breaks D1's own UNIQUE index: exit 7" push
 check_grep "... naming table, constraint and key" 'UNIQUE constraint failed: users.name.* (table "users", key \[5\])' .err
 check_eq "... nothing of the batch was written, the swap neither" "$(d1dump)" "$before"
+
+# The same for a composite text key (WITHOUT ROWID): the key as the SQL
+# literals that wrote it.
+sqlite3 local.db "DROP INDEX seats_holder; UPDATE users SET name='eve' WHERE id=5; UPDATE seats SET holder='c1' WHERE row='B' AND num=1"
+before=$(d1dump)
+check_exit 7 "a seat that takes a holder D1 keeps on another seat: exit 7" push
+check_grep "... naming table, constraint and key" \
+	"UNIQUE constraint failed: seats.holder.* (table \"seats\", key \\['B',1\\])" .err
+check_eq "... nothing of the batch was written" "$(d1dump)" "$before"
