@@ -835,7 +835,8 @@ void smg_apply_report_conflicts(const char *target, const struct smg_apply_resul
 		smg_warn("%s: ... and %lld more conflicts", target, (long long)res->conflicts - 10);
 	smg_warn("%s: %lld %s changed since the diff: %s (run the diff again)", target,
 		 (long long)res->conflicts, plural(res->conflicts, "row", "rows"),
-		 res->rest_written ? "left as they are, the rest written" : "nothing written");
+		 res->stopped ? "left as they are, and the run stopped at a failed batch"
+		 : res->rest_written ? "left as they are, the rest written" : "nothing written");
 }
 
 void smg_apply_report_json(struct smg_buf *b, const char *target,

@@ -773,6 +773,7 @@ static bool count_conflicts(struct apply_ctx *c)
 }
 
 static void find_culprit(struct apply_ctx *c);
+static int64_t exchange_changed(struct apply_ctx *c);
 
 static void free_units(struct apply_ctx *c)
 {
@@ -809,10 +810,25 @@ static void flush_batch(struct apply_ctx *c)
 	}
 	if (c->send && ok)
 		c->landed++;
-	/* (a foreign key is checked at the commit, which a probe never reaches) */
-	if (c->send && !ok && strstr(c->fail.msg, "constraint failed") &&
-	    !strstr(c->fail.msg, "FOREIGN KEY"))
+	/* A row an app changed was not parked and still holds its value: a
+	 * conflict.  Else which row?  (A foreign key is checked at the
+	 * commit, which a probe never reaches.) */
+	int64_t changed = 0;
+	if (c->send && !ok && strstr(c->fail.msg, "UNIQUE constraint failed"))
+		changed = exchange_changed(c);
+	if (changed > 0) {
+		struct smg_buf msg = SMG_BUF_INIT;
+		smg_buf_addf(&msg, "%s: %lld %s of an exchange of UNIQUE values changed since the "
+			     "diff, so the batch could not be written (run the diff again)",
+			     c->fail.msg, (long long)changed, changed == 1 ? "row" : "rows");
+		snprintf(c->fail.msg, sizeof c->fail.msg, "%s", msg.data);
+		smg_buf_free(&msg);
+		c->fail.code = SMG_EXIT_CONFLICT;
+		c->conflicts += changed;
+	} else if (c->send && !ok && strstr(c->fail.msg, "constraint failed") &&
+		   !strstr(c->fail.msg, "FOREIGN KEY")) {
 		find_culprit(c);
+	}
 	free_units(c);
 	if (!ok)
 		c->failed = true;
@@ -1133,6 +1149,68 @@ static void tuple_key(struct smg_buf *b, const struct smg_table *t, int op,
 	smg_buf_addc(b, ']');
 }
 
+/* How many rows the failed batch parks are no longer as the diff read
+ * them (a read: one SELECT count(*) per park statement); -1 when the
+ * answer says nothing. */
+static int64_t exchange_changed(struct apply_ctx *c)
+{
+	struct smg_remote *r = c->r;
+	struct smg_buf sql = SMG_BUF_INIT, tuple = SMG_BUF_INIT, pdata = SMG_BUF_INIT;
+	struct params tp = {0}, ps = {0};
+	int64_t want = 0, have = 0;
+	long nq = 0;
+	for (size_t i = 0; i < c->nunits; i++) {
+		const struct unit *u = &c->units[i];
+		const struct smg_table *t = c->tab[u->table].t;
+		if (u->op != OP_PARK)
+			continue;
+		smg_buf_reset(&sql);
+		remote_params_reset(&ps);
+		smg_buf_adds(&sql, "SELECT count(*) AS c0 FROM ");
+		smg_sql_ident(&sql, t->name);
+		smg_buf_adds(&sql, ", (VALUES ");
+		for (size_t k = 0; k < u->n; k++) {
+			if (fseek(c->spool[u->sop], u->offs[k], SEEK_SET) != 0)
+				smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
+			read_tuple(c->spool[u->sop], u->table, &tuple, &tp, &pdata);
+			append_tuple(&sql, &ps, &tuple, &tp, k > 0);
+		}
+		smg_buf_adds(&sql, ") AS smg_v WHERE ");
+		add_key_match(&sql, t);
+		smg_buf_adds(&sql, " AND ");
+		add_row_match(&sql, t, t->ncols);
+		remote_req_add(r, sql.data, sql.len, &ps);
+		want += (int64_t)u->n;
+		nq++;
+	}
+	struct failure f;
+	if (nq && !remote_send(r, &f))
+		have = -1;
+	for (long i = 0; nq && have >= 0 && i < nq; i++) {
+		const char *rows, *row, *cell;
+		size_t rowslen, rowlen, celllen;
+		char why[200];
+		struct smg_jiter it;
+		bool bad;
+		if (!remote_find_rows(r, r->resp.body.data, r->resp.body.len, i, &rows, &rowslen, why,
+				      sizeof why) || !smg_jarray(&it, rows, rowslen) ||
+		    !smg_jnext(&it, &row, &rowlen) || remote_row_cells(row, rowlen, 1, &cell, &celllen,
+									 &bad) != 1 || bad) {
+			have = -1;
+			break;
+		}
+		char *n = remote_cell_text(c->p, cell, celllen);
+		have += n ? strtoll(n, NULL, 10) : 0;
+		free(n);
+	}
+	smg_buf_free(&sql);
+	smg_buf_free(&tuple);
+	smg_buf_free(&pdata);
+	remote_params_free(&tp);
+	remote_params_free(&ps);
+	return have < 0 ? -1 : want - have;
+}
+
 static void find_culprit(struct apply_ctx *c)
 {
 	size_t total = 0;
@@ -1335,6 +1413,7 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	res->res.unconditional = c.unchecked;
 	res->res.conflicts = c.conflicts;
 	res->res.rest_written = true;
+	res->res.stopped = c.failed;
 	free(c.guards);
 	free_units(&c);
 	free(c.units);

@@ -81,8 +81,9 @@ check_eq "... the swap landed" "$(sqlite3 "$D1_SQLITE" 'SELECT group_concat(emai
 d1sql "UPDATE users SET name='cy 2' WHERE id=3" || exit 1
 
 # A row of the exchange changed on D1 after the diff: it is not parked and
-# still holds the value the other takes, so the batch fails, exit 7, and
-# nothing of it is written; the next diff sees the row and applies.
+# still holds the value the other takes, so the batch fails and nothing of
+# it is written; a read finds the row changed: a conflict, exit 6.  The
+# next diff sees the row and applies.
 sqlite3 local.db "UPDATE users SET email='tmp' WHERE id=1; UPDATE users SET email='e@x' WHERE id=4;
 UPDATE users SET email='b@x' WHERE id=1"
 smg-fetch -q --endpoint "$D1_URL" "$TGT" >remote.ndjson
@@ -90,10 +91,11 @@ smg-hash -q local.db | smg-diff -q -d push - remote.ndjson >changes
 d1sql "UPDATE users SET name='app wrote 4' WHERE id=4" || exit 1
 d1dump() { sqlite3 "$D1_SQLITE" 'SELECT group_concat(id || email || name || pos, ",") FROM users'; }
 before=$(d1dump)
-check_exit 7 "a row of the exchange changed since the diff: exit 7" \
-	smg-apply -q --endpoint "$D1_URL" "$TGT" -i changes
-check_grep "... D1's words name the constraint; the row that takes the value is named" \
-	'UNIQUE constraint failed: users.email.* (table "users", key \[1\])' .err
+check_exit 6 "a row of the exchange changed since the diff: a conflict, exit 6" \
+	smg-apply -q -r json --endpoint "$D1_URL" "$TGT" -i changes
+check_eq "... 1 conflict, not complete" "$(jq -c '[.conflicts, .complete, .exit]' .out)" '[1,false,6]'
+check_grep "... D1's words, and why" 'UNIQUE constraint failed: users.email.*: 1 row of an exchange of UNIQUE values changed since the diff' .err
+check_grep "... and that the batch did not land" 'batch 1 and the 0 after it did not land' .err
 check_eq "... nothing of the batch written" "$(d1dump)" "$before"
 sqlite3 local.db "UPDATE users SET name='app wrote 4' WHERE id=4"
 check_exit 0 "... a fresh diff applies: exit 0" push
