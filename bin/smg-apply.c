@@ -53,7 +53,7 @@ static int apply_remote(const struct smg_target *t, const char *input,
 		smg_remote_report_json(&out, t->name, &res, o->dry_run);
 	smg_write_all(1, out.data, out.len, "stdout");
 	smg_apply_report_conflicts(t->name, &res.res);
-	if (code && code != SMG_EXIT_CONFLICT)
+	if (code && (code != SMG_EXIT_CONFLICT || res.error[0]))	/* a batch failed */
 		smg_remote_report_failure(t->name, &res);
 	smg_buf_free(&out);
 	smg_remote_result_free(&res);

@@ -212,41 +212,17 @@ static void prepare_check(sqlite3 *db, const char *dbname, struct target_table *
 	smg_buf_free(&sql);
 }
 
-/* " AND smg_row_hash(c1, ...) IS ?" over the columns the diff saw. */
-static void add_hash_match(struct smg_buf *sql, const struct smg_table *seen)
-{
-	smg_buf_adds(sql, " AND smg_row_hash(");
-	smg_sql_idents(sql, seen->cols, seen->ncols, NULL);
-	smg_buf_adds(sql, ") IS ?");
-}
-
-/* UPDATE t SET c = ? (the columns not in the key) WHERE key IS ? AND the
- * row hashes to ?; and the DELETE the same way. */
+/* UPDATE / DELETE ... WHERE key AND the row hashes to what the diff saw. */
 static void prepare_checked_writes(sqlite3 *db, const char *dbname, struct target_table *tt)
 {
 	const struct smg_table *t = tt->t, *seen = tt->seen ? tt->seen : t;
 	struct smg_buf sql = SMG_BUF_INIT;
 	if (t->ncols > t->npk) {
-		smg_buf_adds(&sql, "UPDATE ");
-		smg_sql_ident(&sql, t->name);
-		bool first = true;
-		for (size_t i = 0; i < t->ncols; i++) {
-			if (smg_sql_is_key(t, i))
-				continue;
-			smg_buf_adds(&sql, first ? " SET " : ",");
-			smg_sql_ident(&sql, t->cols[i]);
-			smg_buf_adds(&sql, "=?");
-			first = false;
-		}
-		smg_sql_key_match(&sql, t);
-		add_hash_match(&sql, seen);
+		smg_sql_update_row_if(&sql, t, seen);
 		tt->update_if = prepare(db, sql.data, dbname);
 		smg_buf_reset(&sql);
 	}
-	smg_buf_adds(&sql, "DELETE FROM ");
-	smg_sql_ident(&sql, t->name);
-	smg_sql_key_match(&sql, t);
-	add_hash_match(&sql, seen);
+	smg_sql_delete_row_if(&sql, t, seen);
 	tt->delete_if = prepare(db, sql.data, dbname);
 	smg_buf_free(&sql);
 }
@@ -367,17 +343,42 @@ static int try_insert(struct target_table *tt, const struct smg_value *vals, con
 	return rc != SQLITE_DONE ? -1 : sqlite3_changes(db) ? 1 : 0;
 }
 
-static void decode_deferred(const struct smg_table *t, const char *json, struct smg_buf *scratch,
-			    struct smg_value **vals, size_t *cap)
+/* The deferred rows, decoded once: row i's values at v[i], pointing into
+ * bytes[i]. */
+struct deferred_rows {
+	struct smg_value **v;
+	struct smg_buf *bytes;
+	size_t n;
+};
+
+static void decode_deferred(const struct target_table *tt, struct deferred_rows *d)
 {
-	struct smg_json j;
-	size_t len = strlen(json), n;
-	smg_buf_reset(scratch);
-	smg_buf_grow(scratch, len + 8);
-	smg_json_init(&j, json, len, scratch);
-	/* read once already, by smg_reader_values */
-	if (!smg_json_values(&j, vals, &n, cap) || n != t->ncols)
-		smg_die(SMG_EXIT_FAILURE, "table \"%s\": a deferred row no longer decodes", t->name);
+	const struct smg_table *t = tt->t;
+	d->n = tt->ndeferred;
+	d->v = smg_xcalloc(d->n + 1, sizeof *d->v);
+	d->bytes = smg_xcalloc(d->n + 1, sizeof *d->bytes);
+	const char *p = tt->deferred.data;
+	for (size_t i = 0; i < d->n; i++, p += strlen(p) + 1) {
+		struct smg_json j;
+		size_t len = strlen(p), n, cap = 0;
+		smg_buf_grow(&d->bytes[i], len + 8);
+		smg_json_init(&j, p, len, &d->bytes[i]);
+		/* read once already, by smg_reader_values */
+		if (!smg_json_values(&j, &d->v[i], &n, &cap) || n != t->ncols)
+			smg_die(SMG_EXIT_FAILURE, "table \"%s\": a deferred row no longer decodes",
+				t->name);
+	}
+}
+
+static void free_deferred(struct deferred_rows *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i]);
+		smg_buf_free(&d->bytes[i]);
+	}
+	free(d->v);
+	free(d->bytes);
+	memset(d, 0, sizeof *d);
 }
 
 static void exec_table(sqlite3 *db, const char *dbname, const char *fmt, const struct smg_table *t)
@@ -397,10 +398,10 @@ static void exec_table(sqlite3 *db, const char *dbname, const char *fmt, const s
  * deleted; then each comes back with the stream's values.  A row that
  * still cannot go in breaks a constraint for real: exit 7 naming it. */
 static void break_cycle(struct target_table *tt, sqlite3 *db, const char *dbname,
-			const char *pending, size_t n, struct smg_value **vals, size_t *cap)
+			struct smg_value **rows, size_t n)
 {
 	const struct smg_table *t = tt->t;
-	struct smg_buf sql = SMG_BUF_INIT, scratch = SMG_BUF_INIT;
+	struct smg_buf sql = SMG_BUF_INIT;
 	exec(db, "DROP TABLE IF EXISTS temp.smg_apply_hold", dbname);
 	exec_table(db, dbname, "CREATE TEMP TABLE smg_apply_hold AS SELECT * FROM main.%s WHERE 0", t);
 	smg_buf_adds(&sql, "INSERT INTO temp.smg_apply_hold SELECT * FROM main.");
@@ -423,31 +424,29 @@ static void break_cycle(struct target_table *tt, sqlite3 *db, const char *dbname
 	smg_sql_key_match(&sql, t);
 	sqlite3_stmt *back = prepare(db, sql.data, dbname);
 
-	const char *p = pending;
-	for (size_t i = 0; i < n; i++, p += strlen(p) + 1) {
-		decode_deferred(t, p, &scratch, vals, cap);
+	for (size_t i = 0; i < n; i++) {
+		const struct smg_value *vals = rows[i];
 		for (size_t k = 0; k < t->npk; k++) {
-			smg_bind_value(hold, (int)k + 1, &(*vals)[t->pk_idx[k]]);
-			smg_bind_value(tt->del, (int)k + 1, &(*vals)[t->pk_idx[k]]);
+			smg_bind_value(hold, (int)k + 1, &vals[t->pk_idx[k]]);
+			smg_bind_value(tt->del, (int)k + 1, &vals[t->pk_idx[k]]);
 		}
-		run(hold, dbname, t, *vals);
-		run(tt->del, dbname, t, *vals);
+		run(hold, dbname, t, vals);
+		run(tt->del, dbname, t, vals);
 	}
-	p = pending;
-	for (size_t i = 0; i < n; i++, p += strlen(p) + 1) {
-		decode_deferred(t, p, &scratch, vals, cap);
+	for (size_t i = 0; i < n; i++) {
+		const struct smg_value *vals = rows[i];
 		for (size_t c = 0; c < t->ncols; c++)
-			smg_bind_value(merge, (int)c + 1, &(*vals)[c]);
+			smg_bind_value(merge, (int)c + 1, &vals[c]);
 		for (size_t k = 0; k < t->npk; k++) {
-			smg_bind_value(merge, (int)(t->ncols + k) + 1, &(*vals)[t->pk_idx[k]]);
-			smg_bind_value(back, (int)k + 1, &(*vals)[t->pk_idx[k]]);
+			smg_bind_value(merge, (int)(t->ncols + k) + 1, &vals[t->pk_idx[k]]);
+			smg_bind_value(back, (int)k + 1, &vals[t->pk_idx[k]]);
 		}
-		run(merge, dbname, t, *vals);
+		run(merge, dbname, t, vals);
 		if (sqlite3_changes(db) == 0) {		/* a new row: nothing held */
-			if (!try_upsert(tt, *vals, dbname))
-				die_write(db, dbname, t, *vals);
+			if (!try_upsert(tt, vals, dbname))
+				die_write(db, dbname, t, vals);
 		} else {
-			run(back, dbname, t, *vals);
+			run(back, dbname, t, vals);
 		}
 		done(back);
 	}
@@ -456,42 +455,35 @@ static void break_cycle(struct target_table *tt, sqlite3 *db, const char *dbname
 	sqlite3_finalize(back);
 	exec(db, "DROP TABLE temp.smg_apply_hold", dbname);
 	smg_buf_free(&sql);
-	smg_buf_free(&scratch);
 }
 
 /* The upserts a UNIQUE constraint stopped: again, as long as each pass
  * gets some in (a value moved to a row that came later in key order);
  * what is left waits on itself. */
-static void finish_deferred(struct target_table *tt, sqlite3 *db, const char *dbname,
-			    struct smg_value **vals, size_t *cap)
+static void finish_deferred(struct target_table *tt, sqlite3 *db, const char *dbname)
 {
-	const struct smg_table *t = tt->t;
-	struct smg_buf scratch = SMG_BUF_INIT, left = SMG_BUF_INIT;
-	size_t n = tt->ndeferred;
+	struct deferred_rows d;
+	decode_deferred(tt, &d);
+	/* the rows still out, moved to the front of d.v as the others go in */
+	size_t n = d.n;
 	while (n) {
 		size_t kept = 0;
-		smg_buf_reset(&left);
-		const char *p = tt->deferred.data;
-		for (size_t i = 0; i < n; i++, p += strlen(p) + 1) {
-			decode_deferred(t, p, &scratch, vals, cap);
-			if (try_upsert(tt, *vals, dbname))
+		for (size_t i = 0; i < n; i++) {
+			if (try_upsert(tt, d.v[i], dbname))
 				continue;
-			smg_buf_add(&left, p, strlen(p) + 1);
-			kept++;
+			struct smg_value *keep = d.v[kept];
+			d.v[kept++] = d.v[i];
+			d.v[i] = keep;
 		}
-		struct smg_buf swap = tt->deferred;
-		tt->deferred = left;
-		left = swap;
 		if (kept == n)
 			break;
 		n = kept;
 	}
 	if (n)
-		break_cycle(tt, db, dbname, tt->deferred.data, n, vals, cap);
+		break_cycle(tt, db, dbname, d.v, n);
 	tt->ndeferred = 0;
 	smg_buf_reset(&tt->deferred);
-	smg_buf_free(&scratch);
-	smg_buf_free(&left);
+	free_deferred(&d);
 }
 
 /* What the destination holds at the change's key now: SMG_EXPECT_ABSENT,
@@ -723,7 +715,7 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 		switch (rec->kind) {
 		case SMG_REC_TABLE:
 			if (tt.ndeferred)
-				finish_deferred(&tt, db, dbname, &vals, &cap);
+				finish_deferred(&tt, db, dbname);
 			open_table(db, dbname, rec->table, o, res, &tt);
 			break;
 		case SMG_REC_CHANGE:
@@ -740,7 +732,7 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 		}
 	}
 	if (tt.ndeferred)
-		finish_deferred(&tt, db, dbname, &vals, &cap);
+		finish_deferred(&tt, db, dbname);
 	close_table(&tt);
 	free(vals);
 	if (o->progress)
@@ -843,7 +835,8 @@ void smg_apply_report_conflicts(const char *target, const struct smg_apply_resul
 		smg_warn("%s: ... and %lld more conflicts", target, (long long)res->conflicts - 10);
 	smg_warn("%s: %lld %s changed since the diff: %s (run the diff again)", target,
 		 (long long)res->conflicts, plural(res->conflicts, "row", "rows"),
-		 res->rest_written ? "left as they are, the rest written" : "nothing written");
+		 res->stopped ? "left as they are, and the run stopped at a failed batch"
+		 : res->rest_written ? "left as they are, the rest written" : "nothing written");
 }
 
 void smg_apply_report_json(struct smg_buf *b, const char *target,

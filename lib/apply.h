@@ -47,6 +47,7 @@ struct smg_apply_result {
 	int nconflict_rows;
 	int64_t unconditional;		/* changes without "expect": not checked */
 	bool rest_written;		/* remote: conflicts left alone, the rest written */
+	bool stopped;			/* remote: ... up to a batch that failed */
 	/* PRAGMA foreign_key_check in the tables written (SQLite files) */
 	int64_t nfk;
 	struct smg_buf fk;		/* {"table":..,"rowid":..,"parent":..},... (the first) */

@@ -4,13 +4,17 @@
  * landed (see remote.h).
  */
 #include "remote-int.h"
+#include "remote-unique.h"
 #include "progress.h"
 #include "schema.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /*
  * The kinds of statement a change becomes.  A change that says what the
@@ -19,17 +23,20 @@
  * existing row, an upsert or delete whose WHERE matches the row the diff
  * read.  Each such statement ends RETURNING 1, one answer row per row it
  * wrote: fewer than it carried are conflicts, rows left as they are.
+ * Updates whose old UNIQUE value another update takes (remote-unique.h)
+ * are parked (OP_PARK) and then written (OP_UPDP, which also knows the
+ * parked row), from the OP_UPD spool, in one batch.
  */
-enum { OP_DEL, OP_UPS, OP_INS, OP_UPD, OP_GDEL, NOPS };
+enum { OP_DEL, OP_UPS, OP_INS, OP_UPD, OP_GDEL, NSPOOLS, OP_PARK = NSPOOLS, OP_UPDP, NOPS };
 
 static bool is_upsert(int op)
 {
-	return op == OP_UPS || op == OP_INS || op == OP_UPD;
+	return op == OP_UPS || op == OP_INS || op == OP_UPD || op == OP_UPDP;
 }
 
 static bool is_guarded(int op)
 {
-	return op >= OP_INS;
+	return op == OP_INS || op == OP_UPD || op == OP_GDEL || op == OP_UPDP;
 }
 
 /* A guarded statement of the batch being built: where its answer is. */
@@ -53,6 +60,16 @@ struct atable {
 	int64_t planned[NOPS], landed[NOPS], batch[NOPS];
 	int64_t conflicts[NOPS];		/* of those landed: rows left alone */
 	int64_t create_batch;			/* the batch holding CREATE TABLE */
+	/* UNIQUE values the updates exchange: the first update (its "values"
+	 * and "was" JSON) until a second says whether to look; the rows to
+	 * park, by their place in the OP_UPD spool */
+	char *first_vals, *first_was;
+	size_t first_vals_len, first_was_len;
+	struct uniq_rows ur;
+	bool ur_on;
+	unsigned char *parked;
+	size_t nparked;
+	bool park_alone, park_spans;		/* in a batch of their own; did not fit */
 };
 
 struct apply_ctx {
@@ -60,8 +77,11 @@ struct apply_ctx {
 	const struct smg_http_profile *p;
 	struct atable *tab;
 	size_t ntab;
-	FILE *spool[NOPS];
+	FILE *spool[NSPOOLS];
 	long batch_rows;
+	struct uniq_db udb;	/* the target's UNIQUE indexes, once an update needs them */
+	bool udb_loaded;
+	char nonce[32];		/* appended to a parked value: no row holds it */
 	/* the statement being built */
 	struct smg_buf sql;
 	struct params ps;
@@ -80,6 +100,15 @@ struct apply_ctx {
 	struct guard *guards;	/* of the batch being built */
 	size_t nguards, guardcap;
 	int64_t conflicts;	/* rows that changed since the diff, left alone */
+	/* the batch being sent, statement by statement, to find the row that
+	 * broke a constraint (find_culprit): where each tuple is spooled */
+	struct unit { size_t table; int sop, op; long *offs; size_t n; } *units;
+	size_t nunits, unitcap;
+	long *offs;		/* of the statement being built */
+	size_t noffs, offcap;
+	int sop;		/* its spool */
+	bool in_unit;		/* add_statement called by close_statement */
+	bool batch_raw;		/* the batch holds other statements (CREATE, pieces) */
 	int64_t unchecked;	/* changes without what the diff saw */
 	struct long_rows *longs;	/* rows written in pieces, if any */
 };
@@ -118,28 +147,49 @@ static void add_row_match(struct smg_buf *b, const struct smg_table *t, size_t o
 	smg_buf_addc(b, ')');
 }
 
-static bool key_col(const struct smg_table *t, size_t i)
+/* "t.key IS smg_v.column<k> AND ..." for the VALUES rows (new..., read...). */
+static void add_key_match(struct smg_buf *b, const struct smg_table *t)
 {
-	for (size_t k = 0; k < t->npk; k++)
-		if (t->pk_idx[k] == i)
-			return true;
-	return false;
+	for (size_t k = 0; k < t->npk; k++) {
+		smg_buf_adds(b, k ? " AND " : "");
+		smg_sql_ident(b, t->name);
+		smg_buf_addc(b, '.');
+		smg_sql_ident(b, t->pk[k]);
+		smg_buf_addf(b, " IS smg_v.column%zu", t->pk_idx[k] + 1);
+	}
+}
+
+/* " OR (smg_v.column<read c> IS NOT NULL AND t.c IS smg_v.column<read c>
+ * || nonce) ...": the row parked by this very batch (a value with the
+ * nonce is no one else's), so still as read. */
+static void add_parked_match(struct smg_buf *b, const struct atable *a, const char *nonce)
+{
+	const struct smg_table *t = a->t;
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (!a->ur.park || !a->ur.park[i])
+			continue;
+		smg_buf_addf(b, " OR (smg_v.column%zu IS NOT NULL AND ", t->ncols + i + 1);
+		smg_sql_ident(b, t->name);
+		smg_buf_addc(b, '.');
+		smg_sql_ident(b, t->cols[i]);
+		smg_buf_addf(b, " IS smg_v.column%zu || '%s')", t->ncols + i + 1, nonce);
+	}
 }
 
 /* UPDATE t SET c = smg_v.c ... FROM (VALUES (new..., read...)) AS smg_v
  * WHERE the key matches AND the row is the one read (or already the new
- * one): an update, never an insert, so a row deleted meanwhile stays
- * deleted. */
-static void build_update(struct atable *a)
+ * one; or, for OP_UPDP, parked): an update, never an insert, so a row
+ * deleted meanwhile stays deleted. */
+static void build_update(struct atable *a, int op, const char *nonce)
 {
 	const struct smg_table *t = a->t;
-	struct smg_buf *h = &a->head[OP_UPD], *tl = &a->tail[OP_UPD];
+	struct smg_buf *h = &a->head[op], *tl = &a->tail[op];
 	smg_buf_adds(h, "UPDATE ");
 	smg_sql_ident(h, t->name);
 	smg_buf_adds(h, " SET ");
 	bool any = false;
 	for (size_t i = 0; i < t->ncols; i++) {
-		if (key_col(t, i) && (any || t->ncols > t->npk))
+		if (smg_sql_is_key(t, i) && (any || t->ncols > t->npk))
 			continue;
 		smg_buf_adds(h, any ? "," : "");
 		smg_sql_ident(h, t->cols[i]);
@@ -148,48 +198,44 @@ static void build_update(struct atable *a)
 	}
 	smg_buf_adds(h, " FROM (VALUES ");
 	smg_buf_adds(tl, ") AS smg_v WHERE ");
-	for (size_t k = 0; k < t->npk; k++) {
-		smg_sql_ident(tl, t->name);
-		smg_buf_addc(tl, '.');
-		smg_sql_ident(tl, t->pk[k]);
-		smg_buf_addf(tl, " IS smg_v.column%zu AND ", t->pk_idx[k] + 1);
-	}
-	smg_buf_addc(tl, '(');
+	add_key_match(tl, t);
+	smg_buf_adds(tl, " AND (");
 	add_row_match(tl, t, t->ncols);
 	smg_buf_adds(tl, " OR ");
 	add_row_match(tl, t, 0);
+	if (op == OP_UPDP)
+		add_parked_match(tl, a, nonce);
 	smg_buf_adds(tl, ") RETURNING 1");
 }
 
-/* " ON CONFLICT(key) DO UPDATE SET c = excluded.c, ... WHERE (t.c IS
- * excluded.c AND ...)": over a row that already holds what the change
- * writes, a no-op that counts as written (another run got there first). */
-static void add_same_as_new(struct smg_buf *b, const struct smg_table *t)
+/* UPDATE t SET c = smg_v.column<read c> || nonce, for each column of a
+ * UNIQUE index whose value the row changes, FROM the same VALUES rows
+ * WHERE the row is still the one read: its old values freed for the rows
+ * that take them.  Not counted: the OP_UPDP after it is. */
+static void build_park(struct atable *a, const char *nonce)
 {
-	smg_buf_adds(b, " ON CONFLICT(");
-	smg_sql_idents(b, t->pk, t->npk, NULL);
-	smg_buf_adds(b, ") DO UPDATE SET ");
+	const struct smg_table *t = a->t;
+	struct smg_buf *h = &a->head[OP_PARK], *tl = &a->tail[OP_PARK];
+	smg_buf_adds(h, "UPDATE ");
+	smg_sql_ident(h, t->name);
 	bool any = false;
 	for (size_t i = 0; i < t->ncols; i++) {
-		/* a key column only when there is nothing else to set */
-		if (key_col(t, i) && (any || t->ncols > t->npk))
+		if (!a->ur.park[i])
 			continue;
-		smg_buf_adds(b, any ? "," : "");
-		smg_sql_ident(b, t->cols[i]);
-		smg_buf_adds(b, "=excluded.");
-		smg_sql_ident(b, t->cols[i]);
+		smg_buf_adds(h, any ? "," : " SET ");
+		smg_sql_ident(h, t->cols[i]);
+		/* only a value that changes: what another row takes */
+		smg_buf_addf(h, "=CASE WHEN smg_v.column%zu IS smg_v.column%zu THEN ", i + 1,
+			     t->ncols + i + 1);
+		smg_sql_ident(h, t->cols[i]);
+		smg_buf_addf(h, " ELSE smg_v.column%zu || '%s' END", t->ncols + i + 1, nonce);
 		any = true;
 	}
-	smg_buf_adds(b, " WHERE (");
-	for (size_t i = 0; i < t->ncols; i++) {
-		smg_buf_adds(b, i ? " AND " : "");
-		smg_sql_ident(b, t->name);
-		smg_buf_addc(b, '.');
-		smg_sql_ident(b, t->cols[i]);
-		smg_buf_adds(b, " IS excluded.");
-		smg_sql_ident(b, t->cols[i]);
-	}
-	smg_buf_addc(b, ')');
+	smg_buf_adds(h, " FROM (VALUES ");
+	smg_buf_adds(tl, ") AS smg_v WHERE ");
+	add_key_match(tl, t);
+	smg_buf_adds(tl, " AND ");
+	add_row_match(tl, t, t->ncols);
 }
 
 /* The SQL around a statement's rows (sql.h), by op. */
@@ -202,10 +248,10 @@ static void build_heads(struct atable *a)
 	/* inserts over no row (or over the very row they write) */
 	smg_sql_upsert(&a->head[OP_INS], &scratch, a->t);
 	smg_buf_addc(&a->head[OP_INS], ' ');
-	add_same_as_new(&a->tail[OP_INS], a->t);
+	smg_sql_upsert_same(&a->tail[OP_INS], a->t);
 	smg_buf_adds(&a->tail[OP_INS], " RETURNING 1");
 	/* updates of the row read (or of the very row they write) */
-	build_update(a);
+	build_update(a, OP_UPD, NULL);
 	/* deletes of the row read */
 	smg_buf_adds(&a->head[OP_GDEL], "DELETE FROM ");
 	smg_sql_ident(&a->head[OP_GDEL], a->t->name);
@@ -375,6 +421,94 @@ static void read_was(struct smg_reader *in, const struct smg_record *rec, const 
 	smg_hash_row(t, *was, h);
 	if (memcmp(h, rec->expect_hash, SMG_HASH_LEN))
 		smg_reader_die(in, "\"was\" does not hash to \"expect\": the record contradicts itself");
+}
+
+/* "~smg-park-" and 12 random hex digits, as an SQL string's text. */
+static void make_nonce(char *out, size_t n)
+{
+	unsigned char r[6] = {0};
+	FILE *f = fopen("/dev/urandom", "rb");
+	if (!f || fread(r, 1, sizeof r, f) != sizeof r) {
+		uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20) ^ (uint64_t)(uintptr_t)out;
+		memcpy(r, &x, sizeof r);
+	}
+	if (f)
+		fclose(f);
+	snprintf(out, n, "~smg-park-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
+/* A JSON array of values (kept from a record) into vals, n of them. */
+static bool decode_values(const char *json, size_t len, struct smg_buf *scratch,
+			  struct smg_value **vals, size_t *cap, size_t n)
+{
+	struct smg_json j;
+	size_t got;
+	smg_buf_reset(scratch);
+	smg_buf_grow(scratch, len + 8);
+	smg_json_init(&j, json, len, scratch);
+	return smg_json_values(&j, vals, &got, cap) && got == n;
+}
+
+/* An update (OP_UPD, row a->n[OP_UPD] of the spool) into what tells the
+ * rows to park.  The target's UNIQUE indexes are asked for once a table
+ * has two updates: one update exchanges nothing. */
+static void track_update(struct apply_ctx *c, struct atable *a, const struct smg_record *rec,
+			 const struct smg_value *vals, const struct smg_value *was)
+{
+	int64_t n = a->n[OP_UPD];
+	if (n == 0) {
+		a->first_vals = smg_xstrndup(rec->values, rec->values_len);
+		a->first_vals_len = rec->values_len;
+		a->first_was = smg_xstrndup(rec->was, rec->was_len);
+		a->first_was_len = rec->was_len;
+		return;
+	}
+	if (n == 1) {
+		if (!c->udb_loaded)
+			remote_unique_load(c->r, &c->udb);
+		c->udb_loaded = true;
+		a->ur_on = uniq_rows_init(&a->ur, &c->udb, a->t);
+		if (a->ur_on) {
+			struct smg_buf s1 = SMG_BUF_INIT, s2 = SMG_BUF_INIT;
+			struct smg_value *fv = NULL, *fw = NULL;
+			size_t cv = 0, cw = 0;
+			if (!decode_values(a->first_vals, a->first_vals_len, &s1, &fv, &cv, a->t->ncols) ||
+			    !decode_values(a->first_was, a->first_was_len, &s2, &fw, &cw, a->t->ncols))
+				smg_die(SMG_EXIT_FAILURE, "table \"%s\": a kept row no longer decodes",
+					a->t->name);
+			uniq_rows_add(&a->ur, fw, fv);
+			free(fv);
+			free(fw);
+			smg_buf_free(&s1);
+			smg_buf_free(&s2);
+		}
+		free(a->first_vals);
+		free(a->first_was);
+		a->first_vals = a->first_was = NULL;
+	}
+	if (a->ur_on)
+		uniq_rows_add(&a->ur, was, vals);
+}
+
+/* After the whole stream: the updates to park, and their statements. */
+static void plan_parking(struct apply_ctx *c, struct atable *a)
+{
+	free(a->first_vals);
+	free(a->first_was);
+	a->first_vals = a->first_was = NULL;
+	if (!a->ur_on)
+		return;
+	a->parked = uniq_rows_demanded(&a->ur, &a->nparked);
+	if (a->nparked && !c->p->atomic)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\": %zu rows exchange UNIQUE values, which "
+			"takes one transaction, and the %s profile is not atomic", c->r->t->name,
+			a->t->name, a->nparked, c->p->name);
+	if (a->nparked) {
+		if (!c->nonce[0])
+			make_nonce(c->nonce, sizeof c->nonce);
+		build_park(a, c->nonce);
+		build_update(a, OP_UPDP, c->nonce);
+	}
 }
 
 /* Which statement a change becomes: checked when the record says what
@@ -583,6 +717,8 @@ static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 				c->unchecked += op != OP_UPS;
 				break;
 			}
+			if (op == OP_UPD)
+				track_update(c, a, rec, vals, was);
 			spool_change(c, a, op, vals, a->t->ncols, was, in);
 			break;
 		case SMG_REC_ROW:
@@ -594,7 +730,9 @@ static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 	free(vals);
 	free(was);
 	smg_buf_free(&scratch);
-	for (int op = 0; op < NOPS; op++)
+	for (size_t i = 0; i < c->ntab; i++)
+		plan_parking(c, &c->tab[i]);
+	for (int op = 0; op < NSPOOLS; op++)
 		if (fflush(c->spool[op]) != 0)
 			smg_die(SMG_EXIT_FAILURE, "writing the spool file: %s", strerror(errno));
 }
@@ -635,6 +773,17 @@ static bool count_conflicts(struct apply_ctx *c)
 	return true;
 }
 
+static void find_culprit(struct apply_ctx *c);
+static int64_t exchange_changed(struct apply_ctx *c);
+
+static void free_units(struct apply_ctx *c)
+{
+	for (size_t i = 0; i < c->nunits; i++)
+		free(c->units[i].offs);
+	c->nunits = 0;
+	c->batch_raw = false;
+}
+
 /* Send (or, planning, count) the batch built so far. */
 static void flush_batch(struct apply_ctx *c)
 {
@@ -662,6 +811,26 @@ static void flush_batch(struct apply_ctx *c)
 	}
 	if (c->send && ok)
 		c->landed++;
+	/* A row an app changed was not parked and still holds its value: a
+	 * conflict.  Else which row?  (A foreign key is checked at the
+	 * commit, which a probe never reaches.) */
+	int64_t changed = 0;
+	if (c->send && !ok && strstr(c->fail.msg, "UNIQUE constraint failed"))
+		changed = exchange_changed(c);
+	if (changed > 0) {
+		struct smg_buf msg = SMG_BUF_INIT;
+		smg_buf_addf(&msg, "%s: %lld %s of an exchange of UNIQUE values changed since the "
+			     "diff, so the batch could not be written (run the diff again)",
+			     c->fail.msg, (long long)changed, changed == 1 ? "row" : "rows");
+		snprintf(c->fail.msg, sizeof c->fail.msg, "%s", msg.data);
+		smg_buf_free(&msg);
+		c->fail.code = SMG_EXIT_CONFLICT;
+		c->conflicts += changed;
+	} else if (c->send && !ok && strstr(c->fail.msg, "constraint failed") &&
+		   !strstr(c->fail.msg, "FOREIGN KEY")) {
+		find_culprit(c);
+	}
+	free_units(c);
 	if (!ok)
 		c->failed = true;
 }
@@ -692,6 +861,8 @@ static void add_statement(struct apply_ctx *c, const char *sql, size_t sqllen,
 		smg_buf_reset(&c->rendered);
 		remote_render_statement(r, &c->rendered, sql, sqllen, ps, first);
 	}
+	if (!c->in_unit)
+		c->batch_raw = true;
 	if (r->nstmts == 0 && first) {
 		struct params none = {0};
 		remote_render_statement(r, &r->stmts, p->batch_prefix, strlen(p->batch_prefix), &none, 0);
@@ -725,8 +896,23 @@ static void close_statement(struct apply_ctx *c)
 		return;
 	struct atable *a = &c->tab[c->cur];
 	smg_buf_add(&c->sql, a->tail[c->op].data, a->tail[c->op].len);
-	add_statement(c, c->sql.data, c->sql.len, &c->ps, c->cur, c->op, c->rows);
+	/* a parked row is counted by the write after it */
+	c->in_unit = true;
+	add_statement(c, c->sql.data, c->sql.len, &c->ps, c->cur, c->op,
+		      c->op == OP_PARK ? 0 : c->rows);
+	c->in_unit = false;
 	c->rows = 0;
+	if (c->send && !c->failed) {
+		if (c->nunits == c->unitcap) {
+			c->unitcap = c->unitcap ? 2 * c->unitcap : 16;
+			c->units = smg_xrealloc(c->units, c->unitcap * sizeof *c->units);
+		}
+		struct unit *u = &c->units[c->nunits++];
+		*u = (struct unit){c->cur, c->sop, c->op, smg_xcalloc(c->noffs + 1, sizeof *u->offs),
+				   c->noffs};
+		memcpy(u->offs, c->offs, c->noffs * sizeof *u->offs);
+	}
+	c->noffs = 0;
 }
 
 /* One spooled tuple into tuple and its parameters into tp. */
@@ -806,23 +992,28 @@ static void run_long_rows(struct apply_ctx *c, size_t ti)
 	smg_buf_free(&pdata);
 }
 
-/* One table's spooled changes of one kind into statements, in batches. */
-static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *tuple,
-			struct smg_buf *pdata)
+/* One table's spooled changes of one kind (sop) into statements of kind
+ * op, in batches; with parked, only the rows whose bit is park. */
+static void run_changes(struct apply_ctx *c, size_t ti, int sop, int op, const unsigned char *parked,
+			bool park, struct smg_buf *tuple, struct smg_buf *pdata)
 {
 	const struct smg_http_profile *p = c->p;
 	struct atable *a = &c->tab[ti];
-	FILE *f = c->spool[op];
-	if (a->n[op] == 0)
+	FILE *f = c->spool[sop];
+	if (a->n[sop] == 0)
 		return;
-	if (fseek(f, a->off[op], SEEK_SET) != 0)
+	if (fseek(f, a->off[sop], SEEK_SET) != 0)
 		smg_die(SMG_EXIT_FAILURE, "seeking in the spool file: %s", strerror(errno));
 	c->rows = 0;
 	c->cur = ti;
 	c->op = op;
 	struct params tp = {0};
-	for (int64_t i = 0; i < a->n[op] && !c->failed; i++) {
+	c->sop = sop;
+	for (int64_t i = 0; i < a->n[sop] && !c->failed; i++) {
+		long off = c->send ? ftell(f) : 0;
 		read_tuple(f, ti, tuple, &tp, pdata);
+		if (parked && uniq_bit(parked, (size_t)i) != park)
+			continue;
 		/* does it fit in the statement being built? */
 		size_t add = remote_expanded_len(p, tuple->data, tuple->len, (long)c->ps.n);
 		bool fits = c->rows > 0 && c->rows < c->batch_rows &&
@@ -840,9 +1031,247 @@ static void run_changes(struct apply_ctx *c, size_t ti, int op, struct smg_buf *
 		append_tuple(&c->sql, &c->ps, tuple, &tp, c->rows > 0);
 		c->sqlbytes += add + (c->rows > 0);
 		c->rows++;
+		if (c->send) {
+			if (c->noffs == c->offcap) {
+				c->offcap = c->offcap ? 2 * c->offcap : 128;
+				c->offs = smg_xrealloc(c->offs, c->offcap * sizeof *c->offs);
+			}
+			c->offs[c->noffs++] = off;
+		}
 	}
 	remote_params_free(&tp);
 	close_statement(c);
+}
+
+/* ---- which row broke a constraint --------------------------------------------
+ * The target's words name the table and the constraint, not the row.  On
+ * an atomic profile the failed batch is sent again, cut after its first n
+ * rows, with a last statement that always fails, so that nothing of it can
+ * commit: the cut that still meets the constraint halves each time, about
+ * 14 requests for the largest batch. */
+
+#define PROBE_SQL "SELECT smg_probe_rolls_back()"
+
+/* Does the batch, cut after n rows, meet the constraint?  -1: neither
+ * that nor the probe's own failure came back (the search stops). */
+static int probe(struct apply_ctx *c, size_t n, struct smg_buf *tuple, struct smg_buf *pdata)
+{
+	struct smg_remote *r = c->r;
+	struct params none = {0}, tp = {0}, ps = {0};
+	struct smg_buf sql = SMG_BUF_INIT;
+	struct failure f;
+	size_t need = 1;	/* the probe's statements: those cut, and the one that fails */
+	for (size_t i = 0, left = n; i < c->nunits && left; i++, need++)
+		left -= left < c->units[i].n ? left : c->units[i].n;
+	if (c->p->max_statements && (long)need > c->p->max_statements)
+		return -1;	/* (the row is in the last statement of a full batch) */
+	if (*c->p->batch_prefix)
+		remote_req_add(r, c->p->batch_prefix, strlen(c->p->batch_prefix), &none);
+	for (size_t i = 0; i < c->nunits && n; i++) {
+		const struct unit *u = &c->units[i];
+		const struct atable *a = &c->tab[u->table];
+		smg_buf_reset(&sql);
+		remote_params_reset(&ps);
+		smg_buf_add(&sql, a->head[u->op].data, a->head[u->op].len);
+		for (size_t k = 0; k < u->n && n; k++, n--) {
+			if (fseek(c->spool[u->sop], u->offs[k], SEEK_SET) != 0)
+				smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
+			read_tuple(c->spool[u->sop], u->table, tuple, &tp, pdata);
+			append_tuple(&sql, &ps, tuple, &tp, k > 0);
+		}
+		smg_buf_add(&sql, a->tail[u->op].data, a->tail[u->op].len);
+		remote_req_add(r, sql.data, sql.len, &ps);
+	}
+	remote_req_add(r, PROBE_SQL, strlen(PROBE_SQL), &none);
+	int met = -1;
+	if (!remote_send(r, &f))
+		met = strstr(f.msg, "constraint failed") ? 1 : strstr(f.msg, "smg_probe_rolls_back") ? 0 : -1;
+	smg_buf_free(&sql);
+	remote_params_free(&tp);
+	remote_params_free(&ps);
+	return met;
+}
+
+/* The top-level items of a spooled tuple "(a,'b,c',CAST(x AS REAL)/2)"
+ * (or a lone key "a"): where item i starts and ends. */
+static size_t tuple_items(const char *s, size_t len, size_t *from, size_t *to, size_t max)
+{
+	size_t n = 0, depth = 0, start = 0;
+	bool paren = len && s[0] == '(';
+	for (size_t i = 0; i <= len; i++) {
+		char ch = i < len ? s[i] : ',';
+		if (ch == '\'') {
+			for (i++; i < len && !(s[i] == '\'' && (i + 1 >= len || s[i + 1] != '\'')); i++)
+				if (s[i] == '\'')
+					i++;
+			continue;
+		}
+		if (ch == '(' && depth++ == 0 && paren && i == 0) {
+			start = 1;
+			continue;
+		}
+		if (ch == ')' && --depth == 0 && paren)
+			ch = ',', i = len;
+		if (ch == ',' && depth <= (paren ? 1u : 0u) && n < max) {
+			from[n] = start;
+			to[n++] = i < len ? i : (paren ? len - 1 : len);
+			start = i + 1;
+		}
+	}
+	return n;
+}
+
+/* The key of a spooled tuple, as its SQL literals, "[1,'a']"; a bound
+ * parameter shown as the text it carries. */
+static void tuple_key(struct smg_buf *b, const struct smg_table *t, int op,
+		      const struct smg_buf *tuple, const struct params *tp)
+{
+	size_t from[202], to[202];
+	size_t n = tuple_items(tuple->data, tuple->len, from, to, 202);
+	size_t param = 0;
+	smg_buf_addc(b, '[');
+	for (size_t k = 0; k < t->npk; k++) {
+		size_t i = op == OP_DEL ? k : t->pk_idx[k];
+		smg_buf_adds(b, k ? "," : "");
+		if (i >= n) {
+			smg_buf_adds(b, "?");
+			continue;
+		}
+		for (size_t j = 0; j < from[i]; j++)	/* parameters before it */
+			param += tuple->data[j] == '\x01';
+		for (size_t j = from[i]; j < to[i] && j - from[i] < 200; j++) {
+			if (tuple->data[j] != '\x01')
+				smg_buf_addc(b, tuple->data[j]);
+			else if (param < tp->n)
+				smg_json_add_string(b, tp->data.data + tp->v[param].off, tp->v[param].len);
+		}
+		param = 0;
+	}
+	smg_buf_addc(b, ']');
+}
+
+/* How many rows the failed batch parks are no longer as the diff read
+ * them (a read: one SELECT count(*) per park statement); -1 when the
+ * answer says nothing. */
+static int64_t exchange_changed(struct apply_ctx *c)
+{
+	struct smg_remote *r = c->r;
+	struct smg_buf sql = SMG_BUF_INIT, tuple = SMG_BUF_INIT, pdata = SMG_BUF_INIT;
+	struct params tp = {0}, ps = {0};
+	int64_t want = 0, have = 0;
+	long nq = 0;
+	for (size_t i = 0; i < c->nunits; i++) {
+		const struct unit *u = &c->units[i];
+		const struct smg_table *t = c->tab[u->table].t;
+		if (u->op != OP_PARK)
+			continue;
+		smg_buf_reset(&sql);
+		remote_params_reset(&ps);
+		smg_buf_adds(&sql, "SELECT count(*) AS c0 FROM ");
+		smg_sql_ident(&sql, t->name);
+		smg_buf_adds(&sql, ", (VALUES ");
+		for (size_t k = 0; k < u->n; k++) {
+			if (fseek(c->spool[u->sop], u->offs[k], SEEK_SET) != 0)
+				smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
+			read_tuple(c->spool[u->sop], u->table, &tuple, &tp, &pdata);
+			append_tuple(&sql, &ps, &tuple, &tp, k > 0);
+		}
+		smg_buf_adds(&sql, ") AS smg_v WHERE ");
+		add_key_match(&sql, t);
+		smg_buf_adds(&sql, " AND ");
+		add_row_match(&sql, t, t->ncols);
+		remote_req_add(r, sql.data, sql.len, &ps);
+		want += (int64_t)u->n;
+		nq++;
+	}
+	struct failure f;
+	if (nq && !remote_send(r, &f))
+		have = -1;
+	for (long i = 0; nq && have >= 0 && i < nq; i++) {
+		const char *rows, *row, *cell;
+		size_t rowslen, rowlen, celllen;
+		char why[200];
+		struct smg_jiter it;
+		bool bad;
+		if (!remote_find_rows(r, r->resp.body.data, r->resp.body.len, i, &rows, &rowslen, why,
+				      sizeof why) || !smg_jarray(&it, rows, rowslen) ||
+		    !smg_jnext(&it, &row, &rowlen) || remote_row_cells(row, rowlen, 1, &cell, &celllen,
+									 &bad) != 1 || bad) {
+			have = -1;
+			break;
+		}
+		char *n = remote_cell_text(c->p, cell, celllen);
+		have += n ? strtoll(n, NULL, 10) : 0;
+		free(n);
+	}
+	smg_buf_free(&sql);
+	smg_buf_free(&tuple);
+	smg_buf_free(&pdata);
+	remote_params_free(&tp);
+	remote_params_free(&ps);
+	return have < 0 ? -1 : want - have;
+}
+
+static void find_culprit(struct apply_ctx *c)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < c->nunits; i++)
+		total += c->units[i].n;
+	if (!c->p->atomic || c->batch_raw || !total)
+		return;
+	struct smg_buf tuple = SMG_BUF_INIT, pdata = SMG_BUF_INIT, key = SMG_BUF_INIT;
+	size_t ok = 0, bad = total;	/* ok rows pass, bad rows meet it */
+	while (bad - ok > 1) {
+		size_t mid = ok + (bad - ok) / 2;
+		int met = probe(c, mid, &tuple, &pdata);
+		if (met < 0)
+			goto out;
+		*(met ? &bad : &ok) = mid;
+	}
+	/* row bad - 1, the first that meets the constraint (the whole batch
+	 * met it when it was sent) */
+	size_t row = bad - 1;
+	for (size_t i = 0; i < c->nunits; i++) {
+		const struct unit *u = &c->units[i];
+		if (row >= u->n) {
+			row -= u->n;
+			continue;
+		}
+		struct params tp = {0};
+		fseek(c->spool[u->sop], u->offs[row], SEEK_SET);
+		read_tuple(c->spool[u->sop], u->table, &tuple, &tp, &pdata);
+		tuple_key(&key, c->tab[u->table].t, u->op, &tuple, &tp);
+		remote_params_free(&tp);
+		struct smg_buf msg = SMG_BUF_INIT;
+		smg_buf_addf(&msg, "%s (table \"%s\", key %s%s)", c->fail.msg,
+			     c->tab[u->table].t->name, key.data,
+			     u->op == OP_PARK ? ", as it was parked" : "");
+		snprintf(c->fail.msg, sizeof c->fail.msg, "%s", msg.data);
+		smg_buf_free(&msg);
+		break;
+	}
+out:
+	smg_buf_free(&tuple);
+	smg_buf_free(&pdata);
+	smg_buf_free(&key);
+}
+
+/* A table's updates: those to park first, parked and then written in one
+ * batch (when the planning pass saw them spread over two, they go in a
+ * batch of their own; see smg_remote_apply), then the others. */
+static void run_updates(struct apply_ctx *c, size_t ti, struct smg_buf *tuple, struct smg_buf *pdata)
+{
+	struct atable *a = &c->tab[ti];
+	if (a->nparked) {
+		if (a->park_alone)
+			flush_batch(c);
+		int64_t batches = c->batches;
+		run_changes(c, ti, OP_UPD, OP_PARK, a->parked, true, tuple, pdata);
+		run_changes(c, ti, OP_UPD, OP_UPDP, a->parked, true, tuple, pdata);
+		if (c->batches != batches)
+			a->park_spans = true;
+	}
+	run_changes(c, ti, OP_UPD, OP_UPD, a->parked, false, tuple, pdata);
 }
 
 /*
@@ -871,13 +1300,14 @@ static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
 			add_statement(c, a->add_sql[i], strlen(a->add_sql[i]), &none, order[k], -1, 0);
 	}
 	for (size_t k = c->ntab; k-- > 0 && !c->failed;) {
-		run_changes(c, order[k], OP_GDEL, &tuple, &pdata);
-		run_changes(c, order[k], OP_DEL, &tuple, &pdata);
+		run_changes(c, order[k], OP_GDEL, OP_GDEL, NULL, false, &tuple, &pdata);
+		run_changes(c, order[k], OP_DEL, OP_DEL, NULL, false, &tuple, &pdata);
 	}
+	/* updates before inserts: a value moved to a new row is free by then */
 	for (size_t k = 0; k < c->ntab && !c->failed; k++) {
-		run_changes(c, order[k], OP_INS, &tuple, &pdata);
-		run_changes(c, order[k], OP_UPD, &tuple, &pdata);
-		run_changes(c, order[k], OP_UPS, &tuple, &pdata);
+		run_updates(c, order[k], &tuple, &pdata);
+		run_changes(c, order[k], OP_UPS, OP_UPS, NULL, false, &tuple, &pdata);
+		run_changes(c, order[k], OP_INS, OP_INS, NULL, false, &tuple, &pdata);
 		run_long_rows(c, order[k]);
 	}
 	flush_batch(c);
@@ -885,6 +1315,35 @@ static void run_batches(struct apply_ctx *c, const size_t *order, bool send)
 		smg_progress_done();
 	smg_buf_free(&tuple);
 	smg_buf_free(&pdata);
+}
+
+/* Pass 2: how many batches.  Rows parked and written must land together:
+ * where they did not fit in what was left of a batch, they get a batch of
+ * their own, and where they do not fit in one either, nothing is sent. */
+static void plan_batches(struct apply_ctx *c, const size_t *order)
+{
+	for (int round = 0; round < 2; round++) {
+		bool again = false;
+		for (size_t i = 0; i < c->ntab; i++)
+			memset(c->tab[i].planned, 0, sizeof c->tab[i].planned);
+		run_batches(c, order, false);
+		for (size_t i = 0; i < c->ntab; i++) {
+			struct atable *a = &c->tab[i];
+			if (!a->park_spans)
+				continue;
+			if (a->park_alone)
+				smg_die(SMG_EXIT_DATA, "%s: table \"%s\": %zu rows exchange UNIQUE "
+					"values among themselves, more than one request takes (batch_size "
+					"%ld, max_statements %ld, max_request_bytes %ld): nothing was "
+					"written", c->r->t->name, a->t->name, a->nparked, c->batch_rows,
+					c->p->max_statements, c->p->max_request_bytes);
+			a->park_alone = true;
+			a->park_spans = false;
+			again = true;
+		}
+		if (!again)
+			return;
+	}
 }
 
 /* The stream's tables, parents first, by the target's own schema (or the
@@ -924,7 +1383,7 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 			r->t->name, r->p->name);
 	struct apply_ctx c = {.r = r, .p = r->p, .progress = o->progress};
 	c.batch_rows = r->t->batch_rows > 0 ? r->t->batch_rows : 100;
-	for (int op = 0; op < NOPS; op++) {
+	for (int op = 0; op < NSPOOLS; op++) {
 		c.spool[op] = tmpfile();
 		if (!c.spool[op])
 			smg_die(SMG_EXIT_FAILURE, "cannot create a spool file: %s", strerror(errno));
@@ -935,7 +1394,8 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	size_t *order = table_order(&c, &s);
 	remote_schema_free(&s);
 	for (size_t i = 0; i < c.ntab; i++)
-		c.total_rows += c.tab[i].n[0] + c.tab[i].n[1];
+		for (int op = 0; op < NSPOOLS; op++)
+			c.total_rows += c.tab[i].n[op];
 	{
 		struct smg_buf b = SMG_BUF_INIT;
 		struct smg_tvar v = {"statements", "", 0, false};
@@ -943,7 +1403,7 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 		c.body_overhead = b.len;
 		smg_buf_free(&b);
 	}
-	run_batches(&c, order, false);	/* plan: how many batches */
+	plan_batches(&c, order);
 	res->batches = c.batches;
 	res->statements = c.statements;
 	if (!o->dry_run)
@@ -954,7 +1414,11 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	res->res.unconditional = c.unchecked;
 	res->res.conflicts = c.conflicts;
 	res->res.rest_written = true;
+	res->res.stopped = c.failed;
 	free(c.guards);
+	free_units(&c);
+	free(c.units);
+	free(c.offs);
 	res->code = c.failed ? (c.fail.code ? c.fail.code : SMG_EXIT_FAILURE) : 0;
 	if (!res->code && c.conflicts)
 		res->code = SMG_EXIT_CONFLICT;
@@ -989,9 +1453,12 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 		res->res.upserted += t->upserted;
 		res->res.deleted += t->deleted;
 		smg_table_free(a->t);
+		uniq_rows_free(&a->ur);
+		free(a->parked);
 	}
 	free(c.tab);
-	for (int op = 0; op < NOPS; op++)
+	remote_unique_free(&c.udb);
+	for (int op = 0; op < NSPOOLS; op++)
 		fclose(c.spool[op]);
 	long_rows_free(&c);
 	smg_buf_free(&c.sql);

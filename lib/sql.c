@@ -36,6 +36,36 @@ bool smg_sql_is_key(const struct smg_table *t, size_t col)
 	return false;
 }
 
+/* "c=excluded.c,..." (from "excluded.") or "c=?,..." (from NULL) for
+ * the columns not in the key; a table of key columns alone sets its first
+ * key column, when key_if_none, so that the statement still updates. */
+static void set_list(struct smg_buf *b, const struct smg_table *t, const char *from,
+		     bool key_if_none)
+{
+	bool any = false;
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (smg_sql_is_key(t, i) && (any || t->ncols > t->npk || !key_if_none))
+			continue;
+		smg_buf_adds(b, any ? "," : "");
+		smg_sql_ident(b, t->cols[i]);
+		smg_buf_addc(b, '=');
+		if (from) {
+			smg_buf_adds(b, from);
+			smg_sql_ident(b, t->cols[i]);
+		} else {
+			smg_buf_addc(b, '?');
+		}
+		any = true;
+	}
+}
+
+static void on_conflict(struct smg_buf *b, const struct smg_table *t)
+{
+	smg_buf_adds(b, " ON CONFLICT(");
+	smg_sql_idents(b, t->pk, t->npk, NULL);
+	smg_buf_adds(b, ") DO ");
+}
+
 void smg_sql_upsert(struct smg_buf *head, struct smg_buf *tail, const struct smg_table *t)
 {
 	smg_buf_adds(head, "INSERT INTO ");
@@ -43,21 +73,30 @@ void smg_sql_upsert(struct smg_buf *head, struct smg_buf *tail, const struct smg
 	smg_buf_addc(head, '(');
 	smg_sql_idents(head, t->cols, t->ncols, NULL);
 	smg_buf_adds(head, ") VALUES");
-	smg_buf_adds(tail, " ON CONFLICT(");
-	smg_sql_idents(tail, t->pk, t->npk, NULL);
-	smg_buf_adds(tail, ") DO ");
-	bool any = false;
-	for (size_t i = 0; i < t->ncols; i++) {
-		if (smg_sql_is_key(t, i))
-			continue;
-		smg_buf_adds(tail, any ? "," : "UPDATE SET ");
-		smg_sql_ident(tail, t->cols[i]);
-		smg_buf_adds(tail, "=excluded.");
-		smg_sql_ident(tail, t->cols[i]);
-		any = true;
-	}
-	if (!any)
+	on_conflict(tail, t);
+	if (t->ncols == t->npk) {
 		smg_buf_adds(tail, "NOTHING");
+		return;
+	}
+	smg_buf_adds(tail, "UPDATE SET ");
+	set_list(tail, t, "excluded.", false);
+}
+
+void smg_sql_upsert_same(struct smg_buf *tail, const struct smg_table *t)
+{
+	on_conflict(tail, t);
+	smg_buf_adds(tail, "UPDATE SET ");
+	set_list(tail, t, "excluded.", true);
+	smg_buf_adds(tail, " WHERE (");
+	for (size_t i = 0; i < t->ncols; i++) {
+		smg_buf_adds(tail, i ? " AND " : "");
+		smg_sql_ident(tail, t->name);
+		smg_buf_addc(tail, '.');
+		smg_sql_ident(tail, t->cols[i]);
+		smg_buf_adds(tail, " IS excluded.");
+		smg_sql_ident(tail, t->cols[i]);
+	}
+	smg_buf_addc(tail, ')');
 }
 
 static void delete_from(struct smg_buf *sql, const struct smg_table *t)
@@ -136,4 +175,30 @@ void smg_sql_select_row(struct smg_buf *sql, const struct smg_table *t)
 	smg_buf_adds(sql, " FROM ");
 	smg_sql_ident(sql, t->name);
 	smg_sql_key_match(sql, t);
+}
+
+/* " AND smg_row_hash(c1, ...) IS ?" over the columns the diff saw. */
+static void hash_match(struct smg_buf *sql, const struct smg_table *seen)
+{
+	smg_buf_adds(sql, " AND smg_row_hash(");
+	smg_sql_idents(sql, seen->cols, seen->ncols, NULL);
+	smg_buf_adds(sql, ") IS ?");
+}
+
+void smg_sql_update_row_if(struct smg_buf *sql, const struct smg_table *t,
+			   const struct smg_table *seen)
+{
+	smg_buf_adds(sql, "UPDATE ");
+	smg_sql_ident(sql, t->name);
+	smg_buf_adds(sql, " SET ");
+	set_list(sql, t, NULL, false);
+	smg_sql_key_match(sql, t);
+	hash_match(sql, seen);
+}
+
+void smg_sql_delete_row_if(struct smg_buf *sql, const struct smg_table *t,
+			   const struct smg_table *seen)
+{
+	smg_sql_delete_row(sql, t);
+	hash_match(sql, seen);
 }

@@ -24,6 +24,19 @@ void smg_sql_upsert(struct smg_buf *head, struct smg_buf *tail, const struct smg
 /* DELETE FROM t WHERE key IN (<rows>): head up to the first row, tail ")";
  * the rows are key values, "(a,b)" for a composite key. */
 void smg_sql_delete(struct smg_buf *head, struct smg_buf *tail, const struct smg_table *t);
+/* " ON CONFLICT(key) DO UPDATE SET c = excluded.c, ... WHERE (t.c IS
+ * excluded.c AND ...)": after an INSERT, a no-op over a row that already
+ * holds what it writes, and so, unlike DO NOTHING, a row RETURNING counts. */
+void smg_sql_upsert_same(struct smg_buf *tail, const struct smg_table *t);
+/* UPDATE t SET c = ? (the columns not in the key, in order), then the key
+ * as ?, then ?: the row only if smg_row_hash() of seen's columns (apply.c
+ * defines it) is that hash; for a table with columns outside its key.  And
+ * the DELETE the same way: key, then hash.  Compare-and-set in the very
+ * statement that writes. */
+void smg_sql_update_row_if(struct smg_buf *sql, const struct smg_table *t,
+			   const struct smg_table *seen);
+void smg_sql_delete_row_if(struct smg_buf *sql, const struct smg_table *t,
+			   const struct smg_table *seen);
 /* The statements for one row, its values bound as ? in column (upsert) or
  * key (delete) order: for a prepared statement. */
 void smg_sql_upsert_row(struct smg_buf *sql, const struct smg_table *t);

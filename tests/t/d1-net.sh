@@ -98,7 +98,8 @@ check_eq "... the report says batch 1 of 3 landed, batch 2 failed, not complete"
 	"$(jq -c '[.complete, .batches, .landed, .failed_batch, .upserted, .pending_upserts, .statements]' push.json)" \
 	"[false,3,1,2,1000,1500,25]"
 check_grep "... and why" '"error":".*CHECK constraint failed' push.json
-check_eq "... in 5 requests: fetch (schema, one page), apply (schema, batches 1 and 2)" "$(stat requests)" 5
+check_grep "... naming the row" '"error":".*CHECK constraint failed.* (table \\"big\\", key \[1500\])' push.json
+check_eq "... in 15 requests: fetch (schema, one page), apply (schema, batches 1 and 2, 10 probes for the row)" "$(stat requests)" 15
 smg-hash -t big big.db | smg-diff - remote.ndjson | smg-apply -c batch.toml --endpoint "$D1_URL" "$TGT" >/dev/null 2>fail.err
 check_grep "stderr names the landed batches and tables" "batches 1-1 of 3 landed (big: 1000 upserted, 0 deleted)" fail.err
 check_grep "... what did not land" "batch 2 and the 1 after it did not land: 1500 upserts and 0 deletes" fail.err
@@ -117,7 +118,7 @@ push big big.db batch.toml
 # every real, is exact SQL, not a parameter: 100 rows a statement.
 check_eq "updating all 2500 rows: 25 statements in 3 batches" \
 	"$(jq -c '[.complete, .upserted, .statements, .batches]' push.json)" "[true,2500,25,3]"
-check_eq "... requests: fetch 1 schema + 2 pages, apply 1 schema + 3 batches" "$(stat requests)" 7
+check_eq "... requests: fetch 1 schema + 2 pages, apply 1 schema + 1 UNIQUE indexes + 3 batches" "$(stat requests)" 8
 check_eq "... reals go as exact SQL (integers and powers of two), never as bound parameters" "$(stat max_params)" 0
 check_eq "... at most 10 statements per request, and the PRAGMA that defers foreign keys" "$(stat max_statements)" 11
 if [ "$(stat max_statement_bytes)" -le 100000 ]; then ok "... no statement over 100,000 bytes ($(stat max_statement_bytes))"
