@@ -9,6 +9,7 @@
 #include "exchange.h"
 
 #include "apply.h"
+#include "reconcile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,8 +119,8 @@ void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, con
 
 /* ---- scratch files ------------------------------------------------------- */
 
-static const char *const scratch_names[] = {"keys-mine", "keys-peer", "rows-out", "rows-in",
-					    "rows-in.checked", "changes"};
+static const char *const scratch_names[] = {"keys-mine", "rows-mine", "keys-peer", "rows-out",
+					    "rows-in", "rows-in.checked", "changes"};
 
 static const char *scratch(const char *tmpdir, const char *name)
 {
@@ -528,17 +529,18 @@ static void pull_diff(struct smg_exchange *x, const char *local, const char *rem
 }
 
 /* What the peer would pull from us, by its policy: its keys are the local
- * side, our database the remote. */
+ * side, our rows the remote. */
 static void rows_for_peer(struct smg_exchange *x, const char *out)
 {
-	pull_diff(x, tmp(x, "keys-peer"), x->o.db, x->peer_policy, out, COUNT_SENT);
+	pull_diff(x, tmp(x, "keys-peer"), tmp(x, "rows-mine"), x->peer_policy, out, COUNT_SENT);
 }
 
-/* Our own decision on the peer's rows: our database is the local side,
- * our policy decides.  out NULL (dry run): count what we would receive. */
+/* Our own decision on the peer's rows: our keys are the local side (the
+ * hashes compare-and-set expects), our policy decides.  out NULL (dry
+ * run): count what we would receive. */
 static void rows_we_take(struct smg_exchange *x, const char *rows, const char *out)
 {
-	pull_diff(x, x->o.db, rows, x->o.policy, out, out ? COUNT_NONE : COUNT_RECEIVED);
+	pull_diff(x, tmp(x, "keys-mine"), rows, x->o.policy, out, out ? COUNT_NONE : COUNT_RECEIVED);
 }
 
 static bool selected(const struct smg_select *sel, const char *name)
@@ -595,14 +597,41 @@ static void changes_to_rows(const struct smg_select *sel, const char *in, const 
 	smg_reader_close(r);
 }
 
-/* 1. keys and hashes, both ways; 2. the rows each side needs, by the
- * receiver's policy (a dry run counts them and moves none). */
+/* Reconcile (reconcile.h): afterwards both sides know the leaves whose
+ * rows may differ, and x->sel is narrowed to the tables that have any.
+ * Our rows of those leaves are written to keys-mine and rows-mine. */
+static int find_differences(struct smg_exchange *x)
+{
+	struct smg_recon r;
+	smg_recon_init(&r, x->o.db, &x->sel, &x->c, x->initiator);
+	int e = smg_recon_run(&r);
+	x->recon_messages = r.messages;
+	if (e) {
+		snprintf(x->error, sizeof x->error, "%s", r.error);
+		smg_recon_free(&r);
+		return e;
+	}
+	struct smg_select differ;
+	int kfd = open_out(tmp(x, "keys-mine")), rfd = open_out(tmp(x, "rows-mine"));
+	smg_recon_write(&r, &differ, kfd, tmp(x, "keys-mine"), rfd, tmp(x, "rows-mine"));
+	close(kfd);
+	close(rfd);
+	x->rows_marked = r.rows_marked;
+	smg_recon_free(&r);
+	smg_select_free(&(struct smg_select){.tables = x->sel.tables, .ntables = x->sel.ntables});
+	x->sel.tables = differ.tables;
+	x->sel.ntables = differ.ntables;
+	return 0;
+}
+
+/* 1. reconcile; 2. keys and hashes of the rows that may differ, both
+ * ways; 3. the rows each side needs, by the receiver's policy (a dry run
+ * counts them and moves none). */
 static int trade_rows(struct smg_exchange *x)
 {
-	uint8_t d[32], g[SMG_GROUP_LEN];
-	int fd = open_out(tmp(x, "keys-mine"));
-	smg_exchange_keys(x->o.db, &x->sel, fd, tmp(x, "keys-mine"), d, g);
-	close(fd);
+	int e = find_differences(x);
+	if (e || !x->sel.ntables)
+		return e;
 	BOTH_WAYS(x, send_file(x, tmp(x, "keys-mine")), recv_file(x, tmp(x, "keys-peer"), "keys"));
 	if (x->dry) {
 		rows_for_peer(x, NULL);

@@ -66,6 +66,8 @@ struct smg_exchange {
 	size_t ntables;
 	uint64_t bytes_in, bytes_out;	/* on the wire, when the channel closed */
 	int64_t conflicts;		/* rows changed meanwhile: nothing written */
+	int recon_messages;		/* range messages sent and received */
+	uint64_t rows_marked;		/* our rows whose keys went to the peer */
 	bool not_a_stream;		/* failed on: the peer sent no row stream */
 	bool other_group;		/* failed on: the peer is in another group */
 	char error[512];		/* why a call returned non-zero */

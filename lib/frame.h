@@ -56,6 +56,7 @@ enum smg_frame_type {
 	SMG_F_END = 6,		/* exchange: end of the current stream */
 	SMG_F_DONE = 7,		/* exchange: ready to commit */
 	SMG_F_ERROR = 8,	/* exchange: the sender gives up (text) */
+	SMG_F_RANGES = 9,	/* exchange: range fingerprints (reconcile.h) */
 };
 
 enum smg_frame_err {

@@ -8,6 +8,7 @@
  */
 #include "cli.h"
 #include "exchange.h"
+#include "reconcile.h"
 #include "test.h"
 
 #include <errno.h>
@@ -298,8 +299,8 @@ static void test_refusals(void)
 	free(a0), free(a1), free(b0), free(b1);
 }
 
-/* The test plays a hostile client by hand: a good META, then a database
- * file where its keys should be. */
+/* The test plays a hostile client by hand: a good META, an honest
+ * reconciliation, then a database file where its keys should be. */
 static void test_not_a_stream(void)
 {
 	mkdb("b.db", rows_b);
@@ -321,6 +322,19 @@ static void test_not_a_stream(void)
 	if (!e)
 		e = smg_chan_recv(&c, &type, &in);
 	CHECK(!e && type == SMG_F_META, "hostile client: the server answers a good META");
+	/* an honest reconciliation, so that the server waits for keys */
+	mkdb("a.db", rows_a);
+	struct smg_select both = sel;
+	char *names[] = {"items", "notes"};
+	both.tables = names;
+	both.ntables = 2;
+	struct smg_recon r;
+	smg_recon_init(&r, path("a.db"), &both, &c, true);
+	if (!e)
+		e = smg_recon_run(&r);
+	CHECK(!e && r.rows_marked == 0 && r.t[0].nmarked,
+	      "hostile client: reconciled with the server (%s)", r.error);
+	smg_recon_free(&r);
 	static const char db_file[] = "SQLite format 3";
 	smg_chan_send(&c, SMG_F_DATA, db_file, sizeof db_file);
 	smg_chan_send(&c, SMG_F_END, NULL, 0);
@@ -332,6 +346,193 @@ static void test_not_a_stream(void)
 	free(b0), free(b1);
 	smg_buf_free(&in);
 	smg_chan_close(&c);
+}
+
+/* ---- reconciliation: what crosses the wire --------------------------------- */
+
+/* Every row of every table of a database, typed, by key: the oracle for
+ * schemas the fixed dump does not know. */
+static char *dump_all(const char *name)
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	sqlite3 *h;
+	sqlite3_stmt *tabs;
+	sqlite3_open(path(name), &h);
+	sqlite3_prepare_v2(h, "SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name",
+			   -1, &tabs, NULL);
+	while (sqlite3_step(tabs) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(tabs, 0);
+		char *q = sqlite3_mprintf(
+			"SELECT group_concat('typeof('||quote(name)||')||'':''||quote('||quote(name)||')',"
+			" '||''|''||') FROM pragma_table_info(%Q)", t);
+		sqlite3_stmt *st;
+		sqlite3_prepare_v2(h, q, -1, &st, NULL);
+		sqlite3_step(st);
+		char *sel = sqlite3_mprintf("SELECT %Q||'|'||%s FROM %Q ORDER BY 1", t,
+					    (const char *)sqlite3_column_text(st, 0), t);
+		sqlite3_finalize(st);
+		sqlite3_free(q);
+		sqlite3_prepare_v2(h, sel, -1, &st, NULL);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			smg_buf_adds(&b, (const char *)sqlite3_column_text(st, 0));
+			smg_buf_addc(&b, '\n');
+		}
+		sqlite3_finalize(st);
+		sqlite3_free(sel);
+	}
+	sqlite3_finalize(tabs);
+	sqlite3_close(h);
+	return smg_buf_detach(&b);
+}
+
+static void mkdb_schema(const char *name, const char *schema_sql, const char *rows)
+{
+	unlink(path(name));
+	exec_sql(path(name), schema_sql);
+	exec_sql(path(name), rows);
+}
+
+/* Exchange a.db and b.db; both converge by the typed dump of every table.
+ * The client's exchange stays in *x. */
+static void converge(struct smg_exchange *x, const char *what)
+{
+	int ra, rb;
+	exchange(x, &side_a, &side_b, &ra, &rb);
+	char *da = dump_all("a.db"), *db = dump_all("b.db");
+	CHECK(ra == 0 && rb == 0 && !strcmp(da, db),
+	      "%s: both succeed and converge (client %d, server %d: %s)", what, ra, rb, x->error);
+	free(da);
+	free(db);
+}
+
+static const char big_schema[] =
+	"CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty, data BLOB, updated_at TEXT);";
+
+/* n rows with ids from `from`, named with tag */
+static void fill(const char *name, int from, int n, const char *tag)
+{
+	char sql[600];
+	snprintf(sql, sizeof sql,
+		 "WITH RECURSIVE n(i) AS (SELECT %d UNION ALL SELECT i+1 FROM n WHERE i < %d)"
+		 " INSERT INTO items SELECT i, '%s'||i, i, zeroblob(20), '2026-01-01T00:00:00Z'"
+		 " FROM n;", from, from + n - 1, tag);
+	mkdb_schema(name, big_schema, sql);
+}
+
+static uint64_t wire(const struct smg_exchange *x)
+{
+	return x->bytes_in + x->bytes_out;
+}
+
+static void test_identical(void)
+{
+	fill("a.db", 1, 20000, "r");
+	fill("b.db", 1, 20000, "r");
+	struct smg_exchange x;
+	converge(&x, "identical");
+	CHECK(x.recon_messages == 2 && x.rows_marked == 0,
+	      "identical: one round trip of ranges, no key crossed (%d messages, %llu keys)",
+	      x.recon_messages, (unsigned long long)x.rows_marked);
+	CHECK(wire(&x) < 2000, "identical: under 2000 bytes on the wire (%llu)",
+	      (unsigned long long)wire(&x));
+	smg_exchange_free(&x);
+}
+
+static void test_one_changed(void)
+{
+	fill("a.db", 1, 100000, "r");
+	fill("b.db", 1, 100000, "r");
+	exec_sql(path("b.db"), "UPDATE items SET name='changed', updated_at='2026-02-01T00:00:00Z'"
+			       " WHERE id=77777");
+	struct smg_exchange x;
+	converge(&x, "one changed row among 100k");
+	char *n = query("a.db", "SELECT name FROM items WHERE id=77777");
+	CHECK(!strcmp(n, "changed"), "one changed row: it crossed (%s)", n);
+	free(n);
+	CHECK(tally(&x, "items", false) == 1 && tally(&x, "items", true) <= 0,
+	      "one changed row: one row received, none sent");
+	CHECK(wire(&x) < 64 * 1024 && x.recon_messages <= 12,
+	      "one changed row: %llu bytes on the wire (< 64 KiB), %d range messages",
+	      (unsigned long long)wire(&x), x.recon_messages);
+	CHECK(x.rows_marked > 0 && x.rows_marked <= 2 * SMG_RECON_SMALL,
+	      "one changed row: at most %d rows' keys crossed (%llu)", 2 * SMG_RECON_SMALL,
+	      (unsigned long long)x.rows_marked);
+	smg_exchange_free(&x);
+}
+
+static void test_edges(void)
+{
+	struct smg_exchange x;
+	mkdb_schema("a.db", big_schema, "");
+	mkdb_schema("b.db", big_schema, "");
+	converge(&x, "both empty");
+	CHECK(x.recon_messages == 2, "both empty: one round trip (%d)", x.recon_messages);
+	smg_exchange_free(&x);
+
+	mkdb_schema("a.db", big_schema, "");
+	fill("b.db", 1, 3000, "b");
+	converge(&x, "one side empty");
+	CHECK(tally(&x, "items", false) == 3000, "one side empty: all 3000 rows received");
+	CHECK(x.recon_messages == 2, "one side empty: nothing split, one round trip (%d)",
+	      x.recon_messages);
+	smg_exchange_free(&x);
+
+	fill("a.db", 1, 3000, "a");
+	fill("b.db", 1, 3000, "b");
+	exec_sql(path("b.db"), "UPDATE items SET updated_at='2026-02-01T00:00:00Z' WHERE id % 2");
+	exec_sql(path("a.db"), "UPDATE items SET updated_at='2026-02-01T00:00:00Z' WHERE id % 2 = 0");
+	converge(&x, "all different");
+	CHECK(tally(&x, "items", false) == 1500 && tally(&x, "items", true) == 1500,
+	      "all different: each side takes its newer half");
+	smg_exchange_free(&x);
+
+	fill("a.db", 1, 2000, "a");
+	fill("b.db", 1001, 2000, "b");
+	exec_sql(path("a.db"), "UPDATE items SET name='same'||id WHERE id > 1000");
+	exec_sql(path("b.db"), "UPDATE items SET name='same'||id WHERE id <= 2000");
+	converge(&x, "keys on one side only");
+	CHECK(tally(&x, "items", false) == 1000 && tally(&x, "items", true) == 1000,
+	      "keys on one side only: 1000 rows each way, the shared 1000 stay");
+	smg_exchange_free(&x);
+}
+
+static void test_key_types(void)
+{
+	static const char s[] =
+		"CREATE TABLE t_text(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+		"CREATE TABLE t_blob(k BLOB PRIMARY KEY, v) WITHOUT ROWID;"
+		"CREATE TABLE t_real(k REAL PRIMARY KEY, v);"
+		"CREATE TABLE t_pair(a INTEGER, b TEXT, v, PRIMARY KEY(a, b));"
+		"CREATE TABLE t_int(k INTEGER PRIMARY KEY, v);";
+	static const char common[] =
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500)"
+		" INSERT INTO t_text SELECT 'k'||i, i FROM n;"
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500)"
+		" INSERT INTO t_blob SELECT randomblob(1)||x'00'||i, i FROM n;"
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500)"
+		" INSERT INTO t_real SELECT i / 7.0, i FROM n;"
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500)"
+		" INSERT INTO t_pair SELECT i % 10, 'b'||i, i FROM n;"
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500)"
+		" INSERT INTO t_int SELECT i - 250, i FROM n;"
+		"INSERT INTO t_int VALUES (-9223372036854775808, 'min'), (9223372036854775807, 'max');";
+	mkdb_schema("a.db", s, common);
+	unlink(path("b.db"));
+	char *q = sqlite3_mprintf("VACUUM INTO %Q", path("b.db"));
+	exec_sql(path("a.db"), q);
+	sqlite3_free(q);
+	exec_sql(path("a.db"), "UPDATE t_text SET v='a' WHERE k='k17'; DELETE FROM t_blob WHERE v=3;"
+			       "INSERT INTO t_real VALUES (-0.5, 'a'); UPDATE t_pair SET v='a' "
+			       "WHERE a=3 AND b='b13'; INSERT INTO t_int VALUES (100000, 'a');");
+	exec_sql(path("b.db"), "INSERT INTO t_text VALUES ('', 'empty key'), ('\xc3\xa9', 'b');"
+			       "INSERT INTO t_blob VALUES (x'', 'b'); UPDATE t_real SET v='b' "
+			       "WHERE v=9; UPDATE t_int SET v='b' WHERE k=-9223372036854775808;");
+	struct smg_exchange x;
+	converge(&x, "every key type");
+	CHECK(x.rows_marked > 0 && x.rows_marked < 400,
+	      "every key type: the keys of a few ranges crossed, not all 2500 (%llu)",
+	      (unsigned long long)x.rows_marked);
+	smg_exchange_free(&x);
 }
 
 static void rm_tree(void)
@@ -369,6 +570,10 @@ int main(void)
 	test_receivers_policy();
 	test_refusals();
 	test_not_a_stream();
+	test_identical();
+	test_one_changed();
+	test_edges();
+	test_key_types();
 
 	smg_select_free(&sel);
 	rm_tree();
