@@ -38,6 +38,8 @@
 
 static const char usage[] =
 	"usage: smg-beacon [options] [DB]\n"
+	"       smg-beacon [options] --stdio [DB]\n"
+	"       smg-beacon [options] --connect COMMAND [DB]\n"
 	"Find peers on the LAN by UDP broadcast and exchange rows with each over TCP,\n"
 	"so that every peer's database converges (smg-beacon(1)).  DB defaults to the\n"
 	"configuration's local_db.  Options override [broadcast] and [sync].\n"
@@ -46,6 +48,10 @@ static const char usage[] =
 	"      --insecure             run without a secret: nothing is encrypted\n"
 	"      --once                 one round with every peer seen, then exit\n"
 	"      --dry-run              discover and report; write nothing, accept nothing\n"
+	"      --stdio                no LAN: serve one exchange on standard input and\n"
+	"                             output (the far end of --connect)\n"
+	"      --connect COMMAND      no LAN: run COMMAND (sh -c) and exchange once with\n"
+	"                             the smg-beacon --stdio it starts\n"
 	"  -o, --output FORMAT        text (default) or json\n"
 	"      --port N               UDP and TCP port (default 31337)\n"
 	"      --interval SECS        seconds between announcements (default 5)\n"
@@ -79,6 +85,8 @@ static struct {
 	int port;
 	int64_t interval_ms, peer_timeout_ms, wait_ms;
 	const char *group;
+	bool stdio;			/* serve one exchange on stdin and stdout */
+	const char *command;		/* --connect: the peer is what this runs */
 	char name[SMG_ANN_NAME_MAX + 1];
 	enum smg_policy policy;
 	struct smg_select sel;
@@ -91,6 +99,7 @@ static uint8_t my_group[SMG_GROUP_LEN], my_digest[32];
 static bool fixed_group;
 static int udp_fd = -1, listen_fd = -1, tcp_port;
 static char tmpdir[4096];
+static int stdio_out = -1;	/* --stdio: where the channel writes (our stdout) */
 static volatile sig_atomic_t stop;
 
 struct peer {
@@ -106,6 +115,7 @@ struct peer {
 	bool synced_valid;
 	uint8_t synced_mine[32], synced_theirs[32];
 	int exchanges, failures;
+	uint64_t bytes_in, bytes_out;	/* on the wire, over all exchanges */
 	char last_error[400];
 	struct smg_tally *tables;
 	size_t ntables;
@@ -268,6 +278,27 @@ static int connect_to(const struct sockaddr_in *sa)
 	return fd;
 }
 
+/* --connect: run the command with a socket as its standard input and
+ * output; the exchange speaks on the other end. */
+static int spawn_peer(const char *command)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		smg_die(SMG_EXIT_FAILURE, "socketpair: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		smg_die(SMG_EXIT_FAILURE, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
 static void job_exchange(int fd, bool initiator, const uint8_t *expect_id,
 			 const struct sockaddr_in *sa)
 {
@@ -278,13 +309,15 @@ static void job_exchange(int fd, bool initiator, const uint8_t *expect_id,
 	};
 	struct smg_exchange x;
 	smg_exchange_init(&x, &xo, initiator);
-	if (initiator) {
+	if (initiator && o.command) {
+		fd = spawn_peer(o.command);
+	} else if (initiator) {
 		fd = connect_to(sa);
 		if (fd < 0)
 			job_fail(&x, SMG_EXIT_NETWORK, "connect to %s:%d: %s",
 				 inet_ntoa(sa->sin_addr), ntohs(sa->sin_port), strerror(errno));
 	}
-	int e = smg_exchange_handshake(&x, fd);
+	int e = smg_exchange_handshake_fds(&x, fd, o.stdio ? stdio_out : fd);
 	if (e)
 		job_fail(&x, e, "%s", x.error);
 	result("peer %s", idhex(x.peer_id));
@@ -543,6 +576,8 @@ static int finish_job(void)
 			p->next_try = smg_mono_ms() + (back < BACKOFF_MAX_MS ? back : BACKOFF_MAX_MS);
 			snprintf(p->last_error, sizeof p->last_error, "%s", err);
 		}
+		p->bytes_in += bin;
+		p->bytes_out += bout;
 		for (size_t i = 0; i < ntables; i++) {
 			struct smg_tally *t = smg_tally_get(&p->tables, &p->ntables, tables[i].name);
 			t->sent += tables[i].sent;
@@ -603,10 +638,12 @@ static void json_peer(struct smg_buf *b, const struct peer *p)
 	smg_buf_addf(b, "{\"id\":\"%s\",\"name\":", idhex(p->id));
 	smg_json_add_string(b, p->name, strlen(p->name));
 	smg_buf_addf(b, ",\"address\":\"%s\",\"port\":%d,\"passive\":%s,\"expired\":%s,"
-		     "\"exchanges\":%d,\"failures\":%d,\"last_error\":",
+		     "\"exchanges\":%d,\"failures\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+		     "\"last_error\":",
 		     inet_ntoa(p->addr.sin_addr), ntohs(p->addr.sin_port),
 		     p->flags & SMG_ANN_PASSIVE ? "true" : "false", p->expired ? "true" : "false",
-		     p->exchanges, p->failures);
+		     p->exchanges, p->failures, (unsigned long long)p->bytes_in,
+		     (unsigned long long)p->bytes_out);
 	if (p->last_error[0])
 		smg_json_add_string(b, p->last_error, strlen(p->last_error));
 	else
@@ -638,7 +675,7 @@ static void print_event(const struct peer *p, bool ok, const struct smg_tally *t
 		       (long long)s, would, (long long)r);
 	else
 		status("exchange with %s failed: %s", peer_label(p), err);
-	if (o.json && !o.once) {
+	if (o.json && !o.once && !o.stdio && !o.command) {
 		struct smg_buf b = SMG_BUF_INIT;
 		smg_buf_adds(&b, "{\"event\":\"exchange\",\"ok\":");
 		smg_buf_adds(&b, ok ? "true" : "false");
@@ -1106,16 +1143,30 @@ static int run(void)
 	return rc;
 }
 
+/* --stdio and --connect: one exchange, no LAN. */
+static int run_pipe(void)
+{
+	start_job(JOB_EXCHANGE, o.stdio ? 0 : -1, -1, NULL);
+	char buf[4096];
+	ssize_t n;
+	while ((n = smg_read_retry(job.fd, buf, sizeof buf)) > 0)
+		smg_buf_add(&job.out, buf, (size_t)n);
+	finish_job();
+	return ex_failed ? SMG_EXIT_NETWORK : SMG_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_SECRET = 256, O_INSECURE, O_ONCE, O_DRY, O_PORT, O_INTERVAL, O_PTIMEOUT,
-	       O_WAIT, O_GROUP, O_NAME, O_VERSION };
+	       O_WAIT, O_GROUP, O_NAME, O_VERSION, O_STDIO, O_CONNECT };
 	static const struct option longopts[] = {
 		SMG_SELECT_LONGOPTS,
 		{"secret-file", required_argument, NULL, O_SECRET},
 		{"insecure", no_argument, NULL, O_INSECURE},
 		{"once", no_argument, NULL, O_ONCE},
 		{"dry-run", no_argument, NULL, O_DRY},
+		{"stdio", no_argument, NULL, O_STDIO},
+		{"connect", required_argument, NULL, O_CONNECT},
 		{"output", required_argument, NULL, 'o'},
 		{"port", required_argument, NULL, O_PORT},
 		{"interval", required_argument, NULL, O_INTERVAL},
@@ -1157,6 +1208,8 @@ int main(int argc, char **argv)
 		case O_INSECURE: o.insecure = true; break;
 		case O_ONCE: o.once = true; break;
 		case O_DRY: o.dry_run = true; break;
+		case O_STDIO: o.stdio = true; break;
+		case O_CONNECT: o.command = optarg; break;
 		case 'o': o.json = smg_report_parse(optarg) == SMG_REPORT_JSON; break;
 		case O_PORT: {
 			char *end;
@@ -1198,9 +1251,13 @@ int main(int argc, char **argv)
 			smg_die(SMG_EXIT_USAGE, "[broadcast] secret must be 64 hex digits");
 		have_key = true;
 	}
+	bool pipe_mode = o.stdio || o.command;
+	if (o.stdio && o.command)
+		smg_die(SMG_EXIT_USAGE, "--stdio and --connect: choose one");
 	if (have_key && o.insecure)
 		smg_die(SMG_EXIT_USAGE, "both a secret and --insecure: choose one");
-	if (!have_key && !o.insecure)
+	/* through a command the command's transport (ssh) protects the bytes */
+	if (!have_key && !o.insecure && !pipe_mode)
 		smg_die(SMG_EXIT_USAGE, "no secret (--secret-file, $SMUGGLR_BROADCAST_SECRET or "
 			"[broadcast] secret): refusing to run unencrypted without --insecure");
 	if (have_key)
@@ -1228,10 +1285,22 @@ int main(int argc, char **argv)
 		smg_group_from_name(o.group, my_group);
 		fixed_group = true;
 	}
+	if (o.stdio) {
+		/* the channel keeps our standard output; what we print goes to stderr */
+		stdio_out = fcntl(1, F_DUPFD_CLOEXEC, 3);
+		if (stdio_out < 0 || dup2(2, 1) < 0)
+			smg_die(SMG_EXIT_FAILURE, "standard output: %s", strerror(errno));
+	}
 	int rc = run_digest();
 	if (rc > 0) {
 		parent_atdie();
 		exit(rc);
+	}
+	if (pipe_mode) {
+		rc = run_pipe();
+		print_summary();
+		parent_atdie();
+		return rc;
 	}
 	open_sockets();
 	char gh[65];

@@ -428,7 +428,7 @@ void smg_exchange_init(struct smg_exchange *x, const struct smg_exchange_opts *o
 	memset(x, 0, sizeof *x);
 	x->o = *o;
 	x->initiator = initiator;
-	x->c.fd = -1;
+	x->c.fd = x->c.wfd = -1;
 	x->c.stats = &x->st;
 	x->dry = o->dry_run;
 	strcpy(x->peer_name, "?");
@@ -436,9 +436,14 @@ void smg_exchange_init(struct smg_exchange *x, const struct smg_exchange_opts *o
 
 int smg_exchange_handshake(struct smg_exchange *x, int fd)
 {
-	int e = smg_chan_handshake(&x->c, fd, x->o.secret, x->initiator, x->o.my_id, x->peer_id,
-				   x->initiator ? SMG_EXCHANGE_IO_TIMEOUT_MS
-						: SMG_EXCHANGE_HELLO_WAIT_MS);
+	return smg_exchange_handshake_fds(x, fd, fd);
+}
+
+int smg_exchange_handshake_fds(struct smg_exchange *x, int rfd, int wfd)
+{
+	int e = smg_chan_handshake_fds(&x->c, rfd, wfd, x->o.secret, x->initiator, x->o.my_id,
+				       x->peer_id, x->initiator ? SMG_EXCHANGE_IO_TIMEOUT_MS
+								: SMG_EXCHANGE_HELLO_WAIT_MS);
 	if (e)
 		return fail(x, e == SMG_FRAME_ETAG || e == SMG_FRAME_EMODE ? SMG_EXIT_AUTH
 									 : SMG_EXIT_NETWORK,

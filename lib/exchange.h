@@ -78,6 +78,8 @@ void smg_exchange_init(struct smg_exchange *x, const struct smg_exchange_opts *o
 /* Run the handshake on a connected socket, which the exchange owns from
  * here; peer_id is filled. */
 int smg_exchange_handshake(struct smg_exchange *x, int fd);
+/* The same over two one-way descriptors (smg-beacon --stdio). */
+int smg_exchange_handshake_fds(struct smg_exchange *x, int rfd, int wfd);
 /* 1: META both ways; x->peer_name and the tables both sync are known. */
 int smg_exchange_meta(struct smg_exchange *x);
 /* 2-4: keys, rows, DONE; the channel is closed after. */

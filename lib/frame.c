@@ -392,7 +392,7 @@ int smg_chan_send(struct smg_chan *c, uint8_t type, const void *p, size_t n)
 	smg_buf_reset(&c->wbuf);
 	smg_frame_seal(&c->wbuf, c->sealed ? c->txkey : NULL, type, c->txseq, c->session,
 		       p, n);
-	int e = smg_io_write(c->fd, c->wbuf.data, c->wbuf.len, c->timeout_ms);
+	int e = smg_io_write(c->wfd, c->wbuf.data, c->wbuf.len, c->timeout_ms);
 	if (e)
 		return e;
 	c->txseq++;
@@ -442,20 +442,33 @@ int smg_chan_recv(struct smg_chan *c, uint8_t *type, struct smg_buf *payload)
 #define HELLO_NONCE 32
 #define HELLO_LEN (HELLO_NONCE + SMG_ID_LEN)
 
+static bool set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+}
+
 int smg_chan_handshake(struct smg_chan *c, int fd, const uint8_t *secret,
 		       bool initiator, const uint8_t my_id[SMG_ID_LEN],
 		       uint8_t peer_id[SMG_ID_LEN], int timeout_ms)
+{
+	return smg_chan_handshake_fds(c, fd, fd, secret, initiator, my_id, peer_id, timeout_ms);
+}
+
+int smg_chan_handshake_fds(struct smg_chan *c, int fd, int wfd, const uint8_t *secret,
+			   bool initiator, const uint8_t my_id[SMG_ID_LEN],
+			   uint8_t peer_id[SMG_ID_LEN], int timeout_ms)
 {
 	need_sodium();
 	struct smg_frame_stats *stats = c->stats;
 	memset(c, 0, sizeof *c);
 	c->stats = stats;
 	c->fd = fd;
+	c->wfd = wfd;
 	c->sealed = secret != NULL;
 	c->timeout_ms = timeout_ms;
 	c->max = SMG_FRAME_HELLO_MAX;
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+	if (!set_nonblock(fd) || !set_nonblock(wfd))
 		return SMG_FRAME_EIO;
 
 	uint8_t hello_key[SMG_KEY_LEN];
@@ -529,9 +542,11 @@ int smg_chan_handshake(struct smg_chan *c, int fd, const uint8_t *secret,
 
 void smg_chan_close(struct smg_chan *c)
 {
+	if (c->wfd >= 0 && c->wfd != c->fd)
+		close(c->wfd);
 	if (c->fd >= 0)
 		close(c->fd);
-	c->fd = -1;
+	c->fd = c->wfd = -1;
 	sodium_memzero(c->txkey, sizeof c->txkey);
 	sodium_memzero(c->rxkey, sizeof c->rxkey);
 	smg_buf_free(&c->wbuf);

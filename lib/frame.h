@@ -192,7 +192,8 @@ int smg_announce_decode(const uint8_t *p, size_t n, struct smg_announce *a);
 /* ---- TCP channel ----------------------------------------------------------- */
 
 struct smg_chan {
-	int fd;
+	int fd;				/* read from, and written to unless wfd says otherwise */
+	int wfd;			/* written to: fd, or a pipe's other end (stdio) */
 	bool sealed;
 	uint8_t txkey[SMG_KEY_LEN], rxkey[SMG_KEY_LEN];
 	uint8_t session[SMG_ID_LEN];
@@ -213,6 +214,11 @@ struct smg_chan {
 int smg_chan_handshake(struct smg_chan *c, int fd, const uint8_t *secret,
 		       bool initiator, const uint8_t my_id[SMG_ID_LEN],
 		       uint8_t peer_id[SMG_ID_LEN], int timeout_ms);
+/* The same over two one-way descriptors (standard input and output, say);
+ * both are closed by smg_chan_close. */
+int smg_chan_handshake_fds(struct smg_chan *c, int rfd, int wfd, const uint8_t *secret,
+			   bool initiator, const uint8_t my_id[SMG_ID_LEN],
+			   uint8_t peer_id[SMG_ID_LEN], int timeout_ms);
 int smg_chan_send(struct smg_chan *c, uint8_t type, const void *p, size_t n);
 /* Receive the next frame; its payload replaces payload's contents. */
 int smg_chan_recv(struct smg_chan *c, uint8_t *type, struct smg_buf *payload);

@@ -307,7 +307,7 @@ static void test_not_a_stream(void)
 	char *b0 = dump("b.db");
 	pid_t pid;
 	int fd = start_server(&side_b, &pid);
-	struct smg_chan c = {.fd = -1};
+	struct smg_chan c = {.fd = -1, .wfd = -1};
 	uint8_t peer[SMG_ID_LEN], type;
 	struct smg_buf in = SMG_BUF_INIT;
 	char gh[2 * SMG_GROUP_LEN + 1], meta[400];
