@@ -76,6 +76,9 @@ static const char usage[] =
 #define ANN_MAX 512			/* announcement payload limit */
 #define MAX_PEERS 256
 #define BACKOFF_MAX_MS 60000
+#define PENDING_MAX 64			/* connections not yet past HELLO, at once */
+#define PENDING_PER_ADDR 4		/* of them from one address */
+#define REPLAY_SLOTS 1024		/* HELLOs remembered */
 
 /* ---- options and state ---------------------------------------------------- */
 
@@ -125,7 +128,7 @@ static struct peer peers[MAX_PEERS];
 static size_t npeers;
 
 /* dropped input, by reason: frame errors plus a few of our own */
-enum { DROP_OTHER_GROUP = SMG_FRAME_NERR, DROP_BAD_DATA, DROP_NREASONS };
+enum { DROP_OTHER_GROUP = SMG_FRAME_NERR, DROP_BAD_DATA, DROP_BUSY, DROP_NREASONS };
 static uint64_t dropped[DROP_NREASONS];
 static int64_t ex_ok, ex_failed;
 static int64_t total_sent, total_received;
@@ -135,7 +138,7 @@ static size_t ntotals;
 static const char *drop_name(int i)
 {
 	return i == DROP_OTHER_GROUP ? "other_group" : i == DROP_BAD_DATA ? "bad_data"
-							     : smg_frame_errname(i);
+	       : i == DROP_BUSY ? "busy" : smg_frame_errname(i);
 }
 
 /* A status line.  Without a secret every line on stderr, the library's
@@ -172,6 +175,34 @@ static void parent_atdie(void)
 		smg_exchange_clean(tmpdir);
 		rmdir(tmpdir);
 	}
+}
+
+/* The spools of beacons that died without cleaning up (kill -9): a
+ * directory smg-beacon.PID.XXXXXX of ours whose process is gone. */
+static void remove_dead_spools(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		long pid;
+		char rest[16];
+		if (sscanf(e->d_name, "smg-beacon.%ld.%15s", &pid, rest) != 2 || pid <= 0 ||
+		    strlen(rest) != 6)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char path[4200];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+			continue;
+		smg_exchange_clean(path);
+		if (rmdir(path) == 0)
+			status("removed %s, left by a beacon that was killed", path);
+	}
+	closedir(d);
 }
 
 /* ---- the database side ---------------------------------------------------- */
@@ -320,10 +351,14 @@ static void job_exchange(int fd, bool initiator, const uint8_t *expect_id,
 	int e = smg_exchange_handshake_fds(&x, fd, o.stdio ? stdio_out : fd);
 	if (e)
 		job_fail(&x, e, "%s", x.error);
+	e = smg_exchange_meta(&x);
+	/* a HELLO alone may be a replay: the peer is named once it proved
+	 * it holds this session's keys */
+	if (!x.confirmed)
+		job_fail(&x, e ? e : SMG_EXIT_DATA, "handshake not confirmed: %s", x.error);
 	result("peer %s", idhex(x.peer_id));
 	if (expect_id && memcmp(expect_id, x.peer_id, SMG_ID_LEN))
 		job_fail(&x, SMG_EXIT_DATA, "a different peer answered (id %s)", idhex(x.peer_id));
-	e = smg_exchange_meta(&x);
 	if (x.peer_named) {
 		struct smg_buf nb = SMG_BUF_INIT;
 		smg_json_add_string(&nb, x.peer_name, strlen(x.peer_name));
@@ -372,6 +407,149 @@ static void child_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* ---- connections not yet past HELLO ---------------------------------------- */
+
+/*
+ * The parent holds every accepted connection until its whole HELLO frame
+ * has arrived, and only then gives it the exchange slot: a connection that
+ * says nothing costs a slot in this table for SMG_EXCHANGE_HELLO_WAIT_MS,
+ * never the exchange slot, and one address holds at most PENDING_PER_ADDR.
+ * A HELLO seen before (by its tag) is refused unread.
+ */
+static struct pending {
+	int fd;
+	struct sockaddr_in from;
+	int64_t since;
+	bool ready;			/* its HELLO is all there */
+	uint8_t tag[SMG_FRAME_TAG];
+} pend[PENDING_MAX];
+static size_t npend;
+static uint8_t seen_hello[REPLAY_SLOTS][SMG_FRAME_TAG];
+static size_t nseen_hello;
+
+static void close_pending_except(int keep)
+{
+	for (size_t i = 0; i < npend; i++)
+		if (pend[i].fd != keep)
+			close(pend[i].fd);
+}
+
+static void drop(int reason, const struct sockaddr_in *from);
+
+static void pending_remove(size_t i, bool close_it)
+{
+	if (close_it)
+		close(pend[i].fd);
+	pend[i] = pend[--npend];
+}
+
+static void pending_add(int fd, const struct sockaddr_in *from)
+{
+	size_t same = 0, idle = npend;
+	for (size_t i = 0; i < npend; i++) {
+		if (pend[i].from.sin_addr.s_addr == from->sin_addr.s_addr)
+			same++;
+		if (!pend[i].ready && (idle == npend || pend[i].since < pend[idle].since))
+			idle = i;
+	}
+	if (same >= PENDING_PER_ADDR || (npend == PENDING_MAX && idle == npend)) {
+		close(fd);
+		drop(DROP_BUSY, from);
+		return;
+	}
+	if (npend == PENDING_MAX) {	/* the longest silent makes room */
+		drop(DROP_BUSY, &pend[idle].from);
+		pending_remove(idle, true);
+	}
+	pend[npend++] = (struct pending){.fd = fd, .from = *from, .since = smg_mono_ms()};
+}
+
+static void accept_all(void)
+{
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		int c = accept4(listen_fd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0)
+			return;
+		verbose("connection from %s", inet_ntoa(from.sin_addr));
+		pending_add(c, &from);
+	}
+}
+
+/* Has pend[i]'s HELLO all arrived?  -1: drop the connection. */
+static int hello_arrived(struct pending *p)
+{
+	uint8_t buf[SMG_FRAME_HDR + SMG_HELLO_LEN + SMG_FRAME_TAG];
+	ssize_t n = recv(p->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		return -1;
+	if (n < SMG_FRAME_HDR)
+		return 0;
+	struct smg_frame_hdr h;
+	int e = smg_frame_parse_header(buf, (size_t)n, have_key, SMG_FRAME_HELLO_MAX, &h);
+	if (!e && (h.type != SMG_F_HELLO || h.len != SMG_HELLO_LEN))
+		e = SMG_FRAME_ETYPE;
+	if (e) {
+		drop(e, &p->from);
+		return -1;
+	}
+	if ((size_t)n < sizeof buf)
+		return 0;
+	memcpy(p->tag, buf + sizeof buf - SMG_FRAME_TAG, SMG_FRAME_TAG);
+	return 1;
+}
+
+static void check_pending(int64_t now)
+{
+	for (size_t i = npend; i-- > 0;) {
+		struct pending *p = &pend[i];
+		int r = p->ready ? 1 : hello_arrived(p);
+		if (r < 0) {
+			pending_remove(i, true);
+		} else if (r == 0 && now - p->since > SMG_EXCHANGE_HELLO_WAIT_MS) {
+			drop(SMG_FRAME_ETIMEOUT, &p->from);
+			pending_remove(i, true);
+		} else if (r == 1 && now - p->since > SMG_EXCHANGE_IO_TIMEOUT_MS) {
+			pending_remove(i, true);	/* the client gave up waiting */
+		} else {
+			p->ready = r == 1;
+		}
+	}
+}
+
+static bool hello_seen(const uint8_t tag[SMG_FRAME_TAG])
+{
+	size_t n = nseen_hello < REPLAY_SLOTS ? nseen_hello : REPLAY_SLOTS;
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(seen_hello[i], tag, SMG_FRAME_TAG))
+			return true;
+	memcpy(seen_hello[nseen_hello++ % REPLAY_SLOTS], tag, SMG_FRAME_TAG);
+	return false;
+}
+
+static void start_job(enum job_kind kind, int conn_fd, int peer, const struct sockaddr_in *sa);
+
+/* The longest waiting connection whose HELLO is there gets the slot. */
+static bool serve_pending(void)
+{
+	size_t best = npend;
+	for (size_t i = 0; i < npend; i++)
+		if (pend[i].ready && (best == npend || pend[i].since < pend[best].since))
+			best = i;
+	if (best == npend)
+		return false;
+	struct pending p = pend[best];
+	pending_remove(best, false);
+	if (hello_seen(p.tag)) {
+		drop(SMG_FRAME_EREPLAY, &p.from);
+		close(p.fd);
+		return true;
+	}
+	start_job(JOB_EXCHANGE, p.fd, -1, &p.from);
+	return true;
+}
+
 static void start_job(enum job_kind kind, int conn_fd, int peer, const struct sockaddr_in *sa)
 {
 	int p[2];
@@ -394,6 +572,7 @@ static void start_job(enum job_kind kind, int conn_fd, int peer, const struct so
 			close(udp_fd);
 		if (listen_fd >= 0)
 			close(listen_fd);
+		close_pending_except(conn_fd);
 		result_fd = p[1];
 		if (kind == JOB_DIGEST)
 			job_digest();
@@ -810,6 +989,27 @@ static void drop(int reason, const struct sockaddr_in *from)
 		reason < SMG_FRAME_NERR ? smg_frame_strerror(reason) : drop_name(reason));
 }
 
+/* A peer whose clock is off by more than the window is dropped, every
+ * time: say so once per peer, verbose or not (--once then fails). */
+#define SKEWED_MAX 64
+static uint8_t skewed[SKEWED_MAX][SMG_ID_LEN];
+static size_t nskewed;
+
+static void report_skew(const uint8_t id[SMG_ID_LEN], const struct smg_announce *a,
+			const struct sockaddr_in *from, int64_t now_ms)
+{
+	if (memcmp(a->group, my_group, SMG_GROUP_LEN))
+		return;
+	for (size_t i = 0; i < nskewed && i < SKEWED_MAX; i++)
+		if (!memcmp(skewed[i], id, SMG_ID_LEN))
+			return;
+	memcpy(skewed[nskewed++ % SKEWED_MAX], id, SMG_ID_LEN);
+	status("peer %s (%s, id %.8s): its clock is %+.0f s from ours, more than the %d s "
+	       "allowed: its announcements are dropped until the clocks agree", a->name,
+	       inet_ntoa(from->sin_addr), idhex(id), (double)(a->ts_ms - now_ms) / 1000,
+	       SMG_ANNOUNCE_WINDOW_MS / 1000);
+}
+
 static void receive_udp(void)
 {
 	uint8_t buf[UDP_BUF];
@@ -840,7 +1040,10 @@ static void receive_udp(void)
 			drop(SMG_FRAME_ETYPE, &from);
 			continue;
 		}
-		e = smg_guard_check(&guard, h.id, h.seq, a.ts_ms, smg_now_ms());
+		int64_t now_ms = smg_now_ms();
+		e = smg_guard_check(&guard, h.id, h.seq, a.ts_ms, now_ms);
+		if (e == SMG_FRAME_ESTALE)
+			report_skew(h.id, &a, &from, now_ms);
 		if (e) {
 			drop(e, &from);
 			continue;
@@ -1070,6 +1273,9 @@ static int run(void)
 				status("%s: keeping the last digest", o.db);
 			continue;
 		}
+		check_pending(now);
+		if (job.kind == JOB_NONE && serve_pending())
+			continue;
 		if (job.kind == JOB_NONE && exchanging) {
 			int t = next_target(now);
 			if (t >= 0) {
@@ -1078,13 +1284,21 @@ static int run(void)
 				continue;
 			}
 		}
-		struct pollfd pf[3];
+		struct pollfd pf[3 + PENDING_MAX];
 		int np = 0;
 		pf[np++] = (struct pollfd){.fd = udp_fd, .events = POLLIN};
-		if (job.kind != JOB_NONE)
+		int job_i = -1, listen_i = -1;
+		if (job.kind != JOB_NONE) {
+			job_i = np;
 			pf[np++] = (struct pollfd){.fd = job.fd, .events = POLLIN};
-		else if (listen_fd >= 0)
+		}
+		if (listen_fd >= 0) {
+			listen_i = np;
 			pf[np++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+		}
+		for (size_t i = 0; i < npend; i++)
+			if (!pend[i].ready)
+				pf[np++] = (struct pollfd){.fd = pend[i].fd, .events = POLLIN};
 		int64_t until = next_announce;
 		if (o.once && !exchanging && wait_until < until)
 			until = wait_until;
@@ -1093,8 +1307,8 @@ static int run(void)
 		if (!o.once && next_check < until)
 			until = next_check;
 		int64_t ms = until - smg_mono_ms();
-		if (job.kind == JOB_NONE && exchanging && ms > 200)
-			ms = 200;	/* a backed-off peer may become due */
+		if (((job.kind == JOB_NONE && exchanging) || npend) && ms > 200)
+			ms = 200;	/* a backed-off peer may become due, a HELLO late */
 		if (ms < 0)
 			ms = 0;
 		int r = poll(pf, (nfds_t)np, (int)ms);
@@ -1105,7 +1319,9 @@ static int run(void)
 		}
 		if (pf[0].revents)
 			receive_udp();
-		if (np > 1 && pf[1].revents && pf[1].fd == job.fd) {
+		if (listen_i >= 0 && pf[listen_i].revents)
+			accept_all();
+		if (job_i >= 0 && pf[job_i].revents) {
 			char buf[4096];
 			ssize_t n = smg_read_retry(job.fd, buf, sizeof buf);
 			if (n > 0)
@@ -1118,14 +1334,6 @@ static int run(void)
 				if (!o.once)
 					next_check = smg_mono_ms() + o.interval_ms;
 			}
-		} else if (np > 1 && pf[1].revents && pf[1].fd == listen_fd) {
-			struct sockaddr_in from;
-			socklen_t fl = sizeof from;
-			int c = accept4(listen_fd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
-			if (c >= 0) {
-				verbose("connection from %s", inet_ntoa(from.sin_addr));
-				start_job(JOB_EXCHANGE, c, -1, &from);
-			}
 		}
 	}
 	/* stop asked: the exchange in progress finishes first */
@@ -1137,8 +1345,10 @@ static int run(void)
 		else
 			finish_job();
 	}
+	close_pending_except(-1);
+	npend = 0;
 	/* a daemon reports failures as it goes; --once sums them up */
-	if (o.once && ex_failed)
+	if (o.once && (ex_failed || nskewed))
 		rc = SMG_EXIT_NETWORK;
 	return rc;
 }
@@ -1275,7 +1485,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	const char *td = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof tmpdir, "%s/smg-beacon.XXXXXX", td && *td ? td : "/tmp");
+	td = td && *td ? td : "/tmp";
+	remove_dead_spools(td);
+	snprintf(tmpdir, sizeof tmpdir, "%s/smg-beacon.%ld.XXXXXX", td, (long)getpid());
 	if (!mkdtemp(tmpdir))
 		smg_die(SMG_EXIT_FAILURE, "%s: %s", tmpdir, strerror(errno));
 	smg_atdie(parent_atdie);

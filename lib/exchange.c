@@ -388,6 +388,7 @@ static int recv_meta(struct smg_exchange *x, struct meta *m)
 		smg_buf_free(&in);
 		return e;
 	}
+	x->confirmed = true;
 	struct smg_buf scratch = SMG_BUF_INIT;
 	struct smg_json j;
 	smg_json_init(&j, in.data, in.len, &scratch);
@@ -483,7 +484,11 @@ int smg_exchange_meta(struct smg_exchange *x)
 		if (!e)
 			e = recv_meta(x, &m);
 	} else {
+		/* the client's META proves it holds the session keys, made with
+		 * our fresh nonce: a replayed HELLO gets no further, and soon */
+		x->c.timeout_ms = SMG_EXCHANGE_HELLO_WAIT_MS;
 		e = recv_meta(x, &m);
+		x->c.timeout_ms = SMG_EXCHANGE_IO_TIMEOUT_MS;
 		if (!e)
 			e = send_meta(x, mine, nmine);
 	}

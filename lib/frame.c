@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -61,11 +62,24 @@ static void need_sodium(void)
 	}
 }
 
+/* SMG_TEST_CLOCK_OFFSET_MS: tests only, a host whose clock is off */
+static int64_t clock_offset(void)
+{
+	static bool done;
+	static int64_t off;
+	if (!done) {
+		const char *s = getenv("SMG_TEST_CLOCK_OFFSET_MS");
+		off = s ? strtoll(s, NULL, 10) : 0;
+		done = true;
+	}
+	return off;
+}
+
 int64_t smg_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset();
 }
 
 int64_t smg_mono_ms(void)
@@ -438,9 +452,10 @@ int smg_chan_recv(struct smg_chan *c, uint8_t *type, struct smg_buf *payload)
 	return count(c, SMG_FRAME_OK);
 }
 
-/* HELLO payload: 32 random bytes, then the sender's instance id. */
+/* HELLO payload: 32 random bytes, the sender's instance id, its clock. */
 #define HELLO_NONCE 32
-#define HELLO_LEN (HELLO_NONCE + SMG_ID_LEN)
+#define HELLO_LEN SMG_HELLO_LEN
+_Static_assert(HELLO_LEN == HELLO_NONCE + SMG_ID_LEN + 8, "HELLO layout");
 
 static bool set_nonblock(int fd)
 {
@@ -482,6 +497,7 @@ int smg_chan_handshake_fds(struct smg_chan *c, int fd, int wfd, const uint8_t *s
 	uint8_t mine[HELLO_LEN];
 	randombytes_buf(mine, HELLO_NONCE);
 	memcpy(mine + HELLO_NONCE, my_id, SMG_ID_LEN);
+	smg_put_be64(mine + HELLO_NONCE + SMG_ID_LEN, (uint64_t)smg_now_ms());
 	struct smg_buf in = SMG_BUF_INIT;
 	uint8_t type = 0;
 	int e;
@@ -495,6 +511,12 @@ int smg_chan_handshake_fds(struct smg_chan *c, int fd, int wfd, const uint8_t *s
 		e = smg_chan_recv(c, &type, &in);
 		if (!e && (type != SMG_F_HELLO || in.len != HELLO_LEN))
 			e = count(c, SMG_FRAME_ETYPE);
+		/* a HELLO recorded long ago is refused here; a recent one gets
+		 * no further than our HELLO_ACK: the session keys take our fresh
+		 * nonce, and the client must prove it has them (exchange.c) */
+		if (!e && apart((int64_t)smg_get_be64((uint8_t *)in.data + HELLO_NONCE + SMG_ID_LEN),
+				smg_now_ms(), SMG_ANNOUNCE_WINDOW_MS))
+			e = count(c, SMG_FRAME_ESTALE);
 		if (!e)
 			e = smg_chan_send(c, SMG_F_HELLO_ACK, mine, sizeof mine);
 	}

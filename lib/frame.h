@@ -41,6 +41,7 @@
 #define SMG_FRAME_TAG 16		/* trailer bytes */
 #define SMG_FRAME_MAX (1u << 20)	/* largest payload accepted */
 #define SMG_FRAME_HELLO_MAX 64		/* largest payload before the handshake */
+#define SMG_HELLO_LEN 56		/* HELLO payload: nonce 32, id 16, clock 8 */
 #define SMG_KEY_LEN 32
 #define SMG_ID_LEN 16
 #define SMG_NONCE_LEN 24
