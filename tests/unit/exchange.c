@@ -535,6 +535,54 @@ static void test_key_types(void)
 	smg_exchange_free(&x);
 }
 
+/* HELLOs played by hand: one ten minutes old gets no answer; a fresh one
+ * that never proves the session keys (a replay) is answered, then dropped
+ * within SMG_EXCHANGE_HELLO_WAIT_MS. */
+static void send_hello(int fd, int64_t clock_ms)
+{
+	uint8_t hk[SMG_KEY_LEN], p[SMG_HELLO_LEN], zero[SMG_ID_LEN] = {0};
+	smg_key_derive(hk, key, "smugglr beacon v1 hello");
+	randombytes_buf(p, 32);
+	memcpy(p + 32, id_a, SMG_ID_LEN);
+	smg_put_be64(p + 32 + SMG_ID_LEN, (uint64_t)clock_ms);
+	struct smg_buf f = SMG_BUF_INIT;
+	smg_frame_seal(&f, hk, SMG_F_HELLO, 0, zero, p, sizeof p);
+	smg_io_write(fd, f.data, f.len, 1000);
+	smg_buf_free(&f);
+}
+
+static void test_hello_freshness(void)
+{
+	mkdb("b.db", rows_b);
+	char *b0 = dump("b.db");
+	pid_t pid;
+	int fd = start_server(&side_b, &pid);
+	send_hello(fd, smg_now_ms() - 10 * 60 * 1000);
+	uint8_t buf[512];
+	ssize_t n = read(fd, buf, sizeof buf);
+	int rb = wait_server(pid);
+	CHECK(n == 0 && rb != 0, "a HELLO ten minutes old: refused unanswered (read %zd, server "
+	      "exit %d)", n, rb);
+	close(fd);
+
+	fd = start_server(&side_b, &pid);
+	int64_t t0 = smg_mono_ms();
+	send_hello(fd, smg_now_ms());
+	n = read(fd, buf, sizeof buf);
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	rb = wait_server(pid);
+	int64_t ms = smg_mono_ms() - t0;
+	CHECK(n > 0 && rb == SMG_EXIT_NETWORK && ms >= SMG_EXCHANGE_HELLO_WAIT_MS - 100 &&
+		      ms < SMG_EXCHANGE_HELLO_WAIT_MS + 1500,
+	      "a fresh HELLO that never proves the keys: answered, dropped after %lld ms "
+	      "(server exit %d)", (long long)ms, rb);
+	close(fd);
+	char *b1 = dump("b.db");
+	CHECK(!strcmp(b0, b1), "HELLOs alone: nothing written");
+	free(b0), free(b1);
+}
+
 static void rm_tree(void)
 {
 	static const char *const dirs[] = {"ta", "tb"};
@@ -570,6 +618,7 @@ int main(void)
 	test_receivers_policy();
 	test_refusals();
 	test_not_a_stream();
+	test_hello_freshness();
 	test_identical();
 	test_one_changed();
 	test_edges();
