@@ -835,8 +835,9 @@ static void json_peer(struct smg_buf *b, const struct peer *p)
 static const char *peer_label(const struct peer *p)
 {
 	static char buf[200];
-	snprintf(buf, sizeof buf, "%s (%s, id %.8s)", p->name, inet_ntoa(p->addr.sin_addr),
-		 idhex(p->id));
+	const char *where = o.command ? "through --connect" : o.stdio ? "on standard input"
+			    : inet_ntoa(p->addr.sin_addr);
+	snprintf(buf, sizeof buf, "%s (%s, id %.8s)", p->name, where, idhex(p->id));
 	return buf;
 }
 
