@@ -245,8 +245,11 @@ static void job_digest(void)
 	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		smg_die(SMG_EXIT_FAILURE, "/dev/null: %s", strerror(errno));
-	uint8_t d[32], g[SMG_GROUP_LEN];
-	smg_exchange_keys(o.db, &o.sel, fd, "/dev/null", d, g);
+	uint8_t d[32] = {0}, g[SMG_GROUP_LEN];
+	if (o.stdio || o.command)	/* nothing to announce: the group will do */
+		smg_exchange_group(o.db, &o.sel, g);
+	else
+		smg_exchange_keys(o.db, &o.sel, fd, "/dev/null", d, g);
 	close(fd);
 	char dh[65], gh[65];
 	smg_hex(d, 32, dh);

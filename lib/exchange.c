@@ -81,6 +81,27 @@ static void group_add_table(crypto_generichash_state *st, const struct smg_table
 	free(cols);
 }
 
+static void group_init(crypto_generichash_state *gs)
+{
+	crypto_generichash_init(gs, NULL, 0, SMG_GROUP_LEN);
+	crypto_generichash_update(gs, (const uint8_t *)"smugglr group v1\n", 17);
+}
+
+void smg_exchange_group(const char *db, const struct smg_select *sel,
+			uint8_t group[SMG_GROUP_LEN])
+{
+	sqlite3 *h = smg_db_open(db, false);
+	size_t n;
+	struct smg_table **t = smg_db_tables(h, db, sel, &n);
+	smg_db_close(h);
+	crypto_generichash_state gs;
+	group_init(&gs);
+	for (size_t i = 0; i < n; i++)
+		group_add_table(&gs, t[i]);
+	crypto_generichash_final(&gs, group, SMG_GROUP_LEN);
+	smg_tables_free(t, n);
+}
+
 void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, const char *fdname,
 		       uint8_t digest[32], uint8_t group[SMG_GROUP_LEN])
 {
@@ -90,8 +111,7 @@ void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, con
 	crypto_hash_sha256_state ds;
 	crypto_generichash_state gs;
 	crypto_hash_sha256_init(&ds);
-	crypto_generichash_init(&gs, NULL, 0, SMG_GROUP_LEN);
-	crypto_generichash_update(&gs, (const uint8_t *)"smugglr group v1\n", 17);
+	group_init(&gs);
 	struct smg_buf scratch = SMG_BUF_INIT;
 	const struct smg_table *t;
 	while ((t = smg_source_next_table(src))) {

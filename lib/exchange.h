@@ -102,6 +102,9 @@ void smg_exchange_clean(const char *tmpdir);
  */
 void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, const char *fdname,
 		       uint8_t digest[32], uint8_t group[SMG_GROUP_LEN]);
+/* The same group without reading a row (no digest is needed). */
+void smg_exchange_group(const char *db, const struct smg_select *sel,
+			uint8_t group[SMG_GROUP_LEN]);
 /* The group named by --group / [broadcast] group. */
 void smg_group_from_name(const char *name, uint8_t out[SMG_GROUP_LEN]);
 

@@ -12,6 +12,7 @@
 #include "test.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,19 @@ static void test_converge(void)
 		      tally(&x, "items", false) <= 0,
 	      "converge: a second exchange moves no row");
 	smg_exchange_free(&x);
+}
+
+/* The group --stdio derives without reading rows is the one the LAN
+ * beacon announces. */
+static void test_group(void)
+{
+	mkdb("a.db", rows_a);
+	uint8_t d[32], g1[SMG_GROUP_LEN], g2[SMG_GROUP_LEN];
+	int fd = open("/dev/null", O_WRONLY);
+	smg_exchange_keys(path("a.db"), &sel, fd, "/dev/null", d, g1);
+	close(fd);
+	smg_exchange_group(path("a.db"), &sel, g2);
+	CHECK(!memcmp(g1, g2, SMG_GROUP_LEN), "the group from the schema alone is the announced one");
 }
 
 static void test_dry_run(void)
@@ -614,6 +628,7 @@ int main(void)
 	smg_group_from_name("elsewhere", other_group);
 
 	test_converge();
+	test_group();
 	test_dry_run();
 	test_receivers_policy();
 	test_refusals();
