@@ -993,6 +993,21 @@ static void drop(int reason, const struct sockaddr_in *from)
 		reason < SMG_FRAME_NERR ? smg_frame_strerror(reason) : drop_name(reason));
 }
 
+/* A new instance at a peer's address and port is that peer restarted:
+ * the old one is gone, and connecting to it would reach the new one. */
+static void forget_replaced(const struct peer *p)
+{
+	for (size_t i = 0; i < npeers; i++) {
+		struct peer *q = &peers[i];
+		if (q != p && q->announced && !q->expired &&
+		    q->addr.sin_addr.s_addr == p->addr.sin_addr.s_addr &&
+		    q->addr.sin_port == p->addr.sin_port) {
+			q->expired = true;
+			verbose("peer %s was replaced by id %.8s", peer_label(q), idhex(p->id));
+		}
+	}
+}
+
 /* A peer whose clock is off by more than the window is dropped, every
  * time: say so once per peer, verbose or not (--once then fails). */
 #define SKEWED_MAX 64
@@ -1067,9 +1082,11 @@ static void receive_udp(void)
 		memcpy(p->digest, a.digest, 32);
 		memcpy(p->name, a.name, sizeof p->name);
 		p->last_seen = smg_mono_ms();
-		if (fresh)
+		if (fresh) {
 			status("peer %s%s", peer_label(p),
 			       p->flags & SMG_ANN_PASSIVE ? " (dry run, passive)" : "");
+			forget_replaced(p);
+		}
 	}
 	smg_buf_free(&pl);
 }

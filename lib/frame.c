@@ -31,7 +31,7 @@ static const struct {
 	[SMG_FRAME_ESESSION] = {"wrong_session", "frame of another session"},
 	[SMG_FRAME_EREPLAY] = {"replay", "replayed frame"},
 	[SMG_FRAME_EREORDER] = {"reorder", "frame out of order"},
-	[SMG_FRAME_ESTALE] = {"stale", "announcement outside the time window"},
+	[SMG_FRAME_ESTALE] = {"stale", "the peer's clock is more than 60 s from ours (or a recording)"},
 	[SMG_FRAME_ETYPE] = {"unexpected", "unexpected frame"},
 	[SMG_FRAME_EIO] = {"io_error", "connection error"},
 	[SMG_FRAME_EEOF] = {"closed", "connection closed by peer"},

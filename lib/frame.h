@@ -71,7 +71,7 @@ enum smg_frame_err {
 	SMG_FRAME_ESESSION,	/* frame of another session */
 	SMG_FRAME_EREPLAY,	/* sequence number already seen */
 	SMG_FRAME_EREORDER,	/* sequence number skips ahead */
-	SMG_FRAME_ESTALE,	/* announcement outside the time window */
+	SMG_FRAME_ESTALE,	/* announcement or HELLO outside the time window */
 	SMG_FRAME_ETYPE,	/* a frame type or payload not expected here */
 	SMG_FRAME_EIO,		/* read or write error, connection reset */
 	SMG_FRAME_EEOF,		/* the peer closed the connection */

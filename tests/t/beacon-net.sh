@@ -89,6 +89,7 @@ nsbg b bash -c 'for i in $(seq 200); do exec {fd}<>/dev/tcp/10.231.1.1/31337 || 
 sleep 1
 once_ms 2; loaded=$ms
 check_eq "idle connections: the round with 200 open succeeds" "$rc" 0
+[ "$rc" = 0 ] || sed 's/^/    /' "$T/c-2.err" "$T/a2.err"
 check "200 idle connections delay a sync by less than a second ($base ms, then $loaded ms)" \
 	test $((loaded - base)) -lt 1000
 check_eq "idle connections: the row crossed" \
