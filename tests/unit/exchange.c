@@ -597,6 +597,77 @@ static void test_hello_freshness(void)
 	free(b0), free(b1);
 }
 
+/* More tables than the first pass sums leaves for: the ones that differ
+ * are read again, one at a time. */
+static void test_many_tables(void)
+{
+	struct smg_buf sql = SMG_BUF_INIT, rows = SMG_BUF_INIT;
+	for (int i = 0; i < 12; i++) {
+		smg_buf_addf(&sql, "CREATE TABLE t%02d(id INTEGER PRIMARY KEY, v, updated_at TEXT);", i);
+		smg_buf_addf(&rows, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n "
+			     "WHERE i < 300) INSERT INTO t%02d SELECT i, 'v'||i, '2026-01-01' FROM n;", i);
+	}
+	mkdb_schema("a.db", sql.data, rows.data);
+	mkdb_schema("b.db", sql.data, rows.data);
+	exec_sql(path("b.db"), "UPDATE t07 SET v='b', updated_at='2026-02-01' WHERE id=100;"
+			       "INSERT INTO t11 VALUES (301, 'new', '2026-02-01');");
+	exec_sql(path("a.db"), "DELETE FROM t00 WHERE id=1;");
+	struct smg_exchange x;
+	converge(&x, "12 tables");
+	CHECK(tally(&x, "t07", false) == 1 && tally(&x, "t11", false) == 1 &&
+		      tally(&x, "t00", false) == 1 && tally(&x, "t03", false) <= 0,
+	      "12 tables: the three rows that differ crossed (a deleted row comes back), nothing else");
+	CHECK(x.rows_marked < 200, "12 tables: the keys of a few ranges crossed (%llu)",
+	      (unsigned long long)x.rows_marked);
+	smg_exchange_free(&x);
+	smg_buf_free(&sql);
+	smg_buf_free(&rows);
+}
+
+/* A client whose ranges are malformed: refused, exit 7, nothing written. */
+static void test_bad_ranges(void)
+{
+	static const struct {
+		const char *what;
+		size_t n;
+		uint8_t p[48];
+	} cases[] = {
+		{"7 bytes for 2 tables", 7, {0}},
+		{"3 tables' roots for 2", 60, {0}},
+	};
+	mkdb("b.db", rows_b);
+	char *b0 = dump("b.db");
+	char gh[2 * SMG_GROUP_LEN + 1], meta[400];
+	smg_hex(group, SMG_GROUP_LEN, gh);
+	snprintf(meta, sizeof meta,
+		 "{\"v\":1,\"name\":\"x\",\"group\":\"%s\",\"policy\":\"newer_wins\","
+		 "\"dry_run\":false,\"tables\":[\"items\",\"notes\"]}", gh);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		pid_t pid;
+		int fd = start_server(&side_b, &pid);
+		struct smg_chan c = {.fd = -1, .wfd = -1};
+		uint8_t peer[SMG_ID_LEN], type, zero[64] = {0};
+		struct smg_buf in = SMG_BUF_INIT;
+		int e = smg_chan_handshake(&c, fd, key, true, id_a, peer, 5000);
+		c.timeout_ms = 5000;
+		if (!e)
+			e = smg_chan_send(&c, SMG_F_META, meta, strlen(meta));
+		if (!e)
+			e = smg_chan_recv(&c, &type, &in);
+		if (!e)
+			e = smg_chan_send(&c, SMG_F_RANGES, cases[i].n > 48 ? zero : cases[i].p,
+					  cases[i].n);
+		int rb = wait_server(pid);
+		CHECK(!e && rb == SMG_EXIT_DATA, "malformed ranges (%s): refused, exit 7 (got %d)",
+		      cases[i].what, rb);
+		smg_buf_free(&in);
+		smg_chan_close(&c);
+	}
+	char *b1 = dump("b.db");
+	CHECK(!strcmp(b0, b1), "malformed ranges: nothing written");
+	free(b0), free(b1);
+}
+
 static void rm_tree(void)
 {
 	static const char *const dirs[] = {"ta", "tb"};
@@ -638,6 +709,8 @@ int main(void)
 	test_one_changed();
 	test_edges();
 	test_key_types();
+	test_many_tables();
+	test_bad_ranges();
 
 	smg_select_free(&sel);
 	rm_tree();
