@@ -313,6 +313,28 @@ static void test_refusals(void)
 	free(a0), free(a1), free(b0), free(b1);
 }
 
+/* A client played by hand against a server on b.db: handshake, a good
+ * META, the server's META read.  0 or a frame error. */
+static int hand_made_client(struct smg_chan *c, pid_t *pid)
+{
+	int fd = start_server(&side_b, pid);
+	uint8_t peer[SMG_ID_LEN], type = 0;
+	struct smg_buf in = SMG_BUF_INIT;
+	char gh[2 * SMG_GROUP_LEN + 1], meta[400];
+	smg_hex(group, SMG_GROUP_LEN, gh);
+	snprintf(meta, sizeof meta,
+		 "{\"v\":1,\"name\":\"x\",\"group\":\"%s\",\"policy\":\"newer_wins\","
+		 "\"dry_run\":false,\"tables\":[\"items\",\"notes\"]}", gh);
+	int e = smg_chan_handshake(c, fd, key, true, id_a, peer, 5000);
+	c->timeout_ms = 5000;
+	if (!e)
+		e = smg_chan_send(c, SMG_F_META, meta, strlen(meta));
+	if (!e)
+		e = smg_chan_recv(c, &type, &in);
+	smg_buf_free(&in);
+	return e ? e : type == SMG_F_META ? 0 : SMG_FRAME_ETYPE;
+}
+
 /* The test plays a hostile client by hand: a good META, an honest
  * reconciliation, then a database file where its keys should be. */
 static void test_not_a_stream(void)
@@ -320,22 +342,9 @@ static void test_not_a_stream(void)
 	mkdb("b.db", rows_b);
 	char *b0 = dump("b.db");
 	pid_t pid;
-	int fd = start_server(&side_b, &pid);
 	struct smg_chan c = {.fd = -1, .wfd = -1};
-	uint8_t peer[SMG_ID_LEN], type;
-	struct smg_buf in = SMG_BUF_INIT;
-	char gh[2 * SMG_GROUP_LEN + 1], meta[400];
-	smg_hex(group, SMG_GROUP_LEN, gh);
-	snprintf(meta, sizeof meta,
-		 "{\"v\":1,\"name\":\"x\",\"group\":\"%s\",\"policy\":\"newer_wins\","
-		 "\"dry_run\":false,\"tables\":[\"items\",\"notes\"]}", gh);
-	int e = smg_chan_handshake(&c, fd, key, true, id_a, peer, 5000);
-	c.timeout_ms = 5000;
-	if (!e)
-		e = smg_chan_send(&c, SMG_F_META, meta, strlen(meta));
-	if (!e)
-		e = smg_chan_recv(&c, &type, &in);
-	CHECK(!e && type == SMG_F_META, "hostile client: the server answers a good META");
+	int e = hand_made_client(&c, &pid);
+	CHECK(!e, "hostile client: the server answers a good META");
 	/* an honest reconciliation, so that the server waits for keys */
 	mkdb("a.db", rows_a);
 	struct smg_select both = sel;
@@ -358,7 +367,6 @@ static void test_not_a_stream(void)
 	char *b1 = dump("b.db");
 	CHECK(!strcmp(b0, b1), "hostile client: nothing written");
 	free(b0), free(b1);
-	smg_buf_free(&in);
 	smg_chan_close(&c);
 }
 
@@ -637,30 +645,17 @@ static void test_bad_ranges(void)
 	};
 	mkdb("b.db", rows_b);
 	char *b0 = dump("b.db");
-	char gh[2 * SMG_GROUP_LEN + 1], meta[400];
-	smg_hex(group, SMG_GROUP_LEN, gh);
-	snprintf(meta, sizeof meta,
-		 "{\"v\":1,\"name\":\"x\",\"group\":\"%s\",\"policy\":\"newer_wins\","
-		 "\"dry_run\":false,\"tables\":[\"items\",\"notes\"]}", gh);
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		pid_t pid;
-		int fd = start_server(&side_b, &pid);
 		struct smg_chan c = {.fd = -1, .wfd = -1};
-		uint8_t peer[SMG_ID_LEN], type, zero[64] = {0};
-		struct smg_buf in = SMG_BUF_INIT;
-		int e = smg_chan_handshake(&c, fd, key, true, id_a, peer, 5000);
-		c.timeout_ms = 5000;
-		if (!e)
-			e = smg_chan_send(&c, SMG_F_META, meta, strlen(meta));
-		if (!e)
-			e = smg_chan_recv(&c, &type, &in);
+		uint8_t zero[64] = {0};
+		int e = hand_made_client(&c, &pid);
 		if (!e)
 			e = smg_chan_send(&c, SMG_F_RANGES, cases[i].n > 48 ? zero : cases[i].p,
 					  cases[i].n);
 		int rb = wait_server(pid);
 		CHECK(!e && rb == SMG_EXIT_DATA, "malformed ranges (%s): refused, exit 7 (got %d)",
 		      cases[i].what, rb);
-		smg_buf_free(&in);
 		smg_chan_close(&c);
 	}
 	char *b1 = dump("b.db");
