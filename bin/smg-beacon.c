@@ -1531,19 +1531,17 @@ int main(int argc, char **argv)
 	}
 	if (pipe_mode) {
 		rc = run_pipe();
-		print_summary();
-		parent_atdie();
-		return rc;
+	} else {
+		open_sockets();
+		char gh[65];
+		smg_hex(my_group, SMG_GROUP_LEN, gh);
+		status("%s: id %.8s, group %.16s, %s on port %d%s", o.db, idhex(my_id), gh,
+		       have_key ? "encrypted" : "NOT encrypted", o.port,
+		       o.dry_run ? ", dry run (passive, writes nothing)" : "");
+		rc = run();
+		if (stop)
+			status("stopped");
 	}
-	open_sockets();
-	char gh[65];
-	smg_hex(my_group, SMG_GROUP_LEN, gh);
-	status("%s: id %.8s, group %.16s, %s on port %d%s", o.db, idhex(my_id), gh,
-	       have_key ? "encrypted" : "NOT encrypted", o.port,
-	       o.dry_run ? ", dry run (passive, writes nothing)" : "");
-	rc = run();
-	if (stop)
-		status("stopped");
 	print_summary();
 	parent_atdie();
 	smg_config_free(&cfg);
