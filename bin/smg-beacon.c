@@ -38,6 +38,8 @@
 
 static const char usage[] =
 	"usage: smg-beacon [options] [DB]\n"
+	"       smg-beacon [options] --stdio [DB]\n"
+	"       smg-beacon [options] --connect COMMAND [DB]\n"
 	"Find peers on the LAN by UDP broadcast and exchange rows with each over TCP,\n"
 	"so that every peer's database converges (smg-beacon(1)).  DB defaults to the\n"
 	"configuration's local_db.  Options override [broadcast] and [sync].\n"
@@ -46,6 +48,10 @@ static const char usage[] =
 	"      --insecure             run without a secret: nothing is encrypted\n"
 	"      --once                 one round with every peer seen, then exit\n"
 	"      --dry-run              discover and report; write nothing, accept nothing\n"
+	"      --stdio                no LAN: serve one exchange on standard input and\n"
+	"                             output (the far end of --connect)\n"
+	"      --connect COMMAND      no LAN: run COMMAND (sh -c) and exchange once with\n"
+	"                             the smg-beacon --stdio it starts\n"
 	"  -o, --output FORMAT        text (default) or json\n"
 	"      --port N               UDP and TCP port (default 31337)\n"
 	"      --interval SECS        seconds between announcements (default 5)\n"
@@ -70,6 +76,9 @@ static const char usage[] =
 #define ANN_MAX 512			/* announcement payload limit */
 #define MAX_PEERS 256
 #define BACKOFF_MAX_MS 60000
+#define PENDING_MAX 64			/* connections not yet past HELLO, at once */
+#define PENDING_PER_ADDR 4		/* of them from one address */
+#define REPLAY_SLOTS 1024		/* HELLOs remembered */
 
 /* ---- options and state ---------------------------------------------------- */
 
@@ -79,6 +88,8 @@ static struct {
 	int port;
 	int64_t interval_ms, peer_timeout_ms, wait_ms;
 	const char *group;
+	bool stdio;			/* serve one exchange on stdin and stdout */
+	const char *command;		/* --connect: the peer is what this runs */
 	char name[SMG_ANN_NAME_MAX + 1];
 	enum smg_policy policy;
 	struct smg_select sel;
@@ -91,6 +102,7 @@ static uint8_t my_group[SMG_GROUP_LEN], my_digest[32];
 static bool fixed_group;
 static int udp_fd = -1, listen_fd = -1, tcp_port;
 static char tmpdir[4096];
+static int stdio_out = -1;	/* --stdio: where the channel writes (our stdout) */
 static volatile sig_atomic_t stop;
 
 struct peer {
@@ -106,6 +118,7 @@ struct peer {
 	bool synced_valid;
 	uint8_t synced_mine[32], synced_theirs[32];
 	int exchanges, failures;
+	uint64_t bytes_in, bytes_out;	/* on the wire, over all exchanges */
 	char last_error[400];
 	struct smg_tally *tables;
 	size_t ntables;
@@ -115,7 +128,7 @@ static struct peer peers[MAX_PEERS];
 static size_t npeers;
 
 /* dropped input, by reason: frame errors plus a few of our own */
-enum { DROP_OTHER_GROUP = SMG_FRAME_NERR, DROP_BAD_DATA, DROP_NREASONS };
+enum { DROP_OTHER_GROUP = SMG_FRAME_NERR, DROP_BAD_DATA, DROP_BUSY, DROP_NREASONS };
 static uint64_t dropped[DROP_NREASONS];
 static int64_t ex_ok, ex_failed;
 static int64_t total_sent, total_received;
@@ -125,7 +138,7 @@ static size_t ntotals;
 static const char *drop_name(int i)
 {
 	return i == DROP_OTHER_GROUP ? "other_group" : i == DROP_BAD_DATA ? "bad_data"
-							     : smg_frame_errname(i);
+	       : i == DROP_BUSY ? "busy" : smg_frame_errname(i);
 }
 
 /* A status line.  Without a secret every line on stderr, the library's
@@ -162,6 +175,34 @@ static void parent_atdie(void)
 		smg_exchange_clean(tmpdir);
 		rmdir(tmpdir);
 	}
+}
+
+/* The spools of beacons that died without cleaning up (kill -9): a
+ * directory smg-beacon.PID.XXXXXX of ours whose process is gone. */
+static void remove_dead_spools(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		long pid;
+		char rest[16];
+		if (sscanf(e->d_name, "smg-beacon.%ld.%15s", &pid, rest) != 2 || pid <= 0 ||
+		    strlen(rest) != 6)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char path[4200];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+			continue;
+		smg_exchange_clean(path);
+		if (rmdir(path) == 0)
+			status("removed %s, left by a beacon that was killed", path);
+	}
+	closedir(d);
 }
 
 /* ---- the database side ---------------------------------------------------- */
@@ -204,8 +245,11 @@ static void job_digest(void)
 	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		smg_die(SMG_EXIT_FAILURE, "/dev/null: %s", strerror(errno));
-	uint8_t d[32], g[SMG_GROUP_LEN];
-	smg_exchange_keys(o.db, &o.sel, fd, "/dev/null", d, g);
+	uint8_t d[32] = {0}, g[SMG_GROUP_LEN];
+	if (o.stdio || o.command)	/* nothing to announce: the group will do */
+		smg_exchange_group(o.db, &o.sel, g);
+	else
+		smg_exchange_keys(o.db, &o.sel, fd, "/dev/null", d, g);
 	close(fd);
 	char dh[65], gh[65];
 	smg_hex(d, 32, dh);
@@ -268,6 +312,27 @@ static int connect_to(const struct sockaddr_in *sa)
 	return fd;
 }
 
+/* --connect: run the command with a socket as its standard input and
+ * output; the exchange speaks on the other end. */
+static int spawn_peer(const char *command)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		smg_die(SMG_EXIT_FAILURE, "socketpair: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		smg_die(SMG_EXIT_FAILURE, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
 static void job_exchange(int fd, bool initiator, const uint8_t *expect_id,
 			 const struct sockaddr_in *sa)
 {
@@ -278,19 +343,25 @@ static void job_exchange(int fd, bool initiator, const uint8_t *expect_id,
 	};
 	struct smg_exchange x;
 	smg_exchange_init(&x, &xo, initiator);
-	if (initiator) {
+	if (initiator && o.command) {
+		fd = spawn_peer(o.command);
+	} else if (initiator) {
 		fd = connect_to(sa);
 		if (fd < 0)
 			job_fail(&x, SMG_EXIT_NETWORK, "connect to %s:%d: %s",
 				 inet_ntoa(sa->sin_addr), ntohs(sa->sin_port), strerror(errno));
 	}
-	int e = smg_exchange_handshake(&x, fd);
+	int e = smg_exchange_handshake_fds(&x, fd, o.stdio ? stdio_out : fd);
 	if (e)
 		job_fail(&x, e, "%s", x.error);
+	e = smg_exchange_meta(&x);
+	/* a HELLO alone may be a replay: the peer is named once it proved
+	 * it holds this session's keys */
+	if (!x.confirmed)
+		job_fail(&x, e ? e : SMG_EXIT_DATA, "handshake not confirmed: %s", x.error);
 	result("peer %s", idhex(x.peer_id));
 	if (expect_id && memcmp(expect_id, x.peer_id, SMG_ID_LEN))
 		job_fail(&x, SMG_EXIT_DATA, "a different peer answered (id %s)", idhex(x.peer_id));
-	e = smg_exchange_meta(&x);
 	if (x.peer_named) {
 		struct smg_buf nb = SMG_BUF_INIT;
 		smg_json_add_string(&nb, x.peer_name, strlen(x.peer_name));
@@ -339,6 +410,149 @@ static void child_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* ---- connections not yet past HELLO ---------------------------------------- */
+
+/*
+ * The parent holds every accepted connection until its whole HELLO frame
+ * has arrived, and only then gives it the exchange slot: a connection that
+ * says nothing costs a slot in this table for SMG_EXCHANGE_HELLO_WAIT_MS,
+ * never the exchange slot, and one address holds at most PENDING_PER_ADDR.
+ * A HELLO seen before (by its tag) is refused unread.
+ */
+static struct pending {
+	int fd;
+	struct sockaddr_in from;
+	int64_t since;
+	bool ready;			/* its HELLO is all there */
+	uint8_t tag[SMG_FRAME_TAG];
+} pend[PENDING_MAX];
+static size_t npend;
+static uint8_t seen_hello[REPLAY_SLOTS][SMG_FRAME_TAG];
+static size_t nseen_hello;
+
+static void close_pending_except(int keep)
+{
+	for (size_t i = 0; i < npend; i++)
+		if (pend[i].fd != keep)
+			close(pend[i].fd);
+}
+
+static void drop(int reason, const struct sockaddr_in *from);
+
+static void pending_remove(size_t i, bool close_it)
+{
+	if (close_it)
+		close(pend[i].fd);
+	pend[i] = pend[--npend];
+}
+
+static void pending_add(int fd, const struct sockaddr_in *from)
+{
+	size_t same = 0, idle = npend;
+	for (size_t i = 0; i < npend; i++) {
+		if (pend[i].from.sin_addr.s_addr == from->sin_addr.s_addr)
+			same++;
+		if (!pend[i].ready && (idle == npend || pend[i].since < pend[idle].since))
+			idle = i;
+	}
+	if (same >= PENDING_PER_ADDR || (npend == PENDING_MAX && idle == npend)) {
+		close(fd);
+		drop(DROP_BUSY, from);
+		return;
+	}
+	if (npend == PENDING_MAX) {	/* the longest silent makes room */
+		drop(DROP_BUSY, &pend[idle].from);
+		pending_remove(idle, true);
+	}
+	pend[npend++] = (struct pending){.fd = fd, .from = *from, .since = smg_mono_ms()};
+}
+
+static void accept_all(void)
+{
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		int c = accept4(listen_fd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0)
+			return;
+		verbose("connection from %s", inet_ntoa(from.sin_addr));
+		pending_add(c, &from);
+	}
+}
+
+/* Has pend[i]'s HELLO all arrived?  -1: drop the connection. */
+static int hello_arrived(struct pending *p)
+{
+	uint8_t buf[SMG_FRAME_HDR + SMG_HELLO_LEN + SMG_FRAME_TAG];
+	ssize_t n = recv(p->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		return -1;
+	if (n < SMG_FRAME_HDR)
+		return 0;
+	struct smg_frame_hdr h;
+	int e = smg_frame_parse_header(buf, (size_t)n, have_key, SMG_FRAME_HELLO_MAX, &h);
+	if (!e && (h.type != SMG_F_HELLO || h.len != SMG_HELLO_LEN))
+		e = SMG_FRAME_ETYPE;
+	if (e) {
+		drop(e, &p->from);
+		return -1;
+	}
+	if ((size_t)n < sizeof buf)
+		return 0;
+	memcpy(p->tag, buf + sizeof buf - SMG_FRAME_TAG, SMG_FRAME_TAG);
+	return 1;
+}
+
+static void check_pending(int64_t now)
+{
+	for (size_t i = npend; i-- > 0;) {
+		struct pending *p = &pend[i];
+		int r = p->ready ? 1 : hello_arrived(p);
+		if (r < 0) {
+			pending_remove(i, true);
+		} else if (r == 0 && now - p->since > SMG_EXCHANGE_HELLO_WAIT_MS) {
+			drop(SMG_FRAME_ETIMEOUT, &p->from);
+			pending_remove(i, true);
+		} else if (r == 1 && now - p->since > SMG_EXCHANGE_IO_TIMEOUT_MS) {
+			pending_remove(i, true);	/* the client gave up waiting */
+		} else {
+			p->ready = r == 1;
+		}
+	}
+}
+
+static bool hello_seen(const uint8_t tag[SMG_FRAME_TAG])
+{
+	size_t n = nseen_hello < REPLAY_SLOTS ? nseen_hello : REPLAY_SLOTS;
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(seen_hello[i], tag, SMG_FRAME_TAG))
+			return true;
+	memcpy(seen_hello[nseen_hello++ % REPLAY_SLOTS], tag, SMG_FRAME_TAG);
+	return false;
+}
+
+static void start_job(enum job_kind kind, int conn_fd, int peer, const struct sockaddr_in *sa);
+
+/* The longest waiting connection whose HELLO is there gets the slot. */
+static bool serve_pending(void)
+{
+	size_t best = npend;
+	for (size_t i = 0; i < npend; i++)
+		if (pend[i].ready && (best == npend || pend[i].since < pend[best].since))
+			best = i;
+	if (best == npend)
+		return false;
+	struct pending p = pend[best];
+	pending_remove(best, false);
+	if (hello_seen(p.tag)) {
+		drop(SMG_FRAME_EREPLAY, &p.from);
+		close(p.fd);
+		return true;
+	}
+	start_job(JOB_EXCHANGE, p.fd, -1, &p.from);
+	return true;
+}
+
 static void start_job(enum job_kind kind, int conn_fd, int peer, const struct sockaddr_in *sa)
 {
 	int p[2];
@@ -361,6 +575,7 @@ static void start_job(enum job_kind kind, int conn_fd, int peer, const struct so
 			close(udp_fd);
 		if (listen_fd >= 0)
 			close(listen_fd);
+		close_pending_except(conn_fd);
 		result_fd = p[1];
 		if (kind == JOB_DIGEST)
 			job_digest();
@@ -543,6 +758,8 @@ static int finish_job(void)
 			p->next_try = smg_mono_ms() + (back < BACKOFF_MAX_MS ? back : BACKOFF_MAX_MS);
 			snprintf(p->last_error, sizeof p->last_error, "%s", err);
 		}
+		p->bytes_in += bin;
+		p->bytes_out += bout;
 		for (size_t i = 0; i < ntables; i++) {
 			struct smg_tally *t = smg_tally_get(&p->tables, &p->ntables, tables[i].name);
 			t->sent += tables[i].sent;
@@ -603,10 +820,12 @@ static void json_peer(struct smg_buf *b, const struct peer *p)
 	smg_buf_addf(b, "{\"id\":\"%s\",\"name\":", idhex(p->id));
 	smg_json_add_string(b, p->name, strlen(p->name));
 	smg_buf_addf(b, ",\"address\":\"%s\",\"port\":%d,\"passive\":%s,\"expired\":%s,"
-		     "\"exchanges\":%d,\"failures\":%d,\"last_error\":",
+		     "\"exchanges\":%d,\"failures\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+		     "\"last_error\":",
 		     inet_ntoa(p->addr.sin_addr), ntohs(p->addr.sin_port),
 		     p->flags & SMG_ANN_PASSIVE ? "true" : "false", p->expired ? "true" : "false",
-		     p->exchanges, p->failures);
+		     p->exchanges, p->failures, (unsigned long long)p->bytes_in,
+		     (unsigned long long)p->bytes_out);
 	if (p->last_error[0])
 		smg_json_add_string(b, p->last_error, strlen(p->last_error));
 	else
@@ -619,8 +838,9 @@ static void json_peer(struct smg_buf *b, const struct peer *p)
 static const char *peer_label(const struct peer *p)
 {
 	static char buf[200];
-	snprintf(buf, sizeof buf, "%s (%s, id %.8s)", p->name, inet_ntoa(p->addr.sin_addr),
-		 idhex(p->id));
+	const char *where = o.command ? "through --connect" : o.stdio ? "on standard input"
+			    : inet_ntoa(p->addr.sin_addr);
+	snprintf(buf, sizeof buf, "%s (%s, id %.8s)", p->name, where, idhex(p->id));
 	return buf;
 }
 
@@ -638,7 +858,7 @@ static void print_event(const struct peer *p, bool ok, const struct smg_tally *t
 		       (long long)s, would, (long long)r);
 	else
 		status("exchange with %s failed: %s", peer_label(p), err);
-	if (o.json && !o.once) {
+	if (o.json && !o.once && !o.stdio && !o.command) {
 		struct smg_buf b = SMG_BUF_INIT;
 		smg_buf_adds(&b, "{\"event\":\"exchange\",\"ok\":");
 		smg_buf_adds(&b, ok ? "true" : "false");
@@ -773,6 +993,42 @@ static void drop(int reason, const struct sockaddr_in *from)
 		reason < SMG_FRAME_NERR ? smg_frame_strerror(reason) : drop_name(reason));
 }
 
+/* A new instance at a peer's address and port is that peer restarted:
+ * the old one is gone, and connecting to it would reach the new one. */
+static void forget_replaced(const struct peer *p)
+{
+	for (size_t i = 0; i < npeers; i++) {
+		struct peer *q = &peers[i];
+		if (q != p && q->announced && !q->expired &&
+		    q->addr.sin_addr.s_addr == p->addr.sin_addr.s_addr &&
+		    q->addr.sin_port == p->addr.sin_port) {
+			q->expired = true;
+			verbose("peer %s was replaced by id %.8s", peer_label(q), idhex(p->id));
+		}
+	}
+}
+
+/* A peer whose clock is off by more than the window is dropped, every
+ * time: say so once per peer, verbose or not (--once then fails). */
+#define SKEWED_MAX 64
+static uint8_t skewed[SKEWED_MAX][SMG_ID_LEN];
+static size_t nskewed;
+
+static void report_skew(const uint8_t id[SMG_ID_LEN], const struct smg_announce *a,
+			const struct sockaddr_in *from, int64_t now_ms)
+{
+	if (memcmp(a->group, my_group, SMG_GROUP_LEN))
+		return;
+	for (size_t i = 0; i < nskewed && i < SKEWED_MAX; i++)
+		if (!memcmp(skewed[i], id, SMG_ID_LEN))
+			return;
+	memcpy(skewed[nskewed++ % SKEWED_MAX], id, SMG_ID_LEN);
+	status("peer %s (%s, id %.8s): its clock is %+.0f s from ours, more than the %d s "
+	       "allowed: its announcements are dropped until the clocks agree", a->name,
+	       inet_ntoa(from->sin_addr), idhex(id), (double)(a->ts_ms - now_ms) / 1000,
+	       SMG_ANNOUNCE_WINDOW_MS / 1000);
+}
+
 static void receive_udp(void)
 {
 	uint8_t buf[UDP_BUF];
@@ -803,7 +1059,10 @@ static void receive_udp(void)
 			drop(SMG_FRAME_ETYPE, &from);
 			continue;
 		}
-		e = smg_guard_check(&guard, h.id, h.seq, a.ts_ms, smg_now_ms());
+		int64_t now_ms = smg_now_ms();
+		e = smg_guard_check(&guard, h.id, h.seq, a.ts_ms, now_ms);
+		if (e == SMG_FRAME_ESTALE)
+			report_skew(h.id, &a, &from, now_ms);
 		if (e) {
 			drop(e, &from);
 			continue;
@@ -823,9 +1082,11 @@ static void receive_udp(void)
 		memcpy(p->digest, a.digest, 32);
 		memcpy(p->name, a.name, sizeof p->name);
 		p->last_seen = smg_mono_ms();
-		if (fresh)
+		if (fresh) {
 			status("peer %s%s", peer_label(p),
 			       p->flags & SMG_ANN_PASSIVE ? " (dry run, passive)" : "");
+			forget_replaced(p);
+		}
 	}
 	smg_buf_free(&pl);
 }
@@ -1033,6 +1294,9 @@ static int run(void)
 				status("%s: keeping the last digest", o.db);
 			continue;
 		}
+		check_pending(now);
+		if (job.kind == JOB_NONE && serve_pending())
+			continue;
 		if (job.kind == JOB_NONE && exchanging) {
 			int t = next_target(now);
 			if (t >= 0) {
@@ -1041,13 +1305,21 @@ static int run(void)
 				continue;
 			}
 		}
-		struct pollfd pf[3];
+		struct pollfd pf[3 + PENDING_MAX];
 		int np = 0;
 		pf[np++] = (struct pollfd){.fd = udp_fd, .events = POLLIN};
-		if (job.kind != JOB_NONE)
+		int job_i = -1, listen_i = -1;
+		if (job.kind != JOB_NONE) {
+			job_i = np;
 			pf[np++] = (struct pollfd){.fd = job.fd, .events = POLLIN};
-		else if (listen_fd >= 0)
+		}
+		if (listen_fd >= 0) {
+			listen_i = np;
 			pf[np++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+		}
+		for (size_t i = 0; i < npend; i++)
+			if (!pend[i].ready)
+				pf[np++] = (struct pollfd){.fd = pend[i].fd, .events = POLLIN};
 		int64_t until = next_announce;
 		if (o.once && !exchanging && wait_until < until)
 			until = wait_until;
@@ -1056,8 +1328,8 @@ static int run(void)
 		if (!o.once && next_check < until)
 			until = next_check;
 		int64_t ms = until - smg_mono_ms();
-		if (job.kind == JOB_NONE && exchanging && ms > 200)
-			ms = 200;	/* a backed-off peer may become due */
+		if (((job.kind == JOB_NONE && exchanging) || npend) && ms > 200)
+			ms = 200;	/* a backed-off peer may become due, a HELLO late */
 		if (ms < 0)
 			ms = 0;
 		int r = poll(pf, (nfds_t)np, (int)ms);
@@ -1068,7 +1340,9 @@ static int run(void)
 		}
 		if (pf[0].revents)
 			receive_udp();
-		if (np > 1 && pf[1].revents && pf[1].fd == job.fd) {
+		if (listen_i >= 0 && pf[listen_i].revents)
+			accept_all();
+		if (job_i >= 0 && pf[job_i].revents) {
 			char buf[4096];
 			ssize_t n = smg_read_retry(job.fd, buf, sizeof buf);
 			if (n > 0)
@@ -1081,14 +1355,6 @@ static int run(void)
 				if (!o.once)
 					next_check = smg_mono_ms() + o.interval_ms;
 			}
-		} else if (np > 1 && pf[1].revents && pf[1].fd == listen_fd) {
-			struct sockaddr_in from;
-			socklen_t fl = sizeof from;
-			int c = accept4(listen_fd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
-			if (c >= 0) {
-				verbose("connection from %s", inet_ntoa(from.sin_addr));
-				start_job(JOB_EXCHANGE, c, -1, &from);
-			}
 		}
 	}
 	/* stop asked: the exchange in progress finishes first */
@@ -1100,22 +1366,38 @@ static int run(void)
 		else
 			finish_job();
 	}
+	close_pending_except(-1);
+	npend = 0;
 	/* a daemon reports failures as it goes; --once sums them up */
-	if (o.once && ex_failed)
+	if (o.once && (ex_failed || nskewed))
 		rc = SMG_EXIT_NETWORK;
 	return rc;
+}
+
+/* --stdio and --connect: one exchange, no LAN. */
+static int run_pipe(void)
+{
+	start_job(JOB_EXCHANGE, o.stdio ? 0 : -1, -1, NULL);
+	char buf[4096];
+	ssize_t n;
+	while ((n = smg_read_retry(job.fd, buf, sizeof buf)) > 0)
+		smg_buf_add(&job.out, buf, (size_t)n);
+	finish_job();
+	return ex_failed ? SMG_EXIT_NETWORK : SMG_EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
 	enum { O_SECRET = 256, O_INSECURE, O_ONCE, O_DRY, O_PORT, O_INTERVAL, O_PTIMEOUT,
-	       O_WAIT, O_GROUP, O_NAME, O_VERSION };
+	       O_WAIT, O_GROUP, O_NAME, O_VERSION, O_STDIO, O_CONNECT };
 	static const struct option longopts[] = {
 		SMG_SELECT_LONGOPTS,
 		{"secret-file", required_argument, NULL, O_SECRET},
 		{"insecure", no_argument, NULL, O_INSECURE},
 		{"once", no_argument, NULL, O_ONCE},
 		{"dry-run", no_argument, NULL, O_DRY},
+		{"stdio", no_argument, NULL, O_STDIO},
+		{"connect", required_argument, NULL, O_CONNECT},
 		{"output", required_argument, NULL, 'o'},
 		{"port", required_argument, NULL, O_PORT},
 		{"interval", required_argument, NULL, O_INTERVAL},
@@ -1157,6 +1439,8 @@ int main(int argc, char **argv)
 		case O_INSECURE: o.insecure = true; break;
 		case O_ONCE: o.once = true; break;
 		case O_DRY: o.dry_run = true; break;
+		case O_STDIO: o.stdio = true; break;
+		case O_CONNECT: o.command = optarg; break;
 		case 'o': o.json = smg_report_parse(optarg) == SMG_REPORT_JSON; break;
 		case O_PORT: {
 			char *end;
@@ -1198,9 +1482,13 @@ int main(int argc, char **argv)
 			smg_die(SMG_EXIT_USAGE, "[broadcast] secret must be 64 hex digits");
 		have_key = true;
 	}
+	bool pipe_mode = o.stdio || o.command;
+	if (o.stdio && o.command)
+		smg_die(SMG_EXIT_USAGE, "--stdio and --connect: choose one");
 	if (have_key && o.insecure)
 		smg_die(SMG_EXIT_USAGE, "both a secret and --insecure: choose one");
-	if (!have_key && !o.insecure)
+	/* through a command the command's transport (ssh) protects the bytes */
+	if (!have_key && !o.insecure && !pipe_mode)
 		smg_die(SMG_EXIT_USAGE, "no secret (--secret-file, $SMUGGLR_BROADCAST_SECRET or "
 			"[broadcast] secret): refusing to run unencrypted without --insecure");
 	if (have_key)
@@ -1218,7 +1506,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	const char *td = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof tmpdir, "%s/smg-beacon.XXXXXX", td && *td ? td : "/tmp");
+	td = td && *td ? td : "/tmp";
+	remove_dead_spools(td);
+	snprintf(tmpdir, sizeof tmpdir, "%s/smg-beacon.%ld.XXXXXX", td, (long)getpid());
 	if (!mkdtemp(tmpdir))
 		smg_die(SMG_EXIT_FAILURE, "%s: %s", tmpdir, strerror(errno));
 	smg_atdie(parent_atdie);
@@ -1228,20 +1518,30 @@ int main(int argc, char **argv)
 		smg_group_from_name(o.group, my_group);
 		fixed_group = true;
 	}
+	if (o.stdio) {
+		/* the channel keeps our standard output; what we print goes to stderr */
+		stdio_out = fcntl(1, F_DUPFD_CLOEXEC, 3);
+		if (stdio_out < 0 || dup2(2, 1) < 0)
+			smg_die(SMG_EXIT_FAILURE, "standard output: %s", strerror(errno));
+	}
 	int rc = run_digest();
 	if (rc > 0) {
 		parent_atdie();
 		exit(rc);
 	}
-	open_sockets();
-	char gh[65];
-	smg_hex(my_group, SMG_GROUP_LEN, gh);
-	status("%s: id %.8s, group %.16s, %s on port %d%s", o.db, idhex(my_id), gh,
-	       have_key ? "encrypted" : "NOT encrypted", o.port,
-	       o.dry_run ? ", dry run (passive, writes nothing)" : "");
-	rc = run();
-	if (stop)
-		status("stopped");
+	if (pipe_mode) {
+		rc = run_pipe();
+	} else {
+		open_sockets();
+		char gh[65];
+		smg_hex(my_group, SMG_GROUP_LEN, gh);
+		status("%s: id %.8s, group %.16s, %s on port %d%s", o.db, idhex(my_id), gh,
+		       have_key ? "encrypted" : "NOT encrypted", o.port,
+		       o.dry_run ? ", dry run (passive, writes nothing)" : "");
+		rc = run();
+		if (stop)
+			status("stopped");
+	}
 	print_summary();
 	parent_atdie();
 	smg_config_free(&cfg);

@@ -9,6 +9,7 @@
 #include "exchange.h"
 
 #include "apply.h"
+#include "reconcile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +81,27 @@ static void group_add_table(crypto_generichash_state *st, const struct smg_table
 	free(cols);
 }
 
+static void group_init(crypto_generichash_state *gs)
+{
+	crypto_generichash_init(gs, NULL, 0, SMG_GROUP_LEN);
+	crypto_generichash_update(gs, (const uint8_t *)"smugglr group v1\n", 17);
+}
+
+void smg_exchange_group(const char *db, const struct smg_select *sel,
+			uint8_t group[SMG_GROUP_LEN])
+{
+	sqlite3 *h = smg_db_open(db, false);
+	size_t n;
+	struct smg_table **t = smg_db_tables(h, db, sel, &n);
+	smg_db_close(h);
+	crypto_generichash_state gs;
+	group_init(&gs);
+	for (size_t i = 0; i < n; i++)
+		group_add_table(&gs, t[i]);
+	crypto_generichash_final(&gs, group, SMG_GROUP_LEN);
+	smg_tables_free(t, n);
+}
+
 void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, const char *fdname,
 		       uint8_t digest[32], uint8_t group[SMG_GROUP_LEN])
 {
@@ -89,8 +111,7 @@ void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, con
 	crypto_hash_sha256_state ds;
 	crypto_generichash_state gs;
 	crypto_hash_sha256_init(&ds);
-	crypto_generichash_init(&gs, NULL, 0, SMG_GROUP_LEN);
-	crypto_generichash_update(&gs, (const uint8_t *)"smugglr group v1\n", 17);
+	group_init(&gs);
 	struct smg_buf scratch = SMG_BUF_INIT;
 	const struct smg_table *t;
 	while ((t = smg_source_next_table(src))) {
@@ -118,8 +139,8 @@ void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, con
 
 /* ---- scratch files ------------------------------------------------------- */
 
-static const char *const scratch_names[] = {"keys-mine", "keys-peer", "rows-out", "rows-in",
-					    "rows-in.checked", "changes"};
+static const char *const scratch_names[] = {"keys-mine", "rows-mine", "keys-peer", "rows-out",
+					    "rows-in", "rows-in.checked", "changes"};
 
 static const char *scratch(const char *tmpdir, const char *name)
 {
@@ -387,6 +408,7 @@ static int recv_meta(struct smg_exchange *x, struct meta *m)
 		smg_buf_free(&in);
 		return e;
 	}
+	x->confirmed = true;
 	struct smg_buf scratch = SMG_BUF_INIT;
 	struct smg_json j;
 	smg_json_init(&j, in.data, in.len, &scratch);
@@ -427,7 +449,7 @@ void smg_exchange_init(struct smg_exchange *x, const struct smg_exchange_opts *o
 	memset(x, 0, sizeof *x);
 	x->o = *o;
 	x->initiator = initiator;
-	x->c.fd = -1;
+	x->c.fd = x->c.wfd = -1;
 	x->c.stats = &x->st;
 	x->dry = o->dry_run;
 	strcpy(x->peer_name, "?");
@@ -435,9 +457,14 @@ void smg_exchange_init(struct smg_exchange *x, const struct smg_exchange_opts *o
 
 int smg_exchange_handshake(struct smg_exchange *x, int fd)
 {
-	int e = smg_chan_handshake(&x->c, fd, x->o.secret, x->initiator, x->o.my_id, x->peer_id,
-				   x->initiator ? SMG_EXCHANGE_IO_TIMEOUT_MS
-						: SMG_EXCHANGE_HELLO_WAIT_MS);
+	return smg_exchange_handshake_fds(x, fd, fd);
+}
+
+int smg_exchange_handshake_fds(struct smg_exchange *x, int rfd, int wfd)
+{
+	int e = smg_chan_handshake_fds(&x->c, rfd, wfd, x->o.secret, x->initiator, x->o.my_id,
+				       x->peer_id, x->initiator ? SMG_EXCHANGE_IO_TIMEOUT_MS
+								: SMG_EXCHANGE_HELLO_WAIT_MS);
 	if (e)
 		return fail(x, e == SMG_FRAME_ETAG || e == SMG_FRAME_EMODE ? SMG_EXIT_AUTH
 									 : SMG_EXIT_NETWORK,
@@ -477,7 +504,11 @@ int smg_exchange_meta(struct smg_exchange *x)
 		if (!e)
 			e = recv_meta(x, &m);
 	} else {
+		/* the client's META proves it holds the session keys, made with
+		 * our fresh nonce: a replayed HELLO gets no further, and soon */
+		x->c.timeout_ms = SMG_EXCHANGE_HELLO_WAIT_MS;
 		e = recv_meta(x, &m);
+		x->c.timeout_ms = SMG_EXCHANGE_IO_TIMEOUT_MS;
 		if (!e)
 			e = send_meta(x, mine, nmine);
 	}
@@ -528,17 +559,18 @@ static void pull_diff(struct smg_exchange *x, const char *local, const char *rem
 }
 
 /* What the peer would pull from us, by its policy: its keys are the local
- * side, our database the remote. */
+ * side, our rows the remote. */
 static void rows_for_peer(struct smg_exchange *x, const char *out)
 {
-	pull_diff(x, tmp(x, "keys-peer"), x->o.db, x->peer_policy, out, COUNT_SENT);
+	pull_diff(x, tmp(x, "keys-peer"), tmp(x, "rows-mine"), x->peer_policy, out, COUNT_SENT);
 }
 
-/* Our own decision on the peer's rows: our database is the local side,
- * our policy decides.  out NULL (dry run): count what we would receive. */
+/* Our own decision on the peer's rows: our keys are the local side (the
+ * hashes compare-and-set expects), our policy decides.  out NULL (dry
+ * run): count what we would receive. */
 static void rows_we_take(struct smg_exchange *x, const char *rows, const char *out)
 {
-	pull_diff(x, x->o.db, rows, x->o.policy, out, out ? COUNT_NONE : COUNT_RECEIVED);
+	pull_diff(x, tmp(x, "keys-mine"), rows, x->o.policy, out, out ? COUNT_NONE : COUNT_RECEIVED);
 }
 
 static bool selected(const struct smg_select *sel, const char *name)
@@ -595,14 +627,41 @@ static void changes_to_rows(const struct smg_select *sel, const char *in, const 
 	smg_reader_close(r);
 }
 
-/* 1. keys and hashes, both ways; 2. the rows each side needs, by the
- * receiver's policy (a dry run counts them and moves none). */
+/* Reconcile (reconcile.h): afterwards both sides know the leaves whose
+ * rows may differ, and x->sel is narrowed to the tables that have any.
+ * Our rows of those leaves are written to keys-mine and rows-mine. */
+static int find_differences(struct smg_exchange *x)
+{
+	struct smg_recon r;
+	smg_recon_init(&r, x->o.db, &x->sel, &x->c, x->initiator);
+	int e = smg_recon_run(&r);
+	x->recon_messages = r.messages;
+	if (e) {
+		snprintf(x->error, sizeof x->error, "%s", r.error);
+		smg_recon_free(&r);
+		return e;
+	}
+	struct smg_select differ;
+	int kfd = open_out(tmp(x, "keys-mine")), rfd = open_out(tmp(x, "rows-mine"));
+	smg_recon_write(&r, &differ, kfd, tmp(x, "keys-mine"), rfd, tmp(x, "rows-mine"));
+	close(kfd);
+	close(rfd);
+	x->rows_marked = r.rows_marked;
+	smg_recon_free(&r);
+	smg_select_free(&(struct smg_select){.tables = x->sel.tables, .ntables = x->sel.ntables});
+	x->sel.tables = differ.tables;
+	x->sel.ntables = differ.ntables;
+	return 0;
+}
+
+/* 1. reconcile; 2. keys and hashes of the rows that may differ, both
+ * ways; 3. the rows each side needs, by the receiver's policy (a dry run
+ * counts them and moves none). */
 static int trade_rows(struct smg_exchange *x)
 {
-	uint8_t d[32], g[SMG_GROUP_LEN];
-	int fd = open_out(tmp(x, "keys-mine"));
-	smg_exchange_keys(x->o.db, &x->sel, fd, tmp(x, "keys-mine"), d, g);
-	close(fd);
+	int e = find_differences(x);
+	if (e || !x->sel.ntables)
+		return e;
 	BOTH_WAYS(x, send_file(x, tmp(x, "keys-mine")), recv_file(x, tmp(x, "keys-peer"), "keys"));
 	if (x->dry) {
 		rows_for_peer(x, NULL);

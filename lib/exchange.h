@@ -4,10 +4,11 @@
  *
  * After the handshake both sides, the client first each time:
  *   1. META   who I am, my group, my policy, dry run or not, my tables;
- *   2. keys   the keys-only row stream of the tables both sync (DATA... END);
- *   3. rows   what the other lacks, by the receiver's policy (DATA... END),
+ *   2. RANGES reconciliation (reconcile.h): which rows may differ;
+ *   3. keys   the keys-only row stream of those rows (DATA... END);
+ *   4. rows   what the other lacks, by the receiver's policy (DATA... END),
  *             skipped in a dry run;
- *   4. DONE   both have everything; then each applies what it took.
+ *   5. DONE   both have everything; then each applies what it took.
  * Either side may send ERROR (text) instead and give up.  smg-beacon(1),
  * PROTOCOL, is the spec; this file and exchange.c are the one home of it.
  *
@@ -23,7 +24,7 @@
 #include "frame.h"
 
 /* Limits and timeouts: the protocol section of smg-beacon(1) quotes them. */
-#define SMG_EXCHANGE_HELLO_WAIT_MS 5000		/* server: a client's HELLO */
+#define SMG_EXCHANGE_HELLO_WAIT_MS 2000		/* server: a client's HELLO, then its META */
 #define SMG_EXCHANGE_IO_TIMEOUT_MS 30000	/* any other silence */
 #define SMG_EXCHANGE_CHUNK (256u * 1024)	/* DATA frame payload */
 #define SMG_EXCHANGE_STREAM_MAX ((uint64_t)4 << 30)	/* bytes of one received stream */
@@ -58,6 +59,8 @@ struct smg_exchange {
 	struct smg_frame_stats st;	/* frames received, errors by kind */
 	uint8_t peer_id[SMG_ID_LEN];
 	char peer_name[SMG_ANN_NAME_MAX + 1];
+	bool confirmed;			/* a frame under the session keys came: the
+					 * peer is who its HELLO said, and is live */
 	bool peer_named;		/* META accepted: peer_name is the peer's word */
 	enum smg_policy peer_policy;
 	bool dry;			/* either side asked for a dry run */
@@ -66,6 +69,8 @@ struct smg_exchange {
 	size_t ntables;
 	uint64_t bytes_in, bytes_out;	/* on the wire, when the channel closed */
 	int64_t conflicts;		/* rows changed meanwhile: nothing written */
+	int recon_messages;		/* range messages sent and received */
+	uint64_t rows_marked;		/* our rows whose keys went to the peer */
 	bool not_a_stream;		/* failed on: the peer sent no row stream */
 	bool other_group;		/* failed on: the peer is in another group */
 	char error[512];		/* why a call returned non-zero */
@@ -76,6 +81,8 @@ void smg_exchange_init(struct smg_exchange *x, const struct smg_exchange_opts *o
 /* Run the handshake on a connected socket, which the exchange owns from
  * here; peer_id is filled. */
 int smg_exchange_handshake(struct smg_exchange *x, int fd);
+/* The same over two one-way descriptors (smg-beacon --stdio). */
+int smg_exchange_handshake_fds(struct smg_exchange *x, int rfd, int wfd);
 /* 1: META both ways; x->peer_name and the tables both sync are known. */
 int smg_exchange_meta(struct smg_exchange *x);
 /* 2-4: keys, rows, DONE; the channel is closed after. */
@@ -95,6 +102,9 @@ void smg_exchange_clean(const char *tmpdir);
  */
 void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, const char *fdname,
 		       uint8_t digest[32], uint8_t group[SMG_GROUP_LEN]);
+/* The same group without reading a row (no digest is needed). */
+void smg_exchange_group(const char *db, const struct smg_select *sel,
+			uint8_t group[SMG_GROUP_LEN]);
 /* The group named by --group / [broadcast] group. */
 void smg_group_from_name(const char *name, uint8_t out[SMG_GROUP_LEN]);
 

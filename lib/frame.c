@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -30,7 +31,7 @@ static const struct {
 	[SMG_FRAME_ESESSION] = {"wrong_session", "frame of another session"},
 	[SMG_FRAME_EREPLAY] = {"replay", "replayed frame"},
 	[SMG_FRAME_EREORDER] = {"reorder", "frame out of order"},
-	[SMG_FRAME_ESTALE] = {"stale", "announcement outside the time window"},
+	[SMG_FRAME_ESTALE] = {"stale", "the peer's clock is more than 60 s from ours (or a recording)"},
 	[SMG_FRAME_ETYPE] = {"unexpected", "unexpected frame"},
 	[SMG_FRAME_EIO] = {"io_error", "connection error"},
 	[SMG_FRAME_EEOF] = {"closed", "connection closed by peer"},
@@ -61,11 +62,24 @@ static void need_sodium(void)
 	}
 }
 
+/* SMG_TEST_CLOCK_OFFSET_MS: tests only, a host whose clock is off */
+static int64_t clock_offset(void)
+{
+	static bool done;
+	static int64_t off;
+	if (!done) {
+		const char *s = getenv("SMG_TEST_CLOCK_OFFSET_MS");
+		off = s ? strtoll(s, NULL, 10) : 0;
+		done = true;
+	}
+	return off;
+}
+
 int64_t smg_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset();
 }
 
 int64_t smg_mono_ms(void)
@@ -392,7 +406,7 @@ int smg_chan_send(struct smg_chan *c, uint8_t type, const void *p, size_t n)
 	smg_buf_reset(&c->wbuf);
 	smg_frame_seal(&c->wbuf, c->sealed ? c->txkey : NULL, type, c->txseq, c->session,
 		       p, n);
-	int e = smg_io_write(c->fd, c->wbuf.data, c->wbuf.len, c->timeout_ms);
+	int e = smg_io_write(c->wfd, c->wbuf.data, c->wbuf.len, c->timeout_ms);
 	if (e)
 		return e;
 	c->txseq++;
@@ -438,24 +452,38 @@ int smg_chan_recv(struct smg_chan *c, uint8_t *type, struct smg_buf *payload)
 	return count(c, SMG_FRAME_OK);
 }
 
-/* HELLO payload: 32 random bytes, then the sender's instance id. */
+/* HELLO payload: 32 random bytes, the sender's instance id, its clock. */
 #define HELLO_NONCE 32
-#define HELLO_LEN (HELLO_NONCE + SMG_ID_LEN)
+#define HELLO_LEN SMG_HELLO_LEN
+_Static_assert(HELLO_LEN == HELLO_NONCE + SMG_ID_LEN + 8, "HELLO layout");
+
+static bool set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+}
 
 int smg_chan_handshake(struct smg_chan *c, int fd, const uint8_t *secret,
 		       bool initiator, const uint8_t my_id[SMG_ID_LEN],
 		       uint8_t peer_id[SMG_ID_LEN], int timeout_ms)
+{
+	return smg_chan_handshake_fds(c, fd, fd, secret, initiator, my_id, peer_id, timeout_ms);
+}
+
+int smg_chan_handshake_fds(struct smg_chan *c, int fd, int wfd, const uint8_t *secret,
+			   bool initiator, const uint8_t my_id[SMG_ID_LEN],
+			   uint8_t peer_id[SMG_ID_LEN], int timeout_ms)
 {
 	need_sodium();
 	struct smg_frame_stats *stats = c->stats;
 	memset(c, 0, sizeof *c);
 	c->stats = stats;
 	c->fd = fd;
+	c->wfd = wfd;
 	c->sealed = secret != NULL;
 	c->timeout_ms = timeout_ms;
 	c->max = SMG_FRAME_HELLO_MAX;
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+	if (!set_nonblock(fd) || !set_nonblock(wfd))
 		return SMG_FRAME_EIO;
 
 	uint8_t hello_key[SMG_KEY_LEN];
@@ -469,6 +497,7 @@ int smg_chan_handshake(struct smg_chan *c, int fd, const uint8_t *secret,
 	uint8_t mine[HELLO_LEN];
 	randombytes_buf(mine, HELLO_NONCE);
 	memcpy(mine + HELLO_NONCE, my_id, SMG_ID_LEN);
+	smg_put_be64(mine + HELLO_NONCE + SMG_ID_LEN, (uint64_t)smg_now_ms());
 	struct smg_buf in = SMG_BUF_INIT;
 	uint8_t type = 0;
 	int e;
@@ -482,6 +511,12 @@ int smg_chan_handshake(struct smg_chan *c, int fd, const uint8_t *secret,
 		e = smg_chan_recv(c, &type, &in);
 		if (!e && (type != SMG_F_HELLO || in.len != HELLO_LEN))
 			e = count(c, SMG_FRAME_ETYPE);
+		/* a HELLO recorded long ago is refused here; a recent one gets
+		 * no further than our HELLO_ACK: the session keys take our fresh
+		 * nonce, and the client must prove it has them (exchange.c) */
+		if (!e && apart((int64_t)smg_get_be64((uint8_t *)in.data + HELLO_NONCE + SMG_ID_LEN),
+				smg_now_ms(), SMG_ANNOUNCE_WINDOW_MS))
+			e = count(c, SMG_FRAME_ESTALE);
 		if (!e)
 			e = smg_chan_send(c, SMG_F_HELLO_ACK, mine, sizeof mine);
 	}
@@ -529,9 +564,11 @@ int smg_chan_handshake(struct smg_chan *c, int fd, const uint8_t *secret,
 
 void smg_chan_close(struct smg_chan *c)
 {
+	if (c->wfd >= 0 && c->wfd != c->fd)
+		close(c->wfd);
 	if (c->fd >= 0)
 		close(c->fd);
-	c->fd = -1;
+	c->fd = c->wfd = -1;
 	sodium_memzero(c->txkey, sizeof c->txkey);
 	sodium_memzero(c->rxkey, sizeof c->rxkey);
 	smg_buf_free(&c->wbuf);

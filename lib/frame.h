@@ -41,6 +41,7 @@
 #define SMG_FRAME_TAG 16		/* trailer bytes */
 #define SMG_FRAME_MAX (1u << 20)	/* largest payload accepted */
 #define SMG_FRAME_HELLO_MAX 64		/* largest payload before the handshake */
+#define SMG_HELLO_LEN 56		/* HELLO payload: nonce 32, id 16, clock 8 */
 #define SMG_KEY_LEN 32
 #define SMG_ID_LEN 16
 #define SMG_NONCE_LEN 24
@@ -56,6 +57,7 @@ enum smg_frame_type {
 	SMG_F_END = 6,		/* exchange: end of the current stream */
 	SMG_F_DONE = 7,		/* exchange: ready to commit */
 	SMG_F_ERROR = 8,	/* exchange: the sender gives up (text) */
+	SMG_F_RANGES = 9,	/* exchange: range fingerprints (reconcile.h) */
 };
 
 enum smg_frame_err {
@@ -69,7 +71,7 @@ enum smg_frame_err {
 	SMG_FRAME_ESESSION,	/* frame of another session */
 	SMG_FRAME_EREPLAY,	/* sequence number already seen */
 	SMG_FRAME_EREORDER,	/* sequence number skips ahead */
-	SMG_FRAME_ESTALE,	/* announcement outside the time window */
+	SMG_FRAME_ESTALE,	/* announcement or HELLO outside the time window */
 	SMG_FRAME_ETYPE,	/* a frame type or payload not expected here */
 	SMG_FRAME_EIO,		/* read or write error, connection reset */
 	SMG_FRAME_EEOF,		/* the peer closed the connection */
@@ -191,7 +193,8 @@ int smg_announce_decode(const uint8_t *p, size_t n, struct smg_announce *a);
 /* ---- TCP channel ----------------------------------------------------------- */
 
 struct smg_chan {
-	int fd;
+	int fd;				/* read from, and written to unless wfd says otherwise */
+	int wfd;			/* written to: fd, or a pipe's other end (stdio) */
 	bool sealed;
 	uint8_t txkey[SMG_KEY_LEN], rxkey[SMG_KEY_LEN];
 	uint8_t session[SMG_ID_LEN];
@@ -212,6 +215,11 @@ struct smg_chan {
 int smg_chan_handshake(struct smg_chan *c, int fd, const uint8_t *secret,
 		       bool initiator, const uint8_t my_id[SMG_ID_LEN],
 		       uint8_t peer_id[SMG_ID_LEN], int timeout_ms);
+/* The same over two one-way descriptors (standard input and output, say);
+ * both are closed by smg_chan_close. */
+int smg_chan_handshake_fds(struct smg_chan *c, int rfd, int wfd, const uint8_t *secret,
+			   bool initiator, const uint8_t my_id[SMG_ID_LEN],
+			   uint8_t peer_id[SMG_ID_LEN], int timeout_ms);
 int smg_chan_send(struct smg_chan *c, uint8_t type, const void *p, size_t n);
 /* Receive the next frame; its payload replaces payload's contents. */
 int smg_chan_recv(struct smg_chan *c, uint8_t *type, struct smg_buf *payload);

@@ -261,7 +261,7 @@ mkdb "$T/p.db" "INSERT INTO items VALUES (1,'p',1,NULL,'2026-01-01T00:00:00Z')"
 mkdb "$T/q.db" "INSERT INTO items VALUES (2,'q',1,NULL,'2026-01-01T00:00:00Z')"
 sp=$(sum_file "$T/p.db") sq=$(sum_file "$T/q.db")
 
-for m in flip:3 trunc:3 replay:2 reorder:3; do
+for m in flip:3 trunc:3 replay:2 reorder:4; do
 	relay "$m"
 	pair_once "$m"
 	case $m in
