@@ -117,6 +117,10 @@ const char *smg_source_values_json(struct smg_source *s, size_t *len);
 char *smg_source_table_list(const struct smg_source *s);
 /* Rows read so far, for progress. */
 int64_t smg_source_rows(const struct smg_source *s);
+/* Rows it will give, for progress: SELECT count(*) of a database's tables
+ * (a read of every page: only when progress is shown, and before
+ * smg_source_read_ahead), -1 for a stream. */
+int64_t smg_source_count(const struct smg_source *s);
 void smg_source_close(struct smg_source *s);
 
 #endif

@@ -329,7 +329,7 @@ static void tick(struct merge *m)
 {
 	int64_t done = smg_source_rows(m->src[0]) + smg_source_rows(m->src[1]);
 	if (m->opts->progress)
-		smg_progress("diff", done, -1);
+		smg_progress("diff", done, m->opts->total);
 }
 
 static void merge_rows(struct merge *m)

@@ -86,6 +86,14 @@ int64_t smg_source_rows(const struct smg_source *s)
 	return s->rows;
 }
 
+int64_t smg_source_count(const struct smg_source *s)
+{
+	int64_t n = 0;
+	for (size_t i = 0; s->db && i < s->ntables; i++)
+		n += smg_db_count(s->db, s->tables[i]->name);
+	return s->db ? n : -1;
+}
+
 /* The table whose rows are being read, if any. */
 static const struct smg_table *current_table(const struct smg_source *s)
 {

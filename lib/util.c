@@ -1,5 +1,6 @@
 /* util.c - diagnostics, checked allocation and the byte buffer. */
 #include "smg.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ void smg_vwarn(const char *fmt, va_list ap)
 {
 	char msg[4096];
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	smg_progress_clear();	/* not appended to the progress line */
 	fprintf(stderr, "%s: %s\n", smg_progname, msg);
 }
 
