@@ -100,10 +100,14 @@ struct smg_http_request {
 	 * retry after part of a body was written is impossible and the
 	 * request fails instead. */
 	int response_fd;
+
+	/* A stage name ("upload"): the transfer shows a progress line
+	 * (progress.h), bytes of Content-Length.  NULL: none. */
+	const char *progress;
 };
 
 /* A request that carries no body and answers to memory. */
-#define SMG_HTTP_REQUEST_INIT {NULL, NULL, NULL, NULL, -1, 0, 0, -1}
+#define SMG_HTTP_REQUEST_INIT {NULL, NULL, NULL, NULL, -1, 0, 0, -1, NULL}
 
 enum smg_http_outcome {
 	SMG_HTTP_DONE = 0,	/* a final status arrived: see status */
