@@ -53,10 +53,24 @@ static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool ke
 
 /* ---- --backup, --integrity-check, --stats --------------------------------- */
 
-/* One backup step copies every page under one read transaction of the
- * source: a consistent copy whatever other connections write (under WAL
- * they go on writing; otherwise they wait).  Written to a temporary file
- * that replaces FILE, or goes through to a FIFO or stdout (output.h). */
+/* Every page is copied under one read transaction of the source, opened
+ * before the first step and held to the last: a consistent copy whatever
+ * other connections write (under WAL they go on writing; otherwise they
+ * wait).  The steps are of BACKUP_STEP pages, for the progress line.
+ * Written to a temporary file that replaces FILE, or goes through to a
+ * FIFO or stdout (output.h). */
+#define BACKUP_STEP 1024
+
+static int64_t page_size(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
 static int backup(const char *path, const char *to)
 {
 	sqlite3 *src = smg_db_open(path, false);
@@ -72,12 +86,25 @@ static int backup(const char *path, const char *to)
 	if (!b)
 		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errmsg(dst));
 	int tries = 0;
-	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+	/* the read transaction the steps share (a backup step opens none
+	 * when its source has one) */
+	sqlite3_exec(src, "BEGIN; SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+	int64_t page = page_size(src);
+	while ((rc = sqlite3_backup_step(b, BACKUP_STEP)) == SQLITE_OK || rc == SQLITE_BUSY ||
+	       rc == SQLITE_LOCKED) {
+		int64_t total = sqlite3_backup_pagecount(b);
+		if (rc == SQLITE_OK) {
+			smg_progress_bytes("backup", (total - sqlite3_backup_remaining(b)) * page,
+					   total * page);
+			continue;
+		}
 		if (++tries > 100)
 			break;
 		sqlite3_sleep(100);
 	}
+	smg_progress_done();
 	sqlite3_backup_finish(b);
+	sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_DONE)
 		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errstr(rc));
 	if (sqlite3_close(dst) != SQLITE_OK)

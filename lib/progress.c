@@ -162,23 +162,32 @@ static int64_t input_offset(void)
 
 /* ---- the line ------------------------------------------------------------ */
 
-static void add_bytes(struct smg_buf *b, double n)
+/* "done/whole unit", or "done unit" when whole is not known (<= 0) or
+ * wrong (less than done); bytes (unit NULL) both in whole's KiB, MiB... */
+static void add_amount(struct smg_buf *b, const char *unit, int64_t done, int64_t whole)
 {
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	static const char *const bytes[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	bool of = whole > 0 && whole >= done;
+	if (unit) {
+		smg_buf_addf(b, "%lld", (long long)done);
+		if (of)
+			smg_buf_addf(b, "/%lld", (long long)whole);
+		smg_buf_addf(b, " %s", unit);
+		return;
+	}
+	double scale = 1;
 	int u = 0;
-	while (n >= 1024 && u < 4) {
-		n /= 1024;
+	while ((of ? whole : done) / scale >= 1024 && u < 4) {
+		scale *= 1024;
 		u++;
 	}
-	smg_buf_addf(b, u ? "%.1f %s" : "%.0f %s", n, units[u]);
-}
-
-static void add_count(struct smg_buf *b, int64_t n)
-{
-	if (p.unit)
-		smg_buf_addf(b, "%lld", (long long)n);
-	else
-		add_bytes(b, (double)n);
+	const char *fmt = u ? "%.1f" : "%.0f";
+	smg_buf_addf(b, fmt, done / scale);
+	if (of) {
+		smg_buf_addc(b, '/');
+		smg_buf_addf(b, fmt, whole / scale);
+	}
+	smg_buf_addf(b, " %s", bytes[u]);
 }
 
 static void add_time_left(struct smg_buf *b, double s)
@@ -227,27 +236,19 @@ static void draw(double t, int64_t done, int64_t total)
 	remember(t, measure);
 	struct smg_buf b = SMG_BUF_INIT;
 	smg_buf_addf(&b, "\r%s: %s: ", smg_progname, p.what);
-	add_count(&b, done);
-	if (p.input < 0 && whole >= done && whole > 0) {
-		smg_buf_addc(&b, '/');
-		add_count(&b, whole);
-	}
-	if (p.unit)
-		smg_buf_addf(&b, " %s", p.unit);
-	if (p.input >= 0) {
+	if (p.input >= 0) {	/* "N changes, 1.5/20.0 MiB" */
+		add_amount(&b, p.unit, done, -1);
 		smg_buf_adds(&b, ", ");
-		add_bytes(&b, (double)measure);
-		smg_buf_addc(&b, '/');
-		add_bytes(&b, (double)whole);
+		add_amount(&b, NULL, measure, whole);
+	} else {
+		add_amount(&b, p.unit, done, whole);
 	}
 	bool known = whole > 0 && whole >= measure;
 	if (known)
 		smg_buf_addf(&b, " (%d%%)", (int)(100.0 * measure / whole));
 	smg_buf_adds(&b, ", ");
-	if (p.unit)
-		smg_buf_addf(&b, "%.0f %s/s", count_rate, p.unit);
-	else
-		add_bytes(&b, rate), smg_buf_adds(&b, "/s");
+	add_amount(&b, p.unit, (int64_t)count_rate, -1);
+	smg_buf_adds(&b, "/s");
 	if (known && rate > 0)
 		add_time_left(&b, (whole - measure) / rate);
 	size_t len = b.len - 1, max = width();

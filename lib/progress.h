@@ -2,7 +2,7 @@
  * progress.h - one line on stderr, updated in place, that says how far a
  * long stage has got: done / total, percentage, rate and time left.
  *
- *   smg-diff: diff: 651264/2000000 rows (32%), 1280965 rows/s, 0:01 left
+ *   smg-diff: diff: 651264/2000000 rows (32%), 1280965 rows/s, 1s left
  *
  * Shown only when stderr is a terminal (or SMG_PROGRESS=1), never with -q
  * or SMG_PROGRESS=0.  The first line comes after half a second, so quick

@@ -3,9 +3,12 @@
 # line redrawn in place at most ten times a second, handed from one program
 # of a pipeline to the next, erased before the report; never a percentage
 # without a total; nothing of it with -q, SMG_PROGRESS=0 or stderr not a
-# terminal.  Needs tmux >= 3.0, sqlite3, python3, bc.
+# terminal; S3 transfers against moto_server.  Needs tmux >= 3.0, sqlite3,
+# python3, bc, curl, moto_server.
+TESTS=$PWD
 . ./lib.sh
-need_tools "the progress test" tmux sqlite3 python3 bc
+need_tools "the progress test" tmux sqlite3 python3 bc curl
+. "$TESTS/moto.sh"
 
 N=300000
 sqlite3 a.db "
@@ -39,7 +42,7 @@ EOF
 slow() { echo "python3 $T/slow.py $T/$1"; }
 
 sock=$T/tmux.sock
-cleanup_hook() { tmux -S "$sock" kill-server 2>/dev/null; }
+cleanup_hook() { tmux -S "$sock" kill-server 2>/dev/null; moto_stop; }
 
 # in_terminal NAME 'COMMANDS': run COMMANDS (sh) in a new 160x20 pane; every
 # byte the pane gets goes to NAME.raw, its screen every 0.1 s to NAME.snaps
@@ -75,7 +78,7 @@ progress_lines() { grep -a "^$2: [a-z]*: [0-9]" "$1.snaps"; }
 draws() { python3 -c 'import re, sys; print(len(re.findall(rb"\r(?!\n)", open(sys.argv[1], "rb").read())))' "$1.raw"; }
 
 full_line='^smg-diff: diff: [0-9]*/[0-9]* rows ([0-9]*%), [0-9]* rows/s, [0-9:]*s* left *$'
-apply_line='^smg-apply: apply: [0-9]* changes, [0-9.]* [KMG]*i*B/[0-9.]* [KMG]*i*B ([0-9]*%), [0-9]* changes/s, [0-9:]*s* left *$'
+apply_line='^smg-apply: apply: [0-9]* changes, [0-9.]*/[0-9.]* [KMG]*i*B ([0-9]*%), [0-9]* changes/s, [0-9:]*s* left *$'
 
 # ---- one program: smg-diff of two databases ---------------------------------------
 in_terminal diff "smg-diff a.db empty.db | $(slow changes) >/dev/null; smg-diff -r text a.db empty.db"
@@ -133,3 +136,17 @@ SMG_PROGRESS=0 smg-hash a.db | $(slow rows) >/dev/null"
 check_eq "stderr into a file: nothing of the line there" "$(cat diff.err apply.err | wc -c)" 0
 check_eq "... -q and SMG_PROGRESS=0 on a terminal: no line drawn" "$(draws off)" 0
 check_grep "... the run is otherwise the same" "^t3.db: wrote $N upserts" off.screen
+
+# ---- S3: bytes of the object, of its size going up, of Content-Length coming down -
+moto_start
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 SMG_S3_ENDPOINT=$E
+curl -sf -X PUT "$E/bkt" >/dev/null || fail "moto makes the bucket"
+head -c 100000000 /dev/urandom >big
+in_terminal s3 "smg-s3 put --path-style s3://bkt/big big && smg-s3 get --path-style s3://bkt/big big.out"
+check_grep "smg-s3 put: bytes sent of the object's size, percentage, rate, time left" \
+	'^smg-s3: upload: [0-9.]*/95.4 MiB ([0-9]*%), [0-9.]* [KMG]*i*B/s, [0-9:]*s* left *$' s3.snaps
+check_grep "smg-s3 get: bytes received of Content-Length" \
+	'^smg-s3: download: [0-9.]*/95.4 MiB ([0-9]*%), [0-9.]* [KMG]*i*B/s' s3.snaps
+check_nogrep "... erased at the end" 'B/s' s3.screen
+check_grep "... and the transfers ended well" '^END 0$' s3.screen
+check_eq "... the object came back whole" "$(sum_file big.out)" "$(sum_file big)"
