@@ -80,19 +80,19 @@ void smg_progress_disable(void)
  * terminal to lock (SMG_PROGRESS=1 into a file), the line is ours. */
 static bool own_line(void)
 {
-	if (p.locked)
-		return true;
-	if (p.tty == -2)
-		return true;
-	if (p.tty < 0) {
+	if (p.tty == -1) {
 		const char *name = ttyname(STDERR_FILENO);
 		p.tty = name ? open(name, O_RDONLY | O_NOCTTY | O_CLOEXEC) : -1;
-		if (p.tty < 0) {
+		if (p.tty < 0)
 			p.tty = -2;
-			return true;
-		}
 	}
-	p.locked = flock(p.tty, LOCK_EX | LOCK_NB) == 0;
+	if (p.tty == -2)
+		return true;
+	/* a job in the background leaves the terminal to the foreground */
+	if (tcgetpgrp(STDERR_FILENO) != getpgrp())
+		return false;
+	if (!p.locked)
+		p.locked = flock(p.tty, LOCK_EX | LOCK_NB) == 0;
 	return p.locked;
 }
 
@@ -265,8 +265,10 @@ static void draw(double t, int64_t done, int64_t total)
 static void start(const char *what, const char *unit, double t, int64_t done)
 {
 	static bool hooked;
-	if (!hooked)
+	if (!hooked) {
 		atexit(on_exit_clear);
+		smg_before_warn = smg_progress_clear;	/* a message is not appended to the line */
+	}
 	hooked = true;
 	p.what = what;
 	p.unit = unit;

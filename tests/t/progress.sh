@@ -128,13 +128,14 @@ check_grep "smg-hash: done/total rows, percentage, rate, time left" \
 	'^smg-hash: hash: [0-9]*/[0-9]* rows ([0-9]*%), [0-9]* rows/s, [0-9:]*s* left *$' hash.snaps
 check_grep "smg-apply -i FILE: the file's size is the total" "$apply_line" hash.snaps
 
-# ---- off: stderr not a terminal, -q, SMG_PROGRESS=0 ---------------------------------
+# ---- off: stderr not a terminal, -q, SMG_PROGRESS=0, a job in the background -------
 cp empty.db t3.db
 in_terminal off "smg-diff a.db t3.db 2>diff.err | $(slow changes) | smg-apply t3.db 2>apply.err
 smg-diff -q a.db empty.db | $(slow changes) >/dev/null
-SMG_PROGRESS=0 smg-hash a.db | $(slow rows) >/dev/null"
+SMG_PROGRESS=0 smg-hash a.db | $(slow rows) >/dev/null
+set -m; smg-hash a.db | $(slow rows) >/dev/null & wait"
 check_eq "stderr into a file: nothing of the line there" "$(cat diff.err apply.err | wc -c)" 0
-check_eq "... -q and SMG_PROGRESS=0 on a terminal: no line drawn" "$(draws off)" 0
+check_eq "... -q, SMG_PROGRESS=0, a job in the background of a terminal: no line drawn" "$(draws off)" 0
 check_grep "... the run is otherwise the same" "^t3.db: wrote $N upserts" off.screen
 
 # ---- S3: bytes of the object, of its size going up, of Content-Length coming down -
