@@ -9,7 +9,8 @@
  * runs show nothing, and it is redrawn at most ten times a second.  When a
  * total is not known, done and rate only: never a made-up percentage.
  * The programs of a pipeline share the terminal: the line belongs to one of
- * them at a time (a lock on the terminal), the others wait their turn.
+ * them at a time (a lock on the terminal), the others wait their turn;
+ * a job in the background draws none.
  * One thread of a program reports progress.
  */
 #ifndef SMG_PROGRESS_H
