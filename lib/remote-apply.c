@@ -937,7 +937,8 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	size_t *order = table_order(&c, &s);
 	remote_schema_free(&s);
 	for (size_t i = 0; i < c.ntab; i++)
-		c.total_rows += c.tab[i].n[0] + c.tab[i].n[1];
+		for (int op = 0; op < NOPS; op++)
+			c.total_rows += c.tab[i].n[op];
 	{
 		struct smg_buf b = SMG_BUF_INIT;
 		struct smg_tvar v = {"statements", "", 0, false};
