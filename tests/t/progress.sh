@@ -3,8 +3,9 @@
 # line redrawn in place at most ten times a second, handed from one program
 # of a pipeline to the next, erased before the report; never a percentage
 # without a total; nothing of it with -q, SMG_PROGRESS=0 or stderr not a
-# terminal; S3 transfers against moto_server.  Needs tmux >= 3.0, sqlite3,
-# python3, bc, curl, moto_server.
+# terminal; S3 transfers against moto_server, remote batches and fetches
+# against the local D1.  Needs tmux >= 3.0, sqlite3, python3, bc, curl,
+# moto_server, and what tests/d1-lib.sh needs.
 TESTS=$PWD
 . ./lib.sh
 need_tools "the progress test" tmux sqlite3 python3 bc curl
@@ -151,3 +152,23 @@ check_grep "smg-s3 get: bytes received of Content-Length" \
 check_nogrep "... erased at the end" 'B/s' s3.screen
 check_grep "... and the transfers ended well" '^END 0$' s3.screen
 check_eq "... the object came back whole" "$(sum_file big.out)" "$(sum_file big)"
+
+# ---- a remote target: the changes D1 has taken of the stream's; smg-fetch: rows, rate
+. "$TESTS/d1-lib.sh"
+cleanup_hook() {
+	tmux -S "$sock" kill-server 2>/dev/null; moto_stop
+	[ -f "$D/pid" ] && "$top/scripts/d1-server" stop "$D" >/dev/null 2>&1; :
+}
+sqlite3 d1src.db "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty INTEGER);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+INSERT INTO items SELECT i, 'item-' || i, i % 100 FROM n;"
+smg-fetch -q --endpoint "$D1_URL" "$TGT" >d1.ndjson
+smg-diff -q d1src.db d1.ndjson >d1changes
+in_terminal d1 "export SMUGGLR_TARGET_TOKEN=$D1_TOKEN
+smg-apply --create-tables --endpoint $D1_URL -i d1changes $TGT >/dev/null
+smg-fetch --endpoint $D1_URL $TGT >/dev/null"
+check_grep "smg-apply to D1: changes the target has taken of the stream's, percentage, rate, time left" \
+	'^smg-apply: apply: [0-9]*/100000 changes ([0-9]*%), [0-9]* changes/s, [0-9:]*s* left *$' d1.snaps
+check_grep "smg-fetch: rows and rate (the endpoint is not asked for a count)" \
+	'^smg-fetch: fetch: [0-9]* rows, [0-9]* rows/s *$' d1.snaps
+check_grep "... and both ended well" '^END 0$' d1.screen
