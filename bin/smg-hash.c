@@ -53,14 +53,6 @@ static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool ke
 
 /* ---- --backup, --integrity-check, --stats --------------------------------- */
 
-/* Every page is copied under one read transaction of the source, opened
- * before the first step and held to the last: a consistent copy whatever
- * other connections write (under WAL they go on writing; otherwise they
- * wait).  The steps are of BACKUP_STEP pages, for the progress line.
- * Written to a temporary file that replaces FILE, or goes through to a
- * FIFO or stdout (output.h). */
-#define BACKUP_STEP 1024
-
 static int64_t page_size(sqlite3 *db)
 {
 	sqlite3_stmt *st;
@@ -71,6 +63,15 @@ static int64_t page_size(sqlite3 *db)
 	sqlite3_finalize(st);
 	return n;
 }
+
+/* Every page is copied under one read transaction of the source, opened
+ * before the first step and held to the last: a consistent copy whatever
+ * other connections write (under WAL they go on writing; otherwise they
+ * wait).  The steps are of BACKUP_STEP pages, for the progress line.
+ * Written to a temporary file that replaces FILE, or goes through to a
+ * FIFO or stdout (output.h). */
+#define BACKUP_STEP 1024
+
 static int backup(const char *path, const char *to)
 {
 	sqlite3 *src = smg_db_open(path, false);

@@ -25,7 +25,6 @@ struct smg_diff_opts {
 				 * the source lacks entirely */
 	bool add_columns;	/* a one-way run may add columns the destination lacks */
 	bool progress;
-	int64_t total;		/* rows of both sides, for progress; -1: unknown */
 };
 
 #define SMG_DIFF_SAMPLES_MAX 10

@@ -3,9 +3,9 @@
  *
  * Cheap on the hot path: a call is a pointer compare and a counter, and
  * the clock is read only every `stride` calls, the stride doubling while
- * the calls come faster than one a few milliseconds apart, halving while
- * they come slower, so a million rows a second and one batch a second are
- * both looked at about a hundred times a second and drawn ten times.
+ * the looks come less than LOOK_MIN apart and halving while they come more
+ * than LOOK_MAX apart: a million rows a second are looked at every few
+ * milliseconds, not a million times, and one batch a second at every call.
  */
 #include "progress.h"
 #include "smg.h"

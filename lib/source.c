@@ -6,8 +6,20 @@
 #include "prefetch.h"
 #include "ts.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The rows of a database source, counted on a connection and in a thread
+ * of their own while the rows flow, for the progress line's total. */
+struct counter {
+	sqlite3 *db;
+	char **names;
+	size_t n;
+	pthread_t thread;
+	_Atomic int64_t total;		/* -1 until counted, or when it failed */
+};
 
 struct smg_source {
 	char *name;
@@ -36,6 +48,7 @@ struct smg_source {
 	size_t checkcap;
 	struct smg_ts_audit ts_audit;	/* the current table's odd timestamps */
 	bool audit_ts;			/* count and warn about them */
+	struct counter *counter;
 };
 
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel)
@@ -86,12 +99,51 @@ int64_t smg_source_rows(const struct smg_source *s)
 	return s->rows;
 }
 
+static void *count_rows(void *arg)
+{
+	struct counter *c = arg;
+	int64_t n = 0;
+	for (size_t i = 0; i < c->n && n >= 0; i++) {
+		int64_t rows = smg_db_try_count(c->db, c->names[i]);
+		n = rows < 0 ? -1 : n + rows;
+	}
+	atomic_store(&c->total, n);
+	return NULL;
+}
+
+void smg_source_count_start(struct smg_source *s)
+{
+	if (!s->db || s->counter)
+		return;
+	struct counter *c = smg_xcalloc(1, sizeof *c);
+	atomic_init(&c->total, -1);
+	c->db = smg_db_open(s->name, false);
+	c->n = s->ntables;
+	c->names = smg_xcalloc(c->n + 1, sizeof *c->names);
+	for (size_t i = 0; i < c->n; i++)
+		c->names[i] = smg_xstrdup(s->tables[i]->name);
+	if (pthread_create(&c->thread, NULL, count_rows, c) != 0)
+		smg_die(SMG_EXIT_FAILURE, "cannot start a thread");
+	s->counter = c;
+}
+
 int64_t smg_source_count(const struct smg_source *s)
 {
-	int64_t n = 0;
-	for (size_t i = 0; s->db && i < s->ntables; i++)
-		n += smg_db_count(s->db, s->tables[i]->name);
-	return s->db ? n : -1;
+	return s->counter ? atomic_load(&s->counter->total) : -1;
+}
+
+/* A count not done yet is not waited for: a run shorter than it needs none. */
+static void counter_stop(struct counter *c)
+{
+	if (!c)
+		return;
+	sqlite3_interrupt(c->db);
+	pthread_join(c->thread, NULL);
+	smg_db_close(c->db);
+	for (size_t i = 0; i < c->n; i++)
+		free(c->names[i]);
+	free(c->names);
+	free(c);
 }
 
 /* The table whose rows are being read, if any. */
@@ -115,6 +167,7 @@ void smg_source_close(struct smg_source *s)
 	if (!s)
 		return;
 	end_table(s);
+	counter_stop(s->counter);
 	smg_ts_audit_free(&s->ts_audit);
 	smg_prefetch_stop(s->prefetch);
 	smg_tables_free(s->tables, s->ntables);
