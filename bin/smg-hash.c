@@ -34,7 +34,7 @@ static const char usage[] =
 	"      --version              print the version\n";
 
 static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool keys_only,
-		       struct smg_writer *w, int64_t total)
+		       struct smg_writer *w, const struct smg_row_counter *total)
 {
 	/* on this thread: downstream stages of a pipeline want the other core */
 	struct smg_prefetch *rows = smg_prefetch_start(db, tables, n, false);
@@ -45,7 +45,7 @@ static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool ke
 		smg_write_table(w, tables[i]);
 		while (smg_prefetch_next(rows, &vals, &hash)) {
 			smg_write_row_values(w, tables[i], vals, hash, keys_only);
-			smg_progress("hash", ++done, total);
+			smg_progress("hash", ++done, smg_row_counter_total(total));
 		}
 	}
 	smg_prefetch_stop(rows);
@@ -228,10 +228,9 @@ int main(int argc, char **argv)
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	size_t n;
 	struct smg_table **tables = smg_db_tables(db, path, &sel, &n);
-	int64_t total = 0;
-	if (!schema_only && smg_progress_enabled())
-		for (size_t i = 0; i < n; i++)
-			total += smg_db_count(db, tables[i]->name);
+	/* a total for the progress line, counted alongside */
+	struct smg_row_counter *total = !schema_only && smg_progress_enabled()
+					? smg_row_counter_start(path, tables, n) : NULL;
 	struct smg_writer w;
 	smg_writer_init(&w, 1, "stdout");
 	if (schema_only)
@@ -240,6 +239,7 @@ int main(int argc, char **argv)
 	else
 		write_rows(db, tables, n, sel.keys_only, &w, total);
 	smg_progress_done();
+	smg_row_counter_stop(total);
 	smg_write_end(&w);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	smg_writer_free(&w);

@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The rows of a database source, counted on a connection and in a thread
- * of their own while the rows flow, for the progress line's total. */
-struct counter {
+/* (db.h) */
+struct smg_row_counter {
 	sqlite3 *db;
 	char **names;
 	size_t n;
@@ -48,7 +47,7 @@ struct smg_source {
 	size_t checkcap;
 	struct smg_ts_audit ts_audit;	/* the current table's odd timestamps */
 	bool audit_ts;			/* count and warn about them */
-	struct counter *counter;
+	struct smg_row_counter *counter;
 };
 
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel)
@@ -101,7 +100,7 @@ int64_t smg_source_rows(const struct smg_source *s)
 
 static void *count_rows(void *arg)
 {
-	struct counter *c = arg;
+	struct smg_row_counter *c = arg;
 	int64_t n = 0;
 	for (size_t i = 0; i < c->n && n >= 0; i++) {
 		int64_t rows = smg_db_try_count(c->db, c->names[i]);
@@ -111,29 +110,28 @@ static void *count_rows(void *arg)
 	return NULL;
 }
 
-void smg_source_count_start(struct smg_source *s)
+struct smg_row_counter *smg_row_counter_start(const char *path, struct smg_table **tables,
+					      size_t n)
 {
-	if (!s->db || s->counter)
-		return;
-	struct counter *c = smg_xcalloc(1, sizeof *c);
+	struct smg_row_counter *c = smg_xcalloc(1, sizeof *c);
 	atomic_init(&c->total, -1);
-	c->db = smg_db_open(s->name, false);
-	c->n = s->ntables;
-	c->names = smg_xcalloc(c->n + 1, sizeof *c->names);
-	for (size_t i = 0; i < c->n; i++)
-		c->names[i] = smg_xstrdup(s->tables[i]->name);
+	c->db = smg_db_open(path, false);
+	c->n = n;
+	c->names = smg_xcalloc(n + 1, sizeof *c->names);
+	for (size_t i = 0; i < n; i++)
+		c->names[i] = smg_xstrdup(tables[i]->name);
 	if (pthread_create(&c->thread, NULL, count_rows, c) != 0)
 		smg_die(SMG_EXIT_FAILURE, "cannot start a thread");
-	s->counter = c;
+	return c;
 }
 
-int64_t smg_source_count(const struct smg_source *s)
+int64_t smg_row_counter_total(const struct smg_row_counter *c)
 {
-	return s->counter ? atomic_load(&s->counter->total) : -1;
+	return c ? atomic_load(&c->total) : -1;
 }
 
 /* A count not done yet is not waited for: a run shorter than it needs none. */
-static void counter_stop(struct counter *c)
+void smg_row_counter_stop(struct smg_row_counter *c)
 {
 	if (!c)
 		return;
@@ -144,6 +142,17 @@ static void counter_stop(struct counter *c)
 		free(c->names[i]);
 	free(c->names);
 	free(c);
+}
+
+void smg_source_count_start(struct smg_source *s)
+{
+	if (s->db && !s->counter)
+		s->counter = smg_row_counter_start(s->name, s->tables, s->ntables);
+}
+
+int64_t smg_source_count(const struct smg_source *s)
+{
+	return smg_row_counter_total(s->counter);
 }
 
 /* The table whose rows are being read, if any. */
@@ -167,7 +176,7 @@ void smg_source_close(struct smg_source *s)
 	if (!s)
 		return;
 	end_table(s);
-	counter_stop(s->counter);
+	smg_row_counter_stop(s->counter);
 	smg_ts_audit_free(&s->ts_audit);
 	smg_prefetch_stop(s->prefetch);
 	smg_tables_free(s->tables, s->ntables);
