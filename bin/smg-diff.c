@@ -224,10 +224,6 @@ int main(int argc, char **argv)
 		smg_source_check_timestamps(local);	/* the timestamps decide */
 		smg_source_check_timestamps(remote);
 	}
-	if (o.progress) {	/* a total for the line */
-		smg_source_count_start(local);
-		smg_source_count_start(remote);
-	}
 	if (smg_source_is_db(local) && smg_source_is_db(remote)) {
 		smg_source_read_ahead(local);
 		smg_source_read_ahead(remote);

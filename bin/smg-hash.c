@@ -33,9 +33,10 @@ static const char usage[] =
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
 
-static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool keys_only,
-		       struct smg_writer *w, const struct smg_row_counter *total)
+static void write_rows(sqlite3 *db, const char *path, struct smg_table **tables, size_t n,
+		       bool keys_only, struct smg_writer *w)
 {
+	struct smg_row_counter *total = NULL;	/* for the progress line */
 	/* on this thread: downstream stages of a pipeline want the other core */
 	struct smg_prefetch *rows = smg_prefetch_start(db, tables, n, false);
 	int64_t done = 0;
@@ -46,9 +47,12 @@ static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool ke
 		while (smg_prefetch_next(rows, &vals, &hash)) {
 			smg_write_row_values(w, tables[i], vals, hash, keys_only);
 			smg_progress("hash", ++done, smg_row_counter_total(total));
+			if (!total && smg_progress_showing())	/* a run that short needs none */
+				total = smg_row_counter_start(path, tables, n);
 		}
 	}
 	smg_prefetch_stop(rows);
+	smg_row_counter_stop(total);
 }
 
 /* ---- --backup, --integrity-check, --stats --------------------------------- */
@@ -228,18 +232,14 @@ int main(int argc, char **argv)
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	size_t n;
 	struct smg_table **tables = smg_db_tables(db, path, &sel, &n);
-	/* a total for the progress line, counted alongside */
-	struct smg_row_counter *total = !schema_only && smg_progress_enabled()
-					? smg_row_counter_start(path, tables, n) : NULL;
 	struct smg_writer w;
 	smg_writer_init(&w, 1, "stdout");
 	if (schema_only)
 		for (size_t i = 0; i < n; i++)
 			smg_write_table(&w, tables[i]);
 	else
-		write_rows(db, tables, n, sel.keys_only, &w, total);
+		write_rows(db, path, tables, n, sel.keys_only, &w);
 	smg_progress_done();
-	smg_row_counter_stop(total);
 	smg_write_end(&w);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	smg_writer_free(&w);

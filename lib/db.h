@@ -120,7 +120,7 @@ char *smg_source_table_list(const struct smg_source *s);
 /* Rows read so far, for progress. */
 int64_t smg_source_rows(const struct smg_source *s);
 /* Count the rows a database source will give (smg_row_counter_start of
- * its tables); nothing for a stream. */
+ * its tables); nothing for a stream, or when counting already. */
 void smg_source_count_start(struct smg_source *s);
 /* That count; -1 until it is done, for a stream, or when it failed. */
 int64_t smg_source_count(const struct smg_source *s);

@@ -144,6 +144,11 @@ void smg_progress_done(void)
 	p.stride = 1;
 }
 
+bool smg_progress_showing(void)
+{
+	return p.what && p.drawn > p.started;
+}
+
 void smg_progress_input(int fd)
 {
 	struct stat st;

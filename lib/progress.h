@@ -31,6 +31,9 @@ void smg_progress_bytes(const char *what, int64_t done, int64_t total);
  * counts things it cannot know the number of, but reads them from a file
  * of known size.  -1 stops that. */
 void smg_progress_input(int fd);
+/* Whether the current stage has lasted long enough for its line to show:
+ * the time to start looking for a total that costs something to find. */
+bool smg_progress_showing(void);
 /* Erase the line, for other output; the next call draws it again. */
 void smg_progress_clear(void);
 /* The stage is over: erase the line, and the next call starts afresh. */

@@ -17,9 +17,13 @@ CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty INTEGER, price REAL, d
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $N)
 INSERT INTO items SELECT i, 'item-' || i || '-' || hex(randomblob(8)), i % 1000,
        (i % 10000) / 100.0, randomblob(24) FROM n;"
+# the target: a trigger makes each insert scan 300 rows, so that applying
+# the changes lasts a few seconds on a fast machine too
 sqlite3 empty.db "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty INTEGER, price REAL,
-	data BLOB)"
-smg-diff -q a.db empty.db >changes
+	data BLOB); CREATE TABLE pad(x);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) INSERT INTO pad SELECT i FROM n;
+CREATE TRIGGER slow AFTER INSERT ON items BEGIN SELECT sum(x) FROM pad; END;"
+smg-diff -q -t items a.db empty.db >changes
 smg-hash -q a.db >rows
 
 # The line appears after half a second: the stages are made to last a few
@@ -74,6 +78,8 @@ content() { sqlite3 "$1" "SELECT * FROM items ORDER BY id" | sha256sum; }
 
 # the lines of NAME's snapshots that are progress lines of PROG
 progress_lines() { grep -a "^$2: [a-z]*: [0-9]" "$1.snaps"; }
+# every line NAME's pane was sent, however short-lived
+drawn_lines() { tr '\r' '\n' <"$1.raw"; }
 # how many times the line was drawn (or erased): the carriage returns the
 # pane got, but for the terminal's own before each newline
 draws() { python3 -c 'import re, sys; print(len(re.findall(rb"\r(?!\n)", open(sys.argv[1], "rb").read())))' "$1.raw"; }
@@ -82,7 +88,7 @@ full_line='^smg-diff: diff: [0-9]*/[0-9]* rows ([0-9]*%), [0-9]* rows/s, [0-9:]*
 apply_line='^smg-apply: apply: [0-9]* changes, [0-9.]*/[0-9.]* [KMG]*i*B ([0-9]*%), [0-9]* changes/s, [0-9:]*s* left *$'
 
 # ---- one program: smg-diff of two databases ---------------------------------------
-in_terminal diff "smg-diff a.db empty.db | $(slow changes) >/dev/null; smg-diff -r text a.db empty.db"
+in_terminal diff "smg-diff -t items a.db empty.db | $(slow changes) >/dev/null; smg-diff -t items -r text a.db empty.db"
 progress_lines diff smg-diff >diff.lines
 check_grep "smg-diff on a terminal: done/total rows, a percentage, a rate, time left" "$full_line" diff.lines
 check_grep "... the total is the rows of both sides (count(*))" "^smg-diff: diff: [0-9]*/$N rows" diff.lines
@@ -103,7 +109,7 @@ check_grep "... and the program ended well" '^END 0$' diff.screen
 
 # ---- a pipeline: the line is handed from smg-diff to smg-apply --------------------
 cp empty.db t.db
-in_terminal pipe "smg-diff a.db t.db | $(slow changes) | smg-apply t.db"
+in_terminal pipe "smg-diff -t items a.db t.db | $(slow changes) | smg-apply t.db"
 progress_lines pipe smg-diff >pipe.diff
 progress_lines pipe smg-apply >pipe.apply
 check_grep "smg-diff | smg-apply: smg-diff's line while it diffs" "$full_line" pipe.diff
@@ -117,7 +123,7 @@ check_grep "... the report is there" "^t.db: wrote $N upserts and 0 deletes in 1
 check_eq "... and t.db holds the rows" "$(content t.db)" "$(content a.db)"
 
 # ---- no total: done and rate, no percentage, no time left ----------------------------
-in_terminal nototal "smg-hash -q a.db | $(slow rows) | smg-diff - empty.db >/dev/null"
+in_terminal nototal "smg-hash -q a.db | $(slow rows) | smg-diff -t items - empty.db >/dev/null"
 progress_lines nototal smg-diff >nototal.lines
 check_grep "a stream with no count: done and rate" '^smg-diff: diff: [0-9]* rows, [0-9]* rows/s *$' nototal.lines
 check_nogrep "... never a percentage or a time left without a total" '%\|left\|/[0-9]' nototal.lines
@@ -131,8 +137,8 @@ check_grep "smg-apply -i FILE: the file's size is the total" "$apply_line" hash.
 
 # ---- off: stderr not a terminal, -q, SMG_PROGRESS=0, a job in the background -------
 cp empty.db t3.db
-in_terminal off "smg-diff a.db t3.db 2>diff.err | $(slow changes) | smg-apply t3.db 2>apply.err
-smg-diff -q a.db empty.db | $(slow changes) >/dev/null
+in_terminal off "smg-diff -t items a.db t3.db 2>diff.err | $(slow changes) | smg-apply t3.db 2>apply.err
+smg-diff -q -t items a.db empty.db | $(slow changes) >/dev/null
 SMG_PROGRESS=0 smg-hash a.db | $(slow rows) >/dev/null
 set -m; smg-hash a.db | $(slow rows) >/dev/null & wait"
 check_eq "stderr into a file: nothing of the line there" "$(cat diff.err apply.err | wc -c)" 0
@@ -143,12 +149,14 @@ check_grep "... the run is otherwise the same" "^t3.db: wrote $N upserts" off.sc
 moto_start
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 SMG_S3_ENDPOINT=$E
 curl -sf -X PUT "$E/bkt" >/dev/null || fail "moto makes the bucket"
-head -c 100000000 /dev/urandom >big
-in_terminal s3 "smg-s3 put --path-style s3://bkt/big big && smg-s3 get --path-style s3://bkt/big big.out"
+# (an upload cannot be slowed from here: big enough to last a while)
+head -c 200000000 /dev/urandom >big
+in_terminal s3 "smg-s3 put --path-style s3://bkt/big big && smg-s3 get --path-style s3://bkt/big - | $(slow big) >big.out"
+drawn_lines s3 >s3.lines
 check_grep "smg-s3 put: bytes sent of the object's size, percentage, rate, time left" \
-	'^smg-s3: upload: [0-9.]*/95.4 MiB ([0-9]*%), [0-9.]* [KMG]*i*B/s, [0-9:]*s* left *$' s3.snaps
+	'^smg-s3: upload: [0-9.]*/190.7 MiB ([0-9]*%), [0-9.]* [KMG]*i*B/s, [0-9:]*s* left *$' s3.lines
 check_grep "smg-s3 get: bytes received of Content-Length" \
-	'^smg-s3: download: [0-9.]*/95.4 MiB ([0-9]*%), [0-9.]* [KMG]*i*B/s' s3.snaps
+	'^smg-s3: download: [0-9.]*/190.7 MiB ([0-9]*%), [0-9.]* [KMG]*i*B/s' s3.lines
 check_nogrep "... erased at the end" 'B/s' s3.screen
 check_grep "... and the transfers ended well" '^END 0$' s3.screen
 check_eq "... the object came back whole" "$(sum_file big.out)" "$(sum_file big)"
@@ -164,11 +172,13 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
 INSERT INTO items SELECT i, 'item-' || i, i % 100 FROM n;"
 smg-fetch -q --endpoint "$D1_URL" "$TGT" >d1.ndjson
 smg-diff -q d1src.db d1.ndjson >d1changes
+smg-hash -q d1src.db >d1rows	# what the fetch will write, for its pace
 in_terminal d1 "export SMUGGLR_TARGET_TOKEN=$D1_TOKEN
 smg-apply --create-tables --endpoint $D1_URL -i d1changes $TGT >/dev/null
-smg-fetch --endpoint $D1_URL $TGT >/dev/null"
+smg-fetch --endpoint $D1_URL $TGT | $(slow d1rows) >/dev/null"
+drawn_lines d1 >d1.lines
 check_grep "smg-apply to D1: changes the target has taken of the stream's, percentage, rate, time left" \
-	'^smg-apply: apply: [0-9]*/100000 changes ([0-9]*%), [0-9]* changes/s, [0-9:]*s* left *$' d1.snaps
+	'^smg-apply: apply: [0-9]*/100000 changes ([0-9]*%), [0-9]* changes/s, [0-9:]*s* left *$' d1.lines
 check_grep "smg-fetch: rows and rate (the endpoint is not asked for a count)" \
-	'^smg-fetch: fetch: [0-9]* rows, [0-9]* rows/s *$' d1.snaps
+	'^smg-fetch: fetch: [0-9]* rows, [0-9]* rows/s *$' d1.lines
 check_grep "... and both ended well" '^END 0$' d1.screen
