@@ -129,6 +129,8 @@ int main(int argc, char **argv)
 	/* the whole stream first: upstream may still be reading target */
 	struct smg_reader *r = strcmp(input, "-") ? smg_reader_open_path(input)
 						  : smg_reader_open(smg_spool(0, "stdin"), "-");
+	if (o.progress)	/* a file now: its size is the total */
+		smg_progress_input(smg_reader_fd(r));
 	struct smg_apply_result res;
 	smg_apply_sqlite(db, target, r, &o, &res);
 	struct smg_buf out = SMG_BUF_INIT;

@@ -15,6 +15,7 @@
 #include "apply.h"
 #include "cli.h"
 #include "exchange.h"
+#include "progress.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -66,6 +67,7 @@ static const char usage[] =
 	"                             newer_wins)\n"
 	SMG_SELECT_USAGE
 	"  -v, --verbose              say more on stderr\n"
+	"  -q, --quiet                no progress line on stderr\n"
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
 
@@ -1407,6 +1409,7 @@ int main(int argc, char **argv)
 		{"name", required_argument, NULL, O_NAME},
 		{"policy", required_argument, NULL, 'p'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, O_VERSION},
 		{0},
@@ -1431,7 +1434,7 @@ int main(int argc, char **argv)
 	default_name();
 	const char *secret_file = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, SMG_SELECT_SHORTOPTS "o:p:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SMG_SELECT_SHORTOPTS "o:p:vqh", longopts, NULL)) != -1) {
 		if (smg_select_getopt(&o.sel, c, optarg))
 			continue;
 		switch (c) {
@@ -1457,6 +1460,7 @@ int main(int argc, char **argv)
 		case O_NAME: smg_clean_text(o.name, sizeof o.name, optarg, strlen(optarg)); break;
 		case 'p': o.policy = smg_policy_arg(optarg); break;
 		case 'v': o.verbose = true; break;
+		case 'q': smg_progress_disable(); break;
 		case 'h': smg_usage(usage, true);
 		case O_VERSION: smg_version();
 		default: smg_usage(usage, false);

@@ -33,9 +33,10 @@ static const char usage[] =
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
 
-static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool keys_only,
-		       struct smg_writer *w, int64_t total)
+static void write_rows(sqlite3 *db, const char *path, struct smg_table **tables, size_t n,
+		       bool keys_only, struct smg_writer *w)
 {
+	struct smg_row_counter *total = NULL;	/* for the progress line */
 	/* on this thread: downstream stages of a pipeline want the other core */
 	struct smg_prefetch *rows = smg_prefetch_start(db, tables, n, false);
 	int64_t done = 0;
@@ -45,18 +46,36 @@ static void write_rows(sqlite3 *db, struct smg_table **tables, size_t n, bool ke
 		smg_write_table(w, tables[i]);
 		while (smg_prefetch_next(rows, &vals, &hash)) {
 			smg_write_row_values(w, tables[i], vals, hash, keys_only);
-			smg_progress("hash", ++done, total);
+			smg_progress("hash", ++done, smg_row_counter_total(total));
+			if (!total && smg_progress_showing())	/* a run that short needs none */
+				total = smg_row_counter_start(path, tables, n);
 		}
 	}
 	smg_prefetch_stop(rows);
+	smg_row_counter_stop(total);
 }
 
 /* ---- --backup, --integrity-check, --stats --------------------------------- */
 
-/* One backup step copies every page under one read transaction of the
- * source: a consistent copy whatever other connections write (under WAL
- * they go on writing; otherwise they wait).  Written to a temporary file
- * that replaces FILE, or goes through to a FIFO or stdout (output.h). */
+static int64_t page_size(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Every page is copied under one read transaction of the source, opened
+ * before the first step and held to the last: a consistent copy whatever
+ * other connections write (under WAL they go on writing; otherwise they
+ * wait).  The steps are of BACKUP_STEP pages, for the progress line.
+ * Written to a temporary file that replaces FILE, or goes through to a
+ * FIFO or stdout (output.h). */
+#define BACKUP_STEP 1024
+
 static int backup(const char *path, const char *to, int busy_timeout_ms)
 {
 	sqlite3 *src = smg_db_open(path, false);
@@ -71,21 +90,24 @@ static int backup(const char *path, const char *to, int busy_timeout_ms)
 	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
 	if (!b)
 		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errmsg(dst));
-	/* A writer's lock: wait as every connection does ([sync]
-	 * busy_timeout_ms), here and not in each step too, so that the wait
-	 * is the setting, not a multiple of it. */
-	sqlite3_busy_timeout(src, 0);
-	int waited = 0;
-	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-		if (waited >= busy_timeout_ms)
-			break;
-		sqlite3_sleep(100);
-		waited += 100;
-	}
-	sqlite3_backup_finish(b);
+	/* The read transaction the steps share (a backup step opens none
+	 * when its source has one).  A writer's lock is waited for as every
+	 * connection does ([sync] busy_timeout_ms), once, here. */
+	sqlite3_busy_timeout(src, busy_timeout_ms);
+	rc = sqlite3_exec(src, "BEGIN; SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
 		smg_die(smg_db_exit_code(rc), "backup of %s: %s after %d ms ([sync] busy_timeout_ms)",
-			path, sqlite3_errstr(rc), waited);
+			path, sqlite3_errstr(rc), busy_timeout_ms);
+	if (rc != SQLITE_OK)
+		smg_die(smg_db_exit_code(rc), "backup of %s: %s", path, sqlite3_errmsg(src));
+	int64_t page = page_size(src);
+	while ((rc = sqlite3_backup_step(b, BACKUP_STEP)) == SQLITE_OK) {
+		int64_t total = sqlite3_backup_pagecount(b);
+		smg_progress_bytes("backup", (total - sqlite3_backup_remaining(b)) * page, total * page);
+	}
+	smg_progress_done();
+	sqlite3_backup_finish(b);
+	sqlite3_exec(src, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_DONE)
 		smg_die(SMG_EXIT_FAILURE, "backup of %s: %s", path, sqlite3_errstr(rc));
 	if (sqlite3_close(dst) != SQLITE_OK)
@@ -210,17 +232,13 @@ int main(int argc, char **argv)
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	size_t n;
 	struct smg_table **tables = smg_db_tables(db, path, &sel, &n);
-	int64_t total = 0;
-	if (!schema_only && smg_progress_enabled())
-		for (size_t i = 0; i < n; i++)
-			total += smg_db_count(db, tables[i]->name);
 	struct smg_writer w;
 	smg_writer_init(&w, 1, "stdout");
 	if (schema_only)
 		for (size_t i = 0; i < n; i++)
 			smg_write_table(&w, tables[i]);
 	else
-		write_rows(db, tables, n, sel.keys_only, &w, total);
+		write_rows(db, path, tables, n, sel.keys_only, &w);
 	smg_progress_done();
 	smg_write_end(&w);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "config.h"
 #include "output.h"
+#include "progress.h"
 #include "s3.h"
 #include "stream.h"
 
@@ -44,6 +45,7 @@ static const char usage[] =
 	"                             default $SMG_S3_PART_SIZE, else 64 MiB; 0: never)\n"
 	"  -o, --output FORMAT        head and list output: text (default) or json\n"
 	"  -v, --verbose              log every HTTP attempt on stderr\n"
+	"  -q, --quiet                no progress on stderr\n"
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
 
@@ -316,12 +318,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
 		{"output", required_argument, NULL, 'o'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:o:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:o:vqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config_file = optarg; break;
 		case OPT_ENDPOINT: smg_s3_config_set(&o->cfg.endpoint, optarg); break;
@@ -341,6 +344,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'o': o->output = smg_report_parse(optarg); break;
 		case 'v': o->http.verbose = true; break;
+		case 'q': smg_progress_disable(); break;
 		case 'h': smg_usage(usage, true);
 		case OPT_VERSION: smg_version();
 		default: smg_usage(usage, false);

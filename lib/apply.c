@@ -723,7 +723,7 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 				break;
 			apply_change(&tt, rec, r, dbname, o->dry_run, &vals, &cap, res);
 			if (o->progress)
-				smg_progress("apply", ++n, -1);
+				smg_progress_unit("apply", "changes", ++n, -1);
 			break;
 		case SMG_REC_ROW:
 			smg_reader_die(r, "expected a change stream (from smg-diff), got a row record");
@@ -735,8 +735,6 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 		finish_deferred(&tt, db, dbname);
 	close_table(&tt);
 	free(vals);
-	if (o->progress)
-		smg_progress_done();
 	if (!o->dry_run) {
 		if (!res->conflicts)
 			check_foreign_keys(db, dbname, res);
@@ -744,6 +742,8 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 		smg_atdie(NULL);
 		apply_db = NULL;
 	}
+	if (o->progress)	/* (left up while the commit writes) */
+		smg_progress_done();
 	for (size_t i = 0; i < res->ntables; i++) {
 		res->upserted += res->tables[i].upserted;
 		res->deleted += res->tables[i].deleted;

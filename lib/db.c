@@ -332,15 +332,27 @@ void smg_tables_free(struct smg_table **t, size_t n)
 	free(t);
 }
 
-int64_t smg_db_count(sqlite3 *db, const char *table)
+int64_t smg_db_try_count(sqlite3 *db, const char *table)
 {
 	struct smg_buf sql = SMG_BUF_INIT;
 	smg_buf_adds(&sql, "SELECT count(*) FROM ");
 	smg_sql_ident(&sql, table);
-	sqlite3_stmt *st = prepare(db, sql.data);
-	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	smg_buf_free(&sql);
+	return n;
+}
+
+int64_t smg_db_count(sqlite3 *db, const char *table)
+{
+	int64_t n = smg_db_try_count(db, table);
+	if (n < 0)
+		smg_die(smg_db_exit_code(sqlite3_errcode(db)), "table \"%s\": cannot count its rows: %s",
+			table, sqlite3_errmsg(db));
 	return n;
 }
 

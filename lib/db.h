@@ -55,6 +55,8 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 				 const struct smg_select *sel, size_t *n);
 void smg_tables_free(struct smg_table **t, size_t n);
 int64_t smg_db_count(sqlite3 *db, const char *table);
+/* The same, -1 when it fails (interrupted, say) rather than dying. */
+int64_t smg_db_try_count(sqlite3 *db, const char *table);
 /* A statement that steps through the names of the tables smugglr syncs
  * (no sqlite_* tables, no virtual tables or their shadow tables), by name.
  * The caller finalizes it. */
@@ -117,6 +119,22 @@ const char *smg_source_values_json(struct smg_source *s, size_t *len);
 char *smg_source_table_list(const struct smg_source *s);
 /* Rows read so far, for progress. */
 int64_t smg_source_rows(const struct smg_source *s);
+/* Count the rows a database source will give (smg_row_counter_start of
+ * its tables); nothing for a stream, or when counting already. */
+void smg_source_count_start(struct smg_source *s);
+/* That count; -1 until it is done, for a stream, or when it failed. */
+int64_t smg_source_count(const struct smg_source *s);
+
+/* The rows of tables of the database at path, counted for a progress
+ * line's total: SELECT count(*) of each, a read of every page, on a
+ * connection and in a thread of their own, so the rows flow meanwhile. */
+struct smg_row_counter;
+struct smg_row_counter *smg_row_counter_start(const char *path, struct smg_table **tables,
+					      size_t n);
+/* The count; -1 until it is done, when it failed, or for a NULL counter. */
+int64_t smg_row_counter_total(const struct smg_row_counter *c);
+/* Stop counting (a count not done yet is interrupted) and free; NULL is fine. */
+void smg_row_counter_stop(struct smg_row_counter *c);
 void smg_source_close(struct smg_source *s);
 
 #endif

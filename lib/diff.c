@@ -327,9 +327,15 @@ static void both_sides(struct merge *m, const struct smg_row *l, const struct sm
 
 static void tick(struct merge *m)
 {
+	if (!m->opts->progress)
+		return;
 	int64_t done = smg_source_rows(m->src[0]) + smg_source_rows(m->src[1]);
-	if (m->opts->progress)
-		smg_progress("diff", done, -1);
+	int64_t l = smg_source_count(m->src[0]), r = smg_source_count(m->src[1]);
+	smg_progress("diff", done, l < 0 || r < 0 ? -1 : l + r);
+	if (l < 0 && smg_progress_showing()) {	/* a run that short needs no total */
+		smg_source_count_start(m->src[0]);
+		smg_source_count_start(m->src[1]);
+	}
 }
 
 static void merge_rows(struct merge *m)

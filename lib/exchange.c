@@ -10,12 +10,14 @@
 
 #include "apply.h"
 #include "reconcile.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -242,8 +244,13 @@ static int send_file(struct smg_exchange *x, const char *path)
 	uint8_t *buf = smg_xmalloc(SMG_EXCHANGE_CHUNK);
 	int e = 0;
 	size_t n;
-	while (!e && (n = smg_read_some(fd, buf, SMG_EXCHANGE_CHUNK, path)) > 0)
+	struct stat st;
+	int64_t size = fstat(fd, &st) == 0 ? st.st_size : -1, sent = 0;
+	while (!e && (n = smg_read_some(fd, buf, SMG_EXCHANGE_CHUNK, path)) > 0) {
 		e = xsend(x, SMG_F_DATA, buf, n);
+		smg_progress_bytes("send", sent += (int64_t)n, size);
+	}
+	smg_progress_done();
 	free(buf);
 	close(fd);
 	return e ? e : xsend(x, SMG_F_END, NULL, 0);
@@ -283,7 +290,9 @@ static int recv_file(struct smg_exchange *x, const char *path, const char *what)
 			break;
 		}
 		smg_write_all(fd, in.data, in.len, path);
+		smg_progress_bytes("receive", (int64_t)total, -1);	/* the peer says no size */
 	}
+	smg_progress_done();
 	smg_buf_free(&in);
 	close(fd);
 	return e;
@@ -709,8 +718,10 @@ void smg_exchange_apply(struct smg_exchange *x)
 		return;
 	sqlite3 *wdb = smg_db_open(x->o.db, true);
 	struct smg_reader *r = smg_reader_open_path(tmp(x, "changes"));
-	struct smg_apply_opts ao = {.only = SMG_SIDE_LOCAL};
+	struct smg_apply_opts ao = {.only = SMG_SIDE_LOCAL, .progress = smg_progress_enabled()};
 	struct smg_apply_result ar;
+	if (ao.progress)
+		smg_progress_input(smg_reader_fd(r));
 	smg_apply_sqlite(wdb, x->o.db, r, &ao, &ar);
 	/* compare-and-set: rows the app wrote during the exchange win;
 	 * nothing was written, the next exchange sees them */

@@ -1,5 +1,6 @@
 /* http.c - HTTP requests with retries over libcurl (see http.h). */
 #include "http.h"
+#include "progress.h"
 
 /* The calls go through pointers (see load_curl), which curl's GCC
  * type-checking macros would not let through. */
@@ -439,6 +440,19 @@ static struct curl_slist *header_slist(const struct smg_kvlist *headers)
 	return list;
 }
 
+/* libcurl's count of the bytes each way, and of the bytes to come: the
+ * body's size going up, Content-Length coming down (0: none). */
+static int on_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	const struct attempt *a = arg;
+	if (a->req->body_fd >= 0 || a->req->body)
+		smg_progress_bytes(a->req->progress, ulnow, ultotal);
+	else
+		smg_progress_bytes(a->req->progress, dlnow, dltotal > 0 ? dltotal : -1);
+	return 0;
+}
+
 static void setup_attempt(struct attempt *a, char *errbuf)
 {
 	CURL *c = a->h->curl;
@@ -464,6 +478,11 @@ static void setup_attempt(struct attempt *a, char *errbuf)
 		cu.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s);
 	}
 	set_method_and_body(c, a);
+	if (a->req->progress && smg_progress_enabled()) {
+		cu.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		cu.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+		cu.easy_setopt(c, CURLOPT_XFERINFODATA, a);
+	}
 }
 
 /* Put a seekable response_fd back where it was, so a retried download
@@ -648,6 +667,8 @@ enum smg_http_outcome smg_http_perform(struct smg_http *h,
 	a.timeout_ms = attempt_timeout_ms(&h->opts, deadline);
 	for (int retry = 1;; retry++) {
 		bool transient = run_attempt(&a, &outcome);
+		if (req->progress)
+			smg_progress_done();
 		if (!transient || retry > policy->max_retries) {
 			if (transient && h->opts.deadline_ms > 0 && mono_ms() >= deadline)
 				note_deadline(&a);

@@ -108,10 +108,14 @@ struct smg_http_request {
 	 * answers with HTTP 500), so it is not retried.  May be NULL. */
 	bool (*final_answer)(void *arg, const struct smg_http_response *resp);
 	void *final_arg;
+
+	/* A stage name ("upload"): the transfer shows a progress line
+	 * (progress.h), bytes of Content-Length.  NULL: none. */
+	const char *progress;
 };
 
 /* A request that carries no body and answers to memory. */
-#define SMG_HTTP_REQUEST_INIT {NULL, NULL, NULL, NULL, -1, 0, 0, -1, NULL, NULL}
+#define SMG_HTTP_REQUEST_INIT {NULL, NULL, NULL, NULL, -1, 0, 0, -1, NULL, NULL, NULL}
 
 enum smg_http_outcome {
 	SMG_HTTP_DONE = 0,	/* a final status arrived: see status */

@@ -94,6 +94,7 @@ struct apply_ctx {
 	size_t body_overhead;
 	bool send;
 	int64_t batches, statements, landed, sent_rows, total_rows;
+	int64_t landed_rows;		/* for progress */
 	bool progress;
 	struct failure fail;
 	bool failed;
@@ -803,8 +804,10 @@ static void flush_batch(struct apply_ctx *c)
 		for (int op = 0; op < NOPS; op++) {
 			if (!c->send)
 				a->planned[op] += a->batch[op];
-			else if (ok)
+			else if (ok) {
 				a->landed[op] += a->batch[op];
+				c->landed_rows += a->batch[op];
+			}
 			if (ok)
 				a->batch[op] = 0;
 		}
@@ -831,6 +834,8 @@ static void flush_batch(struct apply_ctx *c)
 		find_culprit(c);
 	}
 	free_units(c);
+	if (c->send && ok && c->progress)	/* what the target has taken */
+		smg_progress_unit("apply", "changes", c->landed_rows, c->total_rows);
 	if (!ok)
 		c->failed = true;
 }
@@ -885,8 +890,6 @@ static void add_statement(struct apply_ctx *c, const char *sql, size_t sqllen,
 	if (op >= 0) {
 		c->tab[table].batch[op] += rows;
 		c->sent_rows += rows;
-		if (c->progress && c->send)
-			smg_progress("apply", c->sent_rows, c->total_rows);
 	}
 }
 

@@ -525,6 +525,8 @@ static int call_perform(struct smg_s3 *s, struct s3_call *c, struct smg_http_res
 	req.body_offset = c->body_offset;
 	req.body_len = (size_t)c->body_len;
 	req.response_fd = c->response_fd;
+	if (c->body_fd >= 0 || c->response_fd >= 0)
+		req.progress = c->body_fd >= 0 ? "upload" : "download";
 	smg_http_perform(s->http, &req, resp);
 
 	int rc = 0;

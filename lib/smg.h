@@ -43,6 +43,9 @@ void smg_vwarn(const char *fmt, va_list ap);
  * a transaction or remove a temporary file.  One hook per program.
  */
 void smg_atdie(void (*fn)(void));
+/* Called before a message is written to stderr: progress.c erases its
+ * line (set by progress.c, so that util.c needs nothing of it). */
+extern void (*smg_before_warn)(void);
 
 void *smg_xmalloc(size_t n);
 void *smg_xcalloc(size_t n, size_t size);

@@ -6,8 +6,19 @@
 #include "prefetch.h"
 #include "ts.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* (db.h) */
+struct smg_row_counter {
+	sqlite3 *db;
+	char **names;
+	size_t n;
+	pthread_t thread;
+	_Atomic int64_t total;		/* -1 until counted, or when it failed */
+};
 
 struct smg_source {
 	char *name;
@@ -36,6 +47,7 @@ struct smg_source {
 	size_t checkcap;
 	struct smg_ts_audit ts_audit;	/* the current table's odd timestamps */
 	bool audit_ts;			/* count and warn about them */
+	struct smg_row_counter *counter;
 };
 
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel)
@@ -86,6 +98,63 @@ int64_t smg_source_rows(const struct smg_source *s)
 	return s->rows;
 }
 
+static void *count_rows(void *arg)
+{
+	struct smg_row_counter *c = arg;
+	int64_t n = 0;
+	for (size_t i = 0; i < c->n && n >= 0; i++) {
+		int64_t rows = smg_db_try_count(c->db, c->names[i]);
+		n = rows < 0 ? -1 : n + rows;
+	}
+	atomic_store(&c->total, n);
+	return NULL;
+}
+
+struct smg_row_counter *smg_row_counter_start(const char *path, struct smg_table **tables,
+					      size_t n)
+{
+	struct smg_row_counter *c = smg_xcalloc(1, sizeof *c);
+	atomic_init(&c->total, -1);
+	c->db = smg_db_open(path, false);
+	c->n = n;
+	c->names = smg_xcalloc(n + 1, sizeof *c->names);
+	for (size_t i = 0; i < n; i++)
+		c->names[i] = smg_xstrdup(tables[i]->name);
+	if (pthread_create(&c->thread, NULL, count_rows, c) != 0)
+		smg_die(SMG_EXIT_FAILURE, "cannot start a thread");
+	return c;
+}
+
+int64_t smg_row_counter_total(const struct smg_row_counter *c)
+{
+	return c ? atomic_load(&c->total) : -1;
+}
+
+/* A count not done yet is not waited for: a run shorter than it needs none. */
+void smg_row_counter_stop(struct smg_row_counter *c)
+{
+	if (!c)
+		return;
+	sqlite3_interrupt(c->db);
+	pthread_join(c->thread, NULL);
+	smg_db_close(c->db);
+	for (size_t i = 0; i < c->n; i++)
+		free(c->names[i]);
+	free(c->names);
+	free(c);
+}
+
+void smg_source_count_start(struct smg_source *s)
+{
+	if (s->db && !s->counter)
+		s->counter = smg_row_counter_start(s->name, s->tables, s->ntables);
+}
+
+int64_t smg_source_count(const struct smg_source *s)
+{
+	return smg_row_counter_total(s->counter);
+}
+
 /* The table whose rows are being read, if any. */
 static const struct smg_table *current_table(const struct smg_source *s)
 {
@@ -107,6 +176,7 @@ void smg_source_close(struct smg_source *s)
 	if (!s)
 		return;
 	end_table(s);
+	smg_row_counter_stop(s->counter);
 	smg_ts_audit_free(&s->ts_audit);
 	smg_prefetch_stop(s->prefetch);
 	smg_tables_free(s->tables, s->ntables);

@@ -138,6 +138,11 @@ int64_t smg_reader_line(const struct smg_reader *r)
 	return r->line;
 }
 
+int smg_reader_fd(const struct smg_reader *r)
+{
+	return r->fd;
+}
+
 const char *smg_reader_name(const struct smg_reader *r)
 {
 	return r->name;

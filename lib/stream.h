@@ -88,6 +88,8 @@ bool smg_path_is_sqlite(const char *path);
 /* An empty regular file: SQLite takes it as a database without tables. */
 bool smg_path_is_empty(const char *path);
 int64_t smg_reader_line(const struct smg_reader *r);
+/* The file it reads: its offset says how far it has got (progress.h). */
+int smg_reader_fd(const struct smg_reader *r);
 const char *smg_reader_name(const struct smg_reader *r);
 void smg_reader_close(struct smg_reader *r);
 /* Decode the record's values (all table columns) into vals, using the

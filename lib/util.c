@@ -9,6 +9,7 @@
 
 const char *smg_progname = "smg";
 static void (*die_hook)(void);
+void (*smg_before_warn)(void);
 
 void smg_setprogname(const char *argv0)
 {
@@ -25,6 +26,8 @@ void smg_vwarn(const char *fmt, va_list ap)
 {
 	char msg[4096];
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (smg_before_warn)
+		smg_before_warn();
 	fprintf(stderr, "%s: %s\n", smg_progname, msg);
 }
 
