@@ -5,19 +5,31 @@
 #   make check-asan run the test suite against the sanitizer build
 #   make install    PREFIX=/usr/local DESTDIR= : programs and man pages
 #   make dist       versioned tarball with SHA256SUMS
+#   make release    binary tarballs for linux-x86_64 and linux-aarch64 with
+#                   SHA256SUMS in $(B)/release (scripts/release; the aarch64
+#                   one needs the cross toolchain: scripts/deps --release)
 
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 CC      ?= cc
+PKG_CONFIG ?= pkg-config
 PKGS     = sqlite3 libcurl libcrypto libsodium json-c
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
-           $(shell pkg-config --cflags $(PKGS))
+           $(shell $(PKG_CONFIG) --cflags $(PKGS))
 # --as-needed: smg-hash need not load libcurl and its dozens of libraries
 override LDFLAGS += -Wl,--as-needed -pthread
-override LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -ldl
+# STATIC=1 (make release): these from Debian's own .a files, so that the
+# programs need nothing but glibc; libcurl is dlopen()ed either way (http.c)
+STATIC_PKGS = sqlite3 libcrypto libsodium json-c
+ifeq ($(STATIC),1)
+LIBS = $(foreach p,$(STATIC_PKGS),$(shell $(PKG_CONFIG) --variable=libdir $(p))/lib$(p:lib%=%).a)
+else
+LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+endif
+override LDLIBS += $(LIBS) -lm -ldl
 
 B       ?= build
 LIB_SRC  = $(wildcard lib/*.c)
@@ -63,6 +75,14 @@ asan:
 
 check-asan: asan
 	ASAN_OPTIONS=detect_leaks=1 SMG_BUILD=$(CURDIR)/build-asan sh tests/run
+
+# Binary tarballs of every program, the porcelain and the manual, linked
+# statically but for glibc (STATIC=1), one per machine: make release
+# RELEASE_MACHINES=x86_64 builds one.  The layout is `make install`'s.
+RELEASE_MACHINES = x86_64 aarch64
+release:
+	sh scripts/release $(B)/release $(VERSION) $(RELEASE_MACHINES)
+.PHONY: release
 
 demo: all
 	sh scripts/demo
