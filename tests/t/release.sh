@@ -48,7 +48,7 @@ for m in $machines; do
 	check_eq "... holding what make install installs, and nothing else" \
 		"$(cd "$m/$name" && find . -type f | sort)" "$want_files"
 	elf=$(case $m in x86_64) echo X86-64 ;; aarch64) echo AArch64 ;; esac)
-	bad_machine= needed= glibc= exported=
+	bad_machine='' needed='' glibc='' exported=''
 	for f in "$m/$name"/bin/smg-*; do
 		LC_ALL=C readelf -h "$f" | grep -q "Machine:.*$elf" || bad_machine="$bad_machine ${f##*/}"
 		needed="$needed $(LC_ALL=C readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')"
