@@ -25,9 +25,9 @@ override LDFLAGS += -Wl,--as-needed -pthread
 # programs need nothing but glibc; libcurl is dlopen()ed either way (http.c)
 STATIC_PKGS = sqlite3 libcrypto libsodium json-c
 ifeq ($(STATIC),1)
-LIBS = $(foreach p,$(STATIC_PKGS),$(shell $(PKG_CONFIG) --variable=libdir $(p))/lib$(p:lib%=%).a)
+LIBS := $(foreach p,$(STATIC_PKGS),$(shell $(PKG_CONFIG) --variable=libdir $(p))/lib$(p:lib%=%).a)
 else
-LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 endif
 override LDLIBS += $(LIBS) -lm -ldl
 
