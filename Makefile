@@ -5,9 +5,10 @@
 #   make check-asan run the test suite against the sanitizer build
 #   make install    PREFIX=/usr/local DESTDIR= : programs and man pages
 #   make dist       versioned tarball with SHA256SUMS
-#   make release    binary tarballs for linux-x86_64 and linux-aarch64 with
-#                   SHA256SUMS in $(B)/release (scripts/release; the aarch64
-#                   one needs the cross toolchain: scripts/deps --release)
+
+# make release: binary tarballs for linux-x86_64 and linux-aarch64 with
+# SHA256SUMS and install.sh in $(B)/release (scripts/release); the aarch64
+# one needs Debian's cross toolchain (scripts/deps --release).
 
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
