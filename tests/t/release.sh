@@ -110,6 +110,14 @@ check_eq "... it ran PREFIX's smugglr" "$(bare sh -c 'command -v smugglr')" "$pr
 check_grep "... which synced: smugglr status finds every row identical" '^items: identical 5$' demo.out
 check_same_db "... and sqldiff finds the two databases equal" "$T/demo/laptop.db" "$T/demo/server.db"
 
+# watch: a verb whose shell the porcelain sources from PREFIX/libexec/smugglr
+mkdir w && sqlite3 w/a.db "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'x');" &&
+	sqlite3 w/b.db "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);" &&
+	printf 'local_db = "a.db"\n[target]\npath = "b.db"\n' >w/config.toml
+(cd w && bare timeout 60 smugglr watch --ticks 1 --interval 1) >watch.out 2>watch.err; rc=$?
+check_eq "the installed smugglr watch --ticks 1: exit 0" "$rc" 0
+check_same_db "... and sqldiff finds b as a" w/a.db w/b.db
+
 # ---- HTTP: libcurl, loaded at run time beside the static libcrypto ------------------
 mkdir -p www/bucket && echo 'hello from the server' >www/bucket/key
 (cd www && exec python3 -u -m http.server --bind 127.0.0.1 0) >www.log 2>&1 &
