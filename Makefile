@@ -9,6 +9,10 @@
 #   make fuzz       libFuzzer targets (clang) in build/fuzz, from tests/fuzz
 #   make npm        the npm package (WebAssembly; needs emscripten)
 
+# make release: binary tarballs for linux-x86_64 and linux-aarch64 with
+# SHA256SUMS and install.sh in $(B)/release (scripts/release); the aarch64
+# one needs Debian's cross toolchain (scripts/deps --release).
+
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
@@ -16,13 +20,22 @@ BINDIR   = $(PREFIX)/bin
 LIBEXECDIR = $(PREFIX)/libexec/smugglr
 MANDIR   = $(PREFIX)/share/man
 CC      ?= cc
+PKG_CONFIG ?= pkg-config
 PKGS     = sqlite3 libcurl libcrypto libsodium json-c
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib \
-           $(shell pkg-config --cflags $(PKGS))
+           $(shell $(PKG_CONFIG) --cflags $(PKGS))
 # --as-needed: smg-hash need not load libcurl and its dozens of libraries
 override LDFLAGS += -Wl,--as-needed -pthread
-override LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -ldl
+# STATIC=1 (make release): these from Debian's own .a files, so that the
+# programs need nothing but glibc; libcurl is dlopen()ed either way (http.c)
+STATIC_PKGS = sqlite3 libcrypto libsodium json-c
+ifeq ($(STATIC),1)
+LIBS := $(foreach p,$(STATIC_PKGS),$(shell $(PKG_CONFIG) --variable=libdir $(p))/lib$(p:lib%=%).a)
+else
+LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+endif
+override LDLIBS += $(LIBS) -lm -ldl
 
 B       ?= build
 LIB_SRC  = $(wildcard lib/*.c)
@@ -69,6 +82,14 @@ asan:
 
 check-asan: asan
 	ASAN_OPTIONS=detect_leaks=1 SMG_BUILD=$(CURDIR)/build-asan sh tests/run
+
+# Binary tarballs of every program, the porcelain and the manual, linked
+# statically but for glibc (STATIC=1), one per machine: make release
+# RELEASE_MACHINES=x86_64 builds one.  The layout is `make install`'s.
+RELEASE_MACHINES = x86_64 aarch64
+release:
+	sh scripts/release $(B)/release $(VERSION) $(RELEASE_MACHINES)
+.PHONY: release
 
 demo: all
 	sh scripts/demo

@@ -23,6 +23,9 @@ need_tools() {
 	done
 }
 fail() { echo "not ok - $*"; }
+# skip WHY: what follows cannot run on this machine; tests/run counts it as
+# skipped (not passed) and shows WHY.
+skip() { echo "ok - # SKIP $*"; }
 
 # check WHAT CMD...: the command succeeds.
 check() {
