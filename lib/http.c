@@ -446,8 +446,11 @@ static int on_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 		       curl_off_t ulnow)
 {
 	const struct attempt *a = arg;
-	if (a->req->body_fd >= 0 || a->req->body)
-		smg_progress_bytes(a->req->progress, ulnow, ultotal);
+	const struct smg_http_request *r = a->req;
+	if (r->progress_of > 0)
+		smg_progress_bytes(r->progress, r->progress_at + ulnow, r->progress_of);
+	else if (r->body_fd >= 0 || r->body)
+		smg_progress_bytes(r->progress, ulnow, ultotal);
 	else
 		smg_progress_bytes(a->req->progress, dlnow, dltotal > 0 ? dltotal : -1);
 	return 0;
@@ -667,7 +670,7 @@ enum smg_http_outcome smg_http_perform(struct smg_http *h,
 	a.timeout_ms = attempt_timeout_ms(&h->opts, deadline);
 	for (int retry = 1;; retry++) {
 		bool transient = run_attempt(&a, &outcome);
-		if (req->progress)
+		if (req->progress && req->progress_of == 0)
 			smg_progress_done();
 		if (!transient || retry > policy->max_retries) {
 			if (transient && h->opts.deadline_ms > 0 && mono_ms() >= deadline)

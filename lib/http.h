@@ -112,10 +112,15 @@ struct smg_http_request {
 	/* A stage name ("upload"): the transfer shows a progress line
 	 * (progress.h), bytes of Content-Length.  NULL: none. */
 	const char *progress;
+	/* One part of a larger transfer (a multipart upload): the bytes of
+	 * the whole sent before this request, and the whole's size.  The
+	 * line then counts the whole and stays up between the parts; the
+	 * caller ends it.  0: this request alone. */
+	int64_t progress_at, progress_of;
 };
 
 /* A request that carries no body and answers to memory. */
-#define SMG_HTTP_REQUEST_INIT {NULL, NULL, NULL, NULL, -1, 0, 0, -1, NULL, NULL, NULL}
+#define SMG_HTTP_REQUEST_INIT {NULL, NULL, NULL, NULL, -1, 0, 0, -1, NULL, NULL, NULL, 0, 0}
 
 enum smg_http_outcome {
 	SMG_HTTP_DONE = 0,	/* a final status arrived: see status */

@@ -1,5 +1,6 @@
 /* s3.c - the S3 REST API over http.c and sigv4.c (see s3.h). */
 #include "s3.h"
+#include "progress.h"
 #include "sha256.h"
 #include "sigv4.h"
 
@@ -37,6 +38,7 @@ struct s3_call {
 	const char *body_mem;		/* or a body in memory, body_len bytes */
 	const char *payload_hash;
 	int response_fd;
+	int64_t progress_at, progress_of;	/* a part of a multipart upload */
 };
 
 /* ---- URLs ---------------------------------------------------------------- */
@@ -527,6 +529,8 @@ static int call_perform(struct smg_s3 *s, struct s3_call *c, struct smg_http_res
 	req.response_fd = c->response_fd;
 	if (c->body_fd >= 0 || c->response_fd >= 0)
 		req.progress = c->body_fd >= 0 ? "upload" : "download";
+	req.progress_at = c->progress_at;
+	req.progress_of = c->progress_of;
 	smg_http_perform(s->http, &req, resp);
 
 	int rc = 0;
@@ -942,7 +946,8 @@ static int multipart_create(struct smg_s3 *s, const char *bucket, const char *ke
 }
 
 static int multipart_part(struct smg_s3 *s, const char *bucket, const char *key, const char *id,
-		int number, int fd, off_t offset, uint64_t len, char **etag)
+		int number, int fd, off_t offset, uint64_t len, uint64_t at, uint64_t size,
+		char **etag)
 {
 	char sha[65], num[16];
 	if (!range_sha256(fd, offset, len, sha)) {
@@ -959,6 +964,8 @@ static int multipart_part(struct smg_s3 *s, const char *bucket, const char *key,
 	c.body_offset = offset;
 	c.body_len = len;
 	c.payload_hash = sha;
+	c.progress_at = (int64_t)at;
+	c.progress_of = (int64_t)size;
 	int rc = call_perform(s, &c, &resp);
 	if (rc == 0) {
 		*etag = response_etag(&resp);
@@ -1041,9 +1048,10 @@ static int put_multipart(struct smg_s3 *s, const char *bucket, const char *key, 
 	for (; rc == 0 && done < nparts; done++) {
 		uint64_t at = (uint64_t)done * s->part_size;
 		uint64_t len = size - at < s->part_size ? size - at : s->part_size;
-		rc = multipart_part(s, bucket, key, id, done + 1, fd, offset + (off_t)at, len,
-				    &etags[done]);
+		rc = multipart_part(s, bucket, key, id, done + 1, fd, offset + (off_t)at, len, at,
+				    size, &etags[done]);
 	}
+	smg_progress_done();
 	if (rc == 0)
 		rc = multipart_complete(s, bucket, key, id, etags, nparts, cond, etag);
 	if (rc)

@@ -60,7 +60,8 @@ moved() {
 		"$([ $((s + r)) -lt 65536 ] && echo yes)" yes
 	if [ "$(command -v proxy_bytes)" = proxy_bytes ]; then
 		sleep 0.2
-		set -- $p0 $(proxy_bytes)
+		# shellcheck disable=SC2046 # two counts, split on purpose
+		set -- "$p0" $(proxy_bytes)
 		check_eq "$what: under 64 KiB on the wire ($(($3 - $1)) bytes sent, $(($4 - $2)) received)" \
 			"$([ $(($3 - $1 + $4 - $2)) -lt 65536 ] && echo yes)" yes
 	fi
@@ -169,7 +170,10 @@ cfg ra r-a.db race.db; cfg rb r-b.db race.db
 mach ra stash >/dev/null 2>&1; mach rb retrieve >/dev/null 2>&1
 sqlite3 r-a.db "UPDATE items SET name = 'one from a', updated_at = '2026-02-01T00:00:00Z' WHERE id = 1"
 mach ra stash >/dev/null 2>&1
+# a command line that relay.sh runs with eval, quotes and all
+# shellcheck disable=SC2089
 SMUGGLR_TEST_HOOK_BEFORE_APPLY='sqlite3 r-b.db "UPDATE items SET name = '"'written meanwhile'"', updated_at = '"'2026-03-01T00:00:00Z'"' WHERE id = 1"'
+# shellcheck disable=SC2090
 export SMUGGLR_TEST_HOOK_BEFORE_APPLY
 check "retrieve with a local write between its diff and its apply" mach rb -o json retrieve
 unset SMUGGLR_TEST_HOOK_BEFORE_APPLY

@@ -142,6 +142,7 @@ seg_url() { printf '%s/seg-%010d' "$log_url" "$1"; }
 read_manifest() {
 	relay_get "$manifest_url" "$tmp/manifest" --etag-file "$tmp/manifest.etag" || return $?
 	m_etag=$(cat "$tmp/manifest.etag")
+	m_bad=1 m_id='' m_base='' m_base_seq=0 m_base_bytes=0 m_base_time=0 m_head=0 m_log_bytes=0
 	eval "$(awk 'NR == 1 && $0 != "smugglr-relay 1" { bad = 1 }
 		NR > 1 && $1 ~ /^(id|base)$/ && $2 ~ /^[A-Za-z0-9-]+$/ { v[$1] = $2 }
 		NR > 1 && $1 ~ /^(base_seq|base_bytes|base_time|head|log_bytes)$/ && $2 ~ /^[0-9]+$/ { v[$1] = $2 }

@@ -45,6 +45,7 @@ check "npm installs the tarball" sh -c 'cd "$1/app" && npm init -y >/dev/null &&
 
 # The runner prints TAP; each test becomes one check here.
 node_node=$("$top/scripts/d1-server" node)
+# shellcheck source=/dev/null # the D1 server's env file
 . "$A_ENV"
 (
 	export SMG_T="$T" SMG_APP="$T/app" SMG_TOP="$top"
