@@ -5,15 +5,12 @@
 # every value type synced both ways, D1 <-> D1 and D1 <-> Hrana, and the
 # result equal to the CLI's for the same data; D1 <-> Hrana and a database
 # kept in OPFS <-> Hrana in headless Chromium (tests/npm/browser.test.mjs).
-# Skipped, saying so, only when emcc is absent (scripts/deps --test --npm
-# installs emscripten); needs what the D1 tests need.
+# Needs emscripten, cmake, tcl and chromium (scripts/deps --test installs
+# them) and what the D1 tests need.
 . ./lib.sh
-if ! command -v emcc >/dev/null 2>&1; then
-	echo "ok - # SKIP the npm package needs emcc to build (apt-get install emscripten, or scripts/deps --test --npm)"
-	exit 0
-fi
+need_tools "the npm tests" emcc cmake tclsh python3
 . "$SMG_TOP/tests/d1-lib.sh"
-need_tools "the npm tests" npm emcc cmake tclsh python3
+need_tools "the npm tests" npm
 A_ENV=$D/env
 
 # a second D1 database: the other side

@@ -6,8 +6,8 @@
 # URL, into an empty PREFIX, and the demo run from there with no source
 # tree around and a PATH of only PREFIX/bin and the system; a tampered
 # tarball refused with nothing installed.  The aarch64 tarball is built
-# and checked when the cross toolchain is there (scripts/deps --release);
-# t/arm64.sh runs it.  Needs make, cc, readelf, ldd, sqlite3, sqldiff,
+# and checked too (the cross toolchain: scripts/deps --test); t/arm64.sh
+# runs it.  Needs make, cc, readelf, ldd, sqlite3, sqldiff,
 # python3, curl.
 . ./lib.sh
 
@@ -21,7 +21,7 @@ machines=x86_64
 if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && [ -f /usr/lib/aarch64-linux-gnu/pkgconfig/sqlite3.pc ]; then
 	machines="x86_64 aarch64"
 else
-	skip "the linux-aarch64 tarball is not built: no aarch64-linux-gnu-gcc or arm64 -dev packages (scripts/deps --release installs them)"
+	fail "the linux-aarch64 tarball is not built: no aarch64-linux-gnu-gcc or arm64 -dev packages (scripts/deps --test installs them)"
 fi
 
 # ---- make release ------------------------------------------------------------------
