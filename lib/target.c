@@ -70,6 +70,9 @@ char *smg_target_label(enum smg_target_type type, const char *path, const char *
 	case SMG_TARGET_COMMAND:
 		smg_buf_addf(&b, "command:%s", command ? command : "");
 		break;
+	case SMG_TARGET_PEER:
+		smg_buf_addf(&b, "peer:%s", command ? command : "");
+		break;
 	default:
 		break;
 	}
@@ -173,6 +176,11 @@ void smg_target_resolve(struct smg_target *t, const char *spec, const char *prof
 			break;
 		case SMG_TARGET_D1:
 			break;
+		case SMG_TARGET_PEER:
+			/* the two ends reconcile; neither reads nor writes a stream */
+			smg_die(SMG_EXIT_USAGE, "%s: [target] type \"peer\" is synced both ways by "
+				"smugglr sync (smg-beacon --connect), not read or written by %s",
+				cfg->path ? cfg->path : "config", smg_progname);
 		}
 	}
 	if (t->type == SMG_TARGET_D1 || (t->type == SMG_TARGET_HTTP && prof && !strcmp(prof, "d1"))) {
