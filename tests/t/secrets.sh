@@ -1,4 +1,6 @@
-# secrets.sh - a password in a target URL never shows: not in
+# secrets.sh - a password in a target URL never shows (with or without a
+# scheme, with an '@' in it; one on the command line without its scheme is
+# refused, not taken for a file name): not in
 # --print-config sh (which smugglr(1) evaluates and passes on as
 # --remote-name, so into reports and ps), toml or json, not in smugglr
 # config, not in smg-fetch's messages; and with a working target at such a
