@@ -353,3 +353,32 @@ size_t *rapply_table_order(const struct apply_ctx *c, struct schema *s)
 	free(sql);
 	return order;
 }
+
+/* The rows of table ti that go in pieces, one request each. */
+void rapply_run_long_rows(struct apply_ctx *c, size_t ti)
+{
+	struct long_rows *l = c->longs;
+	struct smg_buf sql = SMG_BUF_INIT, pdata = SMG_BUF_INIT;
+	for (size_t k = 0; l && k < l->n && !c->failed; k++) {
+		if (l->v[k].table != ti)
+			continue;
+		uint32_t nstmts;
+		if (fseek(l->f, l->v[k].off, SEEK_SET) != 0 || !rapply_spool_read(l->f, &nstmts, sizeof nstmts))
+			smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
+		rapply_flush_batch(c);
+		int64_t batches = c->batches;
+		for (uint32_t s = 0; s < nstmts && !c->failed; s++) {
+			struct params ps = {0};
+			rapply_read_statement(l->f, &sql, &ps, &pdata);
+			rapply_add_statement(c, sql.data, sql.len, &ps, ti, OP_UPS, s == 0);
+			remote_params_free(&ps);
+		}
+		if (c->batches != batches)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": a row's long values do not fit in one "
+				"request (max_request_bytes %ld, max_statements %ld)", c->r->t->name,
+				c->tab[ti].t->name, c->p->max_request_bytes, c->p->max_statements);
+		rapply_flush_batch(c);
+	}
+	smg_buf_free(&sql);
+	smg_buf_free(&pdata);
+}

@@ -2,12 +2,13 @@
  * remote-apply-int.h - what the pieces of a remote write share, for
  * lib/remote-apply*.c only (programs use remote.h).  One write is one
  * struct apply_ctx that every pass changes, so it is defined here once:
- * pass 1 reads, checks and spools the whole stream (remote-apply-spool.c),
- * passes 2 and 3 plan and send the batches (remote-apply-batch.c) from the
- * SQL of each kind of statement (remote-apply-sql.c), rows with long
- * values go in pieces (remote-apply-pieces.c), a batch that breaks a
- * constraint is searched for the row (remote-apply-culprit.c), and
- * remote-apply.c runs the passes and reports.
+ * pass 1 reads, checks and spools the whole stream (remote-apply-spool.c;
+ * the spool's records are remote-apply-spoolfile.c), passes 2 and 3 plan
+ * and send the batches (remote-apply-batch.c) from the SQL of each kind
+ * of statement (remote-apply-sql.c), rows with long values go in pieces
+ * (remote-apply-pieces.c), a batch that breaks a constraint is searched
+ * for the row (remote-apply-culprit.c), and remote-apply.c runs the
+ * passes and reports.  No two of these files call each other.
  */
 #ifndef SMG_REMOTE_APPLY_INT_H
 #define SMG_REMOTE_APPLY_INT_H
@@ -39,7 +40,13 @@ struct guard {
 };
 
 
-struct long_rows;	/* rows written in pieces (remote-apply-pieces.c) */
+/* Rows written in pieces (remote-apply-pieces.c): their ready statements,
+ * spooled apart, and where each row begins. */
+struct long_rows {
+	FILE *f;
+	struct long_row { size_t table; long off; } *v;
+	size_t n, cap;
+};
 
 /* A table of the change stream and the SQL its changes become. */
 struct atable {
@@ -112,15 +119,21 @@ struct apply_ctx {
 /* Read and check the whole stream, spooling its SQL; nothing is sent. */
 void rapply_spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reader *in,
 			 const struct smg_apply_opts *o);
-/* The spool files: write or die; read (false at the end) or die. */
+/* ---- remote-apply-spoolfile.c: the spool files' records ------------------------ */
+
+/* Bytes into a spool file, or die; out of one (false at its end), or die. */
 void rapply_spool_write(FILE *f, const void *p, size_t n);
 bool rapply_spool_read(FILE *f, void *p, size_t n);
-/* One spooled tuple of table ti into tuple and its parameters into tp. */
+/* A tuple of table ti; read back into tuple and its parameters into tp. */
+void rapply_write_tuple(FILE *f, size_t ti, const struct smg_buf *sql, const struct params *ps);
 void rapply_read_tuple(FILE *f, size_t ti, struct smg_buf *tuple, struct params *tp,
 		       struct smg_buf *pdata);
 /* Append a tuple (after a comma) to a statement, its parameters to ps. */
 void rapply_append_tuple(struct smg_buf *sql, struct params *ps, const struct smg_buf *tuple,
 			 const struct params *tp, bool comma);
+/* A ready statement of a row written in pieces; read back. */
+void rapply_write_statement(FILE *f, const struct smg_buf *sql, const struct params *ps);
+void rapply_read_statement(FILE *f, struct smg_buf *sql, struct params *ps, struct smg_buf *pdata);
 
 /* ---- remote-apply-sql.c: the statements ------------------------------------ */
 
@@ -138,8 +151,6 @@ void rapply_key_match(struct smg_buf *b, const struct smg_table *t);
 bool rapply_needs_pieces(const struct smg_http_profile *p, const struct smg_value *v);
 void rapply_spool_long_row(struct apply_ctx *c, const struct atable *a,
 			   const struct smg_value *vals, struct smg_reader *in);
-/* The rows of table ti that go in pieces, one request each. */
-void rapply_run_long_rows(struct apply_ctx *c, size_t ti);
 void rapply_long_rows_free(struct apply_ctx *c);
 
 /* ---- remote-apply-batch.c: passes 2 and 3 ----------------------------------- */
@@ -148,6 +159,8 @@ void rapply_long_rows_free(struct apply_ctx *c);
 size_t *rapply_table_order(const struct apply_ctx *c, struct schema *s);
 void rapply_plan_batches(struct apply_ctx *c, const size_t *order);
 void rapply_run_batches(struct apply_ctx *c, const size_t *order, bool send);
+/* The rows of table ti that go in pieces, one request each. */
+void rapply_run_long_rows(struct apply_ctx *c, size_t ti);
 /* Put a statement into the batch (op -1: not a change); send the batch. */
 void rapply_add_statement(struct apply_ctx *c, const char *sql, size_t sqllen,
 			  const struct params *ps, size_t table, int op, long rows);

@@ -15,12 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct long_rows {
-	FILE *f;
-	struct long_row { size_t table; long off; } *v;
-	size_t n, cap;
-};
-
 bool rapply_needs_pieces(const struct smg_http_profile *p, const struct smg_value *v)
 {
 	/* a profile that binds blobs (param_blob) sends them whole */
@@ -51,14 +45,7 @@ static void long_write_statement(struct apply_ctx *c, const struct atable *a,
 	if (c->p->max_statement_bytes && bytes > (size_t)c->p->max_statement_bytes)
 		smg_reader_die(in, "table \"%s\": a row needs a %zu-byte statement, more than "
 			       "max_statement_bytes (%ld)", a->t->name, bytes, c->p->max_statement_bytes);
-	uint32_t hdr[2] = {(uint32_t)sql->len, (uint32_t)ps->n};
-	rapply_spool_write(f, hdr, sizeof hdr);
-	rapply_spool_write(f, sql->data, sql->len);
-	for (size_t i = 0; i < ps->n; i++) {
-		uint32_t len = (uint32_t)ps->v[i].len;
-		rapply_spool_write(f, &len, sizeof len);
-		rapply_spool_write(f, ps->data.data + ps->v[i].off, len);
-	}
+	rapply_write_statement(f, sql, ps);
 }
 
 void rapply_spool_long_row(struct apply_ctx *c, const struct atable *a,
@@ -127,46 +114,4 @@ void rapply_long_rows_free(struct apply_ctx *c)
 	free(c->longs->v);
 	free(c->longs);
 	c->longs = NULL;
-}
-
-/* The rows of table ti that go in pieces, one request each. */
-void rapply_run_long_rows(struct apply_ctx *c, size_t ti)
-{
-	struct long_rows *l = c->longs;
-	struct smg_buf sql = SMG_BUF_INIT, pdata = SMG_BUF_INIT;
-	for (size_t k = 0; l && k < l->n && !c->failed; k++) {
-		if (l->v[k].table != ti)
-			continue;
-		uint32_t nstmts;
-		if (fseek(l->f, l->v[k].off, SEEK_SET) != 0 || !rapply_spool_read(l->f, &nstmts, sizeof nstmts))
-			smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
-		rapply_flush_batch(c);
-		int64_t batches = c->batches;
-		for (uint32_t s = 0; s < nstmts && !c->failed; s++) {
-			uint32_t hdr[2];
-			rapply_spool_read(l->f, hdr, sizeof hdr);
-			smg_buf_reset(&sql);
-			smg_buf_grow(&sql, hdr[0] + 1);
-			rapply_spool_read(l->f, sql.data, hdr[0]);
-			sql.len = hdr[0];
-			struct params ps = {0};
-			for (uint32_t i = 0; i < hdr[1]; i++) {
-				uint32_t len;
-				rapply_spool_read(l->f, &len, sizeof len);
-				smg_buf_reset(&pdata);
-				smg_buf_grow(&pdata, len + 1);
-				rapply_spool_read(l->f, pdata.data, len);
-				remote_params_add(&ps, 't', pdata.data, len);
-			}
-			rapply_add_statement(c, sql.data, sql.len, &ps, ti, OP_UPS, s == 0);
-			remote_params_free(&ps);
-		}
-		if (c->batches != batches)
-			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": a row's long values do not fit in one "
-				"request (max_request_bytes %ld, max_statements %ld)", c->r->t->name,
-				c->tab[ti].t->name, c->p->max_request_bytes, c->p->max_statements);
-		rapply_flush_batch(c);
-	}
-	smg_buf_free(&sql);
-	smg_buf_free(&pdata);
 }

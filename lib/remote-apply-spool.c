@@ -14,25 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-void rapply_spool_write(FILE *f, const void *p, size_t n)
-{
-	if (n && fwrite(p, 1, n, f) != n)
-		smg_die(SMG_EXIT_FAILURE, "writing the spool file: %s", strerror(errno));
-}
-
-bool rapply_spool_read(FILE *f, void *p, size_t n)
-{
-	if (n == 0)
-		return true;
-	size_t got = fread(p, 1, n, f);
-	if (got == 0 && feof(f))
-		return false;
-	if (got != n)
-		smg_die(SMG_EXIT_FAILURE, "reading the spool file: %s",
-			ferror(f) ? strerror(errno) : "short read");
-	return true;
-}
-
 /* The target must have every column of the stream and the same key;
  * with --add-columns, a column it lacks is added (ALTER TABLE ADD COLUMN,
  * the source's definition) before the table's rows are written. */
@@ -134,16 +115,7 @@ static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
 		}
 		break;
 	}
-	FILE *f = c->spool[op];
-	uint32_t hdr[3] = {(uint32_t)(c->ntab - 1), (uint32_t)c->sql.len, (uint32_t)c->ps.n};
-	rapply_spool_write(f, hdr, sizeof hdr);
-	rapply_spool_write(f, c->sql.data, c->sql.len);
-	for (size_t i = 0; i < c->ps.n; i++) {
-		uint32_t len = (uint32_t)c->ps.v[i].len;
-		rapply_spool_write(f, &c->ps.v[i].kind, 1);
-		rapply_spool_write(f, &len, sizeof len);
-		rapply_spool_write(f, c->ps.data.data + c->ps.v[i].off, len);
-	}
+	rapply_write_tuple(c->spool[op], c->ntab - 1, &c->sql, &c->ps);
 }
 
 /* One change, spooled: its values (or key); for OP_UPD the row read after
@@ -384,37 +356,3 @@ void rapply_spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 			smg_die(SMG_EXIT_FAILURE, "writing the spool file: %s", strerror(errno));
 }
 
-/* One spooled tuple into tuple and its parameters into tp. */
-void rapply_read_tuple(FILE *f, size_t ti, struct smg_buf *tuple, struct params *tp,
-		       struct smg_buf *pdata)
-{
-	uint32_t hdr[3];
-	if (!rapply_spool_read(f, hdr, sizeof hdr) || hdr[0] != ti)
-		smg_die(SMG_EXIT_FAILURE, "the spool file lost its place");
-	uint32_t sqllen = hdr[1], np = hdr[2];
-	smg_buf_reset(tuple);
-	smg_buf_grow(tuple, sqllen + 1);
-	rapply_spool_read(f, tuple->data, sqllen);
-	tuple->len = sqllen;
-	remote_params_reset(tp);
-	for (uint32_t k = 0; k < np; k++) {
-		char kind;
-		uint32_t len;
-		rapply_spool_read(f, &kind, 1);
-		rapply_spool_read(f, &len, sizeof len);
-		smg_buf_reset(pdata);
-		smg_buf_grow(pdata, len + 1);
-		rapply_spool_read(f, pdata->data, len);
-		remote_params_add(tp, kind, pdata->data, len);
-	}
-}
-
-void rapply_append_tuple(struct smg_buf *sql, struct params *ps, const struct smg_buf *tuple,
-			 const struct params *tp, bool comma)
-{
-	if (comma)
-		smg_buf_addc(sql, ',');
-	smg_buf_add(sql, tuple->data, tuple->len);
-	for (size_t k = 0; k < tp->n; k++)
-		remote_params_add(ps, tp->v[k].kind, tp->data.data + tp->v[k].off, tp->v[k].len);
-}
