@@ -3,8 +3,9 @@
  * peer table (beacon-peers.c), the connections not yet past HELLO
  * (beacon-pending.c) and the child jobs with the lines they report to the
  * parent (beacon-job.c).  The exchange itself is exchange.h, the framing
- * frame.h; bin/smg-beacon.c keeps the loop, UDP and the reports.  Like
- * them, these need libsodium: npm/build.sh leaves beacon-*.c out.
+ * frame.h; bin/smg-beacon.c keeps the loop, UDP and the reports.  They
+ * stand on the framing (libsodium), so npm/build.sh leaves beacon-*.c out
+ * with frame.c and exchange.c.
  */
 #ifndef SMG_BEACON_H
 #define SMG_BEACON_H
