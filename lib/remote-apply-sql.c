@@ -6,6 +6,14 @@
  */
 #include "remote-apply-int.h"
 
+/* "t.c": column c of table t, both quoted. */
+static void add_column_of(struct smg_buf *b, const struct smg_table *t, const char *col)
+{
+	smg_sql_ident(b, t->name);
+	smg_buf_addc(b, '.');
+	smg_sql_ident(b, col);
+}
+
 /* "(t.c1 IS smg_v.column<off+1> AND ...)": the table's row is the one the
  * VALUES row smg_v holds from column off + 1 on. */
 void rapply_row_match(struct smg_buf *b, const struct smg_table *t, size_t off)
@@ -13,9 +21,7 @@ void rapply_row_match(struct smg_buf *b, const struct smg_table *t, size_t off)
 	smg_buf_addc(b, '(');
 	for (size_t i = 0; i < t->ncols; i++) {
 		smg_buf_adds(b, i ? " AND " : "");
-		smg_sql_ident(b, t->name);
-		smg_buf_addc(b, '.');
-		smg_sql_ident(b, t->cols[i]);
+		add_column_of(b, t, t->cols[i]);
 		smg_buf_addf(b, " IS smg_v.column%zu", off + i + 1);
 	}
 	smg_buf_addc(b, ')');
@@ -26,9 +32,7 @@ void rapply_key_match(struct smg_buf *b, const struct smg_table *t)
 {
 	for (size_t k = 0; k < t->npk; k++) {
 		smg_buf_adds(b, k ? " AND " : "");
-		smg_sql_ident(b, t->name);
-		smg_buf_addc(b, '.');
-		smg_sql_ident(b, t->pk[k]);
+		add_column_of(b, t, t->pk[k]);
 		smg_buf_addf(b, " IS smg_v.column%zu", t->pk_idx[k] + 1);
 	}
 }
@@ -43,9 +47,7 @@ static void add_parked_match(struct smg_buf *b, const struct atable *a, const ch
 		if (!a->ur.park || !a->ur.park[i])
 			continue;
 		smg_buf_addf(b, " OR (smg_v.column%zu IS NOT NULL AND ", t->ncols + i + 1);
-		smg_sql_ident(b, t->name);
-		smg_buf_addc(b, '.');
-		smg_sql_ident(b, t->cols[i]);
+		add_column_of(b, t, t->cols[i]);
 		smg_buf_addf(b, " IS smg_v.column%zu || '%s')", t->ncols + i + 1, nonce);
 	}
 }
