@@ -9,12 +9,12 @@
  * transaction is rolled back, and the parent counts the failure and goes on.
  *
  * The protocol is written down in smg-beacon(1); lib/frame.c is the framing,
- * lib/exchange.c the exchange itself.  This file keeps the event loop, the
- * UDP announcements, the peer table and the reports.
+ * lib/exchange.c the exchange itself, lib/beacon-*.c the peer table, the
+ * connections waiting for their HELLO and the child jobs (beacon.h).  This
+ * file keeps the event loop, the UDP announcements and the reports.
  */
-#include "apply.h"
+#include "beacon.h"
 #include "cli.h"
-#include "exchange.h"
 #include "progress.h"
 
 #include <arpa/inet.h>
@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,16 +70,10 @@ static const char usage[] =
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
 
-/* Limits and timeouts (the exchange's are in exchange.h): the protocol
+/* Limits (the others are in beacon.h and exchange.h): the protocol
  * section of smg-beacon(1) quotes them. */
-#define CONNECT_MS 5000
 #define UDP_BUF 2048
 #define ANN_MAX 512			/* announcement payload limit */
-#define MAX_PEERS 256
-#define BACKOFF_MAX_MS 60000
-#define PENDING_MAX 64			/* connections not yet past HELLO, at once */
-#define PENDING_PER_ADDR 4		/* of them from one address */
-#define REPLAY_SLOTS 1024		/* HELLOs remembered */
 
 /* ---- options and state ---------------------------------------------------- */
 
@@ -107,41 +100,14 @@ static char tmpdir[4096];
 static int stdio_out = -1;	/* --stdio: where the channel writes (our stdout) */
 static volatile sig_atomic_t stop;
 
-struct peer {
-	uint8_t id[SMG_ID_LEN];
-	struct sockaddr_in addr;	/* source address, announced TCP port */
-	char name[SMG_ANN_NAME_MAX + 1];
-	uint8_t digest[32];
-	uint16_t flags;
-	bool expired, announced, target, done;
-	int64_t last_seen, next_try;
-	int failures_in_row;
-	/* what both digests were when an exchange last succeeded */
-	bool synced_valid;
-	uint8_t synced_mine[32], synced_theirs[32];
-	int exchanges, failures;
-	uint64_t bytes_in, bytes_out;	/* on the wire, over all exchanges */
-	char last_error[400];
-	struct smg_tally *tables;
-	size_t ntables;
-};
+static struct smg_peers peers;
+static struct smg_pending pend;
 
-static struct peer peers[MAX_PEERS];
-static size_t npeers;
-
-/* dropped input, by reason: frame errors plus a few of our own */
-enum { DROP_OTHER_GROUP = SMG_FRAME_NERR, DROP_BAD_DATA, DROP_BUSY, DROP_NREASONS };
-static uint64_t dropped[DROP_NREASONS];
+static uint64_t dropped[SMG_DROP_NREASONS];
 static int64_t ex_ok, ex_failed;
 static int64_t total_sent, total_received;
 static struct smg_tally *totals;
 static size_t ntotals;
-
-static const char *drop_name(int i)
-{
-	return i == DROP_OTHER_GROUP ? "other_group" : i == DROP_BAD_DATA ? "bad_data"
-	       : i == DROP_BUSY ? "busy" : smg_frame_errname(i);
-}
 
 /* A status line.  Without a secret every line on stderr, the library's
  * errors too, reads "smg-beacon: INSECURE: ..." (see main). */
@@ -156,13 +122,9 @@ static void status(const char *fmt, ...)
 
 #define verbose(...) do { if (o.verbose) status(__VA_ARGS__); } while (0)
 
-static const char *idhex(const uint8_t id[SMG_ID_LEN])
+static const char *peer_label(const struct smg_peer *p)
 {
-	static char buf[4][2 * SMG_ID_LEN + 1];
-	static int k;
-	k = (k + 1) % 4;
-	smg_hex(id, SMG_ID_LEN, buf[k]);
-	return buf[k];
+	return smg_peer_label(&peers, p);
 }
 
 /* ---- cleaning up ------------------------------------------------------------- */
@@ -207,190 +169,7 @@ static void remove_dead_spools(const char *dir)
 	closedir(d);
 }
 
-/* ---- the database side ---------------------------------------------------- */
-
-/* Open and close the database once, so that a missing file or one that is
- * not a database is reported as such, not as a malformed stream. */
-static void check_db(void)
-{
-	if (!smg_path_is_sqlite(o.db))
-		smg_db_close(smg_db_open(o.db, false));
-	if (!smg_path_is_sqlite(o.db))
-		smg_die(SMG_EXIT_DATA, "%s: empty, or not a SQLite database", o.db);
-}
-
-/* ---- child processes ------------------------------------------------------ */
-
-static int result_fd = -1;	/* child: where the result lines go */
-
-static void result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void result(const char *fmt, ...)
-{
-	struct smg_buf b = SMG_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	smg_buf_grow(&b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b.data, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b.len = (size_t)n;
-	smg_buf_addc(&b, '\n');
-	smg_write_all(result_fd, b.data, b.len, "the parent");
-	smg_buf_free(&b);
-}
-
-static void job_digest(void)
-{
-	check_db();
-	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		smg_die(SMG_EXIT_FAILURE, "/dev/null: %s", strerror(errno));
-	uint8_t d[32] = {0}, g[SMG_GROUP_LEN];
-	if (o.stdio || o.command)	/* nothing to announce: the group will do */
-		smg_exchange_group(o.db, &o.sel, g);
-	else
-		smg_exchange_keys(o.db, &o.sel, fd, "/dev/null", d, g);
-	close(fd);
-	char dh[65], gh[65];
-	smg_hex(d, 32, dh);
-	smg_hex(g, SMG_GROUP_LEN, gh);
-	result("digest %s %s", dh, gh);
-}
-
-/* ---- the exchange (child) ------------------------------------------------- */
-
-static void report_stats(const struct smg_exchange *x)
-{
-	if (x->not_a_stream)
-		result("stat %s 1", drop_name(DROP_BAD_DATA));
-	if (x->other_group)
-		result("stat %s 1", drop_name(DROP_OTHER_GROUP));
-	for (int e = 1; e < SMG_FRAME_NERR; e++)
-		if (x->st.n[e])
-			result("stat %s %llu", smg_frame_errname(e), (unsigned long long)x->st.n[e]);
-}
-
-/* Tell the parent why the exchange failed, and exit with code. */
-static _Noreturn void job_fail(const struct smg_exchange *x, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static _Noreturn void job_fail(const struct smg_exchange *x, int code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	report_stats(x);
-	struct smg_buf b = SMG_BUF_INIT;
-	smg_json_add_string(&b, msg, strlen(msg));
-	result("fail %d %s", code, b.data);
-	exit(code);
-}
-
-static int connect_to(const struct sockaddr_in *sa)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) < 0) {
-		if (errno != EINPROGRESS) {
-			close(fd);
-			return -1;
-		}
-		struct pollfd p = {.fd = fd, .events = POLLOUT};
-		int err = 0;
-		socklen_t len = sizeof err;
-		int r;
-		while ((r = poll(&p, 1, CONNECT_MS)) < 0 && errno == EINTR)
-			;
-		if (r <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-			close(fd);
-			errno = r == 0 ? ETIMEDOUT : err ? err : errno;
-			return -1;
-		}
-	}
-	return fd;
-}
-
-/* --connect: run the command with a socket as its standard input and
- * output; the exchange speaks on the other end. */
-static int spawn_peer(const char *command)
-{
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		smg_die(SMG_EXIT_FAILURE, "socketpair: %s", strerror(errno));
-	pid_t pid = fork();
-	if (pid < 0)
-		smg_die(SMG_EXIT_FAILURE, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
-			_exit(127);
-		signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
-		_exit(127);
-	}
-	close(sv[1]);
-	return sv[0];
-}
-
-static void job_exchange(int fd, bool initiator, const uint8_t *expect_id,
-			 const struct sockaddr_in *sa)
-{
-	struct smg_exchange_opts xo = {
-		.db = o.db, .sel = &o.sel, .policy = o.policy, .dry_run = o.dry_run,
-		.verbose = o.verbose, .name = o.name, .group = my_group,
-		.secret = have_key ? secret : NULL, .my_id = my_id, .tmpdir = tmpdir,
-	};
-	struct smg_exchange x;
-	smg_exchange_init(&x, &xo, initiator);
-	if (initiator && o.command) {
-		fd = spawn_peer(o.command);
-	} else if (initiator) {
-		fd = connect_to(sa);
-		if (fd < 0)
-			job_fail(&x, SMG_EXIT_NETWORK, "connect to %s:%d: %s",
-				 inet_ntoa(sa->sin_addr), ntohs(sa->sin_port), strerror(errno));
-	}
-	int e = smg_exchange_handshake_fds(&x, fd, o.stdio ? stdio_out : fd);
-	if (e)
-		job_fail(&x, e, "%s", x.error);
-	e = smg_exchange_meta(&x);
-	/* a HELLO alone may be a replay: the peer is named once it proved
-	 * it holds this session's keys */
-	if (!x.confirmed)
-		job_fail(&x, e ? e : SMG_EXIT_DATA, "handshake not confirmed: %s", x.error);
-	result("peer %s", idhex(x.peer_id));
-	if (expect_id && memcmp(expect_id, x.peer_id, SMG_ID_LEN))
-		job_fail(&x, SMG_EXIT_DATA, "a different peer answered (id %s)", idhex(x.peer_id));
-	if (x.peer_named) {
-		struct smg_buf nb = SMG_BUF_INIT;
-		smg_json_add_string(&nb, x.peer_name, strlen(x.peer_name));
-		result("name %s", nb.data);
-		smg_buf_free(&nb);
-	}
-	if (!e)
-		e = smg_exchange_rows(&x);
-	if (e)
-		job_fail(&x, e, "%s", x.error);
-	result("bytes %llu %llu", (unsigned long long)x.bytes_in, (unsigned long long)x.bytes_out);
-	smg_exchange_apply(&x);
-	if (x.conflicts)
-		result("conflicts %lld", (long long)x.conflicts);
-	for (size_t i = 0; i < x.ntables; i++) {
-		struct smg_buf b = SMG_BUF_INIT;
-		smg_json_add_string(&b, x.tables[i].name, strlen(x.tables[i].name));
-		result("table %lld %lld %s", (long long)x.tables[i].sent,
-		       (long long)x.tables[i].received, b.data);
-		smg_buf_free(&b);
-	}
-	report_stats(&x);
-	result("ok");
-	smg_exchange_free(&x);
-}
-
-/* ---- jobs, as the parent sees them --------------------------------------- */
+/* ---- jobs, as the parent sees them (beacon-job.c is the child's side) ------ */
 
 enum job_kind { JOB_NONE, JOB_DIGEST, JOB_EXCHANGE };
 
@@ -412,147 +191,21 @@ static void child_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* ---- connections not yet past HELLO ---------------------------------------- */
-
-/*
- * The parent holds every accepted connection until its whole HELLO frame
- * has arrived, and only then gives it the exchange slot: a connection that
- * says nothing costs a slot in this table for SMG_EXCHANGE_HELLO_WAIT_MS,
- * never the exchange slot, and one address holds at most PENDING_PER_ADDR.
- * A HELLO seen before (by its tag) is refused unread.
- */
-static struct pending {
-	int fd;
-	struct sockaddr_in from;
-	int64_t since;
-	bool ready;			/* its HELLO is all there */
-	uint8_t tag[SMG_FRAME_TAG];
-} pend[PENDING_MAX];
-static size_t npend;
-static uint8_t seen_hello[REPLAY_SLOTS][SMG_FRAME_TAG];
-static size_t nseen_hello;
-
-static void close_pending_except(int keep)
+/* The child's exchange: on conn_fd (accepted, or standard input), else
+ * with peer at sa, or through --connect. */
+static void child_exchange(int fd, int conn_fd, int peer, const struct sockaddr_in *sa)
 {
-	for (size_t i = 0; i < npend; i++)
-		if (pend[i].fd != keep)
-			close(pend[i].fd);
-}
-
-static void drop(int reason, const struct sockaddr_in *from);
-
-static void pending_remove(size_t i, bool close_it)
-{
-	if (close_it)
-		close(pend[i].fd);
-	pend[i] = pend[--npend];
-}
-
-static void pending_add(int fd, const struct sockaddr_in *from)
-{
-	size_t same = 0, idle = npend;
-	for (size_t i = 0; i < npend; i++) {
-		if (pend[i].from.sin_addr.s_addr == from->sin_addr.s_addr)
-			same++;
-		if (!pend[i].ready && (idle == npend || pend[i].since < pend[idle].since))
-			idle = i;
-	}
-	if (same >= PENDING_PER_ADDR || (npend == PENDING_MAX && idle == npend)) {
-		close(fd);
-		drop(DROP_BUSY, from);
-		return;
-	}
-	if (npend == PENDING_MAX) {	/* the longest silent makes room */
-		drop(DROP_BUSY, &pend[idle].from);
-		pending_remove(idle, true);
-	}
-	pend[npend++] = (struct pending){.fd = fd, .from = *from, .since = smg_mono_ms()};
-}
-
-static void accept_all(void)
-{
-	for (;;) {
-		struct sockaddr_in from;
-		socklen_t fl = sizeof from;
-		int c = accept4(listen_fd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (c < 0)
-			return;
-		verbose("connection from %s", inet_ntoa(from.sin_addr));
-		pending_add(c, &from);
-	}
-}
-
-/* Has pend[i]'s HELLO all arrived?  -1: drop the connection. */
-static int hello_arrived(struct pending *p)
-{
-	uint8_t buf[SMG_FRAME_HDR + SMG_HELLO_LEN + SMG_FRAME_TAG];
-	ssize_t n = recv(p->fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		return -1;
-	if (n < SMG_FRAME_HDR)
-		return 0;
-	struct smg_frame_hdr h;
-	int e = smg_frame_parse_header(buf, (size_t)n, have_key, SMG_FRAME_HELLO_MAX, &h);
-	if (!e && (h.type != SMG_F_HELLO || h.len != SMG_HELLO_LEN))
-		e = SMG_FRAME_ETYPE;
-	if (e) {
-		drop(e, &p->from);
-		return -1;
-	}
-	if ((size_t)n < sizeof buf)
-		return 0;
-	memcpy(p->tag, buf + sizeof buf - SMG_FRAME_TAG, SMG_FRAME_TAG);
-	return 1;
-}
-
-static void check_pending(int64_t now)
-{
-	for (size_t i = npend; i-- > 0;) {
-		struct pending *p = &pend[i];
-		int r = p->ready ? 1 : hello_arrived(p);
-		if (r < 0) {
-			pending_remove(i, true);
-		} else if (r == 0 && now - p->since > SMG_EXCHANGE_HELLO_WAIT_MS) {
-			drop(SMG_FRAME_ETIMEOUT, &p->from);
-			pending_remove(i, true);
-		} else if (r == 1 && now - p->since > SMG_EXCHANGE_IO_TIMEOUT_MS) {
-			pending_remove(i, true);	/* the client gave up waiting */
-		} else {
-			p->ready = r == 1;
-		}
-	}
-}
-
-static bool hello_seen(const uint8_t tag[SMG_FRAME_TAG])
-{
-	size_t n = nseen_hello < REPLAY_SLOTS ? nseen_hello : REPLAY_SLOTS;
-	for (size_t i = 0; i < n; i++)
-		if (!memcmp(seen_hello[i], tag, SMG_FRAME_TAG))
-			return true;
-	memcpy(seen_hello[nseen_hello++ % REPLAY_SLOTS], tag, SMG_FRAME_TAG);
-	return false;
-}
-
-static void start_job(enum job_kind kind, int conn_fd, int peer, const struct sockaddr_in *sa);
-
-/* The longest waiting connection whose HELLO is there gets the slot. */
-static bool serve_pending(void)
-{
-	size_t best = npend;
-	for (size_t i = 0; i < npend; i++)
-		if (pend[i].ready && (best == npend || pend[i].since < pend[best].since))
-			best = i;
-	if (best == npend)
-		return false;
-	struct pending p = pend[best];
-	pending_remove(best, false);
-	if (hello_seen(p.tag)) {
-		drop(SMG_FRAME_EREPLAY, &p.from);
-		close(p.fd);
-		return true;
-	}
-	start_job(JOB_EXCHANGE, p.fd, -1, &p.from);
-	return true;
+	struct smg_exchange_opts xo = {
+		.db = o.db, .sel = &o.sel, .policy = o.policy, .dry_run = o.dry_run,
+		.verbose = o.verbose, .name = o.name, .group = my_group,
+		.secret = have_key ? secret : NULL, .my_id = my_id, .tmpdir = tmpdir,
+	};
+	struct smg_job_exchange j = {
+		.xo = &xo, .conn_fd = conn_fd, .out_fd = o.stdio ? stdio_out : -1,
+		.initiator = conn_fd < 0, .command = o.command, .sa = sa,
+		.expect_id = peer >= 0 ? peers.v[peer].id : NULL,
+	};
+	smg_job_exchange(fd, &j);
 }
 
 static void start_job(enum job_kind kind, int conn_fd, int peer, const struct sockaddr_in *sa)
@@ -577,12 +230,11 @@ static void start_job(enum job_kind kind, int conn_fd, int peer, const struct so
 			close(udp_fd);
 		if (listen_fd >= 0)
 			close(listen_fd);
-		close_pending_except(conn_fd);
-		result_fd = p[1];
+		smg_pending_close(&pend, conn_fd);
 		if (kind == JOB_DIGEST)
-			job_digest();
+			smg_job_digest(p[1], o.db, &o.sel, !o.stdio && !o.command);
 		else
-			job_exchange(conn_fd, conn_fd < 0, peer >= 0 ? peers[peer].id : NULL, sa);
+			child_exchange(p[1], conn_fd, peer, sa);
 		exit(SMG_EXIT_OK);
 	}
 	close(p[1]);
@@ -598,47 +250,66 @@ static void start_job(enum job_kind kind, int conn_fd, int peer, const struct so
 	smg_buf_reset(&job.out);
 	memcpy(job.digest_mine, my_digest, 32);
 	if (peer >= 0)
-		memcpy(job.digest_theirs, peers[peer].digest, 32);
+		memcpy(job.digest_theirs, peers.v[peer].digest, 32);
 }
 
-static int find_peer(const uint8_t id[SMG_ID_LEN])
-{
-	for (size_t i = 0; i < npeers; i++)
-		if (!memcmp(peers[i].id, id, SMG_ID_LEN))
-			return (int)i;
-	return -1;
-}
-
-static int add_peer(const uint8_t id[SMG_ID_LEN])
-{
-	int i = find_peer(id);
-	if (i >= 0)
-		return i;
-	if (npeers == MAX_PEERS) {
-		/* forget the peer silent longest */
-		size_t old = 0;
-		for (size_t k = 1; k < npeers; k++)
-			if (peers[k].last_seen < peers[old].last_seen)
-				old = k;
-		smg_tallies_free(peers[old].tables, peers[old].ntables);
-		peers[old] = peers[--npeers];
-		if (job.peer == (int)old)
-			job.peer = -1;
-		else if (job.peer == (int)npeers)
-			job.peer = (int)old;
-	}
-	struct peer *p = &peers[npeers];
-	memset(p, 0, sizeof *p);
-	memcpy(p->id, id, SMG_ID_LEN);
-	strcpy(p->name, "?");
-	p->last_seen = smg_mono_ms();
-	return (int)npeers++;
-}
-
-static void print_event(const struct peer *p, bool ok, const struct smg_tally *t, size_t nt,
+static void print_event(const struct smg_peer *p, bool ok, const struct smg_tally *t, size_t nt,
 			const char *err);
 
-/* The child ended: read what it said and account for it. */
+/* The peer a job's lines named, and what it said its name was. */
+static void job_peer(const struct smg_job_report *r)
+{
+	if (r->have_peer) {
+		job.peer = smg_peers_add(&peers, r->peer_id, &job.peer);
+		if (!job.initiator && !peers.v[job.peer].announced) {
+			peers.v[job.peer].addr = job.addr;
+			peers.v[job.peer].addr.sin_port = 0;
+		}
+	}
+	if (r->named && job.peer >= 0 && !peers.v[job.peer].announced)
+		memcpy(peers.v[job.peer].name, r->name, sizeof peers.v[job.peer].name);
+}
+
+/* An exchange ended: count it, for its peer and in all.  -1 when rows
+ * came in (what we announce must change), else 0. */
+static int exchange_done(const struct smg_job_report *r, bool ok, int code)
+{
+	/* the child died of malformed data (the library's error said what) */
+	if (!ok && code == SMG_EXIT_DATA && !r->failed_cleanly)
+		dropped[SMG_DROP_BAD_DATA]++;
+	struct smg_peer *p = job.peer >= 0 ? &peers.v[job.peer] : NULL;
+	if (ok)
+		ex_ok++;
+	else
+		ex_failed++;
+	if (p)
+		smg_peer_exchanged(p, ok, r->err, o.interval_ms, job.digest_mine, job.digest_theirs,
+				   r->bytes_in, r->bytes_out, r->tables, r->ntables);
+	int64_t got = 0;
+	for (size_t i = 0; i < r->ntables; i++) {
+		struct smg_tally *t = smg_tally_get(&totals, &ntotals, r->tables[i].name);
+		t->sent += r->tables[i].sent;
+		t->received += r->tables[i].received;
+		total_sent += r->tables[i].sent;
+		total_received += r->tables[i].received;
+		got += r->tables[i].received;
+	}
+	struct smg_peer anon;
+	if (!p) {
+		memset(&anon, 0, sizeof anon);
+		strcpy(anon.name, "?");
+		anon.addr = job.addr;
+	}
+	print_event(p ? p : &anon, ok, r->tables, r->ntables, ok ? NULL : r->err);
+	if (r->bytes_in || r->bytes_out)
+		verbose("%llu bytes in, %llu out", (unsigned long long)r->bytes_in,
+			(unsigned long long)r->bytes_out);
+	/* our rows changed: what we announce must too */
+	return got > 0 ? -1 : 0;
+}
+
+/* The child ended: read what it said and account for it.  A digest job:
+ * 0, or the exit code it failed with; an exchange: see exchange_done. */
 static int finish_job(void)
 {
 	int st = 0;
@@ -650,145 +321,36 @@ static int finish_job(void)
 	enum job_kind kind = job.kind;
 	job.kind = JOB_NONE;
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : SMG_EXIT_FAILURE;
-	bool ok = false, failed_cleanly = false;
-	char err[400] = "";
-	uint64_t bin = 0, bout = 0;
-	struct smg_tally *tables = NULL;
-	size_t ntables = 0;
-	char *line = job.out.data, *nl;
-	while (line && (nl = strchr(line, '\n'))) {
-		*nl = '\0';
-		char a[65], b[65];
-		long long x1, x2;
-		int off = 0;
-		if (kind == JOB_DIGEST && sscanf(line, "digest %64s %64s", a, b) == 2) {
-			sodium_hex2bin(my_digest, 32, a, 64, NULL, NULL, NULL);
-			if (!fixed_group)
-				sodium_hex2bin(my_group, SMG_GROUP_LEN, b, 64, NULL, NULL, NULL);
-			ok = true;
-		} else if (sscanf(line, "peer %32s", a) == 1) {
-			uint8_t id[SMG_ID_LEN];
-			if (sodium_hex2bin(id, sizeof id, a, strlen(a), NULL, NULL, NULL) == 0) {
-				job.peer = add_peer(id);
-				if (!job.initiator && !peers[job.peer].announced) {
-					peers[job.peer].addr = job.addr;
-					peers[job.peer].addr.sin_port = 0;
-				}
-			}
-		} else if (sscanf(line, "table %lld %lld %n", &x1, &x2, &off) == 2 && off) {
-			struct smg_buf scratch = SMG_BUF_INIT;
-			struct smg_json j;
-			const char *s;
-			size_t sn;
-			smg_json_init(&j, line + off, strlen(line + off), &scratch);
-			if (smg_json_string(&j, &s, &sn)) {
-				char *name = smg_xstrndup(s, sn);
-				struct smg_tally *t = smg_tally_get(&tables, &ntables, name);
-				t->sent += x1;
-				t->received += x2;
-				free(name);
-			}
-			smg_buf_free(&scratch);
-		} else if (sscanf(line, "stat %64s %lld", a, &x1) == 2) {
-			for (int e = 1; e < DROP_NREASONS; e++)
-				if (!strcmp(a, drop_name(e)))
-					dropped[e] += (uint64_t)x1;
-		} else if (sscanf(line, "bytes %lld %lld", &x1, &x2) == 2) {
-			bin = (uint64_t)x1;
-			bout = (uint64_t)x2;
-		} else if (sscanf(line, "fail %lld %n", &x1, &off) == 1 && off) {
-			struct smg_buf scratch = SMG_BUF_INIT;
-			struct smg_json j;
-			const char *s;
-			size_t sn;
-			smg_json_init(&j, line + off, strlen(line + off), &scratch);
-			if (smg_json_string(&j, &s, &sn))
-				smg_clean_text(err, sizeof err, s, sn);
-			smg_buf_free(&scratch);
-			failed_cleanly = true;
-		} else if (!strncmp(line, "name ", 5) && job.peer >= 0) {
-			struct smg_buf scratch = SMG_BUF_INIT;
-			struct smg_json j;
-			const char *s;
-			size_t sn;
-			smg_json_init(&j, line + 5, strlen(line + 5), &scratch);
-			if (smg_json_string(&j, &s, &sn) && !peers[job.peer].announced)
-				smg_clean_text(peers[job.peer].name, sizeof peers[job.peer].name, s, sn);
-			smg_buf_free(&scratch);
-		} else if (!strcmp(line, "ok")) {
-			ok = true;
-		}
-		line = nl + 1;
-	}
+	struct smg_job_report r;
+	smg_job_report_parse(&r, job.out.data, kind == JOB_DIGEST);
 	smg_buf_reset(&job.out);
-	if (code != 0)
-		ok = false;
+	for (int e = 1; e < SMG_DROP_NREASONS; e++)
+		dropped[e] += r.dropped[e];
+	if (r.have_digest) {
+		memcpy(my_digest, r.digest, 32);
+		if (!fixed_group)
+			memcpy(my_group, r.group, SMG_GROUP_LEN);
+	}
+	job_peer(&r);
+	bool ok = r.ok && code == 0;
 	char how[64];
 	if (WIFSIGNALED(st))
 		snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(st));
 	else
 		snprintf(how, sizeof how, "exit code %d", code);
-	if (!ok && !err[0])
-		snprintf(err, sizeof err, "exchange ended with %s%s", how,
+	if (!ok && !r.err[0])
+		snprintf(r.err, sizeof r.err, "exchange ended with %s%s", how,
 			 code == SMG_EXIT_DATA ? " (bad data from the peer?)" : "");
+	int rc;
 	if (kind == JOB_DIGEST) {
 		if (!ok)
 			status("%s: could not read the database (%s)", o.db, how);
-		return ok ? 0 : (code ? code : SMG_EXIT_FAILURE);
+		rc = ok ? 0 : (code ? code : SMG_EXIT_FAILURE);
+	} else {
+		rc = exchange_done(&r, ok, code);
 	}
-	/* the child died of malformed data (the library's error said what) */
-	if (!ok && code == SMG_EXIT_DATA && !failed_cleanly)
-		dropped[DROP_BAD_DATA]++;
-	struct peer *p = job.peer >= 0 ? &peers[job.peer] : NULL;
-	if (ok)
-		ex_ok++;
-	else
-		ex_failed++;
-	if (p) {
-		p->done = true;
-		if (ok) {
-			p->exchanges++;
-			p->failures_in_row = 0;
-			p->synced_valid = true;
-			memcpy(p->synced_mine, job.digest_mine, 32);
-			memcpy(p->synced_theirs, job.digest_theirs, 32);
-			p->next_try = smg_mono_ms();
-		} else {
-			p->failures++;
-			p->failures_in_row++;
-			int64_t back = o.interval_ms << (p->failures_in_row < 8 ? p->failures_in_row : 8);
-			p->next_try = smg_mono_ms() + (back < BACKOFF_MAX_MS ? back : BACKOFF_MAX_MS);
-			snprintf(p->last_error, sizeof p->last_error, "%s", err);
-		}
-		p->bytes_in += bin;
-		p->bytes_out += bout;
-		for (size_t i = 0; i < ntables; i++) {
-			struct smg_tally *t = smg_tally_get(&p->tables, &p->ntables, tables[i].name);
-			t->sent += tables[i].sent;
-			t->received += tables[i].received;
-		}
-	}
-	int64_t got = 0;
-	for (size_t i = 0; i < ntables; i++) {
-		struct smg_tally *t = smg_tally_get(&totals, &ntotals, tables[i].name);
-		t->sent += tables[i].sent;
-		t->received += tables[i].received;
-		total_sent += tables[i].sent;
-		total_received += tables[i].received;
-		got += tables[i].received;
-	}
-	struct peer anon;
-	if (!p) {
-		memset(&anon, 0, sizeof anon);
-		strcpy(anon.name, "?");
-		anon.addr = job.addr;
-	}
-	print_event(p ? p : &anon, ok, tables, ntables, ok ? NULL : err);
-	if (bin || bout)
-		verbose("%llu bytes in, %llu out", (unsigned long long)bin, (unsigned long long)bout);
-	smg_tallies_free(tables, ntables);
-	/* our rows changed: what we announce must too */
-	return got > 0 ? -1 : 0;
+	smg_job_report_free(&r);
+	return rc;
 }
 
 /* Run a digest job to its end (the parent has nothing else to do meanwhile). */
@@ -800,6 +362,33 @@ static int run_digest(void)
 	while ((n = smg_read_retry(job.fd, buf, sizeof buf)) > 0)
 		smg_buf_add(&job.out, buf, (size_t)n);
 	return finish_job();
+}
+
+/* ---- connections not yet past HELLO (beacon-pending.c) ------------------------- */
+
+static void accept_all(void)
+{
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		int c = accept4(listen_fd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0)
+			return;
+		verbose("connection from %s", inet_ntoa(from.sin_addr));
+		smg_pending_add(&pend, c, &from);
+	}
+}
+
+/* The longest waiting connection whose HELLO is there gets the slot. */
+static bool serve_pending(void)
+{
+	int fd;
+	struct sockaddr_in from;
+	if (!smg_pending_take(&pend, &fd, &from))
+		return false;
+	if (fd >= 0)
+		start_job(JOB_EXCHANGE, fd, -1, &from);
+	return true;
 }
 
 /* ---- reports ------------------------------------------------------------------ */
@@ -817,9 +406,9 @@ static void json_tables(struct smg_buf *b, const struct smg_tally *t, size_t n)
 	smg_buf_addc(b, '}');
 }
 
-static void json_peer(struct smg_buf *b, const struct peer *p)
+static void json_peer(struct smg_buf *b, const struct smg_peer *p)
 {
-	smg_buf_addf(b, "{\"id\":\"%s\",\"name\":", idhex(p->id));
+	smg_buf_addf(b, "{\"id\":\"%s\",\"name\":", smg_idhex(p->id));
 	smg_json_add_string(b, p->name, strlen(p->name));
 	smg_buf_addf(b, ",\"address\":\"%s\",\"port\":%d,\"passive\":%s,\"expired\":%s,"
 		     "\"exchanges\":%d,\"failures\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
@@ -837,16 +426,7 @@ static void json_peer(struct smg_buf *b, const struct peer *p)
 	smg_buf_addc(b, '}');
 }
 
-static const char *peer_label(const struct peer *p)
-{
-	static char buf[200];
-	const char *where = o.command ? "through --connect" : o.stdio ? "on standard input"
-			    : inet_ntoa(p->addr.sin_addr);
-	snprintf(buf, sizeof buf, "%s (%s, id %.8s)", p->name, where, idhex(p->id));
-	return buf;
-}
-
-static void print_event(const struct peer *p, bool ok, const struct smg_tally *t, size_t nt,
+static void print_event(const struct smg_peer *p, bool ok, const struct smg_tally *t, size_t nt,
 			const char *err)
 {
 	int64_t s = 0, r = 0;
@@ -892,11 +472,11 @@ static void print_summary(void)
 			     o.insecure ? "true" : "false", o.dry_run ? "true" : "false");
 		smg_json_add_string(&b, o.db, strlen(o.db));
 		smg_buf_addf(&b, ",\"id\":\"%s\",\"group\":\"%s\",\"port\":%d,\"peers\":[",
-			     idhex(my_id), gh, o.port);
-		for (size_t i = 0; i < npeers; i++) {
+			     smg_idhex(my_id), gh, o.port);
+		for (size_t i = 0; i < peers.n; i++) {
 			if (i)
 				smg_buf_addc(&b, ',');
-			json_peer(&b, &peers[i]);
+			json_peer(&b, &peers.v[i]);
 		}
 		smg_buf_addf(&b, "],\"exchanges\":{\"ok\":%lld,\"failed\":%lld},"
 			     "\"sent\":%lld,\"received\":%lld,\"tables\":",
@@ -905,10 +485,10 @@ static void print_summary(void)
 		json_tables(&b, totals, ntotals);
 		smg_buf_adds(&b, ",\"dropped\":{");
 		bool first = true;
-		for (int i = 1; i < DROP_NREASONS; i++) {
+		for (int i = 1; i < SMG_DROP_NREASONS; i++) {
 			if (!dropped[i])
 				continue;
-			smg_buf_addf(&b, "%s\"%s\":%llu", first ? "" : ",", drop_name(i),
+			smg_buf_addf(&b, "%s\"%s\":%llu", first ? "" : ",", smg_drop_name(i),
 				     (unsigned long long)dropped[i]);
 			first = false;
 		}
@@ -916,11 +496,11 @@ static void print_summary(void)
 	} else {
 		const char *would = o.dry_run ? "would " : "";
 		smg_buf_addf(&b, "%s%s: group %.16s, %zu peer%s seen, %lld exchange%s, %lld failed\n",
-			     o.insecure ? "INSECURE: " : "", o.db, gh, npeers,
-			     npeers == 1 ? "" : "s", (long long)ex_ok, ex_ok == 1 ? "" : "s",
+			     o.insecure ? "INSECURE: " : "", o.db, gh, peers.n,
+			     peers.n == 1 ? "" : "s", (long long)ex_ok, ex_ok == 1 ? "" : "s",
 			     (long long)ex_failed);
-		for (size_t i = 0; i < npeers; i++) {
-			const struct peer *p = &peers[i];
+		for (size_t i = 0; i < peers.n; i++) {
+			const struct smg_peer *p = &peers.v[i];
 			smg_buf_addf(&b, "peer %s%s%s\n", peer_label(p), p->expired ? " expired" : "",
 				     p->flags & SMG_ANN_PASSIVE ? " passive" : "");
 			for (size_t k = 0; k < p->ntables; k++)
@@ -930,9 +510,9 @@ static void print_summary(void)
 			if (p->last_error[0])
 				smg_buf_addf(&b, "  last error: %s\n", p->last_error);
 		}
-		for (int i = 1; i < DROP_NREASONS; i++)
+		for (int i = 1; i < SMG_DROP_NREASONS; i++)
 			if (dropped[i])
-				smg_buf_addf(&b, "dropped %s: %llu\n", drop_name(i),
+				smg_buf_addf(&b, "dropped %s: %llu\n", smg_drop_name(i),
 					     (unsigned long long)dropped[i]);
 	}
 	smg_write_all(1, b.data, b.len, "stdout");
@@ -992,22 +572,7 @@ static void drop(int reason, const struct sockaddr_in *from)
 {
 	dropped[reason]++;
 	verbose("dropped a packet from %s: %s", inet_ntoa(from->sin_addr),
-		reason < SMG_FRAME_NERR ? smg_frame_strerror(reason) : drop_name(reason));
-}
-
-/* A new instance at a peer's address and port is that peer restarted:
- * the old one is gone, and connecting to it would reach the new one. */
-static void forget_replaced(const struct peer *p)
-{
-	for (size_t i = 0; i < npeers; i++) {
-		struct peer *q = &peers[i];
-		if (q != p && q->announced && !q->expired &&
-		    q->addr.sin_addr.s_addr == p->addr.sin_addr.s_addr &&
-		    q->addr.sin_port == p->addr.sin_port) {
-			q->expired = true;
-			verbose("peer %s was replaced by id %.8s", peer_label(q), idhex(p->id));
-		}
-	}
+		reason < SMG_FRAME_NERR ? smg_frame_strerror(reason) : smg_drop_name(reason));
 }
 
 /* A peer whose clock is off by more than the window is dropped, every
@@ -1027,7 +592,7 @@ static void report_skew(const uint8_t id[SMG_ID_LEN], const struct smg_announce 
 	memcpy(skewed[nskewed++ % SKEWED_MAX], id, SMG_ID_LEN);
 	status("peer %s (%s, id %.8s): its clock is %+.0f s from ours, more than the %d s "
 	       "allowed: its announcements are dropped until the clocks agree", a->name,
-	       inet_ntoa(from->sin_addr), idhex(id), (double)(a->ts_ms - now_ms) / 1000,
+	       inet_ntoa(from->sin_addr), smg_idhex(id), (double)(a->ts_ms - now_ms) / 1000,
 	       SMG_ANNOUNCE_WINDOW_MS / 1000);
 }
 
@@ -1070,38 +635,12 @@ static void receive_udp(void)
 			continue;
 		}
 		if (memcmp(a.group, my_group, SMG_GROUP_LEN)) {
-			drop(DROP_OTHER_GROUP, &from);
+			drop(SMG_DROP_OTHER_GROUP, &from);
 			continue;
 		}
-		int i = add_peer(h.id);
-		struct peer *p = &peers[i];
-		bool fresh = !p->announced || p->expired;
-		p->announced = true;
-		p->expired = false;
-		p->addr = from;
-		p->addr.sin_port = htons(a.port);
-		p->flags = a.flags;
-		memcpy(p->digest, a.digest, 32);
-		memcpy(p->name, a.name, sizeof p->name);
-		p->last_seen = smg_mono_ms();
-		if (fresh) {
-			status("peer %s%s", peer_label(p),
-			       p->flags & SMG_ANN_PASSIVE ? " (dry run, passive)" : "");
-			forget_replaced(p);
-		}
+		smg_peers_heard(&peers, smg_peers_add(&peers, h.id, &job.peer), &a, &from);
 	}
 	smg_buf_free(&pl);
-}
-
-static void expire_peers(int64_t now)
-{
-	for (size_t i = 0; i < npeers; i++) {
-		struct peer *p = &peers[i];
-		if (p->announced && !p->expired && now - p->last_seen > o.peer_timeout_ms) {
-			p->expired = true;
-			status("peer %s went quiet", peer_label(p));
-		}
-	}
 }
 
 /* ---- sockets and setup ----------------------------------------------------------- */
@@ -1181,50 +720,6 @@ static void default_name(void)
 
 /* ---- main loop --------------------------------------------------------------------- */
 
-static bool id_below(const uint8_t *a, const uint8_t *b)
-{
-	return memcmp(a, b, SMG_ID_LEN) < 0;
-}
-
-/* Daemon: the next peer we should connect to, or -1. */
-static int next_target(int64_t now)
-{
-	for (size_t i = 0; i < npeers; i++) {
-		struct peer *p = &peers[i];
-		if (!p->announced || p->expired || (p->flags & SMG_ANN_PASSIVE) || !p->addr.sin_port)
-			continue;
-		if (now < p->next_try)
-			continue;
-		if (o.once) {
-			if (p->target && !p->done && (o.dry_run || id_below(my_id, p->id)))
-				return (int)i;
-			continue;
-		}
-		if (o.dry_run) {	/* one report per peer */
-			if (!p->done)
-				return (int)i;
-			continue;
-		}
-		if (!id_below(my_id, p->id))
-			continue;	/* the lower id connects: it will come to us */
-		if (!memcmp(p->digest, my_digest, 32))
-			continue;	/* already the same rows */
-		if (p->synced_valid && !memcmp(p->synced_mine, my_digest, 32) &&
-		    !memcmp(p->synced_theirs, p->digest, 32))
-			continue;	/* nothing new since we last exchanged */
-		return (int)i;
-	}
-	return -1;
-}
-
-static bool once_finished(void)
-{
-	for (size_t i = 0; i < npeers; i++)
-		if (peers[i].target && !peers[i].done)
-			return false;
-	return true;
-}
-
 static struct stat db_stat, wal_stat;
 
 static bool db_changed(void)
@@ -1245,119 +740,146 @@ static bool db_changed(void)
 	return changed;
 }
 
+/* When the loop next has something to do. */
+struct loop {
+	int64_t next_announce;
+	int64_t next_check;	/* daemon: digest again if the database changed */
+	int64_t wait_until;	/* --once: the end of the discovery window */
+	int64_t deadline;	/* --once: the end of the exchanges */
+	bool exchanging;	/* --once: after the discovery window */
+};
+
+/* --once: the end of the discovery window, and of the round.  True: stop. */
+static bool once_round(struct loop *l, int64_t now)
+{
+	if (!l->exchanging && now >= l->wait_until) {
+		l->exchanging = true;
+		size_t n = smg_peers_mark_targets(&peers);
+		verbose("discovery over: %zu peer%s to exchange with", n, n == 1 ? "" : "s");
+		l->deadline = now + o.peer_timeout_ms;
+	}
+	if (!l->exchanging || job.kind != JOB_NONE)
+		return false;
+	if (smg_peers_targets_done(&peers))
+		return true;
+	if (now >= l->deadline) {
+		ex_failed += (int64_t)smg_peers_give_up(&peers, o.peer_timeout_ms);
+		return true;
+	}
+	return false;
+}
+
+/* What is due while the job slot is free: a digest of a changed database,
+ * a connection whose HELLO is in, a peer to connect to.  True: one started
+ * (or a replayed HELLO was dropped); look again. */
+static bool start_next(struct loop *l, int64_t now)
+{
+	if (job.kind == JOB_NONE && !o.once && now >= l->next_check) {
+		l->next_check = now + o.interval_ms;
+		if (db_changed() && run_digest() > 0)
+			status("%s: keeping the last digest", o.db);
+		return true;
+	}
+	smg_pending_check(&pend, now);
+	if (job.kind != JOB_NONE)
+		return false;
+	if (serve_pending())
+		return true;
+	if (!l->exchanging)
+		return false;
+	struct smg_peer_choice c = {my_id, my_digest, o.once, o.dry_run};
+	int t = smg_peers_next_target(&peers, &c, now);
+	if (t < 0)
+		return false;
+	verbose("connecting to %s", peer_label(&peers.v[t]));
+	start_job(JOB_EXCHANGE, -1, t, &peers.v[t].addr);
+	return true;
+}
+
+/* The job said more, or ended. */
+static void job_readable(struct loop *l)
+{
+	char buf[4096];
+	ssize_t n = smg_read_retry(job.fd, buf, sizeof buf);
+	if (n > 0) {
+		smg_buf_add(&job.out, buf, (size_t)n);
+		return;
+	}
+	if (finish_job() < 0 && !o.once) {
+		db_changed();	/* our own write: digest it once */
+		run_digest();
+	}
+	if (!o.once)
+		l->next_check = smg_mono_ms() + o.interval_ms;
+}
+
+/* How long poll may wait: until the next thing due. */
+static int poll_ms(const struct loop *l)
+{
+	int64_t until = l->next_announce;
+	if (o.once && !l->exchanging && l->wait_until < until)
+		until = l->wait_until;
+	if (o.once && l->exchanging && l->deadline < until)
+		until = l->deadline;
+	if (!o.once && l->next_check < until)
+		until = l->next_check;
+	int64_t ms = until - smg_mono_ms();
+	if (((job.kind == JOB_NONE && l->exchanging) || pend.n) && ms > 200)
+		ms = 200;	/* a backed-off peer may become due, a HELLO late */
+	return ms < 0 ? 0 : (int)ms;
+}
+
+/* Wait for a packet, a connection, a HELLO or the job's lines, and handle
+ * what came. */
+static void wait_and_handle(struct loop *l)
+{
+	struct pollfd pf[3 + SMG_BEACON_PENDING_MAX];
+	int np = 0;
+	pf[np++] = (struct pollfd){.fd = udp_fd, .events = POLLIN};
+	int job_i = -1, listen_i = -1;
+	if (job.kind != JOB_NONE) {
+		job_i = np;
+		pf[np++] = (struct pollfd){.fd = job.fd, .events = POLLIN};
+	}
+	if (listen_fd >= 0) {
+		listen_i = np;
+		pf[np++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+	}
+	np += smg_pending_pollfds(&pend, pf + np);
+	int r = poll(pf, (nfds_t)np, poll_ms(l));
+	if (r < 0) {
+		if (errno == EINTR)
+			return;
+		smg_die(SMG_EXIT_FAILURE, "poll: %s", strerror(errno));
+	}
+	if (pf[0].revents)
+		receive_udp();
+	if (listen_i >= 0 && pf[listen_i].revents)
+		accept_all();
+	if (job_i >= 0 && pf[job_i].revents)
+		job_readable(l);
+}
+
 static int run(void)
 {
-	int64_t start = smg_mono_ms(), next_announce = start, next_check = start + o.interval_ms;
-	int64_t wait_until = start + o.wait_ms, deadline = 0;
-	bool exchanging = !o.once;	/* --once: after the discovery window */
-	int rc = SMG_EXIT_OK;
+	int64_t start = smg_mono_ms();
+	struct loop l = {.next_announce = start, .next_check = start + o.interval_ms,
+			 .wait_until = start + o.wait_ms, .exchanging = !o.once};
 	db_changed();
 	while (!stop) {
 		int64_t now = smg_mono_ms();
-		if (now >= next_announce) {
+		if (now >= l.next_announce) {
 			announce();
 			/* a little jitter keeps peers from announcing in lockstep */
-			next_announce = now + o.interval_ms - o.interval_ms / 10 +
-					(int64_t)randombytes_uniform((uint32_t)(o.interval_ms / 5 + 1));
+			l.next_announce = now + o.interval_ms - o.interval_ms / 10 +
+					  (int64_t)randombytes_uniform((uint32_t)(o.interval_ms / 5 + 1));
 		}
-		expire_peers(now);
-		if (o.once && !exchanging && now >= wait_until) {
-			exchanging = true;
-			size_t n = 0;
-			for (size_t i = 0; i < npeers; i++)
-				if (peers[i].announced && !peers[i].expired &&
-				    !(peers[i].flags & SMG_ANN_PASSIVE) && !peers[i].done) {
-					peers[i].target = true;
-					n++;
-				}
-			verbose("discovery over: %zu peer%s to exchange with", n, n == 1 ? "" : "s");
-			deadline = now + o.peer_timeout_ms;
-		}
-		if (o.once && exchanging && job.kind == JOB_NONE) {
-			if (once_finished())
-				break;
-			if (now >= deadline) {
-				for (size_t i = 0; i < npeers; i++)
-					if (peers[i].target && !peers[i].done) {
-						snprintf(peers[i].last_error, sizeof peers[i].last_error,
-							 "never connected to us within %llds",
-							 (long long)(o.peer_timeout_ms / 1000));
-						status("%s: %s", peer_label(&peers[i]), peers[i].last_error);
-						peers[i].failures++;
-						ex_failed++;
-						peers[i].done = true;
-					}
-				break;
-			}
-		}
-		if (job.kind == JOB_NONE && !o.once && now >= next_check) {
-			next_check = now + o.interval_ms;
-			if (db_changed() && run_digest() > 0)
-				status("%s: keeping the last digest", o.db);
+		smg_peers_expire(&peers, now, o.peer_timeout_ms);
+		if (o.once && once_round(&l, now))
+			break;
+		if (start_next(&l, now))
 			continue;
-		}
-		check_pending(now);
-		if (job.kind == JOB_NONE && serve_pending())
-			continue;
-		if (job.kind == JOB_NONE && exchanging) {
-			int t = next_target(now);
-			if (t >= 0) {
-				verbose("connecting to %s", peer_label(&peers[t]));
-				start_job(JOB_EXCHANGE, -1, t, &peers[t].addr);
-				continue;
-			}
-		}
-		struct pollfd pf[3 + PENDING_MAX];
-		int np = 0;
-		pf[np++] = (struct pollfd){.fd = udp_fd, .events = POLLIN};
-		int job_i = -1, listen_i = -1;
-		if (job.kind != JOB_NONE) {
-			job_i = np;
-			pf[np++] = (struct pollfd){.fd = job.fd, .events = POLLIN};
-		}
-		if (listen_fd >= 0) {
-			listen_i = np;
-			pf[np++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
-		}
-		for (size_t i = 0; i < npend; i++)
-			if (!pend[i].ready)
-				pf[np++] = (struct pollfd){.fd = pend[i].fd, .events = POLLIN};
-		int64_t until = next_announce;
-		if (o.once && !exchanging && wait_until < until)
-			until = wait_until;
-		if (o.once && exchanging && deadline < until)
-			until = deadline;
-		if (!o.once && next_check < until)
-			until = next_check;
-		int64_t ms = until - smg_mono_ms();
-		if (((job.kind == JOB_NONE && exchanging) || npend) && ms > 200)
-			ms = 200;	/* a backed-off peer may become due, a HELLO late */
-		if (ms < 0)
-			ms = 0;
-		int r = poll(pf, (nfds_t)np, (int)ms);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			smg_die(SMG_EXIT_FAILURE, "poll: %s", strerror(errno));
-		}
-		if (pf[0].revents)
-			receive_udp();
-		if (listen_i >= 0 && pf[listen_i].revents)
-			accept_all();
-		if (job_i >= 0 && pf[job_i].revents) {
-			char buf[4096];
-			ssize_t n = smg_read_retry(job.fd, buf, sizeof buf);
-			if (n > 0)
-				smg_buf_add(&job.out, buf, (size_t)n);
-			else {
-				if (finish_job() < 0 && !o.once) {
-					db_changed();	/* our own write: digest it once */
-					run_digest();
-				}
-				if (!o.once)
-					next_check = smg_mono_ms() + o.interval_ms;
-			}
-		}
+		wait_and_handle(&l);
 	}
 	/* stop asked: the exchange in progress finishes first */
 	while (job.kind != JOB_NONE) {
@@ -1368,12 +890,12 @@ static int run(void)
 		else
 			finish_job();
 	}
-	close_pending_except(-1);
-	npend = 0;
+	smg_pending_close(&pend, -1);
+	pend.n = 0;
 	/* a daemon reports failures as it goes; --once sums them up */
 	if (o.once && (ex_failed || nskewed))
-		rc = SMG_EXIT_NETWORK;
-	return rc;
+		return SMG_EXIT_NETWORK;
+	return SMG_EXIT_OK;
 }
 
 /* --stdio and --connect: one exchange, no LAN. */
@@ -1388,7 +910,34 @@ static int run_pipe(void)
 	return ex_failed ? SMG_EXIT_NETWORK : SMG_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* The configuration's [broadcast] and [sync], before the options. */
+static void config_defaults(const struct smg_config *cfg)
+{
+	o.port = cfg->broadcast.port;
+	o.interval_ms = (int64_t)cfg->broadcast.interval_secs * 1000;
+	o.peer_timeout_ms = (int64_t)cfg->broadcast.peer_timeout_secs * 1000;
+	o.group = cfg->broadcast.group;
+	o.insecure = cfg->broadcast.insecure;
+	o.wait_ms = -1;
+	/* among peers the policy must pick the same row on both sides: newer_wins
+	 * unless the configuration says otherwise in so many words */
+	o.policy = SMG_NEWER_WINS;
+	if (cfg->doc && smg_toml_get(smg_toml_root(cfg->doc), "sync.conflict_resolution"))
+		o.policy = cfg->sync.conflict_resolution;
+	default_name();
+}
+
+static int parse_port(const char *s)
+{
+	char *end;
+	long p = strtol(s, &end, 10);
+	if (*end || end == s || p < 1 || p > 65535)
+		smg_die(SMG_EXIT_USAGE, "--port: expected 1-65535, got \"%s\"", s);
+	return (int)p;
+}
+
+/* The options into o; the secret file they name, or NULL. */
+static const char *parse_options(int argc, char **argv, struct smg_config *cfg)
 {
 	enum { O_SECRET = 256, O_INSECURE, O_ONCE, O_DRY, O_PORT, O_INTERVAL, O_PTIMEOUT,
 	       O_WAIT, O_GROUP, O_NAME, O_VERSION, O_STDIO, O_CONNECT };
@@ -1414,24 +963,6 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, O_VERSION},
 		{0},
 	};
-	smg_setprogname(argv[0]);
-	if (sodium_init() < 0)
-		smg_die(SMG_EXIT_FAILURE, "libsodium failed to initialise");
-	smg_select_defaults(&o.sel);
-	struct smg_config cfg;
-	smg_cli_config(&cfg, argc, argv, &o.sel, NULL);
-	o.port = cfg.broadcast.port;
-	o.interval_ms = (int64_t)cfg.broadcast.interval_secs * 1000;
-	o.peer_timeout_ms = (int64_t)cfg.broadcast.peer_timeout_secs * 1000;
-	o.group = cfg.broadcast.group;
-	o.insecure = cfg.broadcast.insecure;
-	o.wait_ms = -1;
-	/* among peers the policy must pick the same row on both sides: newer_wins
-	 * unless the configuration says otherwise in so many words */
-	o.policy = SMG_NEWER_WINS;
-	if (cfg.doc && smg_toml_get(smg_toml_root(cfg.doc), "sync.conflict_resolution"))
-		o.policy = cfg.sync.conflict_resolution;
-	default_name();
 	const char *secret_file = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, SMG_SELECT_SHORTOPTS "o:p:vqh", longopts, NULL)) != -1) {
@@ -1445,14 +976,7 @@ int main(int argc, char **argv)
 		case O_STDIO: o.stdio = true; break;
 		case O_CONNECT: o.command = optarg; break;
 		case 'o': o.json = smg_report_parse(optarg) == SMG_REPORT_JSON; break;
-		case O_PORT: {
-			char *end;
-			long p = strtol(optarg, &end, 10);
-			if (*end || end == optarg || p < 1 || p > 65535)
-				smg_die(SMG_EXIT_USAGE, "--port: expected 1-65535, got \"%s\"", optarg);
-			o.port = (int)p;
-			break;
-		}
+		case O_PORT: o.port = parse_port(optarg); break;
 		case O_INTERVAL: o.interval_ms = parse_secs(optarg, "--interval"); break;
 		case O_PTIMEOUT: o.peer_timeout_ms = parse_secs(optarg, "--peer-timeout"); break;
 		case O_WAIT: o.wait_ms = parse_secs(optarg, "--wait"); break;
@@ -1468,7 +992,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc - 1)
 		smg_usage(usage, false);
-	o.db = optind < argc ? argv[optind] : smg_config_local_db(&cfg);
+	o.db = optind < argc ? argv[optind] : smg_config_local_db(cfg);
 	if (!o.db)
 		smg_die(SMG_EXIT_USAGE, "no database: name one, or set local_db in the configuration");
 	if (o.policy == SMG_REMOTE_WINS)
@@ -1478,11 +1002,17 @@ int main(int argc, char **argv)
 		o.interval_ms = 100;
 	if (o.wait_ms < 0)
 		o.wait_ms = 2 * o.interval_ms;
+	return secret_file;
+}
 
+/* The secret, from the file named or the configuration, and whether to
+ * run without one. */
+static void load_secret(const char *secret_file, const struct smg_config *cfg)
+{
 	if (secret_file)
 		read_secret_file(secret_file);
-	else if (cfg.broadcast.secret && *cfg.broadcast.secret) {
-		if (!smg_secret_parse(cfg.broadcast.secret, secret))
+	else if (cfg->broadcast.secret && *cfg->broadcast.secret) {
+		if (!smg_secret_parse(cfg->broadcast.secret, secret))
 			smg_die(SMG_EXIT_USAGE, "[broadcast] secret must be 64 hex digits");
 		have_key = true;
 	}
@@ -1499,9 +1029,13 @@ int main(int argc, char **argv)
 		smg_key_derive(ann_key, secret, "smugglr beacon v1 announce");
 	if (o.insecure)
 		smg_progname = "smg-beacon: INSECURE";
+}
+
+/* Signals, the scratch directory, our id and group, the tables. */
+static void setup(void)
+{
 	if (o.policy == SMG_LOCAL_WINS)
 		status("policy local_wins: rows that differ on two peers stay different");
-
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -1522,24 +1056,41 @@ int main(int argc, char **argv)
 		smg_group_from_name(o.group, my_group);
 		fixed_group = true;
 	}
+	peers.where = o.command ? "through --connect" : o.stdio ? "on standard input" : NULL;
+	peers.verbose = o.verbose;
+	pend.keyed = have_key;
+	pend.drop = drop;
 	if (o.stdio) {
 		/* the channel keeps our standard output; what we print goes to stderr */
 		stdio_out = fcntl(1, F_DUPFD_CLOEXEC, 3);
 		if (stdio_out < 0 || dup2(2, 1) < 0)
 			smg_die(SMG_EXIT_FAILURE, "standard output: %s", strerror(errno));
 	}
+}
+
+int main(int argc, char **argv)
+{
+	smg_setprogname(argv[0]);
+	if (sodium_init() < 0)
+		smg_die(SMG_EXIT_FAILURE, "libsodium failed to initialise");
+	smg_select_defaults(&o.sel);
+	struct smg_config cfg;
+	smg_cli_config(&cfg, argc, argv, &o.sel, NULL);
+	config_defaults(&cfg);
+	load_secret(parse_options(argc, argv, &cfg), &cfg);
+	setup();
 	int rc = run_digest();
 	if (rc > 0) {
 		parent_atdie();
 		exit(rc);
 	}
-	if (pipe_mode) {
+	if (o.stdio || o.command) {
 		rc = run_pipe();
 	} else {
 		open_sockets();
 		char gh[65];
 		smg_hex(my_group, SMG_GROUP_LEN, gh);
-		status("%s: id %.8s, group %.16s, %s on port %d%s", o.db, idhex(my_id), gh,
+		status("%s: id %.8s, group %.16s, %s on port %d%s", o.db, smg_idhex(my_id), gh,
 		       have_key ? "encrypted" : "NOT encrypted", o.port,
 		       o.dry_run ? ", dry run (passive, writes nothing)" : "");
 		rc = run();

@@ -1,7 +1,8 @@
 /*
- * json.h - typed values and the JSON the stream needs, and no more (json.c):
- * values out, a cursor that decodes them back.  Hand-written because the
- * row stream is the hot path; see smugglr-stream(5) for the encoding.
+ * json.h - typed values and the JSON the stream needs, and no more: values
+ * out (json-encode.c), a cursor that decodes them back (json.c), and the
+ * base64 of blobs (base64.c).  Hand-written because the row stream is the
+ * hot path; see smugglr-stream(5) for the encoding.
  */
 #ifndef SMG_JSON_H
 #define SMG_JSON_H
@@ -25,6 +26,13 @@ struct smg_value {
 const char *smg_type_name(enum smg_type t);
 
 /* ---- JSON encoding of values ------------------------------------------ */
+
+/* Does byte c need an escape in a JSON string?  (Inline: both the writer
+ * and the reader ask it of every byte.) */
+static inline bool smg_json_needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
 
 /* Append a JSON string literal for UTF-8 text p[0..n). */
 void smg_json_add_string(struct smg_buf *b, const char *p, size_t n);

@@ -135,11 +135,10 @@ static const char *guess_profile(const char *url)
 	return "generic";
 }
 
-void smg_target_resolve(struct smg_target *t, const char *spec, const char *profile,
-			const char *token, const char *endpoint, const struct smg_config *cfg)
+/* Retries, timeouts and batch size from [sync]. */
+static void http_settings(struct smg_target *t, const struct smg_config *cfg)
 {
 	static const struct smg_http_opts http_defaults = SMG_HTTP_OPTS_DEFAULT;
-	memset(t, 0, sizeof *t);
 	t->http = http_defaults;
 	t->http.retry.max_retries = cfg->sync.max_retries;
 	t->http.retry.initial_delay_ms = cfg->sync.initial_retry_delay_ms;
@@ -148,14 +147,17 @@ void smg_target_resolve(struct smg_target *t, const char *spec, const char *prof
 	smg_http_opts_limits(&t->http, cfg->sync.timeout_secs, cfg->sync.low_speed_limit,
 			     cfg->sync.low_speed_secs);
 	t->batch_rows = cfg->sync.batch_size > 0 ? cfg->sync.batch_size : 100;
-	const char *prof = profile;
-	if (!prof && cfg->target.profile != SMG_PROFILE_NONE)
-		prof = smg_profile_names[cfg->target.profile];
+}
 
-	if (spec && has_prefix(spec, "command:")) {
+/* The target a spec names: command:CMD, d1[:ACCOUNT/DATABASE], a URL (its
+ * profile guessed into *prof unless profile was given) or a SQLite file. */
+static void from_spec(struct smg_target *t, const char *spec, const char *profile,
+		      const char **prof)
+{
+	if (has_prefix(spec, "command:")) {
 		t->type = SMG_TARGET_COMMAND;
 		t->command = smg_xstrdup(spec + 8);
-	} else if (spec && (has_prefix(spec, "d1:") || !strcmp(spec, "d1"))) {
+	} else if (has_prefix(spec, "d1:") || !strcmp(spec, "d1")) {
 		t->type = SMG_TARGET_D1;
 		const char *rest = spec[2] == ':' ? spec + 3 : "";
 		const char *slash = strchr(rest, '/');
@@ -165,77 +167,136 @@ void smg_target_resolve(struct smg_target *t, const char *spec, const char *prof
 			t->account = smg_xstrndup(rest, (size_t)(slash - rest));
 			t->database = smg_xstrdup(slash + 1);
 		}
-	} else if (spec && (has_prefix(spec, "http://") || has_prefix(spec, "https://") ||
-			    has_prefix(spec, "libsql://"))) {
+	} else if (has_prefix(spec, "http://") || has_prefix(spec, "https://") ||
+		   has_prefix(spec, "libsql://")) {
 		t->type = SMG_TARGET_HTTP;
 		t->url = smg_xstrdup(spec);
 		if (!profile)
-			prof = guess_profile(spec);
-	} else if (spec && schemeless_with_password(spec)) {
+			*prof = guess_profile(spec);
+	} else if (schemeless_with_password(spec)) {
 		smg_die(SMG_EXIT_USAGE, "%s (user:password hidden): a URL needs its scheme, "
 			"such as https://; without one it would be taken for a file name",
 			redact_url(spec));
-	} else if (spec) {
+	} else {
 		t->type = SMG_TARGET_SQLITE;
 		t->path = smg_xstrdup(spec);
-	} else {
-		t->type = cfg->target.type;
-		switch (t->type) {
-		case SMG_TARGET_NONE:
-			smg_die(SMG_EXIT_USAGE, "no target: give one (a URL, d1:ACCOUNT/DATABASE, "
-				"command:CMD or a SQLite file), or a config file (-c) with [target] "
-				"or database_id");
-		case SMG_TARGET_SQLITE:
-			if (!cfg->target.path)
-				smg_die(SMG_EXIT_USAGE, "%s: [target] type \"sqlite\" needs path",
-					cfg->path ? cfg->path : "config");
-			t->path = smg_xstrdup(cfg->target.path);
-			break;
-		case SMG_TARGET_COMMAND:
-			if (!cfg->target.command)
-				smg_die(SMG_EXIT_USAGE, "%s: [target] type \"command\" needs command",
-					cfg->path ? cfg->path : "config");
-			t->command = smg_xstrdup(cfg->target.command);
-			break;
-		case SMG_TARGET_HTTP:
-			if (!cfg->target.url)
-				smg_die(SMG_EXIT_USAGE, "%s: [target] type \"http\" needs url",
-					cfg->path ? cfg->path : "config");
-			t->url = smg_xstrdup(cfg->target.url);
-			if (!prof)
-				prof = guess_profile(t->url);
-			break;
-		case SMG_TARGET_D1:
-			break;
-		case SMG_TARGET_PEER:
-			/* the two ends reconcile; neither reads nor writes a stream */
-			smg_die(SMG_EXIT_USAGE, "%s: [target] type \"peer\" is synced both ways by "
-				"smugglr sync (smg-beacon --connect), not read or written by %s",
-				cfg->path ? cfg->path : "config", smg_progname);
-		}
 	}
+}
+
+/* The target [target] describes (a URL's profile guessed into *prof when
+ * none is set). */
+static void from_config(struct smg_target *t, const struct smg_config *cfg, const char **prof)
+{
+	t->type = cfg->target.type;
+	switch (t->type) {
+	case SMG_TARGET_NONE:
+		smg_die(SMG_EXIT_USAGE, "no target: give one (a URL, d1:ACCOUNT/DATABASE, "
+			"command:CMD or a SQLite file), or a config file (-c) with [target] "
+			"or database_id");
+	case SMG_TARGET_SQLITE:
+		if (!cfg->target.path)
+			smg_die(SMG_EXIT_USAGE, "%s: [target] type \"sqlite\" needs path",
+				cfg->path ? cfg->path : "config");
+		t->path = smg_xstrdup(cfg->target.path);
+		break;
+	case SMG_TARGET_COMMAND:
+		if (!cfg->target.command)
+			smg_die(SMG_EXIT_USAGE, "%s: [target] type \"command\" needs command",
+				cfg->path ? cfg->path : "config");
+		t->command = smg_xstrdup(cfg->target.command);
+		break;
+	case SMG_TARGET_HTTP:
+		if (!cfg->target.url)
+			smg_die(SMG_EXIT_USAGE, "%s: [target] type \"http\" needs url",
+				cfg->path ? cfg->path : "config");
+		t->url = smg_xstrdup(cfg->target.url);
+		if (!*prof)
+			*prof = guess_profile(t->url);
+		break;
+	case SMG_TARGET_D1:
+		break;
+	case SMG_TARGET_PEER:
+		/* the two ends reconcile; neither reads nor writes a stream */
+		smg_die(SMG_EXIT_USAGE, "%s: [target] type \"peer\" is synced both ways by "
+			"smugglr sync (smg-beacon --connect), not read or written by %s",
+			cfg->path ? cfg->path : "config", smg_progname);
+	}
+}
+
+/* A D1 target's account, database and API endpoint, from its URL, the
+ * spec, --endpoint and the config; each must be there. */
+static void d1_fill(struct smg_target *t, const char *endpoint, const struct smg_config *cfg)
+{
+	if (t->url && !parse_d1_url(t, t->url) && !t->account)
+		smg_die(SMG_EXIT_USAGE, "%s: not a D1 URL (.../accounts/ACCOUNT_ID/d1/database/"
+			"DATABASE_ID)", t->url);
+	if (!t->account)
+		t->account = xstrdup0(cfg->cloudflare_account_id);
+	if (!t->database)
+		t->database = xstrdup0(cfg->database_id);
+	if (endpoint || !t->endpoint) {
+		free(t->endpoint);
+		t->endpoint = smg_xstrdup(endpoint ? endpoint
+				: cfg->target.endpoint ? cfg->target.endpoint
+				: "https://api.cloudflare.com");
+	}
+	if (!t->account || !*t->account)
+		smg_die(SMG_EXIT_USAGE, "D1 target: no account id (d1:ACCOUNT_ID/DATABASE_ID, "
+			"or cloudflare_account_id in the config)");
+	if (!t->database || !*t->database)
+		smg_die(SMG_EXIT_USAGE, "D1 target: no database id (d1:ACCOUNT_ID/DATABASE_ID, "
+			"or database_id in the config)");
+}
+
+/* The token: --token, then [target] token (or SMUGGLR_TARGET_TOKEN),
+ * then for D1 cloudflare_api_token (or CLOUDFLARE_API_TOKEN). */
+static void choose_token(struct smg_target *t, const char *token, const char *prof,
+			 const struct smg_config *cfg)
+{
+	bool d1 = t->type == SMG_TARGET_D1 || (prof && !strcmp(prof, "d1"));
+	const char *tok = token;
+	if (!tok)
+		tok = cfg->target.token;
+	if (!tok && d1)
+		tok = cfg->cloudflare_api_token;
+	if (!tok)
+		tok = getenv("SMUGGLR_TARGET_TOKEN");
+	if (!tok && d1)
+		tok = getenv("CLOUDFLARE_API_TOKEN");
+	t->token = smg_xstrdup(tok ? tok : "");
+}
+
+/* An HTTP or D1 target's profile, with the config's overrides. */
+static void load_profile(struct smg_target *t, const char *prof, const struct smg_config *cfg)
+{
+	char err[600];
+	if (smg_profile_load(&t->profile, prof, cfg->target.profile_options, cfg->path, err,
+			     sizeof err))
+		smg_die(SMG_EXIT_USAGE, "%s", err);
+	/* [sync] max_statement_bytes, when the file sets it, over the profile's */
+	if (cfg->doc && smg_toml_get(smg_toml_root(cfg->doc), "sync.max_statement_bytes"))
+		t->profile.max_statement_bytes = cfg->sync.max_statement_bytes;
+	if (t->type == SMG_TARGET_D1 && !*t->token)
+		smg_die(SMG_EXIT_USAGE, "D1 target: no API token (--token, "
+			"SMUGGLR_TARGET_TOKEN, CLOUDFLARE_API_TOKEN or cloudflare_api_token)");
+}
+
+void smg_target_resolve(struct smg_target *t, const char *spec, const char *profile,
+			const char *token, const char *endpoint, const struct smg_config *cfg)
+{
+	memset(t, 0, sizeof *t);
+	http_settings(t, cfg);
+	const char *prof = profile;
+	if (!prof && cfg->target.profile != SMG_PROFILE_NONE)
+		prof = smg_profile_names[cfg->target.profile];
+	if (spec)
+		from_spec(t, spec, profile, &prof);
+	else
+		from_config(t, cfg, &prof);
 	if (t->type == SMG_TARGET_D1 || (t->type == SMG_TARGET_HTTP && prof && !strcmp(prof, "d1"))) {
 		if (!prof)
 			prof = "d1";
-		if (t->url && !parse_d1_url(t, t->url) && !t->account)
-			smg_die(SMG_EXIT_USAGE, "%s: not a D1 URL (.../accounts/ACCOUNT_ID/d1/database/"
-				"DATABASE_ID)", t->url);
-		if (!t->account)
-			t->account = xstrdup0(cfg->cloudflare_account_id);
-		if (!t->database)
-			t->database = xstrdup0(cfg->database_id);
-		if (endpoint || !t->endpoint) {
-			free(t->endpoint);
-			t->endpoint = smg_xstrdup(endpoint ? endpoint
-					: cfg->target.endpoint ? cfg->target.endpoint
-					: "https://api.cloudflare.com");
-		}
-		if (!t->account || !*t->account)
-			smg_die(SMG_EXIT_USAGE, "D1 target: no account id (d1:ACCOUNT_ID/DATABASE_ID, "
-				"or cloudflare_account_id in the config)");
-		if (!t->database || !*t->database)
-			smg_die(SMG_EXIT_USAGE, "D1 target: no database id (d1:ACCOUNT_ID/DATABASE_ID, "
-				"or database_id in the config)");
+		d1_fill(t, endpoint, cfg);
 	} else if (endpoint) {
 		t->endpoint = smg_xstrdup(endpoint);
 	}
@@ -249,33 +310,9 @@ void smg_target_resolve(struct smg_target *t, const char *spec, const char *prof
 	strip_slash(t->endpoint);
 	if (!t->database && cfg->database_id)
 		t->database = smg_xstrdup(cfg->database_id);
-
-	/* the token: --token, then [target] token (or SMUGGLR_TARGET_TOKEN),
-	 * then for D1 cloudflare_api_token (or CLOUDFLARE_API_TOKEN) */
-	const char *tok = token;
-	if (!tok)
-		tok = cfg->target.token;
-	if (!tok && (t->type == SMG_TARGET_D1 || (prof && !strcmp(prof, "d1"))))
-		tok = cfg->cloudflare_api_token;
-	if (!tok)
-		tok = getenv("SMUGGLR_TARGET_TOKEN");
-	if (!tok && (t->type == SMG_TARGET_D1 || (prof && !strcmp(prof, "d1"))))
-		tok = getenv("CLOUDFLARE_API_TOKEN");
-	t->token = smg_xstrdup(tok ? tok : "");
-
-	if (t->type == SMG_TARGET_D1 || t->type == SMG_TARGET_HTTP) {
-		char err[600];
-		if (smg_profile_load(&t->profile, prof, cfg->target.profile_options, cfg->path,
-				     err, sizeof err))
-			smg_die(SMG_EXIT_USAGE, "%s", err);
-		/* [sync] max_statement_bytes, when the file sets it, over the profile's */
-		if (cfg->doc && smg_toml_get(smg_toml_root(cfg->doc), "sync.max_statement_bytes"))
-			t->profile.max_statement_bytes = cfg->sync.max_statement_bytes;
-		if (t->type == SMG_TARGET_D1 && !*t->token)
-			smg_die(SMG_EXIT_USAGE, "D1 target: no API token (--token, "
-				"SMUGGLR_TARGET_TOKEN, CLOUDFLARE_API_TOKEN or cloudflare_api_token)");
-	}
-
+	choose_token(t, token, prof, cfg);
+	if (t->type == SMG_TARGET_D1 || t->type == SMG_TARGET_HTTP)
+		load_profile(t, prof, cfg);
 	t->name = smg_target_label(t->type, t->path, t->url, t->command, t->account, t->database);
 }
 
