@@ -434,10 +434,10 @@ static void print_event(const struct smg_peer *p, bool ok, const struct smg_tall
 		s += t[i].sent;
 		r += t[i].received;
 	}
-	const char *would = o.dry_run ? "would " : "";
 	if (ok)
-		status("exchange with %s: %ssent %lld rows, %sreceived %lld", peer_label(p), would,
-		       (long long)s, would, (long long)r);
+		status("exchange with %s: %s %lld rows, %s %lld", peer_label(p),
+		       o.dry_run ? "would send" : "sent", (long long)s,
+		       o.dry_run ? "would receive" : "received", (long long)r);
 	else
 		status("exchange with %s failed: %s", peer_label(p), err);
 	if (o.json && !o.once && !o.stdio && !o.command) {
@@ -494,7 +494,8 @@ static void print_summary(void)
 		}
 		smg_buf_adds(&b, "}}\n");
 	} else {
-		const char *would = o.dry_run ? "would " : "";
+		const char *sent = o.dry_run ? "would send" : "sent";
+		const char *received = o.dry_run ? "would receive" : "received";
 		smg_buf_addf(&b, "%s%s: group %.16s, %zu peer%s seen, %lld exchange%s, %lld failed\n",
 			     o.insecure ? "INSECURE: " : "", o.db, gh, peers.n,
 			     peers.n == 1 ? "" : "s", (long long)ex_ok, ex_ok == 1 ? "" : "s",
@@ -504,9 +505,9 @@ static void print_summary(void)
 			smg_buf_addf(&b, "peer %s%s%s\n", peer_label(p), p->expired ? " expired" : "",
 				     p->flags & SMG_ANN_PASSIVE ? " passive" : "");
 			for (size_t k = 0; k < p->ntables; k++)
-				smg_buf_addf(&b, "  %s: %ssent %lld, %sreceived %lld\n",
-					     p->tables[k].name, would, (long long)p->tables[k].sent,
-					     would, (long long)p->tables[k].received);
+				smg_buf_addf(&b, "  %s: %s %lld, %s %lld\n", p->tables[k].name, sent,
+					     (long long)p->tables[k].sent, received,
+					     (long long)p->tables[k].received);
 			if (p->last_error[0])
 				smg_buf_addf(&b, "  last error: %s\n", p->last_error);
 		}

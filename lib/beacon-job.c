@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -140,6 +142,26 @@ static int connect_to(const struct sockaddr_in *sa)
 	return fd;
 }
 
+/* --connect's command, leader of a process group of its own: a job that
+ * fails takes the command (an ssh, a pipeline) down with it, rather than
+ * leave it running for nobody; one that succeeds waits for it, as the far
+ * end applies what it received after the exchange. */
+static pid_t peer_pid = -1;
+
+static void end_peer(void)
+{
+	if (peer_pid > 0)
+		kill(-peer_pid, SIGTERM);
+}
+
+static void wait_peer(int conn)
+{
+	close(conn);
+	while (waitpid(peer_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	peer_pid = -1;
+}
+
 /* --connect: run the command with a socket as its standard input and
  * output; the exchange speaks on the other end. */
 static int spawn_peer(const char *command)
@@ -151,12 +173,22 @@ static int spawn_peer(const char *command)
 	if (pid < 0)
 		smg_die(SMG_EXIT_FAILURE, "fork: %s", strerror(errno));
 	if (pid == 0) {
+		setpgid(0, 0);
+		/* the job ignores SIGINT and SIGTERM (it finishes its exchange);
+		 * the command must not inherit that.  And the job killed
+		 * outright (its deadline) ends the command too. */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
 			_exit(127);
 		signal(SIGPIPE, SIG_DFL);
 		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
 		_exit(127);
 	}
+	setpgid(pid, pid);	/* whichever of the two runs first */
+	peer_pid = pid;
+	atexit(end_peer);
 	close(sv[1]);
 	return sv[0];
 }
@@ -211,6 +243,8 @@ void smg_job_exchange(int fd, const struct smg_job_exchange *j)
 	smg_job_say(fd, "bytes %llu %llu", (unsigned long long)x.bytes_in,
 		    (unsigned long long)x.bytes_out);
 	smg_exchange_apply(&x);
+	if (peer_pid > 0)
+		wait_peer(conn);
 	say_done(fd, &x);
 	smg_exchange_free(&x);
 }

@@ -127,7 +127,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >secret
 printf '[broadcast]\nsecret = "%s"\n' "$(cat secret)" >>key.toml
 run smugglr -c key.toml sync
 check_eq "a secret on this end only: exit 4" "$rc" 4
-conf hangs.toml "cat >/dev/null"
+conf hangs.toml "sleep 299; cat >/dev/null"
 started=$(date +%s)
 run smugglr -c hangs.toml sync
 took=$(($(date +%s) - started))
@@ -135,5 +135,9 @@ check_eq "a command that never answers: exit 4" "$rc" 4
 check_grep "... timed out" 'timed out' err
 [ "$took" -le 45 ] && ok "... no hang: given up after ${took}s (smg-beacon's 30 s)" ||
 	fail "... no hang (took ${took}s)"
+sleep 0.5
+check_eq "... and the command given up on is ended, not left running" \
+	"$(ps -eo args | grep -c '^sleep 299$')" 0
+pkill -x -f 'sleep 299' 2>/dev/null
 check_eq "... after all of them, nothing written on either end" "$(sums)" "$s"
 check_eq "no scratch directory left behind" "$(ls "$T/tmp")" ""
