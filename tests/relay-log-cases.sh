@@ -112,6 +112,37 @@ mkdb small3.db; cfg s small3.db small.db
 check "a relay made anew under the same URL: retrieve" mach s -o json retrieve
 check_grep "...the old cache is not used" '"cache":"of another relay"' "$T/.out"
 check_same_db "...the new relay's rows, not the old one's (sqldiff)" small2.db small3.db
+# the stamp is more than the time: SQLite's change counter moves with a write
+one_more 5
+f=$(cache_file b)
+touch -r "$f" stamp.ref
+sqlite3 "$f" "UPDATE items SET name = 'tampered' WHERE id = 6"
+touch -r stamp.ref "$f"
+check "a cache written to, its time put back: retrieve" mach b -o json retrieve
+check_grep "...finds it damaged" '"cache":"damaged"' "$T/.out"
+check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+# a claim (the cache renamed while a verb works on it) of a smugglr killed
+sh -c 'exit 0' & dead=$!; wait $dead
+one_more 6
+f=$(cache_file b)
+mv "$f" "$f.claim-$dead"
+check "a cache claimed by a smugglr that was killed: retrieve" mach b -o json retrieve
+check_grep "...does not trust it" '"cache":"missing"' "$T/.out"
+check_eq "...and removes the claim" "$(ls "$T/cache-b/smugglr" | grep -c claim)" 0
+check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+# a claim of a smugglr at work: the other works from the base, both keep going
+one_more 7
+f=$(cache_file b)
+mv "$f" "$f.claim-$$"
+check "a cache in use by another smugglr: retrieve" mach b -o json retrieve
+check_grep "...says so" '"cache":"busy (another smugglr is using it)"' "$T/.out"
+check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+check "...and leaves the claim alone" test -f "$f.claim-$$"
+rm -f "$f.claim-$$"
+one_more 8
+check "the next retrieve" mach b -o json retrieve
+check_grep "...uses the cache the busy one kept" '"cache":"used"' "$T/.out"
+check_same_db "...(sqldiff)" big-a.db big-b.db
 
 # ---- a relay of the single-object form --------------------------------------------
 mkdb legacy.db

@@ -211,7 +211,6 @@ cache_paths() {
 
 # FILE's stamp: "stat INODE SIZE MTIME CHANGE-COUNTER", else "sha256 HEX".
 cache_stamp() {
-	# shellcheck disable=SC2012 # nothing else says the time to the nanosecond
 	st=$(stat -c '%i %s %.9Y' "$1" 2>/dev/null) || st=$(stat -f '%i %z %Fm' "$1" 2>/dev/null) || st=''
 	case $st in
 	*[0-9].[0-9]*) echo "stat $st $(od -An -j24 -N4 -tx1 "$1" | tr -d ' \n')" ;;
@@ -330,7 +329,7 @@ apply_segment() {	# FILE N
 catch_up() {
 	while :; do
 		n=$((pos + 1))
-		relay_get "$(seg_url $n)" "$tmp/seg.in" || return 0
+		seg_get $n "$tmp/seg.in" || return 0
 		# a claim left dirty (a verb stopped in the middle) is dropped,
 		# not given back
 		[ "$rdb" = "$mine" ] && dirty=1
@@ -339,6 +338,31 @@ catch_up() {
 		[ "$rdb" = "$mine" ] && held_pos=$n
 		dirty=0
 	done
+}
+
+# While the manifest comes, the segment after the cache's is asked for
+# too: one round trip instead of two when, as mostly, there is none yet.
+# seg_get takes its answer when it wants that segment, else asks itself.
+seg_prefetch() {
+	cache_paths
+	pre_n=''
+	[ -f "$cache_meta" ] || return 0
+	pre_n=$(sed -n 's/^seq \([0-9][0-9]*\)$/\1/p' "$cache_meta")
+	[ -n "$pre_n" ] || return 0
+	pre_n=$((pre_n + 1))
+	(s3 get "$(seg_url $pre_n)" "$tmp/pre.seg" 2>"$tmp/pre.err"; echo $? >"$tmp/pre.rc") &
+	pre_pid=$!
+}
+seg_get() {	# N FILE: as relay_get
+	if [ "$1" = "${pre_n:-}" ]; then
+		pre_n=''
+		wait "$pre_pid"
+		case $(cat "$tmp/pre.rc" 2>/dev/null) in
+		0) mv -f "$tmp/pre.seg" "$2"; bytes_received=$((bytes_received + $(file_size "$2"))); return 0 ;;
+		"$EXIT_NOTFOUND") return "$EXIT_NOTFOUND" ;;
+		esac
+	fi
+	relay_get "$(seg_url "$1")" "$2"
 }
 
 # ---- opening the relay -------------------------------------------------------------
@@ -351,6 +375,7 @@ catch_up() {
 # the marker).
 relay_open() {
 	opens=0 cache_state=${cache_state:-missing}
+	[ "${held:-0}" = 0 ] && seg_prefetch
 	while :; do
 		opens=$((opens + 1))
 		[ $opens -le 5 ] || die $EXIT_CONFLICT "the relay $relay_url changed under each of 5 attempts to read it (compacted meanwhile?); nothing lost, try again"
@@ -640,15 +665,20 @@ verb_stash() {
 				relay_open
 				rc=$EXIT_CONFLICT
 			elif relay_put "$(seg_url $n)" "$tmp/seg" --if-none-match --etag-file "$tmp/put.etag"; then
-				# the segment is the relay's: into our copy with it
+				# the segment is the relay's: the manifest's hint moves
+				# (a subshell: what it sent comes back in a file) while
+				# our copy takes the segment
+				(advance_head "$n" "$(file_size "$tmp/seg")"; echo $bytes_sent >"$tmp/head.sent") >/dev/null &
+				head_pid=$!
 				[ "$rdb" = "$mine" ] && dirty=1
 				stash_apply
 				pos=$n uploaded=true etag=$(cat "$tmp/put.etag")
 				[ "$rdb" = "$mine" ] && held_pos=$n
 				dirty=0
+				wait $head_pid
+				bytes_sent=$(cat "$tmp/head.sent" 2>/dev/null || echo "$bytes_sent")
 				note="stashed to $relay_url (segment $n)"
 				[ $attempt -gt 1 ] && note="$note (attempt $attempt: the relay had changed meanwhile)"
-				advance_head "$n" "$(file_size "$tmp/seg")"
 				break
 			else
 				# back to the relay without our changes (the cache, still
