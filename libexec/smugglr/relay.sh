@@ -42,6 +42,7 @@ load_relay_config() {
 	log_url=$relay_url.log
 	manifest_url=$log_url/manifest
 	bytes_sent=0 bytes_received=0 rdb=$tmp/relay.db mine='' mine_re='' held=0 dirty=0
+	compaction_limits
 	# the cache goes back however the verb ends (cache_give_back)
 	trap 'cache_give_back; cleanup' EXIT
 }
@@ -486,10 +487,30 @@ schema_diff() {
 # points the manifest at it, If-Match.  Segments are never deleted while
 # anyone may still be writing or reading them: only those folded into a
 # base that has been the base for longer than the grace, which is longer
-# than any request may take (smugglr-relay(7)).
-compact_percent=${SMUGGLR_RELAY_COMPACT_PERCENT:-25}
-compact_min=${SMUGGLR_RELAY_COMPACT_MIN_BYTES:-1048576}
-relay_grace=${SMUGGLR_RELAY_GRACE_SECS:-7200}
+# than any request may take (smugglr-relay(7)).  The limits: the
+# environment, else [stash] compact_min_bytes, compact_percent and
+# compact_grace_secs (which smg-diff --print-config checked).
+# shellcheck disable=SC2154 # smg_stash_*: read_settings sets them (--print-config sh)
+compaction_limits() {
+	env_number SMUGGLR_RELAY_COMPACT_MIN_BYTES 0
+	env_number SMUGGLR_RELAY_COMPACT_PERCENT 0
+	env_number SMUGGLR_RELAY_GRACE_SECS 1
+	compact_min=${SMUGGLR_RELAY_COMPACT_MIN_BYTES:-$smg_stash_compact_min_bytes}
+	compact_percent=${SMUGGLR_RELAY_COMPACT_PERCENT:-$smg_stash_compact_percent}
+	relay_grace=${SMUGGLR_RELAY_GRACE_SECS:-$smg_stash_compact_grace_secs}
+	relay_timeout=$smg_stash_timeout_secs
+}
+# The variable NAME, when set, is a whole number from MIN.
+env_number() {	# NAME MIN
+	en=''
+	eval "en=\${$1:-}"
+	case $en in
+	'') return 0 ;;
+	*[!0-9]*) ;;
+	*) [ ${#en} -le 9 ] && [ "$en" -ge "$2" ] && return 0 ;;
+	esac
+	die $EXIT_USAGE "$1=\"$en\": not a whole number from $2 to 999999999"
+}
 
 # The manifest read at m_read_at still stands for the check before a
 # segment's upload while less than half of the grace less [stash]
@@ -497,7 +518,7 @@ relay_grace=${SMUGGLR_RELAY_GRACE_SECS:-7200}
 # base that folded it was made, which was after that read, and the upload
 # ends within timeout_secs.  Half: the other half is for the clocks.
 manifest_fresh() {
-	[ $((($(date +%s) - m_read_at) * 2)) -lt $((relay_grace - ${smg_stash_timeout_secs:-3600})) ]
+	[ $((($(date +%s) - m_read_at) * 2)) -lt $((relay_grace - relay_timeout)) ]
 }
 
 maybe_compact() {
