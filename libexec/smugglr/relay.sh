@@ -718,6 +718,59 @@ verb_stash() {
 	relay_result ",\"attempts\":$attempt,\"uploaded\":$uploaded,\"etag\":$(json_str "$etag")$(relay_json)" "$note"
 }
 
+# ---- relay-repair ----------------------------------------------------------------------
+# A segment that does not apply blocks every stash and retrieve (exit 7).
+# The way out: rebuild the relay from its base, applying each segment that
+# applies and skipping each that does not, and make the result the new
+# base (a compaction, If-Match).  What a skipped segment held may be
+# missing from the relay afterwards: its rows are named, and a stash from
+# a machine that has them writes them again.  Nothing is deleted: the
+# skipped segments stay until the garbage collection of a later compaction.
+verb_relay_repair() {
+	load_relay_config 0
+	compacted=''
+	read_manifest || die $EXIT_NOTFOUND "no relay log at $relay_url (no $manifest_url): nothing to repair"
+	relay_kind=log
+	relay_get "$log_url/$m_base" "$tmp/relay.db" ||
+		die $EXIT_DATA "the relay $relay_url: its base $m_base is missing; restore a snapshot (smugglr restore) and stash it anew"
+	check_relay
+	pos=$m_base_seq skipped=0 applied=0
+	: >"$tmp/repair.lost"
+	while seg_get $((pos + 1)) "$tmp/seg.in"; do
+		n=$((pos + 1))
+		if apply_segment "$tmp/seg.in" "$n"; then
+			applied=$((applied + 1))
+		else
+			skipped=$((skipped + 1))
+			{
+				printf 'segment %d (%s): %s\n' "$n" "$(seg_url "$n")" "$(last_message "$tmp/segment.err")"
+				sed -n 's/^{"kind":"change","table":"\([^"]*\)".*"key":\(\[[^]]*\]\).*/  table \1 key \2/p' "$tmp/seg.in"
+			} >>"$tmp/repair.lost"
+		fi
+		pos=$n
+	done
+	if [ $skipped -gt 0 ] && [ "$dry_run" = 0 ]; then
+		compact
+		[ -n "$compacted" ] || die $EXIT_CONFLICT "the relay $relay_url changed during the repair; nothing lost, run it again"
+		cache_keep
+	fi
+	if [ "$output" = json ]; then
+		printf '{"command":"relay-repair","relay":%s,"dry_run":%s,"position":%d,"applied":%d,"skipped":%d,"compacted":%s,"lost":%s}\n' \
+			"$(json_str "$relay_url")" "$(json_bool "$dry_run")" "$pos" "$applied" "$skipped" \
+			"${compacted:-null}" "$(json_str "$(cat "$tmp/repair.lost")")"
+	elif [ $skipped -eq 0 ]; then
+		echo "the relay $relay_url is whole: its $applied segment(s) past the base apply; nothing to repair"
+	else
+		echo "the relay $relay_url: $skipped of $((applied + skipped)) segment(s) past the base do not apply:"
+		cat "$tmp/repair.lost"
+		if [ "$dry_run" = 1 ]; then
+			echo "dry run: nothing changed; without -n they are skipped and the rest becomes the new base"
+		else
+			echo "skipped: the relay after segment $pos without them is the new base; the rows above may be missing from it, and a stash from a machine that has them writes them again"
+		fi
+	fi
+}
+
 # What the relay verbs say of the log, for JSON.
 relay_json() {
 	printf ',"position":%d,"cache":%s,"bytes_sent":%d,"bytes_received":%d' "$pos" \
