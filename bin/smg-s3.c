@@ -42,7 +42,8 @@ static const char usage[] =
 	"      --low-speed-time SECS  ...for SECS seconds (default 1024 for 60)\n"
 	"      --page-size N          list N keys a request (default: the store's, 1000)\n"
 	"      --part-size BYTES      put larger objects in parts of BYTES (multipart;\n"
-	"                             default $SMG_S3_PART_SIZE, else 64 MiB; 0: never)\n"
+	"                             default $SMG_S3_PART_SIZE, else [stash] part_size,\n"
+	"                             else 64 MiB; 0: never)\n"
 	"  -o, --output FORMAT        head and list output: text (default) or json\n"
 	"  -v, --verbose              log every HTTP attempt on stderr\n"
 	"  -q, --quiet                no progress on stderr\n"
@@ -56,7 +57,8 @@ struct options {
 	const char *etag_file;
 	enum smg_report output;
 	int page_size;
-	long long part_size;	/* -1: $SMG_S3_PART_SIZE, else the default */
+	long long part_size;	/* -1: $SMG_S3_PART_SIZE, else the config's */
+	long long config_part_size;	/* [stash] part_size, or its default */
 	struct smg_http_opts http;
 	long timeout_s, low_speed, low_speed_s;	/* -1: from the config */
 };
@@ -89,6 +91,7 @@ static void config_from_file(struct options *o)
 	smg_http_opts_limits(&o->http, o->timeout_s >= 0 ? o->timeout_s : c.stash.timeout_secs,
 			     o->low_speed >= 0 ? o->low_speed : c.stash.low_speed_limit,
 			     o->low_speed_s >= 0 ? o->low_speed_s : c.stash.low_speed_secs);
+	o->config_part_size = c.stash.part_size;
 	smg_config_free(&c);
 }
 
@@ -202,7 +205,7 @@ static long long parse_size(const char *what, const char *s)
 	return n;
 }
 
-/* The option, else the environment, else the default. */
+/* The option, else the environment, else the config (open_store read it). */
 static uint64_t part_size(const struct options *o)
 {
 	if (o->part_size >= 0)
@@ -210,7 +213,7 @@ static uint64_t part_size(const struct options *o)
 	const char *env = getenv("SMG_S3_PART_SIZE");
 	if (env && *env)
 		return (uint64_t)parse_size("SMG_S3_PART_SIZE", env);
-	return SMG_S3_PART_SIZE_DEFAULT;
+	return (uint64_t)o->config_part_size;
 }
 
 static int cmd_put(struct options *o, const struct smg_obj_url *u, const char *src)

@@ -200,4 +200,8 @@ void smg_config_print_sh(struct smg_config *c)
 	printf("smg_watch_interval=%d\n", c->sync.watch_interval_secs);
 	sh_assign("smg_stash_url", c->stash.url);
 	printf("smg_stash_max_attempts=%d\n", c->stash.max_attempts);
+	printf("smg_stash_timeout_secs=%d\n", c->stash.timeout_secs);
+	printf("smg_stash_compact_min_bytes=%d\n", c->stash.compact_min_bytes);
+	printf("smg_stash_compact_percent=%d\n", c->stash.compact_percent);
+	printf("smg_stash_compact_grace_secs=%d\n", c->stash.compact_grace_secs);
 }

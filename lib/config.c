@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "db.h"
+#include "s3.h"
 #include "smg.h"
 #include "target.h"
 
@@ -121,6 +122,12 @@ static const struct key keys[] = {
 	{KEY("stash.timeout_secs", K_INT, stash.timeout_secs), .i = 3600, RANGE(1, WEEK_SECS)},
 	{KEY("stash.low_speed_limit", K_INT, stash.low_speed_limit), .i = 1024, RANGE(1, 1000000000)},
 	{KEY("stash.low_speed_secs", K_INT, stash.low_speed_secs), .i = 60, RANGE(1, WEEK_SECS)},
+	{KEY("stash.part_size", K_INT, stash.part_size), .i = (long)SMG_S3_PART_SIZE_DEFAULT,
+	 AT_LEAST(0)},
+	{KEY("stash.compact_min_bytes", K_INT, stash.compact_min_bytes), .i = 1 << 20, AT_LEAST(0)},
+	{KEY("stash.compact_percent", K_INT, stash.compact_percent), .i = 25, RANGE(0, 1000000)},
+	{KEY("stash.compact_grace_secs", K_INT, stash.compact_grace_secs), .i = 7200,
+	 RANGE(1, 365 * DAY_SECS)},
 
 	{KEY("broadcast.port", K_INT, broadcast.port), .i = 31337, RANGE(1, 65535)},
 	{KEY("broadcast.interval_secs", K_INT, broadcast.interval_secs), .i = 5, RANGE(1, 3600)},

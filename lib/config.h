@@ -120,6 +120,10 @@ struct smg_config {
 		int timeout_secs;	/* as in [sync], for each request to the store */
 		int low_speed_limit;
 		int low_speed_secs;
+		int part_size;		/* bytes: a larger upload goes in parts; 0: never */
+		int compact_min_bytes;	/* the relay's log is folded into a new base */
+		int compact_percent;	/* past both of these */
+		int compact_grace_secs;	/* before what was folded is deleted */
 	} stash;
 
 	struct {

@@ -112,6 +112,37 @@ mkdb small3.db; cfg s small3.db small.db
 check "a relay made anew under the same URL: retrieve" mach s -o json retrieve
 check_grep "...the old cache is not used" '"cache":"of another relay"' "$T/.out"
 check_same_db "...the new relay's rows, not the old one's (sqldiff)" small2.db small3.db
+# the stamp is more than the time: SQLite's change counter moves with a write
+one_more 5
+f=$(cache_file b)
+touch -r "$f" stamp.ref
+sqlite3 "$f" "UPDATE items SET name = 'tampered' WHERE id = 6"
+touch -r stamp.ref "$f"
+check "a cache written to, its time put back: retrieve" mach b -o json retrieve
+check_grep "...finds it damaged" '"cache":"damaged"' "$T/.out"
+check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+# a claim (the cache renamed while a verb works on it) of a smugglr killed
+sh -c 'exit 0' & dead=$!; wait $dead
+one_more 6
+f=$(cache_file b)
+mv "$f" "$f.claim-$dead"
+check "a cache claimed by a smugglr that was killed: retrieve" mach b -o json retrieve
+check_grep "...does not trust it" '"cache":"missing"' "$T/.out"
+check_eq "...and removes the claim" "$(ls "$T/cache-b/smugglr" | grep -c claim)" 0
+check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+# a claim of a smugglr at work: the other works from the base, both keep going
+one_more 7
+f=$(cache_file b)
+mv "$f" "$f.claim-$$"
+check "a cache in use by another smugglr: retrieve" mach b -o json retrieve
+check_grep "...says so" '"cache":"busy (another smugglr is using it)"' "$T/.out"
+check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+check "...and leaves the claim alone" test -f "$f.claim-$$"
+rm -f "$f.claim-$$"
+one_more 8
+check "the next retrieve" mach b -o json retrieve
+check_grep "...uses the cache the busy one kept" '"cache":"used"' "$T/.out"
+check_same_db "...(sqldiff)" big-a.db big-b.db
 
 # ---- a relay of the single-object form --------------------------------------------
 mkdb legacy.db
@@ -158,6 +189,29 @@ check_exit 7 "a segment cut short: retrieve exits 7" mach db retrieve
 check_grep "...naming the segment" 'segment 1 (.*seg-0000000001) does not apply' "$T/.err"
 check_eq "...and writes nothing" "$(sqlite3 d-b.db "SELECT count(*) FROM items")" 0
 check_exit 7 "...and stash exits 7 too" mach da stash
+# the way out: relay-repair skips what does not apply and names its rows
+check "relay-repair -n" mach da -n relay-repair
+check_grep "...names the segment" 'segment 1 (.*seg-0000000001)' "$T/.out"
+check_exit 7 "...and changes nothing" mach db retrieve
+check "relay-repair" mach da -o json relay-repair
+check_grep "...skips it and makes a new base" '"skipped":1,"compacted":1' "$T/.out"
+check "a retrieve after the repair" mach db retrieve
+check_same_db "...brings every row (sqldiff)" d-a.db d-b.db
+sqlite3 d-a.db "INSERT INTO items VALUES (2, 'two', 1.0, '2026-01-02T00:00:00Z')"
+check "a stash after the repair" mach da -o json stash
+n=$(jnum position "$T/.out")
+# that segment once more, another value in it: written against a relay
+# without the row, it does not fit one with it
+smg-s3 -c a.toml get "$RELAY/dmg.db.log/seg-$(printf %010d "$n")" seg.txt 2>/dev/null
+sed 's/"two"/"other"/' seg.txt >dup.seg
+smg-s3 -c a.toml put "$RELAY/dmg.db.log/seg-$(printf %010d $((n + 1)))" dup.seg 2>/dev/null
+check_exit 7 "a segment that does not fit: retrieve exits 7" mach db retrieve
+check "relay-repair" mach db relay-repair
+check_grep "...names its rows" 'table items key \[2\]' "$T/.out"
+check "...and retrieve works again" mach db retrieve
+check_same_db "...(sqldiff)" d-a.db d-b.db
+check "relay-repair of a whole relay" mach db relay-repair
+check_grep "...has nothing to do" 'nothing to repair' "$T/.out"
 printf 'not a manifest\n' >bad.manifest
 smg-s3 -c a.toml put "$RELAY/dmg.db.log/manifest" bad.manifest 2>/dev/null
 check_exit 7 "a manifest that is not one: exit 7" mach db retrieve

@@ -11,9 +11,9 @@
 # written with a condition: a segment with If-None-Match under the next
 # number, so of two writers one gets it and the other learns it lost; the
 # manifest with If-Match.  Each machine keeps a cache of the relay (base
-# plus the segments it has applied), checked by its SHA-256 before use and
-# rebuilt from the store when it is missing, damaged or of another relay:
-# nothing the user must keep.  Snapshots are whole copies of a local
+# plus the segments it has applied), worked on in place, checked by its
+# stamp before use and rebuilt from the store when it is missing, damaged
+# or of another relay: nothing the user must keep.  Snapshots are whole copies of a local
 # database beside U, under snapshots/.  smg-s3 moves the objects, smg-diff
 # and smg-apply move the rows, smg-hash copies, checks and describes
 # databases.
@@ -41,7 +41,10 @@ load_relay_config() {
 	relay_repl=$(printf '%s' "$relay_url" | sed 's/[&|\\]/\\&/g')	# for relay_words
 	log_url=$relay_url.log
 	manifest_url=$log_url/manifest
-	bytes_sent=0 bytes_received=0
+	bytes_sent=0 bytes_received=0 rdb=$tmp/relay.db mine='' mine_re='' held=0 dirty=0
+	compaction_limits
+	# the cache goes back however the verb ends (cache_give_back)
+	trap 'cache_give_back; cleanup' EXIT
 }
 
 # smg-s3 with the [stash] settings of our configuration.
@@ -53,7 +56,7 @@ s3() {
 
 # What the programs say of our temporary copy of the relay, said of the relay.
 relay_words() {	# FILE...
-	sed "s|$tmp/relay\\.db|$relay_repl|g" "$@"
+	sed -e "s|$tmp/relay\\.db|$relay_repl|g" ${mine_re:+-e "s|$mine_re|$relay_repl|g"} "$@"
 }
 
 # run_stage for the relay verbs: stderr speaks of the relay rather than of
@@ -141,7 +144,7 @@ seg_url() { printf '%s/seg-%010d' "$log_url" "$1"; }
 # m_*; 3 when there is none.  A manifest that is not one: exit 7.
 read_manifest() {
 	relay_get "$manifest_url" "$tmp/manifest" --etag-file "$tmp/manifest.etag" || return $?
-	m_etag=$(cat "$tmp/manifest.etag")
+	m_etag=$(cat "$tmp/manifest.etag") m_read_at=$(date +%s)
 	m_bad=1 m_id='' m_base='' m_base_seq=0 m_base_bytes=0 m_base_time=0 m_head=0 m_log_bytes=0
 	eval "$(awk 'NR == 1 && $0 != "smugglr-relay 1" { bad = 1 }
 		NR > 1 && $1 ~ /^(id|base)$/ && $2 ~ /^[A-Za-z0-9-]+$/ { v[$1] = $2 }
@@ -183,65 +186,133 @@ marker_base() { sed -n 's/^base \(base-[0-9]*-[0-9a-f]*\)$/\1/p' "$1" | head -n 
 is_marker() { [ "$(head -n 1 "$1" 2>/dev/null)" = "smugglr-relay-moved 1" ]; }
 
 # ---- the cache -----------------------------------------------------------------------
-# A copy of the relay at a segment number, with its SHA-256, under
-# $SMUGGLR_CACHE_DIR or $XDG_CACHE_HOME/smugglr: never the only copy of
-# anything, so deleting it at any time costs one download of the base.
+# A copy of the relay at a segment number, under $SMUGGLR_CACHE_DIR or
+# $XDG_CACHE_HOME/smugglr: never the only copy of anything, so deleting it
+# at any time costs one download of the base.  A verb works on it in place
+# rather than on a copy: it claims it by renaming it to relay-H.db.claim-PID
+# (atomic: of two smugglr at once, one gets it and the other works from the
+# base), applies segments to it, and gives it back when it is done, the
+# record first, then the file renamed back.  The record holds the relay's
+# URL and id, the segment, and the file's stamp: inode, size, modification
+# time to the nanosecond and SQLite's change counter (or, where stat(1)
+# cannot say, its SHA-256).  A file whose stamp is not the recorded one was
+# changed by something else, or by a smugglr killed while writing it, and
+# is rebuilt; checking the stamp costs nothing at any size, where hashing
+# the file cost half a second per 100 MB (smugglr-relay(7) says what the
+# stamp cannot see).
 cache_paths() {
 	[ -n "${cache_db:-}" ] && return 0
 	cache_dir=${SMUGGLR_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/smugglr}
 	printf '%s\n' "$relay_url" >"$tmp/url"
 	h=$(file_sha256 "$tmp/url")
 	cache_db=$cache_dir/relay-$h.db cache_meta=$cache_dir/relay-$h.meta
+	mine=$cache_db.claim-$$ held=0 held_pos=0 dirty=0
+	mine_re=$(printf '%s' "$mine" | sed 's/[][\.*^$|]/\\&/g')	# for relay_words
 }
 
-# Use the cache as $tmp/relay.db at its position ($pos) if it is of this
-# relay (URL and id), not behind the base, and its SHA-256 is the one it
-# was saved with; else cache_state says why not.
-cache_load() {
-	cache_paths
-	if [ ! -f "$cache_meta" ] || [ ! -f "$cache_db" ]; then cache_state=missing; return 1; fi
-	c_url='' c_id='' c_seq='' c_sha=''
-	while IFS=' ' read -r k v; do
-		case $k in url) c_url=$v ;; id) c_id=$v ;; seq) c_seq=$v ;; sha256) c_sha=$v ;; esac
-	done <"$cache_meta"
-	case $c_seq in ''|*[!0-9]*) c_seq='' ;; esac
-	if [ "$c_url" != "$relay_url" ] || [ "$c_id" != "$m_id" ]; then cache_state="of another relay"; return 1; fi
-	if [ -z "$c_seq" ] || [ "$c_seq" -lt "$m_base_seq" ]; then cache_state="behind the base"; return 1; fi
-	cp "$cache_db" "$tmp/relay.db" 2>/dev/null || { cache_state=unreadable; return 1; }
-	if [ "$(file_sha256 "$tmp/relay.db")" != "$c_sha" ]; then cache_state=damaged; return 1; fi
-	pos=$c_seq cache_state=used
+# FILE's stamp: "stat INODE SIZE MTIME CHANGE-COUNTER", else "sha256 HEX".
+cache_stamp() {
+	st=$(stat -c '%i %s %.9Y' "$1" 2>/dev/null) || st=$(stat -f '%i %z %Fm' "$1" 2>/dev/null) || st=''
+	case $st in
+	*[0-9].[0-9]*) echo "stat $st $(od -An -j24 -N4 -tx1 "$1" | tr -d ' \n')" ;;
+	*) echo "sha256 $(file_sha256 "$1")" ;;
+	esac
+}
+
+stamp_matches() {	# FILE STAMP
+	case $2 in
+	"sha256 "*) [ "sha256 $(file_sha256 "$1")" = "$2" ] ;;
+	*) [ "$(cache_stamp "$1")" = "$2" ] ;;
+	esac
+}
+
+# Claims left by a smugglr that is gone: what it was doing is unknown.
+cache_reap() {
+	for f in "$cache_db".claim-*; do
+		case $f in *-journal|*-wal|*-shm) continue ;; esac
+		p=${f##*-}
+		case $p in ''|*[!0-9]*) continue ;; esac
+		[ -f "$f" ] && ! alive "$p" && rm -f "$f" "$f-journal" "$f-wal" "$f-shm"
+	done
 	return 0
 }
 
-# Keep $tmp/relay.db (the relay at $pos) as the cache: copy (cache_save)
-# or move it (cache_keep, when the verb is done with it; a rename when
-# both are on one file system) and record beside, each renamed into place;
-# a copy and record that do not match (a kill between the two) fail the
-# check and are rebuilt.
-cache_save() { cache_store cp; }
-cache_keep() {	# [even-dry]
+# Claim the cache as $rdb at its position ($pos) if it is of this relay
+# (URL and id), not behind the base, and its stamp is the recorded one;
+# else cache_state says why not.  A claim held already (a stash that lost
+# a race reads the relay again) is checked against the manifest only.
+cache_take() {
+	cache_paths
+	if [ "$held" = 0 ]; then
+		cache_reap
+		if [ ! -f "$cache_meta" ] || ! mv "$cache_db" "$mine" 2>/dev/null; then
+			cache_state=missing
+			for f in "$cache_db".claim-*; do
+				[ -f "$f" ] && case $f in *[0-9]) cache_state="busy (another smugglr is using it)" ;; esac
+			done
+			return 1
+		fi
+		held=1 c_url='' c_id='' c_seq='' c_stamp=''
+		while IFS=' ' read -r k v; do
+			case $k in
+			url) c_url=$v ;; id) c_id=$v ;; seq) c_seq=$v ;; stamp) c_stamp=$v ;;
+			sha256) c_stamp="sha256 $v" ;;	# a record of smugglr 0.1.0
+			esac
+		done <"$cache_meta"
+		case $c_seq in ''|*[!0-9]*) c_seq=-1 ;; esac
+		if [ "$c_url" != "$relay_url" ]; then cache_state="of another relay"
+		elif [ -e "$mine-journal" ] || [ -e "$mine-wal" ] || ! stamp_matches "$mine" "$c_stamp"; then
+			cache_state=damaged
+		else
+			held_pos=$c_seq cache_state=used
+		fi
+		[ "$cache_state" = used ] || { cache_drop; return 1; }
+	fi
+	if [ "$c_id" != "$m_id" ]; then cache_state="of another relay"; cache_drop; return 1; fi
+	if [ "$held_pos" -lt "$m_base_seq" ]; then cache_state="behind the base"; cache_drop; return 1; fi
+	rdb=$mine pos=$held_pos
+	return 0
+}
+
+# Make $tmp/relay.db (the relay at $pos, just read from the base) our
+# claim: a rename, or a copy when the cache is on another file system.
+cache_adopt() {
+	cache_paths
+	mkdir -p "$cache_dir" 2>/dev/null && mv -f "$tmp/relay.db" "$mine" 2>/dev/null || return 0
+	held=1 held_pos=$pos c_id=$m_id rdb=$mine
+}
+
+# Work on a copy of the claim (a stash that creates tables, or a dry run):
+# the claim stays the relay at held_pos.
+cache_detach() {
+	[ "$rdb" = "$mine" ] || return 0
+	cp "$mine" "$tmp/relay.db" || die $EXIT_FAILURE "cannot copy the cache $mine to $tmp/relay.db"
+	rdb=$tmp/relay.db
+}
+
+# The verb is done with the relay at $pos in $rdb: a copy it worked on
+# becomes the claim (dry runs' copies do not), then the claim goes back.
+cache_keep() {
 	[ "$relay_kind" = log ] || return 0
-	[ "$dry_run" = 0 ] || [ "${1:-}" = even-dry ] || return 0
-	[ "$cache_state" = used ] && [ "$pos" = "$c_seq" ] && return 0
-	cache_store mv
+	[ "$rdb" = "$tmp/relay.db" ] && [ "$dry_run" = 0 ] && cache_adopt
+	cache_give_back
 }
-cache_store() {	# cp|mv
-	cache_paths
-	mkdir -p "$cache_dir" 2>/dev/null || return 0
-	$1 -f "$tmp/relay.db" "$cache_db.$$" 2>/dev/null &&
-		printf 'url %s\nid %s\nseq %d\nsha256 %s\n' "$relay_url" "$m_id" "$pos" \
-			"$(file_sha256 "$cache_db.$$")" >"$cache_meta.$$" &&
-		mv -f "$cache_db.$$" "$cache_db" && mv -f "$cache_meta.$$" "$cache_meta"
-	rm -f "$cache_db.$$" "$cache_meta.$$"
+cache_give_back() {
+	[ "${held:-0}" = 1 ] || return 0
+	held=0
+	if [ "$dirty" = 1 ]; then rm -f "$mine" "$mine-journal"; return 0; fi
+	printf 'url %s\nid %s\nseq %d\nstamp %s\n' "$relay_url" "$c_id" "$held_pos" "$(cache_stamp "$mine")" \
+		>"$cache_meta.$$" && mv -f "$cache_meta.$$" "$cache_meta" && mv -f "$mine" "$cache_db"
+	rm -f "$mine" "$cache_meta.$$"
 	return 0
 }
-cache_drop() { cache_paths; rm -f "$cache_db" "$cache_meta"; }
+cache_drop() { cache_paths; held=0; rm -f "$mine" "$mine-journal" "$cache_meta"; }
 
 # ---- segments ------------------------------------------------------------------------
 # A segment is one or two change streams one after the other, each with its
 # trailer: the tables it creates (when it does), then the rows.
 
-# Apply segment FILE (number N) to $tmp/relay.db; false when it does not
+# Apply segment FILE (number N) to $rdb; false when it does not
 # apply (damaged, or a compare-and-set that failed: our copy is not the
 # state it was written against).
 apply_segment() {	# FILE N
@@ -249,7 +320,7 @@ apply_segment() {	# FILE N
 	awk -v p="$tmp/part." '{ print > (p n + 0) } /^\{"kind":"end"/ { close(p n + 0); n++ }' "$1"
 	for part in "$tmp"/part.*; do
 		[ -f "$part" ] || continue
-		relay_stage 2 segment smg-apply -r none --create-tables -i "$part" "$tmp/relay.db" || return 1
+		relay_stage 2 segment smg-apply -r none --create-tables -i "$part" "$rdb" || return 1
 	done
 	return 0
 }
@@ -259,35 +330,69 @@ apply_segment() {	# FILE N
 catch_up() {
 	while :; do
 		n=$((pos + 1))
-		relay_get "$(seg_url $n)" "$tmp/seg.in" || return 0
+		seg_get $n "$tmp/seg.in" || return 0
+		# a claim left dirty (a verb stopped in the middle) is dropped,
+		# not given back
+		[ "$rdb" = "$mine" ] && dirty=1
 		apply_segment "$tmp/seg.in" $n || { bad_seg=$n; return 1; }
 		pos=$n
+		[ "$rdb" = "$mine" ] && held_pos=$n
+		dirty=0
 	done
 }
 
+# While the manifest comes, the segment after the cache's is asked for
+# too: one round trip instead of two when, as mostly, there is none yet.
+# seg_get takes its answer when it wants that segment, else asks itself.
+seg_prefetch() {
+	cache_paths
+	pre_n=''
+	[ -f "$cache_meta" ] || return 0
+	pre_n=$(sed -n 's/^seq \([0-9][0-9]*\)$/\1/p' "$cache_meta")
+	[ -n "$pre_n" ] || return 0
+	pre_n=$((pre_n + 1))
+	(s3 get "$(seg_url $pre_n)" "$tmp/pre.seg" 2>"$tmp/pre.err"; echo $? >"$tmp/pre.rc") &
+	pre_pid=$!
+}
+seg_get() {	# N FILE: as relay_get
+	if [ "$1" = "${pre_n:-}" ]; then
+		pre_n=''
+		wait "$pre_pid"
+		case $(cat "$tmp/pre.rc" 2>/dev/null) in
+		0) mv -f "$tmp/pre.seg" "$2"; bytes_received=$((bytes_received + $(file_size "$2"))); return 0 ;;
+		"$EXIT_NOTFOUND") return "$EXIT_NOTFOUND" ;;
+		esac
+	fi
+	relay_get "$(seg_url "$1")" "$2"
+}
+
 # ---- opening the relay -------------------------------------------------------------
-# relay_open: $tmp/relay.db is the relay at segment $pos, the latest there
-# is, and m_* its manifest.  relay_kind says what was found: log (the
-# manifest), none (nothing yet: $tmp/relay.db is empty), legacy (a
+# relay_open: $rdb is the relay at segment $pos, the latest there is (the
+# cache, claimed, or $tmp/relay.db), and m_* its manifest.  relay_kind says
+# what was found: log (the manifest), none (nothing yet: $tmp/relay.db is
+# empty), legacy (a
 # single-object relay, $tmp/relay.db a copy of it, its ETag in
 # $tmp/relay.etag) or marker (U moved, the manifest missing: m_base from
 # the marker).
 relay_open() {
 	opens=0 cache_state=${cache_state:-missing}
+	[ "${held:-0}" = 0 ] && seg_prefetch
 	while :; do
 		opens=$((opens + 1))
 		[ $opens -le 5 ] || die $EXIT_CONFLICT "the relay $relay_url changed under each of 5 attempts to read it (compacted meanwhile?); nothing lost, try again"
 		rm -f "$tmp/relay.db" "$tmp/relay.db-journal" "$tmp/relay.db-wal" "$tmp/relay.db-shm"
+		rdb=$tmp/relay.db
 		if ! read_manifest; then
 			relay_single && return 0
 			continue
 		fi
 		relay_kind=log
-		if ! cache_load; then
+		if ! cache_take; then
 			rm -f "$tmp/relay.db"
 			relay_get "$log_url/$m_base" "$tmp/relay.db" || continue	# compacted and collected: again
 			check_relay
 			pos=$m_base_seq
+			cache_adopt
 		fi
 		catch_up && return 0
 		if [ "$cache_state" = used ]; then
@@ -382,10 +487,39 @@ schema_diff() {
 # points the manifest at it, If-Match.  Segments are never deleted while
 # anyone may still be writing or reading them: only those folded into a
 # base that has been the base for longer than the grace, which is longer
-# than any request may take (smugglr-relay(7)).
-compact_percent=${SMUGGLR_RELAY_COMPACT_PERCENT:-25}
-compact_min=${SMUGGLR_RELAY_COMPACT_MIN_BYTES:-1048576}
-relay_grace=${SMUGGLR_RELAY_GRACE_SECS:-7200}
+# than any request may take (smugglr-relay(7)).  The limits: the
+# environment, else [stash] compact_min_bytes, compact_percent and
+# compact_grace_secs (which smg-diff --print-config checked).
+# shellcheck disable=SC2154 # smg_stash_*: read_settings sets them (--print-config sh)
+compaction_limits() {
+	env_number SMUGGLR_RELAY_COMPACT_MIN_BYTES 0
+	env_number SMUGGLR_RELAY_COMPACT_PERCENT 0
+	env_number SMUGGLR_RELAY_GRACE_SECS 1
+	compact_min=${SMUGGLR_RELAY_COMPACT_MIN_BYTES:-$smg_stash_compact_min_bytes}
+	compact_percent=${SMUGGLR_RELAY_COMPACT_PERCENT:-$smg_stash_compact_percent}
+	relay_grace=${SMUGGLR_RELAY_GRACE_SECS:-$smg_stash_compact_grace_secs}
+	relay_timeout=$smg_stash_timeout_secs
+}
+# The variable NAME, when set, is a whole number from MIN.
+env_number() {	# NAME MIN
+	en=''
+	eval "en=\${$1:-}"
+	case $en in
+	'') return 0 ;;
+	*[!0-9]*) ;;
+	*) [ ${#en} -le 9 ] && [ "$en" -ge "$2" ] && return 0 ;;
+	esac
+	die $EXIT_USAGE "$1=\"$en\": not a whole number from $2 to 999999999"
+}
+
+# The manifest read at m_read_at still stands for the check before a
+# segment's upload while less than half of the grace less [stash]
+# timeout_secs has passed since: a segment is collected a grace after the
+# base that folded it was made, which was after that read, and the upload
+# ends within timeout_secs.  Half: the other half is for the clocks.
+manifest_fresh() {
+	[ $((($(date +%s) - m_read_at) * 2)) -lt $((relay_grace - relay_timeout)) ]
+}
 
 maybe_compact() {
 	[ "$relay_kind" = log ] && [ "$dry_run" = 0 ] && [ "$pos" -gt "$m_base_seq" ] || return 0
@@ -396,7 +530,7 @@ maybe_compact() {
 
 compact() {
 	base=base-$(printf %010d "$pos")-$(rand_hex)
-	relay_put "$log_url/$base" "$tmp/relay.db" --if-none-match || return 0
+	relay_put "$log_url/$base" "$rdb" --if-none-match || return 0
 	old_seq=$m_base_seq old_time=$m_base_time
 	i=0
 	while :; do
@@ -407,7 +541,7 @@ compact() {
 		fi
 		head=$m_head
 		[ "$head" -ge "$pos" ] || head=$pos
-		write_manifest "$tmp/manifest.new" "$m_id" "$base" "$pos" "$(file_size "$tmp/relay.db")" \
+		write_manifest "$tmp/manifest.new" "$m_id" "$base" "$pos" "$(file_size "$rdb")" \
 			"$(date +%s)" "$head" 0
 		relay_put "$manifest_url" "$tmp/manifest.new" --if-match "$m_etag" && break
 		read_manifest || return 0
@@ -436,8 +570,9 @@ collect_garbage() {	# OLD_BASE_SEQ OLD_BASE_TIME
 # ---- stash ----------------------------------------------------------------------------
 
 # The tables the relay lacks, from the local schema, as a stream in
-# $tmp/seg.schema (empty when none), applied to $tmp/relay.db too, so that
-# each table is on both sides of the diff and an empty one lands too.  True
+# $tmp/seg.schema (empty when none), applied to our copy of the relay too
+# (a copy of the claim: the claim stays as the relay is), so that each
+# table is on both sides of the diff and an empty one lands too.  True
 # when a table was created.
 relay_schema() {
 	IFS=$nl
@@ -446,7 +581,7 @@ relay_schema() {
 	unset IFS
 	# smg-diff of the two schemas picks the tables the relay lacks; one it has
 	# with other columns is smg-diff's to report (exit 8) in the real diff
-	relay_stage 1 schema.relay smg-hash -q --schema-only "$tmp/relay.db" >"$tmp/relay.schema"
+	relay_stage 1 schema.relay smg-hash -q --schema-only "$rdb" >"$tmp/relay.schema"
 	fail_from schema.relay
 	{ relay_stage 1 schema smg-hash -q --schema-only "$@" "$local_db"; } |
 		relay_stage 1 schema.diff schema_diff - "$tmp/relay.schema" >"$tmp/seg.schema"
@@ -455,7 +590,8 @@ relay_schema() {
 		: >"$tmp/seg.schema"
 		return 1
 	fi
-	relay_stage 1 schema.apply smg-apply -q -r none --create-tables -i "$tmp/seg.schema" "$tmp/relay.db"
+	cache_detach
+	relay_stage 1 schema.apply smg-apply -q -r none --create-tables -i "$tmp/seg.schema" "$rdb"
 	fail_from schema.apply
 	return 0
 }
@@ -469,7 +605,7 @@ relay_diff() {	# push|pull [smg-diff options]
 	# shellcheck disable=SC2046
 	set -- $(common_args) -d "$dir" -r "$output" --report-file "$tmp/diff.report" "$@"
 	unset IFS
-	relay_stage 0 diff smg-diff "$@" "$local_db" "$tmp/relay.db" >"$tmp/seg.rows"
+	relay_stage 0 diff smg-diff "$@" "$local_db" "$rdb" >"$tmp/seg.rows"
 	accept_partial diff
 	fail_from diff
 }
@@ -478,21 +614,30 @@ relay_diff() {	# push|pull [smg-diff options]
 writes_rows() { grep -q '^{"kind":"change"' "$1"; }
 
 # One attempt at a stash onto the relay at $pos: the local changes as a
-# segment in $tmp/seg, and applied to $tmp/relay.db.  False when there is
-# nothing to write.
+# segment in $tmp/seg.  False when there is nothing to write.  The rows go
+# into our copy of the relay (stash_apply) once the segment is the
+# relay's, so that a lost race leaves the copy as the relay is; before,
+# only when the copy itself is uploaded (the first stash) or nothing will
+# be (a dry run, nothing to write), for the report.
 stash_prepare() {
-	changed=0
+	changed=0 applied=0
 	relay_schema && changed=1
-	[ -s "$tmp/relay.db" ] || die $EXIT_NOTFOUND "nothing to stash: $local_db has no table to sync"
+	[ -s "$rdb" ] || die $EXIT_NOTFOUND "nothing to stash: $local_db has no table to sync"
 	if [ "$delete" = 1 ]; then relay_diff push --delete; else relay_diff push; fi
 	writes_rows "$tmp/seg.rows" && changed=1
-	aflags=''
-	[ "$dry_run" = 1 ] && aflags=-n
-	relay_stage 0 apply smg-apply $aflags -r "$output" -i "$tmp/seg.rows" "$tmp/relay.db" >"$tmp/apply.report"
-	fail_from apply
-	relay_words "$tmp/apply.report" >"$tmp/apply.out"
+	if [ "$dry_run" = 1 ] || [ "$relay_kind" != log ] || [ $changed = 0 ]; then stash_apply; fi
 	cat "$tmp/seg.schema" "$tmp/seg.rows" >"$tmp/seg"
 	[ $changed = 1 ]
+}
+
+stash_apply() {
+	[ "$applied" = 1 ] && return 0
+	aflags=''
+	[ "$dry_run" = 1 ] && aflags=-n
+	relay_stage 0 apply smg-apply $aflags -r "$output" -i "$tmp/seg.rows" "$rdb" >"$tmp/apply.report"
+	fail_from apply
+	relay_words "$tmp/apply.report" >"$tmp/apply.out"
+	applied=1
 }
 
 
@@ -506,13 +651,11 @@ verb_stash() {
 	load_relay_config 1
 	max=${smg_stash_max_attempts:-5} attempt=0 uploaded=false etag='' note='' compacted=''
 	relay_open
-	# a cache made now spares a lost race the base's download
-	[ "$relay_kind" = log ] && [ "$cache_state" != used ] && cache_save
 	while :; do
 		attempt=$((attempt + 1))
 		if [ "$relay_kind" = legacy ] || [ "$relay_kind" = marker ]; then
 			# a relay of the single-object form becomes a log, as it is
-			[ "$dry_run" = 1 ] || { relay_create || { relay_open; continue; }; relay_kind=log; cache_save; }
+			[ "$dry_run" = 1 ] || { relay_create || { relay_open; continue; }; relay_kind=log; cache_adopt; }
 		fi
 		if ! stash_prepare; then
 			note="the relay $relay_url already has every local change: nothing uploaded"
@@ -538,15 +681,25 @@ verb_stash() {
 			n=$((pos + 1))
 			# a compaction may have folded segment n's number away since
 			# we read the manifest: then the relay is read again
-			read_manifest || die $EXIT_DATA "the manifest $manifest_url vanished"
+			manifest_fresh || read_manifest || die $EXIT_DATA "the manifest $manifest_url vanished"
 			if [ "$m_base_seq" -ge "$n" ]; then
 				relay_open
 				rc=$EXIT_CONFLICT
 			elif relay_put "$(seg_url $n)" "$tmp/seg" --if-none-match --etag-file "$tmp/put.etag"; then
+				# the segment is the relay's: the manifest's hint moves
+				# (a subshell: what it sent comes back in a file) while
+				# our copy takes the segment
+				(advance_head "$n" "$(file_size "$tmp/seg")"; echo $bytes_sent >"$tmp/head.sent") >/dev/null &
+				head_pid=$!
+				[ "$rdb" = "$mine" ] && dirty=1
+				stash_apply
 				pos=$n uploaded=true etag=$(cat "$tmp/put.etag")
+				[ "$rdb" = "$mine" ] && held_pos=$n
+				dirty=0
+				wait $head_pid
+				bytes_sent=$(cat "$tmp/head.sent" 2>/dev/null || echo "$bytes_sent")
 				note="stashed to $relay_url (segment $n)"
 				[ $attempt -gt 1 ] && note="$note (attempt $attempt: the relay had changed meanwhile)"
-				advance_head "$n" "$(file_size "$tmp/seg")"
 				break
 			else
 				# back to the relay without our changes (the cache, still
@@ -563,6 +716,59 @@ verb_stash() {
 	maybe_compact
 	cache_keep
 	relay_result ",\"attempts\":$attempt,\"uploaded\":$uploaded,\"etag\":$(json_str "$etag")$(relay_json)" "$note"
+}
+
+# ---- relay-repair ----------------------------------------------------------------------
+# A segment that does not apply blocks every stash and retrieve (exit 7).
+# The way out: rebuild the relay from its base, applying each segment that
+# applies and skipping each that does not, and make the result the new
+# base (a compaction, If-Match).  What a skipped segment held may be
+# missing from the relay afterwards: its rows are named, and a stash from
+# a machine that has them writes them again.  Nothing is deleted: the
+# skipped segments stay until the garbage collection of a later compaction.
+verb_relay_repair() {
+	load_relay_config 0
+	compacted=''
+	read_manifest || die $EXIT_NOTFOUND "no relay log at $relay_url (no $manifest_url): nothing to repair"
+	relay_kind=log
+	relay_get "$log_url/$m_base" "$tmp/relay.db" ||
+		die $EXIT_DATA "the relay $relay_url: its base $m_base is missing; restore a snapshot (smugglr restore) and stash it anew"
+	check_relay
+	pos=$m_base_seq skipped=0 applied=0
+	: >"$tmp/repair.lost"
+	while seg_get $((pos + 1)) "$tmp/seg.in"; do
+		n=$((pos + 1))
+		if apply_segment "$tmp/seg.in" "$n"; then
+			applied=$((applied + 1))
+		else
+			skipped=$((skipped + 1))
+			{
+				printf 'segment %d (%s): %s\n' "$n" "$(seg_url "$n")" "$(last_message "$tmp/segment.err")"
+				sed -n 's/^{"kind":"change","table":"\([^"]*\)".*"key":\(\[[^]]*\]\).*/  table \1 key \2/p' "$tmp/seg.in"
+			} >>"$tmp/repair.lost"
+		fi
+		pos=$n
+	done
+	if [ $skipped -gt 0 ] && [ "$dry_run" = 0 ]; then
+		compact
+		[ -n "$compacted" ] || die $EXIT_CONFLICT "the relay $relay_url changed during the repair; nothing lost, run it again"
+		cache_keep
+	fi
+	if [ "$output" = json ]; then
+		printf '{"command":"relay-repair","relay":%s,"dry_run":%s,"position":%d,"applied":%d,"skipped":%d,"compacted":%s,"lost":%s}\n' \
+			"$(json_str "$relay_url")" "$(json_bool "$dry_run")" "$pos" "$applied" "$skipped" \
+			"${compacted:-null}" "$(json_str "$(cat "$tmp/repair.lost")")"
+	elif [ $skipped -eq 0 ]; then
+		echo "the relay $relay_url is whole: its $applied segment(s) past the base apply; nothing to repair"
+	else
+		echo "the relay $relay_url: $skipped of $((applied + skipped)) segment(s) past the base do not apply:"
+		cat "$tmp/repair.lost"
+		if [ "$dry_run" = 1 ]; then
+			echo "dry run: nothing changed; without -n they are skipped and the rest becomes the new base"
+		else
+			echo "skipped: the relay after segment $pos without them is the new base; the rows above may be missing from it, and a stash from a machine that has them writes them again"
+		fi
+	fi
 }
 
 # What the relay verbs say of the log, for JSON.
@@ -590,11 +796,11 @@ retrieve_rounds() {
 		rounds=$((rounds + 1))
 		if [ $rounds = 1 ] && [ -n "${SMUGGLR_TEST_HOOK_BEFORE_APPLY:-}" ]; then
 			# tests write a local row between the diff and the apply
-			relay_stage 0 diff smg-diff "$@" "$local_db" "$tmp/relay.db" >"$tmp/changes"
+			relay_stage 0 diff smg-diff "$@" "$local_db" "$rdb" >"$tmp/changes"
 			eval "$SMUGGLR_TEST_HOOK_BEFORE_APPLY"
 			retrieve_apply <"$tmp/changes" >"$tmp/apply.report"
 		else
-			{ relay_stage 0 diff smg-diff "$@" "$local_db" "$tmp/relay.db"; } |
+			{ relay_stage 0 diff smg-diff "$@" "$local_db" "$rdb"; } |
 				retrieve_apply >"$tmp/apply.report"
 		fi
 		accept_partial diff
@@ -625,7 +831,7 @@ verb_retrieve() {
 	relay_open
 	[ "$relay_kind" = none ] && die $EXIT_NOTFOUND "no relay at $relay_url: nothing has been stashed there yet (smugglr stash makes it)"
 	retrieve_rounds
-	cache_keep even-dry	# the relay's state: -n wrote nothing to our copy
+	cache_keep	# the relay's state: -n wrote nothing to our copy
 	relay_result ",\"rounds\":$rounds,\"conflicts_retried\":$conflicts$(relay_json)" ""
 }
 

@@ -36,6 +36,17 @@ check "from a pipe, in parts (SMG_S3_PART_SIZE)" sh -c "cat three.bin | SMG_S3_P
 check_grep "...30 parts" '^[0-9a-f]\{32\}-30$' e2
 check "...comes back whole" smg-s3 get $B/piped piped.back
 check_eq "...byte for byte" "$(sum_file piped.back)" "$(sum_file three.bin)"
+# the part size from the configuration, below the environment and the option
+printf '[stash]\npart_size = 65536\n' >parts.toml
+check "[stash] part_size = 65536: put 3 MB" smg-s3 -c parts.toml --etag-file e4 put $B/cfg three.bin
+check_grep "...in 46 parts" '^[0-9a-f]\{32\}-46$' e4
+check "SMG_S3_PART_SIZE wins over it" env SMG_S3_PART_SIZE=1000000 smg-s3 -c parts.toml --etag-file e5 put $B/cfg three.bin
+check_grep "...3 parts" '^[0-9a-f]\{32\}-3$' e5
+check "--part-size wins over both" env SMG_S3_PART_SIZE=1000000 smg-s3 -c parts.toml --part-size 0 --etag-file e6 put $B/cfg three.bin
+check_grep "...one PUT" '^[0-9a-f]\{32\}$' e6
+printf '[stash]\npart_size = -1\n' >badparts.toml
+check_exit 2 "[stash] part_size = -1: exit 2" smg-s3 -c badparts.toml put $B/x three.bin
+check_grep "...naming the key" 'stash.part_size must be between 0 and' "$T/.err"
 check "--part-size 0: one PUT" smg-s3 --part-size 0 --etag-file e3 put $B/whole three.bin
 check_grep "...a plain ETag" '^[0-9a-f]\{32\}$' e3
 check_exit 2 "--part-size that is not a number: exit 2" smg-s3 --part-size lots put $B/x three.bin
