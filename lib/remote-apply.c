@@ -699,6 +699,9 @@ static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 		case SMG_REC_CHANGE:
 			if (o->only >= 0 && (int)rec->to != o->only)
 				break;
+			if (rec->op == SMG_OP_TOMBSTONE)	/* (smg-diff sends none: fetch gives none) */
+				smg_reader_die(in, "table \"%s\": a remote target cannot take tombstones",
+					       rec->table->name);
 			int op = change_op(c, rec);
 			if (op == OP_GDEL || op == OP_UPD)
 				read_was(in, rec, a->t, &scratch, &was, &wcap);
