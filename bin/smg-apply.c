@@ -33,6 +33,8 @@ static const char usage[] =
 	"      --track                remember the deletes of TARGET's tables (or of each\n"
 	"                             --table) in tombstones, for two-way syncs\n"
 	"      --untrack              stop that, and forget their tombstones\n"
+	"      --tracking             with a stream: track each table whose table record\n"
+	"                             says it is tracked (the relay's copies)\n"
 	"  -t, --table NAME           with --track or --untrack: only this table\n"
 	"  -q, --quiet                no progress on stderr\n"
 	"  -h, --help                 this help\n"
@@ -117,6 +119,7 @@ int main(int argc, char **argv)
 		{"track", no_argument, NULL, 'K'},
 		{"untrack", no_argument, NULL, 'U'},
 		{"table", required_argument, NULL, 't'},
+		{"tracking", no_argument, NULL, 'T'},
 		{"config", required_argument, NULL, 'c'},
 		SMG_TARGET_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
@@ -160,6 +163,7 @@ int main(int argc, char **argv)
 			tracking = c;
 			break;
 		case 't': smg_select_add(&tables, &ntables, optarg); break;
+		case 'T': o.tracking = true; break;
 		case 'c': break;	/* loaded by smg_cli_config */
 		case 'h': smg_usage(usage, true);
 		case 'V': smg_version();

@@ -250,6 +250,8 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 		}
 		create_table(db, dbname, t);
 	}
+	if (o->tracking && t->tracked && !o->dry_run && !smg_tomb_tracked(db, t->name))
+		smg_tomb_track(db, dbname, t);
 	bool dry_added = check_target(db, dbname, t, o, tt->res);
 	prepare_check(db, dbname, tt);
 	if (dry_added) {
