@@ -616,6 +616,7 @@ void smg_config_load(struct smg_config *c, const char *path, bool must_exist)
 		smg_die(rc, "%s", err);
 	/* the one setting every database this program opens from now on follows */
 	smg_db_set_busy_timeout(c->sync.busy_timeout_ms);
+	smg_tomb_horizon_days = c->sync.tombstone_horizon_days;
 }
 
 /* ---- wrangler's local D1 database ---- */

@@ -11,6 +11,7 @@
 #include "apply.h"
 #include "reconcile.h"
 #include "progress.h"
+#include "tomb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -549,6 +550,8 @@ static void pull_diff(struct smg_exchange *x, const char *local, const char *rem
 {
 	struct smg_source *l = smg_source_open(local, &x->sel);
 	struct smg_source *r = smg_source_open(remote, &x->sel);
+	smg_source_tombstones(l, smg_tomb_horizon_days);
+	smg_source_tombstones(r, smg_tomb_horizon_days);
 	struct smg_diff_opts d = {.policy = policy, .dir = SMG_PULL};
 	struct smg_diff_result res;
 	struct smg_writer w;
@@ -611,8 +614,14 @@ static void changes_to_rows(const struct smg_select *sel, const char *in, const 
 			smg_write_table(&w, rec->table);
 			break;
 		case SMG_REC_CHANGE:
+			if (rec->op == SMG_OP_TOMBSTONE && rec->to == SMG_SIDE_LOCAL) {
+				/* a delete that won: our own diff weighs it again */
+				smg_write_tombstone(&w, rec->table, rec->key, &rec->ts);
+				break;
+			}
 			if (rec->op != SMG_OP_UPSERT || rec->to != SMG_SIDE_LOCAL)
-				smg_reader_die(r, "the peer sent a change that is not an upsert for us");
+				smg_reader_die(r, "the peer sent a change that is not an upsert or a "
+					       "tombstone for us");
 			smg_reader_values(r, rec, &vals, &cap);
 			for (size_t k = 0; k < rec->table->npk; k++)
 				if (smg_value_cmp(&rec->key[k], &vals[rec->table->pk_idx[k]]))
@@ -718,7 +727,8 @@ void smg_exchange_apply(struct smg_exchange *x)
 		return;
 	sqlite3 *wdb = smg_db_open(x->o.db, true);
 	struct smg_reader *r = smg_reader_open_path(tmp(x, "changes"));
-	struct smg_apply_opts ao = {.only = SMG_SIDE_LOCAL, .progress = smg_progress_enabled()};
+	struct smg_apply_opts ao = {.only = SMG_SIDE_LOCAL, .progress = smg_progress_enabled(),
+				    .tombstone_horizon_days = smg_tomb_horizon_days};
 	struct smg_apply_result ar;
 	if (ao.progress)
 		smg_progress_input(smg_reader_fd(r));

@@ -9,12 +9,15 @@
  */
 #include "tomb.h"
 #include "prefetch.h"
+#include "sha256.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
+int smg_tomb_horizon_days = 90;
 
 static void exec_sql(sqlite3 *db, const char *dbname, const char *sql)
 {
@@ -415,4 +418,17 @@ void smg_tomb_record(sqlite3 *db, const char *dbname, const struct smg_table *t,
 		smg_die(SMG_EXIT_FAILURE, "%s: table \"%s\": recording a tombstone: %s", dbname,
 			t->name, sqlite3_errmsg(db));
 	sqlite3_finalize(st);
+}
+
+/* ---- reconcile ----------------------------------------------------------------- */
+
+void smg_tomb_hash(const struct smg_table *t, const struct smg_value *key,
+		   const struct smg_value *ts, unsigned char out[SMG_HASH_LEN])
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	smg_buf_add(&b, "smugglr tombstone", 18);	/* with its NUL: no row encodes so */
+	smg_json_add_values(&b, key, t->npk);
+	smg_json_add_value(&b, ts);
+	smg_sha256(b.data, b.len, out);
+	smg_buf_free(&b);
 }

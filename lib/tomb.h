@@ -17,6 +17,10 @@
 
 #define SMG_TOMB_TABLE "_smugglr_tombstones"
 
+/* [sync] tombstone_horizon_days, as smg_config_load read it (90 before):
+ * for the readers that get no configuration of their own (the beacon's). */
+extern int smg_tomb_horizon_days;
+
 /* Does db track table (its triggers are there)? */
 bool smg_tomb_tracked(sqlite3 *db, const char *table);
 /* Set t->tracked for each table. */
@@ -29,6 +33,11 @@ void smg_tomb_untrack(sqlite3 *db, const char *dbname, const char *table);
 int64_t smg_tomb_prune(sqlite3 *db, const char *dbname, int horizon_days);
 /* Is a tombstone of that time older than horizon_days (0: never)? */
 bool smg_tomb_expired(const struct smg_value *ts, int horizon_days);
+
+/* What a tombstone contributes to a set fingerprint (reconcile.c): a
+ * SHA-256 of its key and time, unlike any row's hash. */
+void smg_tomb_hash(const struct smg_table *t, const struct smg_value *key,
+		   const struct smg_value *ts, unsigned char out[SMG_HASH_LEN]);
 
 /* One table's tombstones within the horizon, in key order, read whole
  * (there are as many as deletes within the horizon).  A damaged tombstone
