@@ -47,12 +47,8 @@ static int track(const char *path, char **names, size_t n, bool on, bool dry_run
 	sqlite3 *db = smg_db_open(path, !dry_run);
 	struct smg_select sel;
 	smg_select_defaults(&sel);
-	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(names[i], SMG_TOMB_TABLE))
-			smg_die(SMG_EXIT_USAGE, "%s: \"%s\" is where the tombstones are kept: it is "
-				"not a table to track", path, names[i]);
+	for (size_t i = 0; i < n; i++)
 		smg_select_add(&sel.tables, &sel.ntables, names[i]);
-	}
 	if (sqlite3_exec(db, dry_run ? "BEGIN" : "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		smg_die(SMG_EXIT_CONFLICT, "%s: %s", path, sqlite3_errmsg(db));
 	size_t nt;

@@ -109,6 +109,7 @@ void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, con
 		       uint8_t digest[32], uint8_t group[SMG_GROUP_LEN])
 {
 	struct smg_source *src = smg_source_open(db, sel);
+	smg_source_tombstones(src, smg_tomb_horizon_days);	/* a delete changes the digest */
 	struct smg_writer w;
 	smg_writer_init(&w, fd, fdname);
 	crypto_hash_sha256_state ds;
@@ -123,12 +124,18 @@ void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, con
 		crypto_hash_sha256_update(&ds, (const uint8_t *)t->name, strlen(t->name) + 1);
 		struct smg_row row;
 		while (smg_source_next_row(src, &row)) {
-			smg_write_row(&w, t, row.key, row.hash, t->ts ? &row.ts : NULL, NULL, 0);
+			unsigned char th[SMG_HASH_LEN];
+			if (row.dead) {
+				smg_write_tombstone(&w, t, row.key, &row.ts);
+				smg_tomb_hash(t, row.key, &row.ts, th);
+			} else {
+				smg_write_row(&w, t, row.key, row.hash, t->ts ? &row.ts : NULL, NULL, 0);
+			}
 			smg_buf_reset(&scratch);
 			smg_json_add_values(&scratch, row.key, t->npk);
-			if (t->ts)
+			if (t->ts || row.dead)
 				smg_json_add_value(&scratch, &row.ts);
-			smg_buf_add(&scratch, row.hash, SMG_HASH_LEN);
+			smg_buf_add(&scratch, row.dead ? th : row.hash, SMG_HASH_LEN);
 			crypto_hash_sha256_update(&ds, (const uint8_t *)scratch.data, scratch.len);
 		}
 	}
