@@ -535,8 +535,8 @@ static enum cas still_as_seen(struct target_table *tt, const struct smg_record *
 	if (found == rec->expect &&
 	    (found == SMG_EXPECT_ABSENT || !memcmp(h, rec->expect_hash, SMG_HASH_LEN)))
 		return CAS_WRITE;
-	if (rec->op == SMG_OP_DELETE && found == SMG_EXPECT_ABSENT)
-		return CAS_DONE;
+	if (rec->op != SMG_OP_UPSERT && found == SMG_EXPECT_ABSENT)
+		return CAS_DONE;	/* (a tombstone is then still to be recorded) */
 	if (rec->op == SMG_OP_UPSERT && found == SMG_EXPECT_HASH) {
 		smg_reader_values(r, rec, vals, cap);
 		smg_hash_row(tt->t, *vals, want);
