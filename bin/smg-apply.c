@@ -72,6 +72,37 @@ static int track(const char *path, char **names, size_t n, bool on, bool dry_run
 	return SMG_EXIT_OK;
 }
 
+/* --track / --untrack on a remote target: the same statements, one
+ * request; untracking leaves the tombstone table (empty of the table's
+ * tombstones) in place. */
+static int track_remote(const struct smg_target *t, char **names, size_t n, bool on,
+			bool dry_run, bool verbose)
+{
+	struct smg_select sel;
+	smg_select_defaults(&sel);
+	for (size_t i = 0; i < n; i++)
+		smg_select_add(&sel.tables, &sel.ntables, names[i]);
+	struct smg_remote *rem = smg_remote_open(t, verbose);
+	size_t nt, nsql = 0;
+	struct smg_table **tables = smg_remote_tables(rem, &sel, &nt);
+	struct smg_buf sql = SMG_BUF_INIT, done = SMG_BUF_INIT;
+	for (size_t i = 0; i < nt; i++) {
+		nsql += on ? smg_tomb_track_sql(&sql, t->name, tables[i])
+			   : smg_tomb_untrack_sql(&sql, tables[i]->name);
+		smg_buf_addf(&done, "%s%s", done.len ? ", " : "", tables[i]->name);
+	}
+	if (nsql && !dry_run)
+		smg_remote_exec(rem, sql.data, nsql);
+	printf("%s: %s%s: %s\n", t->name, dry_run ? "would " : "", on ? "track" : "untrack",
+	       done.len ? done.data : "(no tables)");
+	smg_buf_free(&sql);
+	smg_buf_free(&done);
+	smg_tables_free(tables, nt);
+	smg_select_free(&sel);
+	smg_remote_close(rem);
+	return SMG_EXIT_OK;
+}
+
 /* A remote target (remote.h): read everything, then send batches. */
 static int apply_remote(const struct smg_target *t, const char *input,
 			const struct smg_apply_opts *o, enum smg_report report, bool verbose)
@@ -176,7 +207,9 @@ int main(int argc, char **argv)
 	if (!target || smg_target_spec_is_remote(target)) {
 		smg_target_resolve(&remote, target, to.profile, to.token, to.endpoint, &cfg);
 		if (remote.type != SMG_TARGET_SQLITE) {
-			int code = apply_remote(&remote, input, &o, report, to.verbose);
+			int code = tracking ? track_remote(&remote, tables, ntables, tracking == 'K',
+							   o.dry_run, to.verbose)
+					    : apply_remote(&remote, input, &o, report, to.verbose);
 			smg_target_free(&remote);
 			smg_config_free(&cfg);
 			return code;

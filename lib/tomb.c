@@ -76,9 +76,7 @@ static void key_json(struct smg_buf *b, const struct smg_table *t, const char *r
 
 static void add_tombstone(struct smg_buf *b, const struct smg_table *t, const char *row)
 {
-	smg_buf_adds(b, "INSERT INTO " SMG_TOMB_TABLE "(tbl,key,deleted_at) VALUES(");
-	smg_json_add_string(b, t->name, strlen(t->name));	/* a SQL literal too: no ' in it */
-	smg_buf_adds(b, ",");
+	smg_buf_addf(b, "INSERT INTO " SMG_TOMB_TABLE "(tbl,key,deleted_at) VALUES('%s',", t->name);
 	key_json(b, t, row);
 	smg_buf_adds(b, "," NOW_SQL ") ON CONFLICT(tbl,key) DO UPDATE SET "
 		     "deleted_at=excluded.deleted_at;");
@@ -86,16 +84,14 @@ static void add_tombstone(struct smg_buf *b, const struct smg_table *t, const ch
 
 static void drop_tombstone(struct smg_buf *b, const struct smg_table *t, const char *row)
 {
-	smg_buf_adds(b, "DELETE FROM " SMG_TOMB_TABLE " WHERE tbl=");
-	smg_json_add_string(b, t->name, strlen(t->name));
-	smg_buf_adds(b, " AND key=");
+	smg_buf_addf(b, "DELETE FROM " SMG_TOMB_TABLE " WHERE tbl='%s' AND key=", t->name);
 	key_json(b, t, row);
 	smg_buf_addc(b, ';');
 }
 
-/* A table name goes into the triggers as a string literal; one with a
- * quote or a control character in it is refused rather than escaped
- * two ways (SQL and JSON). */
+/* A table name goes into the triggers as a string literal '...'; one with
+ * a quote, a backslash or a control character in it is refused rather
+ * than escaped. */
 static bool plain_name(const char *s)
 {
 	for (; *s; s++)
@@ -104,71 +100,109 @@ static bool plain_name(const char *s)
 	return true;
 }
 
-void smg_tomb_track(sqlite3 *db, const char *dbname, const struct smg_table *t)
+/* One statement of a script: its own buffer, NUL-separated from the rest. */
+static void end_statement(struct smg_buf *b, size_t *n)
 {
+	smg_buf_addc(b, '\0');
+	(*n)++;
+}
+
+static void create_table(struct smg_buf *b, size_t *n)
+{
+	smg_buf_adds(b, "CREATE TABLE IF NOT EXISTS " SMG_TOMB_TABLE "(tbl TEXT NOT NULL, "
+		     "key TEXT NOT NULL, deleted_at TEXT NOT NULL, PRIMARY KEY(tbl, key)) "
+		     "WITHOUT ROWID");
+	end_statement(b, n);
+}
+
+static void drop_triggers(struct smg_buf *b, size_t *n, const char *table)
+{
+	const char *what[] = {"del", "ins", "upd"};
+	for (int i = 0; i < 3; i++) {
+		smg_buf_adds(b, "DROP TRIGGER IF EXISTS ");
+		trigger_name(b, what[i], table);
+		end_statement(b, n);
+	}
+}
+
+size_t smg_tomb_track_sql(struct smg_buf *b, const char *dbname, const struct smg_table *t)
+{
+	size_t n = 0;
 	if (!plain_name(t->name))
 		smg_die(SMG_EXIT_USAGE, "%s: table \"%s\" cannot be tracked: its name has a quote, "
 			"a backslash or a control character in it", dbname, t->name);
-	struct smg_buf b = SMG_BUF_INIT;
-	smg_buf_adds(&b, "CREATE TABLE IF NOT EXISTS " SMG_TOMB_TABLE "(tbl TEXT NOT NULL, "
-		     "key TEXT NOT NULL, deleted_at TEXT NOT NULL, PRIMARY KEY(tbl, key)) "
-		     "WITHOUT ROWID;");
-	const char *what[] = {"del", "ins", "upd"};
-	for (int i = 0; i < 3; i++) {
-		smg_buf_adds(&b, "DROP TRIGGER IF EXISTS ");
-		trigger_name(&b, what[i], t->name);
-		smg_buf_addc(&b, ';');
-	}
-	smg_buf_adds(&b, "CREATE TRIGGER ");
-	trigger_name(&b, "del", t->name);
-	smg_buf_adds(&b, " AFTER DELETE ON ");
-	smg_sql_ident(&b, t->name);
-	smg_buf_adds(&b, " BEGIN ");
-	add_tombstone(&b, t, "OLD");
-	smg_buf_adds(&b, " END;CREATE TRIGGER ");
-	trigger_name(&b, "ins", t->name);
-	smg_buf_adds(&b, " AFTER INSERT ON ");
-	smg_sql_ident(&b, t->name);
-	smg_buf_adds(&b, " BEGIN ");
-	drop_tombstone(&b, t, "NEW");
+	create_table(b, &n);
+	drop_triggers(b, &n, t->name);
+	smg_buf_adds(b, "CREATE TRIGGER ");
+	trigger_name(b, "del", t->name);
+	smg_buf_adds(b, " AFTER DELETE ON ");
+	smg_sql_ident(b, t->name);
+	smg_buf_adds(b, " BEGIN ");
+	add_tombstone(b, t, "OLD");
+	smg_buf_adds(b, " END");
+	end_statement(b, &n);
+	smg_buf_adds(b, "CREATE TRIGGER ");
+	trigger_name(b, "ins", t->name);
+	smg_buf_adds(b, " AFTER INSERT ON ");
+	smg_sql_ident(b, t->name);
+	smg_buf_adds(b, " BEGIN ");
+	drop_tombstone(b, t, "NEW");
+	smg_buf_adds(b, " END");
+	end_statement(b, &n);
 	/* a key changed in place: the old key is deleted, the new one born */
-	smg_buf_adds(&b, " END;CREATE TRIGGER ");
-	trigger_name(&b, "upd", t->name);
-	smg_buf_adds(&b, " AFTER UPDATE OF ");
-	smg_sql_idents(&b, t->pk, t->npk, NULL);
-	smg_buf_adds(&b, " ON ");
-	smg_sql_ident(&b, t->name);
-	smg_buf_adds(&b, " WHEN ");
-	key_json(&b, t, "OLD");
-	smg_buf_adds(&b, " IS NOT ");
-	key_json(&b, t, "NEW");
-	smg_buf_adds(&b, " BEGIN ");
-	add_tombstone(&b, t, "OLD");
-	drop_tombstone(&b, t, "NEW");
-	smg_buf_adds(&b, " END;");
-	exec_sql(db, dbname, b.data);
+	smg_buf_adds(b, "CREATE TRIGGER ");
+	trigger_name(b, "upd", t->name);
+	smg_buf_adds(b, " AFTER UPDATE OF ");
+	smg_sql_idents(b, t->pk, t->npk, NULL);
+	smg_buf_adds(b, " ON ");
+	smg_sql_ident(b, t->name);
+	smg_buf_adds(b, " WHEN ");
+	key_json(b, t, "OLD");
+	smg_buf_adds(b, " IS NOT ");
+	key_json(b, t, "NEW");
+	smg_buf_adds(b, " BEGIN ");
+	add_tombstone(b, t, "OLD");
+	drop_tombstone(b, t, "NEW");
+	smg_buf_adds(b, " END");
+	end_statement(b, &n);
+	return n;
+}
+
+size_t smg_tomb_untrack_sql(struct smg_buf *b, const char *table)
+{
+	size_t n = 0;
+	drop_triggers(b, &n, table);
+	create_table(b, &n);
+	if (plain_name(table)) {	/* (no other was ever tracked) */
+		smg_buf_addf(b, "DELETE FROM " SMG_TOMB_TABLE " WHERE tbl='%s'", table);
+		end_statement(b, &n);
+	}
+	return n;
+}
+
+/* Run the n statements of a script of smg_tomb_track_sql's. */
+static void exec_script(sqlite3 *db, const char *dbname, const struct smg_buf *b, size_t n)
+{
+	const char *p = b->data;
+	for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
+		exec_sql(db, dbname, p);
+}
+
+void smg_tomb_track(sqlite3 *db, const char *dbname, const struct smg_table *t)
+{
+	struct smg_buf b = SMG_BUF_INIT;
+	size_t n = smg_tomb_track_sql(&b, dbname, t);
+	exec_script(db, dbname, &b, n);
 	smg_buf_free(&b);
 }
 
 void smg_tomb_untrack(sqlite3 *db, const char *dbname, const char *table)
 {
 	struct smg_buf b = SMG_BUF_INIT;
-	const char *what[] = {"del", "ins", "upd"};
-	for (int i = 0; i < 3; i++) {
-		smg_buf_adds(&b, "DROP TRIGGER IF EXISTS ");
-		trigger_name(&b, what[i], table);
-		smg_buf_addc(&b, ';');
-	}
-	exec_sql(db, dbname, b.data);
+	size_t n = smg_tomb_untrack_sql(&b, table);
+	exec_script(db, dbname, &b, n);
 	smg_buf_free(&b);
-	if (!smg_db_has_table(db, SMG_TOMB_TABLE))
-		return;
-	sqlite3_stmt *st = prepare(db, dbname, "DELETE FROM " SMG_TOMB_TABLE " WHERE tbl=?");
-	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		smg_die(SMG_EXIT_FAILURE, "%s: %s", dbname, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	st = prepare(db, dbname, "SELECT count(*) FROM sqlite_schema WHERE type='trigger' AND "
+	sqlite3_stmt *st = prepare(db, dbname, "SELECT count(*) FROM sqlite_schema WHERE type='trigger' AND "
 		     "name LIKE '\\_smugglr\\_del\\_%' ESCAPE '\\'");
 	bool others = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
 	sqlite3_finalize(st);
@@ -223,7 +257,7 @@ struct tomb {
 
 struct smg_tombs {
 	struct tomb *v;
-	size_t n, next;
+	size_t n, cap, next;
 	size_t npk;
 };
 
@@ -242,13 +276,11 @@ _Noreturn static void damaged(const char *dbname, const struct smg_table *t, con
 		why);
 }
 
-/* Decode one tombstone row; dies naming it when it is not one. */
-static void decode(struct tomb *x, sqlite3_stmt *st, const char *dbname,
+/* Decode one tombstone; dies naming it when it is not one. */
+static void decode(struct tomb *x, const char *key, const char *at, const char *dbname,
 		   const struct smg_table *t)
 {
-	const char *key = (const char *)sqlite3_column_text(st, 0);
-	const char *at = (const char *)sqlite3_column_text(st, 1);
-	if (!key || sqlite3_column_type(st, 0) != SQLITE_TEXT)
+	if (!key)
 		damaged(dbname, t, "(no key)", "its key is not text");
 	size_t kn = strlen(key), an = at ? strlen(at) : 0;
 	x->text = smg_xmalloc(kn + an + 2);
@@ -263,49 +295,74 @@ static void decode(struct tomb *x, sqlite3_stmt *st, const char *dbname,
 		damaged(dbname, t, key, "its key has the wrong number of values for the table");
 	x->ts = (struct smg_value){.type = SMG_TEXT, .p = x->text + kn + 1, .n = an};
 	int64_t us;
-	if (!at || sqlite3_column_type(st, 1) != SQLITE_TEXT || !smg_ts_parse(&x->ts, &us))
+	if (!at || !smg_ts_parse(&x->ts, &us))
 		damaged(dbname, t, key, "its deleted_at is not a time");
 }
 
-struct smg_tombs *smg_tombs_load(sqlite3 *db, const char *dbname, const struct smg_table *t,
-				 int horizon_days)
+static void free_tomb(struct tomb *x)
+{
+	free(x->text);
+	smg_buf_free(&x->scratch);
+	free(x->key);
+}
+
+struct smg_tombs *smg_tombs_new(const struct smg_table *t)
 {
 	struct smg_tombs *s = smg_xcalloc(1, sizeof *s);
 	s->npk = t->npk;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT key, deleted_at FROM " SMG_TOMB_TABLE " WHERE tbl=?", -1,
-			       &st, NULL) != SQLITE_OK)
-		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" is tracked but " SMG_TOMB_TABLE " cannot "
-			"be read: %s", dbname, t->name, sqlite3_errmsg(db));
-	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-	size_t cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (s->n == cap) {
-			cap = cap ? 2 * cap : 64;
-			s->v = smg_xrealloc(s->v, cap * sizeof *s->v);
-		}
-		struct tomb *x = &s->v[s->n];
-		memset(x, 0, sizeof *x);
-		decode(x, st, dbname, t);
-		if (smg_tomb_expired(&x->ts, horizon_days)) {
-			free(x->text);
-			smg_buf_free(&x->scratch);
-			free(x->key);
-			continue;
-		}
-		s->n++;
+	return s;
+}
+
+void smg_tombs_add(struct smg_tombs *s, const char *dbname, const struct smg_table *t,
+		   const char *key, const char *at, int horizon_days)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->v = smg_xrealloc(s->v, s->cap * sizeof *s->v);
 	}
-	if (rc != SQLITE_DONE)
-		smg_die(smg_db_exit_code(rc), "%s: " SMG_TOMB_TABLE ": %s", dbname,
-			sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	struct tomb *x = &s->v[s->n];
+	memset(x, 0, sizeof *x);
+	decode(x, key, at, dbname, t);
+	if (smg_tomb_expired(&x->ts, horizon_days))
+		free_tomb(x);
+	else
+		s->n++;
+}
+
+void smg_tombs_sort(struct smg_tombs *s, const char *dbname, const struct smg_table *t)
+{
 	sort_npk = t->npk;
 	if (s->n)
 		qsort(s->v, s->n, sizeof *s->v, by_key);
 	for (size_t i = 1; i < s->n; i++)
 		if (smg_key_cmp(s->v[i - 1].key, s->v[i].key, t->npk) == 0)
 			damaged(dbname, t, s->v[i].text, "two tombstones have that key");
+}
+
+struct smg_tombs *smg_tombs_load(sqlite3 *db, const char *dbname, const struct smg_table *t,
+				 int horizon_days)
+{
+	struct smg_tombs *s = smg_tombs_new(t);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT key, deleted_at FROM " SMG_TOMB_TABLE " WHERE tbl=?", -1,
+			       &st, NULL) != SQLITE_OK)
+		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" is tracked but " SMG_TOMB_TABLE " cannot "
+			"be read: %s", dbname, t->name, sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_TEXT)
+			damaged(dbname, t, "(no key)", "its key is not text");
+		const char *at = sqlite3_column_type(st, 1) == SQLITE_TEXT ?
+				 (const char *)sqlite3_column_text(st, 1) : NULL;
+		smg_tombs_add(s, dbname, t, (const char *)sqlite3_column_text(st, 0), at,
+			      horizon_days);
+	}
+	if (rc != SQLITE_DONE)
+		smg_die(smg_db_exit_code(rc), "%s: " SMG_TOMB_TABLE ": %s", dbname,
+			sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	smg_tombs_sort(s, dbname, t);
 	return s;
 }
 
@@ -328,11 +385,8 @@ void smg_tombs_free(struct smg_tombs *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->v[i].text);
-		smg_buf_free(&s->v[i].scratch);
-		free(s->v[i].key);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		free_tomb(&s->v[i]);
 	free(s->v);
 	free(s);
 }

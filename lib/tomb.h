@@ -29,6 +29,12 @@ void smg_tomb_mark(sqlite3 *db, struct smg_table **t, size_t n);
  * the table's tombstones, and the tombstone table with the last of them. */
 void smg_tomb_track(sqlite3 *db, const char *dbname, const struct smg_table *t);
 void smg_tomb_untrack(sqlite3 *db, const char *dbname, const char *table);
+/* The statements of tracking (the tombstone table, then t's triggers) and
+ * of untracking (dropping the triggers and the table's tombstones; the
+ * tombstone table stays) appended to b, each ended by a NUL,
+ * for a remote target that takes them one by one; how many. */
+size_t smg_tomb_track_sql(struct smg_buf *b, const char *dbname, const struct smg_table *t);
+size_t smg_tomb_untrack_sql(struct smg_buf *b, const char *table);
 /* Delete the tombstones older than horizon_days (0: none); how many. */
 int64_t smg_tomb_prune(sqlite3 *db, const char *dbname, int horizon_days);
 /* Is a tombstone of that time older than horizon_days (0: never)? */
@@ -48,6 +54,12 @@ struct smg_tombs *smg_tombs_load(sqlite3 *db, const char *dbname, const struct s
 				 int horizon_days);
 /* The current tombstone (its key and time), or false when none is left;
  * smg_tombs_advance moves on. */
+/* The same built by hand (a remote target's answer): add each tombstone
+ * (key and time as the tombstone table holds them), then sort. */
+struct smg_tombs *smg_tombs_new(const struct smg_table *t);
+void smg_tombs_add(struct smg_tombs *s, const char *dbname, const struct smg_table *t,
+		   const char *key, const char *at, int horizon_days);
+void smg_tombs_sort(struct smg_tombs *s, const char *dbname, const struct smg_table *t);
 bool smg_tombs_peek(const struct smg_tombs *s, const struct smg_value **key,
 		    const struct smg_value **ts);
 void smg_tombs_advance(struct smg_tombs *s);
