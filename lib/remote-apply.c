@@ -7,6 +7,7 @@
 #include "remote-unique.h"
 #include "progress.h"
 #include "schema.h"
+#include "tomb.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -112,6 +113,10 @@ struct apply_ctx {
 	bool batch_raw;		/* the batch holds other statements (CREATE, pieces) */
 	int64_t unchecked;	/* changes without what the diff saw */
 	struct long_rows *longs;	/* rows written in pieces, if any */
+	/* tombstones to record once the batches landed (tomb.h): one
+	 * statement each, NUL-ended */
+	struct smg_buf tombs;
+	size_t ntombs;
 };
 
 static void spool_write(FILE *f, const void *p, size_t n)
@@ -512,11 +517,58 @@ static void plan_parking(struct apply_ctx *c, struct atable *a)
 	}
 }
 
+/* The statement that records a tombstone with the time of the delete,
+ * only when the key has no row (a delete that met a changed row left it):
+ * sent after the batches, whose delete made the trigger write one with
+ * the endpoint's time. */
+static void record_tombstone(struct apply_ctx *c, const struct smg_table *t,
+			     const struct smg_record *rec)
+{
+	struct smg_buf *b = &c->tombs;
+	struct params none = {0};
+	smg_buf_addf(b, "INSERT INTO " SMG_TOMB_TABLE "(tbl, key, deleted_at) SELECT '%s', "
+		     "json_array(", t->name);	/* (a tracked table's name has no quote) */
+	for (size_t k = 0; k < t->npk; k++) {
+		if (k)
+			smg_buf_addc(b, ',');
+		remote_sql_value(c->p, b, &none, &rec->key[k], true);
+	}
+	smg_buf_adds(b, "), ");
+	remote_sql_value(c->p, b, &none, &rec->ts, true);
+	smg_buf_adds(b, " WHERE NOT EXISTS (SELECT 1 FROM ");
+	smg_sql_ident(b, t->name);
+	for (size_t k = 0; k < t->npk; k++) {
+		smg_buf_adds(b, k ? " AND " : " WHERE ");
+		smg_sql_ident(b, t->pk[k]);
+		smg_buf_adds(b, " IS ");
+		remote_sql_value(c->p, b, &none, &rec->key[k], true);
+	}
+	smg_buf_adds(b, ") ON CONFLICT(tbl, key) DO UPDATE SET deleted_at = excluded.deleted_at");
+	smg_buf_addc(b, '\0');
+	c->ntombs++;
+	remote_params_free(&none);
+}
+
+/* Send the tombstones, as many to a request as the profile takes. */
+static void send_tombstones(struct apply_ctx *c)
+{
+	long per = c->p->max_statements > 0 ? c->p->max_statements : 1;
+	const char *p = c->tombs.data;
+	for (size_t done = 0; done < c->ntombs;) {
+		size_t n = c->ntombs - done < (size_t)per ? c->ntombs - done : (size_t)per;
+		const char *start = p;
+		for (size_t k = 0; k < n; k++)
+			p += strlen(p) + 1;
+		smg_remote_exec(c->r, start, n);
+		done += n;
+	}
+}
+
 /* Which statement a change becomes: checked when the record says what
  * the diff saw, and the target can be asked in SQL. */
 static int change_op(struct apply_ctx *c, const struct smg_record *rec)
 {
-	bool del = rec->op == SMG_OP_DELETE;
+	bool del = rec->op != SMG_OP_UPSERT;	/* a tombstone's row is deleted */
 	if (rec->expect == SMG_EXPECT_ABSENT)
 		return OP_INS;
 	if (rec->expect == SMG_EXPECT_HASH && rec->was)
@@ -699,9 +751,11 @@ static void spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 		case SMG_REC_CHANGE:
 			if (o->only >= 0 && (int)rec->to != o->only)
 				break;
-			if (rec->op == SMG_OP_TOMBSTONE)	/* (smg-diff sends none: fetch gives none) */
-				smg_reader_die(in, "table \"%s\": a remote target cannot take tombstones",
-					       rec->table->name);
+			if (rec->op == SMG_OP_TOMBSTONE) {
+				record_tombstone(c, a->t, rec);
+				if (rec->expect != SMG_EXPECT_HASH)
+					break;	/* no row there: only the tombstone */
+			}
 			int op = change_op(c, rec);
 			if (op == OP_GDEL || op == OP_UPD)
 				read_was(in, rec, a->t, &scratch, &was, &wcap);
@@ -1414,6 +1468,9 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	res->statements = c.statements;
 	if (!o->dry_run)
 		run_batches(&c, order, true);
+	if (!o->dry_run && !c.failed && c.ntombs)
+		send_tombstones(&c);
+	smg_buf_free(&c.tombs);
 	free(order);
 	res->landed = c.landed;
 	res->requests = r->requests;
