@@ -607,14 +607,14 @@ static void fetch_state_table(struct fetch_state *fs, const struct smg_table *t)
 
 /* The names (cell c0) of a statement's rows in the last answer, a NUL
  * after each; an empty answer is none. */
-static size_t answer_names(struct smg_remote *r, long i, struct smg_buf *out)
+static size_t answer_names(struct smg_remote *r, const char *body, size_t len, long i,
+			   struct smg_buf *out)
 {
 	const char *rows, *row, *cell;
 	size_t rowslen, rowlen, cell_len, n = 0;
 	char why[256];
 	bool bad;
-	if (!remote_find_rows(r, r->resp.body.data, r->resp.body.len, i, &rows, &rowslen, why,
-			      sizeof why))
+	if (!remote_find_rows(r, body, len, i, &rows, &rowslen, why, sizeof why))
 		return 0;
 	struct smg_jiter it;
 	smg_jarray(&it, rows, rowslen);
@@ -638,21 +638,20 @@ static bool has_name(const struct smg_buf *names, size_t n, const char *want)
 	return false;
 }
 
-/* Which tables are tracked (tomb.h: their triggers are there), and their
- * tombstones, read whole; NULL for an untracked table. */
-static struct smg_tombs **load_tombstones(struct smg_remote *r, struct smg_table **t, size_t n)
+/* The names of the triggers tracking tables (tomb.h), asked for with the
+ * first pages: no request of its own. */
+static const char triggers_sql[] = "SELECT name AS c0 FROM sqlite_schema WHERE type = "
+	"'trigger' AND name LIKE '\\_smugglr\\_%' ESCAPE '\\'";
+
+/* Which tables are tracked (their triggers are named in statement i of the
+ * answer body, the last one): an empty set of tombstones for each, NULL
+ * for an untracked table. */
+static struct smg_tombs **tracked_tables(struct smg_remote *r, const char *body, size_t len,
+					 long i_triggers, struct smg_table **t, size_t n)
 {
-	static const char triggers_sql[] = "SELECT name AS c0 FROM sqlite_schema WHERE type = "
-		"'trigger' AND name LIKE '\\_smugglr\\_%' ESCAPE '\\'";
-	static const char tombs_sql[] = "SELECT tbl AS c0, key AS c1, deleted_at AS c2 FROM "
-		SMG_TOMB_TABLE;
 	struct smg_tombs **tombs = smg_xcalloc(n + 1, sizeof *tombs);
-	struct params none = {0};
 	struct smg_buf names = SMG_BUF_INIT, want = SMG_BUF_INIT;
-	remote_req_add(r, triggers_sql, strlen(triggers_sql), &none);
-	remote_send_or_die(r);
-	size_t nn = answer_names(r, 0, &names);
-	bool any = false;
+	size_t nn = answer_names(r, body, len, i_triggers, &names);
 	for (size_t i = 0; i < n; i++) {
 		smg_buf_reset(&want);
 		smg_buf_addf(&want, "_smugglr_del_%s", t[i]->name);
@@ -662,12 +661,25 @@ static struct smg_tombs **load_tombstones(struct smg_remote *r, struct smg_table
 		t[i]->tracked = t[i]->tracked && has_name(&names, nn, want.data);
 		if (t[i]->tracked)
 			tombs[i] = smg_tombs_new(t[i]);
-		any = any || t[i]->tracked;
 	}
 	smg_buf_free(&names);
 	smg_buf_free(&want);
+	return tombs;
+}
+
+/* The tombstones of the tracked tables, read whole: a request of its own,
+ * only when a table is tracked. */
+static void read_tombstones(struct smg_remote *r, struct smg_tombs **tombs, struct smg_table **t,
+			    size_t n)
+{
+	static const char tombs_sql[] = "SELECT tbl AS c0, key AS c1, deleted_at AS c2 FROM "
+		SMG_TOMB_TABLE;
+	struct params none = {0};
+	bool any = false;
+	for (size_t i = 0; i < n; i++)
+		any = any || tombs[i];
 	if (!any)
-		return tombs;
+		return;
 	remote_req_add(r, tombs_sql, strlen(tombs_sql), &none);
 	remote_send_or_die(r);
 	const char *rows, *row, *cell[3];
@@ -696,7 +708,6 @@ static struct smg_tombs **load_tombstones(struct smg_remote *r, struct smg_table
 	for (size_t i = 0; i < n; i++)
 		if (tombs[i])
 			smg_tombs_sort(tombs[i], r->t->name, t[i]);
-	return tombs;
 }
 
 void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct smg_writer *w,
@@ -706,12 +717,20 @@ void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct
 	size_t n;
 	remote_schema_load(r, &s);
 	struct smg_table **tables = select_tables(r, &s, sel, &n);
-	struct smg_tombs **tombs = load_tombstones(r, tables, n);
+	struct smg_tombs **tombs = NULL;
 	struct smg_buf sql = SMG_BUF_INIT, held = SMG_BUF_INIT;
 	struct params ps = {0};
 	struct fetch_state fs = {.w = w, .progress = progress, .keys_only = sel->keys_only};
 	struct rows_span spans[FETCH_GROUP_MAX];
 	long group = r->p->max_statements < FETCH_GROUP_MAX ? r->p->max_statements : FETCH_GROUP_MAX;
+	/* the triggers go with the first pages when there is room, else first */
+	bool apart = (size_t)r->p->max_statements <= (n < (size_t)group ? n : (size_t)group);
+	if (apart && n) {
+		remote_req_add(r, triggers_sql, strlen(triggers_sql), &(struct params){0});
+		remote_send_or_die(r);
+		tombs = tracked_tables(r, r->resp.body.data, r->resp.body.len, 0, tables, n);
+		read_tombstones(r, tombs, tables, n);
+	}
 	for (size_t g = 0; g < n; g += (size_t)group) {
 		size_t gn = n - g < (size_t)group ? n - g : (size_t)group;
 		/* the first page of several tables in one request */
@@ -720,6 +739,9 @@ void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct
 			page_sql(r->p, rt, tables[g + k], NULL, &sql, &ps);
 			remote_req_add(r, sql.data, sql.len, &ps);
 		}
+		bool with_triggers = !tombs;
+		if (with_triggers)
+			remote_req_add(r, triggers_sql, strlen(triggers_sql), &(struct params){0});
 		remote_send_or_die(r);
 		/* keep that answer while later pages of its tables are read */
 		smg_buf_free(&held);
@@ -727,6 +749,10 @@ void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct
 		memset(&r->resp.body, 0, sizeof r->resp.body);
 		for (size_t k = 0; k < gn; k++)
 			spans[k] = find_rows(r, tables[g + k], held.data, held.len, (long)k);
+		if (with_triggers) {	/* (after the spans: the next request is another answer) */
+			tombs = tracked_tables(r, held.data, held.len, (long)gn, tables, n);
+			read_tombstones(r, tombs, tables, n);
+		}
 		for (size_t k = 0; k < gn; k++) {
 			const struct smg_table *t = tables[g + k];
 			struct rtable *rt = remote_schema_find(&s, t->name);
