@@ -29,7 +29,7 @@ static const char usage[] =
 	"      --add-columns          add columns a table lacks, from the stream's schema\n"
 	"      --only SIDE            apply only changes to local or remote (for sync)\n"
 	"  -r, --report FORMAT        text (default), json or none, on stdout\n"
-	"Instead of a stream, on a SQLite TARGET:\n"
+	"Instead of a stream:\n"
 	"      --track                remember the deletes of TARGET's tables (or of each\n"
 	"                             --table) in tombstones, for two-way syncs\n"
 	"      --untrack              stop that, and forget their tombstones\n"
