@@ -167,6 +167,18 @@ check_exit 7 "a tombstone in a table the stream does not say is tracked: exit 7"
 sed 's/\("kind":"tombstone","table":"items","key":\[2\]\),"ts":"[^"]*"/\1,"ts":"yesterday"/' m1.stream >badts.stream
 check_exit 7 "a tombstone whose time is no time: exit 7" smg-diff -d sync badts.stream m2.db
 
+check_exit 2 "the tombstone table named as a table to sync: exit 2" smugglr -c c12.toml -t _smugglr_tombstones status
+check_grep "saying what it is" "holds the tombstones of tracked tables" .err
+{
+	smg-hash --schema-only m2.db | head -n 1
+	echo '{"kind":"change","table":"items","bucket":"local_newer","op":"tombstone","to":"remote","key":[5,5],"expect":null,"ts":"2026-11-01T00:00:00Z"}'
+	echo '{"kind":"end","records":2}'
+} >badkey.changes
+before=$(sum_file m2.db)
+check_exit 7 "a tombstone change with a bad key: smg-apply exits 7" smg-apply -i badkey.changes m2.db
+check_grep "naming the line" 'badkey.changes:2: .*key has the wrong number of values' .err
+check_eq "and writes nothing" "$(sum_file m2.db)" "$before"
+
 # a tombstone change into a database that does not track the table
 sq plain1.db "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT); INSERT INTO items VALUES (1, 'x', $OLD)"
 cp plain1.db plain2.db
