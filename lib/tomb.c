@@ -403,11 +403,16 @@ void smg_tomb_merge_init(struct smg_tomb_merge *m, struct smg_prefetch *rows,
 	m->dbname = dbname;
 }
 
-static void row_key(const struct smg_table *t, const struct smg_value *vals,
-		    struct smg_value *key)
+/* A row's key (its values' key columns) against a key, as smg_key_cmp. */
+static int row_key_cmp(const struct smg_table *t, const struct smg_value *vals,
+		       const struct smg_value *key)
 {
-	for (size_t k = 0; k < t->npk; k++)
-		key[k] = vals[t->pk_idx[k]];
+	for (size_t k = 0; k < t->npk; k++) {
+		int c = smg_value_cmp(&vals[t->pk_idx[k]], &key[k]);
+		if (c)
+			return c;
+	}
+	return 0;
 }
 
 int smg_tomb_merge_next(struct smg_tomb_merge *m, const struct smg_value **vals,
@@ -422,12 +427,7 @@ int smg_tomb_merge_next(struct smg_tomb_merge *m, const struct smg_value **vals,
 	bool tomb = smg_tombs_peek(m->tombs, &tk, &tts);
 	int c = -1;
 	if (tomb && m->ahead) {
-		struct smg_value rk[64];
-		if (m->t->npk > 64)
-			smg_die(SMG_EXIT_USAGE, "table \"%s\": a key of more than 64 columns",
-				m->t->name);
-		row_key(m->t, m->vals, rk);
-		c = smg_key_cmp(rk, tk, m->t->npk);
+		c = row_key_cmp(m->t, m->vals, tk);
 		if (c == 0) {
 			struct smg_buf kb = SMG_BUF_INIT;
 			smg_json_add_values(&kb, tk, m->t->npk);
