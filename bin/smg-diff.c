@@ -218,8 +218,10 @@ int main(int argc, char **argv)
 	o.tables = sel.tables;
 	o.ntables = sel.ntables;
 	o.tables_from_cli = sel.tables_from_cli;
-	struct smg_source *local = smg_source_open(argv[optind], &sel);
-	struct smg_source *remote = smg_source_open(argv[optind + 1], &sel);
+	struct smg_source *local = smg_source_open_side(argv[optind], &sel,
+							 o.dir != SMG_PUSH && !o.del);
+	struct smg_source *remote = smg_source_open_side(argv[optind + 1], &sel,
+							  o.dir != SMG_PULL && !o.del);
 	if (o.policy == SMG_NEWER_WINS || o.policy == SMG_UUID_V7_WINS) {
 		smg_source_check_timestamps(local);	/* the timestamps decide */
 		smg_source_check_timestamps(remote);

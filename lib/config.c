@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 
 const char *const smg_target_type_names[] = {
-	"", "sqlite", "d1", "http", "command", NULL,
+	"", "sqlite", "d1", "http", "command", "peer", NULL,
 };
 
 enum kind { K_STRING, K_INT, K_FLOAT, K_BOOL, K_LIST, K_CHOICE };

@@ -31,6 +31,7 @@ enum smg_target_type {
 	SMG_TARGET_D1,
 	SMG_TARGET_HTTP,
 	SMG_TARGET_COMMAND,
+	SMG_TARGET_PEER,	/* smg-beacon --stdio at the end of a command */
 };
 
 enum smg_profile {
@@ -71,7 +72,8 @@ struct smg_config {
 
 	struct {
 		/* Unset type is inferred: path -> sqlite, url -> http,
-		 * command -> command, top-level database_id -> d1. */
+		 * command -> command, top-level database_id -> d1; peer
+		 * (command, run by smugglr sync) is only ever set. */
 		enum smg_target_type type;
 		char *path;
 		char *url;

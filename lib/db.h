@@ -97,6 +97,11 @@ struct smg_source;
 
 /* spec: "-" (stdin), a stream file, or a SQLite database path. */
 struct smg_source *smg_source_open(const char *spec, const struct smg_select *sel);
+/* The same for a side of a diff; an empty (0-byte) file dies (exit 7)
+ * unless empty_ok: it stands for an empty database only where the changes
+ * go and nothing is deleted (smg-diff(1), EMPTY SIDES). */
+struct smg_source *smg_source_open_side(const char *spec, const struct smg_select *sel,
+					bool empty_ok);
 const char *smg_source_name(const struct smg_source *s);
 /* Count, per table, timestamps that are no possible time or lie far in
  * the future, and warn about them (lib/ts.c): for a policy that goes by

@@ -33,6 +33,7 @@ struct sample {
 };
 
 static int enabled = -1;
+static int out = STDERR_FILENO;	/* where the line goes (SMG_PROGRESS_FD) */
 static struct {
 	const char *what, *unit;	/* unit NULL: bytes */
 	uint32_t calls, stride;
@@ -53,16 +54,34 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* SMG_PROGRESS_FD=N: the line goes to descriptor N instead of stderr.
+ * smugglr(1) keeps its programs' stderr, to show their messages when each
+ * ends, and hands them the terminal as another descriptor for the line.
+ * -1 when N is not an open descriptor: no line then, rather than one in
+ * the kept messages. */
+static int line_fd(void)
+{
+	const char *env = getenv("SMG_PROGRESS_FD");
+	if (!env || !*env)
+		return STDERR_FILENO;
+	char *end;
+	long n = strtol(env, &end, 10);
+	if (*end || n < 0 || n > 1024 || fcntl((int)n, F_GETFD) < 0)
+		return -1;
+	return (int)n;
+}
+
 bool smg_progress_enabled(void)
 {
 	if (enabled < 0) {
 		const char *env = getenv("SMG_PROGRESS");
-		if (env && !strcmp(env, "0"))
+		out = line_fd();
+		if (out < 0 || (env && !strcmp(env, "0")))
 			enabled = 0;
 		else if (env && !strcmp(env, "1"))
 			enabled = 1;
 		else
-			enabled = isatty(STDERR_FILENO);
+			enabled = isatty(out);
 	}
 	return enabled;
 }
@@ -81,7 +100,7 @@ void smg_progress_disable(void)
 static bool own_line(void)
 {
 	if (p.tty == -1) {
-		const char *name = ttyname(STDERR_FILENO);
+		const char *name = ttyname(out);
 		p.tty = name ? open(name, O_RDONLY | O_NOCTTY | O_CLOEXEC) : -1;
 		if (p.tty < 0)
 			p.tty = -2;
@@ -89,7 +108,7 @@ static bool own_line(void)
 	if (p.tty == -2)
 		return true;
 	/* a job in the background leaves the terminal to the foreground */
-	if (tcgetpgrp(STDERR_FILENO) != getpgrp())
+	if (tcgetpgrp(out) != getpgrp())
 		return false;
 	if (!p.locked)
 		p.locked = flock(p.tty, LOCK_EX | LOCK_NB) == 0;
@@ -106,7 +125,7 @@ static void release_line(void)
 static void put(const char *s, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = write(STDERR_FILENO, s, n);
+		ssize_t w = write(out, s, n);
 		if (w <= 0)
 			return;	/* a progress line is not worth dying for */
 		s += w;
@@ -226,7 +245,7 @@ static void remember(double t, int64_t measure)
 static size_t width(void)
 {
 	struct winsize ws;
-	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+	if (ioctl(out, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
 		return ws.ws_col - 1;
 	return 200;
 }

@@ -5,7 +5,8 @@
  *   smg-diff: diff: 651264/2000000 rows (32%), 1280965 rows/s, 1s left
  *
  * Shown only when stderr is a terminal (or SMG_PROGRESS=1), never with -q
- * or SMG_PROGRESS=0.  The first line comes after half a second, so quick
+ * or SMG_PROGRESS=0.  SMG_PROGRESS_FD=N puts it on descriptor N instead
+ * (smugglr(1) keeps the programs' stderr for their messages).  The first line comes after half a second, so quick
  * runs show nothing, and it is redrawn at most ten times a second.  When a
  * total is not known, done and rate only: never a made-up percentage.
  * The programs of a pipeline share the terminal: the line belongs to one of

@@ -70,6 +70,16 @@ struct smg_source *smg_source_open(const char *spec, const struct smg_select *se
 	return s;
 }
 
+struct smg_source *smg_source_open_side(const char *spec, const struct smg_select *sel,
+					bool empty_ok)
+{
+	if (!empty_ok && strcmp(spec, "-") && smg_path_is_empty(spec))
+		smg_die(SMG_EXIT_DATA, "%s: an empty file (0 bytes), as a failed smg-fetch > FILE "
+			"leaves: refused as a side to read (it stands for an empty database only "
+			"as the side written to, without --delete)", spec);
+	return smg_source_open(spec, sel);
+}
+
 void smg_source_check_timestamps(struct smg_source *s)
 {
 	s->audit_ts = true;

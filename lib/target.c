@@ -29,20 +29,47 @@ static void strip_slash(char *s)
 }
 
 
+/* Where a URL's authority starts: after SCHEME://, or at the start when
+ * it has no scheme ("user:secret@host/db", which curl takes for http). */
+static const char *authority(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	return scheme ? scheme + 3 : url;
+}
+
+/* The '@' that ends the user:password of a URL, or NULL: the last one of
+ * the authority (which ends at the path, query or fragment), so that a
+ * password holding an '@' is hidden whole. */
+static const char *userinfo_end(const char *url)
+{
+	const char *host = authority(url), *at = NULL;
+	for (const char *p = host; *p && !strchr("/?#", *p); p++)
+		if (*p == '@')
+			at = p;
+	return at;
+}
+
+/* user:password@host... with no scheme: a URL that lost its scheme, not a
+ * file name, and never to be shown as one. */
+static bool schemeless_with_password(const char *spec)
+{
+	const char *at = userinfo_end(spec);
+	return !strstr(spec, "://") && at && memchr(spec, ':', (size_t)(at - spec));
+}
+
 bool smg_target_spec_is_remote(const char *spec)
 {
 	return has_prefix(spec, "http://") || has_prefix(spec, "https://") ||
 	       has_prefix(spec, "libsql://") || has_prefix(spec, "d1:") ||
-	       has_prefix(spec, "command:") || !strcmp(spec, "d1");
+	       has_prefix(spec, "command:") || !strcmp(spec, "d1") ||
+	       schemeless_with_password(spec);
 }
 
 /* A URL for messages: without user:password@. */
 static char *redact_url(const char *url)
 {
-	const char *scheme = strstr(url, "://");
-	const char *host = scheme ? scheme + 3 : url;
-	const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-	if (!at || (slash && slash < at))
+	const char *host = authority(url), *at = userinfo_end(url);
+	if (!at)
 		return smg_xstrdup(url);
 	struct smg_buf b = SMG_BUF_INIT;
 	smg_buf_add(&b, url, (size_t)(host - url));
@@ -69,6 +96,9 @@ char *smg_target_label(enum smg_target_type type, const char *path, const char *
 	}
 	case SMG_TARGET_COMMAND:
 		smg_buf_addf(&b, "command:%s", command ? command : "");
+		break;
+	case SMG_TARGET_PEER:
+		smg_buf_addf(&b, "peer:%s", command ? command : "");
 		break;
 	default:
 		break;
@@ -141,6 +171,10 @@ void smg_target_resolve(struct smg_target *t, const char *spec, const char *prof
 		t->url = smg_xstrdup(spec);
 		if (!profile)
 			prof = guess_profile(spec);
+	} else if (spec && schemeless_with_password(spec)) {
+		smg_die(SMG_EXIT_USAGE, "%s (user:password hidden): a URL needs its scheme, "
+			"such as https://; without one it would be taken for a file name",
+			redact_url(spec));
 	} else if (spec) {
 		t->type = SMG_TARGET_SQLITE;
 		t->path = smg_xstrdup(spec);
@@ -173,6 +207,11 @@ void smg_target_resolve(struct smg_target *t, const char *spec, const char *prof
 			break;
 		case SMG_TARGET_D1:
 			break;
+		case SMG_TARGET_PEER:
+			/* the two ends reconcile; neither reads nor writes a stream */
+			smg_die(SMG_EXIT_USAGE, "%s: [target] type \"peer\" is synced both ways by "
+				"smugglr sync (smg-beacon --connect), not read or written by %s",
+				cfg->path ? cfg->path : "config", smg_progname);
 		}
 	}
 	if (t->type == SMG_TARGET_D1 || (t->type == SMG_TARGET_HTTP && prof && !strcmp(prof, "d1"))) {

@@ -14,7 +14,7 @@
 
 /* Where a program reads or writes. */
 struct smg_target {
-	enum smg_target_type type;	/* SQLITE, D1, HTTP or COMMAND */
+	enum smg_target_type type;	/* SQLITE, D1, HTTP or COMMAND (never PEER) */
 	char *name;			/* for messages: "d1:ACCOUNT/DB", the URL, ... */
 	char *path;			/* SQLITE */
 	char *command;			/* COMMAND: run by /bin/sh with a verb appended */
@@ -48,7 +48,7 @@ _Noreturn void smg_target_exec(const struct smg_target *t, const char *verb,
 /*
  * The label of a target for messages, reports and --remote-name: the file,
  * d1:ACCOUNT/DATABASE ("?" for a missing part), the URL without
- * user:password@, or command:CMD.  Every label is built here, so a password
+ * user:password@, command:CMD or peer:CMD.  Every label is built here, so a password
  * in a URL never reaches an output or a child's arguments.  Malloc'd.
  */
 char *smg_target_label(enum smg_target_type type, const char *path, const char *url,

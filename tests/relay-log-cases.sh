@@ -60,8 +60,8 @@ moved() {
 		"$([ $((s + r)) -lt 65536 ] && echo yes)" yes
 	if [ "$(command -v proxy_bytes)" = proxy_bytes ]; then
 		sleep 0.2
-		# shellcheck disable=SC2046 # two counts, split on purpose
-		set -- "$p0" $(proxy_bytes)
+		# shellcheck disable=SC2046,SC2086 # two counts each, split on purpose
+		set -- $p0 $(proxy_bytes)
 		check_eq "$what: under 64 KiB on the wire ($(($3 - $1)) bytes sent, $(($4 - $2)) received)" \
 			"$([ $(($3 - $1 + $4 - $2)) -lt 65536 ] && echo yes)" yes
 	fi

@@ -249,7 +249,7 @@ apply_segment() {	# FILE N
 	awk -v p="$tmp/part." '{ print > (p n + 0) } /^\{"kind":"end"/ { close(p n + 0); n++ }' "$1"
 	for part in "$tmp"/part.*; do
 		[ -f "$part" ] || continue
-		relay_stage 2 segment smg-apply -q -r none --create-tables --tracking -i "$part" "$tmp/relay.db" || return 1
+		relay_stage 2 segment smg-apply -r none --create-tables --tracking -i "$part" "$tmp/relay.db" || return 1
 	done
 	return 0
 }
@@ -488,7 +488,7 @@ relay_diff() {	# push|pull [smg-diff options]
 	shift
 	IFS=$nl
 	# shellcheck disable=SC2046
-	set -- $(common_args) -q -d "$dir" -r "$output" --report-file "$tmp/diff.report" "$@"
+	set -- $(common_args) -d "$dir" -r "$output" --report-file "$tmp/diff.report" "$@"
 	unset IFS
 	relay_stage 0 diff smg-diff "$@" "$local_db" "$tmp/relay.db" >"$tmp/seg.rows"
 	accept_partial diff
@@ -507,8 +507,8 @@ stash_prepare() {
 	[ -s "$tmp/relay.db" ] || die $EXIT_NOTFOUND "nothing to stash: $local_db has no table to sync"
 	if [ "$delete" = 1 ]; then relay_diff push --delete; else relay_diff push; fi
 	writes_rows "$tmp/seg.rows" && changed=1
-	aflags=-q
-	[ "$dry_run" = 1 ] && aflags=-qn
+	aflags=''
+	[ "$dry_run" = 1 ] && aflags=-n
 	relay_stage 0 apply smg-apply $aflags -r "$output" -i "$tmp/seg.rows" "$tmp/relay.db" >"$tmp/apply.report"
 	fail_from apply
 	relay_words "$tmp/apply.report" >"$tmp/apply.out"
@@ -604,7 +604,7 @@ retrieve_rounds() {
 	rounds=0 conflicts=0
 	IFS=$nl
 	# shellcheck disable=SC2046
-	set -- $(common_args) -q -d pull -r "$output" --report-file "$tmp/diff.report"
+	set -- $(common_args) -d pull -r "$output" --report-file "$tmp/diff.report"
 	unset IFS
 	[ "$delete" = 1 ] && set -- "$@" --delete
 	while :; do
@@ -630,7 +630,7 @@ retrieve_rounds() {
 # smg-apply of the change stream on stdin into the local database; it reads
 # the config for [sync] busy_timeout_ms.
 retrieve_apply() {
-	set -- -q -r "$output"
+	set -- -r "$output"
 	[ "$dry_run" = 1 ] && set -- "$@" -n
 	[ "$create_tables" = 1 ] && set -- "$@" --create-tables
 	cf=${config:-$smg_config_file}

@@ -84,6 +84,6 @@ check_eq "... programs in STAGE/usr/local/bin" "$(ls "$T/stage/usr/local/bin" | 
 	"$(ls "$prefix/bin" | tr '\n' ' ')"
 check_eq "... every section 1 page in STAGE/usr/local/share/man/man1" \
 	"$(ls "$T/stage/usr/local/share/man/man1" | tr '\n' ' ')" "$(cd smugglr-$version/man && ls -- *.1 | tr '\n' ' ')"
-check_eq "... the section 5 page in STAGE/usr/local/share/man/man5" \
-	"$(ls "$T/stage/usr/local/share/man/man5" | tr '\n' ' ')" "smugglr-stream.5 "
+check_eq "... every section 5 page in STAGE/usr/local/share/man/man5" \
+	"$(ls "$T/stage/usr/local/share/man/man5" | tr '\n' ' ')" "$(cd smugglr-$version/man && ls -- *.5 | tr '\n' ' ')"
 check_eq "... nothing outside STAGE/usr/local" "$(ls "$T/stage" | tr '\n' ' ')$(ls "$T/stage/usr" | tr '\n' ' ')" "usr local "

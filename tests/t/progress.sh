@@ -4,7 +4,8 @@
 # of a pipeline to the next, erased before the report; never a percentage
 # without a total; nothing of it with -q, SMG_PROGRESS=0 or stderr not a
 # terminal; S3 transfers against moto_server, remote batches and fetches
-# against the local D1.  Needs tmux >= 3.0, sqlite3, python3, bc, curl,
+# against the local D1; the same lines through smugglr push (SQLite file
+# and D1), with nothing of them when its stderr is not a terminal or -q.  Needs tmux >= 3.0, sqlite3, python3, bc, curl,
 # moto_server, and what tests/d1-lib.sh needs.
 TESTS=$PWD
 . ./lib.sh
@@ -145,6 +146,62 @@ check_eq "stderr into a file: nothing of the line there" "$(cat diff.err apply.e
 check_eq "... -q, SMG_PROGRESS=0, a job in the background of a terminal: no line drawn" "$(draws off)" 0
 check_grep "... the run is otherwise the same" "^t3.db: wrote $N upserts" off.screen
 
+# ---- smugglr: the programs' lines through the porcelain ---------------------------
+# smugglr keeps smg-apply's stderr (for its messages) and hands it the
+# terminal for the line: SMG_PROGRESS_FD.
+mkdir -p "$T/tmp"
+cp empty.db t4.db; cp empty.db t5.db; cp empty.db t6.db
+for n in 4 5 6; do printf 'local_db = "a.db"\n[target]\ntype = "sqlite"\npath = "t%s.db"\n' $n >p$n.toml; done
+in_terminal porc "export TMPDIR=$T/tmp; smugglr -c p4.toml push"
+progress_lines porc smg-apply >porc.apply
+check_grep "smugglr push on a terminal: smg-apply's line while the upserts are written" "$apply_line" porc.apply
+n=$(sort -u porc.apply | wc -l)
+[ "$n" -ge 3 ] && ok "... updated while it runs ($n different lines seen)" ||
+	fail "... updated while it runs (only $n different lines seen)"
+# one_line NAME: how many of NAME's snapshots had two progress lines or more
+one_line() { awk '/^--$/ { if (n > 1) bad++; n = 0; next } /rows\/s|changes\/s/ { n++ } END { print bad + 0 }' "$1.snaps"; }
+check_eq "... one line at a time: never two progress lines on the screen" "$(one_line porc)" 0
+check_nogrep "... erased before the report" 'rows/s\|changes/s' porc.screen
+check_grep "... the report is there, at the start of its line" "^t4.db: wrote $N upserts and 0 deletes in 1 table" porc.screen
+check_grep "... and smugglr ended well" '^END 0$' porc.screen
+check_eq "... t4.db holds the rows" "$(content t4.db)" "$(content a.db)"
+
+in_terminal porcoff "export TMPDIR=$T/tmp; smugglr -c p5.toml push 2>push.err; echo \"push \$?\"
+smugglr -c p6.toml -q push >/dev/null; echo \"quiet \$?\"
+smugglr -c p6.toml --quiet status >/dev/null"
+check_eq "smugglr push, stderr not a terminal: no line drawn there" "$(tr -cd '\r' <push.err | wc -c)" 0
+check_nogrep "... nothing of it at all (only messages)" '/s\|%' push.err
+check_eq "... smugglr -q / --quiet on a terminal: no line drawn" "$(draws porcoff)" 0
+check_grep "... the runs are otherwise the same" '^push 0$' porcoff.screen
+check_grep "... (-q too)" '^quiet 0$' porcoff.screen
+check_eq "... t5.db and t6.db hold the rows" "$(content t5.db) $(content t6.db)" "$(content a.db) $(content a.db)"
+# a failure's message is still the first failing stage's, and still shown
+in_terminal porcbad "export TMPDIR=$T/tmp; smugglr -c p4.toml -t nosuch push"
+check_grep "a failed smugglr push on a terminal: the message is shown" "nosuch" porcbad.screen
+check_grep "... with its exit code" '^END 3$' porcbad.screen
+
+# stash and retrieve (a file:// relay): smg-diff and smg-apply into the
+# relay's copy, smg-apply into the local database
+sqlite3 big.db "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty INTEGER);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500000)
+INSERT INTO items SELECT i, 'item-' || i, i % 1000 FROM n;"
+printf 'local_db = "big.db"\n[stash]\nurl = "file://%s/relay1/r"\n' "$T" >s1.toml
+printf 'local_db = "a.db"\n[stash]\nurl = "file://%s/relay2/r"\n' "$T" >s2.toml
+printf 'local_db = "t7.db"\n[stash]\nurl = "file://%s/relay2/r"\n' "$T" >s3.toml
+cp empty.db t7.db
+TMPDIR=$T/tmp smugglr -c s2.toml stash >/dev/null 2>stash2.err || { fail "stash a.db"; cat stash2.err; }
+in_terminal relay "export TMPDIR=$T/tmp; smugglr -c s1.toml stash && smugglr -c s3.toml retrieve"
+grep -a '^smg-[a-z]*: [a-z]*: [0-9]' relay.snaps >relay.lines
+sed -n '/^stashed to/,$p' relay.snaps | grep -a '^smg-apply: apply: ' >retrieve.lines
+check_grep "smugglr stash on a terminal: the lines of the diff and of the apply to the relay's copy" \
+	'^smg-\(diff\|apply\): \(diff\|apply\): [0-9]' relay.lines
+check_grep "smugglr retrieve on a terminal: smg-apply's line while the local database is written" \
+	"$apply_line" retrieve.lines
+check_eq "... one line at a time" "$(one_line relay)" 0
+check_nogrep "... erased before the reports" 'rows/s\|changes/s' relay.screen
+check_grep "... and both ended well" '^END 0$' relay.screen
+check_eq "... t7.db holds the rows" "$(content t7.db)" "$(content a.db)"
+
 # ---- S3: bytes of the object, of its size going up, of Content-Length coming down -
 moto_start
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 SMG_S3_ENDPOINT=$E
@@ -182,3 +239,25 @@ check_grep "smg-apply to D1: changes the target has taken of the stream's, perce
 check_grep "smg-fetch: rows and rate (the endpoint is not asked for a count)" \
 	'^smg-fetch: fetch: [0-9]* rows, [0-9]* rows/s *$' d1.lines
 check_grep "... and both ended well" '^END 0$' d1.screen
+
+# smugglr push into D1: smg-fetch | smg-diff | smg-apply, the line handed on
+sqlite3 porc.db "CREATE TABLE porc(id INTEGER PRIMARY KEY, name TEXT, qty INTEGER);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+INSERT INTO porc SELECT i, 'item-' || i, i % 100 FROM n;"
+cat >pd1.toml <<EOF
+local_db = "porc.db"
+cloudflare_account_id = "$D1_ACCOUNT_ID"
+database_id = "$D1_DATABASE_ID"
+[target]
+type = "d1"
+endpoint = "$D1_URL"
+EOF
+in_terminal pd1 "export SMUGGLR_TARGET_TOKEN=$D1_TOKEN TMPDIR=$T/tmp
+smugglr -c pd1.toml --create-tables push"
+drawn_lines pd1 >pd1.lines
+check_grep "smugglr push into D1 on a terminal: smg-apply's changes taken, percentage, rate, time left" \
+	'^smg-apply: apply: [0-9]*/100000 changes ([0-9]*%), [0-9]* changes/s, [0-9:]*s* left *$' pd1.lines
+check_eq "... one line at a time" "$(one_line pd1)" 0
+check_nogrep "... erased before the report" 'rows/s\|changes/s' pd1.screen
+check_grep "... the report is there" ': wrote 100000 upserts and 0 deletes in 1 table' pd1.screen
+check_grep "... and smugglr ended well" '^END 0$' pd1.screen

@@ -1,4 +1,6 @@
-# secrets.sh - a password in a target URL never shows: not in
+# secrets.sh - a password in a target URL never shows (with or without a
+# scheme, with an '@' in it; one on the command line without its scheme is
+# refused, not taken for a file name): not in
 # --print-config sh (which smugglr(1) evaluates and passes on as
 # --remote-name, so into reports and ps), toml or json, not in smugglr
 # config, not in smg-fetch's messages; and with a working target at such a
@@ -28,6 +30,25 @@ rc=$?
 check_eq "smg-fetch of an unreachable URL fails" "$([ $rc -ne 0 ] && echo yes)" yes
 check_grep "smg-fetch: the message names the target" '127.0.0.1:9/db' fetch.err
 check_nogrep "smg-fetch: no password in its messages" 's3cretPW' fetch.err
+
+# a URL without its scheme (curl takes it for http), and a password that
+# holds an '@': hidden whole all the same
+for u in 'alice:s3cretPW@127.0.0.1:9/db|127.0.0.1:9/db' 'https://alice:s3c@retPW@127.0.0.1:9/db|https://127.0.0.1:9/db'; do
+	printf 'local_db = "local.db"\n[target]\nurl = "%s"\n' "${u%|*}" >u.toml
+	for fmt in sh toml json; do
+		smg-diff -c u.toml --print-config $fmt >u.out 2>&1
+		check_nogrep "print-config $fmt of ${u#*|}: no password, no user" 's3c\|retPW\|alice' u.out
+	done
+	smg-diff -c u.toml --print-config sh >u.sh 2>&1
+	check_grep "... the label is the URL without user:password@" "^smg_target_label='${u#*|}'\$" u.sh
+done
+# one on the command line is no file name: refused (exit 2), never shown
+for p in smg-fetch smg-apply; do
+	$p -q 'alice:s3cretPW@127.0.0.1:9/db' </dev/null >nos.out 2>nos.err
+	check_eq "$p alice:PASSWORD@host/db (no scheme): exit 2" "$?" 2
+	check_nogrep "... no password, no user in its message" 's3cretPW\|alice' nos.err
+	check_grep "... which says a URL needs its scheme" '127.0.0.1:9/db (user:password hidden): a URL needs its scheme' nos.err
+done
 
 # ---- toml and json: the same URL without user:password@ ---------------------------
 for fmt in toml json; do

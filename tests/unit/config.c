@@ -340,9 +340,9 @@ static void test_choice_errors(void)
 		     "config.toml:2:23: sync.conflict_resolution must be one of local_wins, remote_wins, "
 		     "newer_wins, uuid_v7_wins; got ''");
 	expect_error("[target]\ntype = \"postgres\"\n",
-		     "config.toml:2:8: target.type must be one of sqlite, d1, http, command; got 'postgres'");
+		     "config.toml:2:8: target.type must be one of sqlite, d1, http, command, peer; got 'postgres'");
 	expect_error("[target]\ntype = \"\"\n",
-		     "config.toml:2:8: target.type must be one of sqlite, d1, http, command; got ''");
+		     "config.toml:2:8: target.type must be one of sqlite, d1, http, command, peer; got ''");
 	expect_error("[target]\nprofile = \"mysql\"\n",
 		     "config.toml:2:11: target.profile must be one of d1, turso, rqlite, datasette, "
 		     "sqlite-cloud, starbasedb, generic; got 'mysql'");

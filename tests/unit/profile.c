@@ -486,7 +486,7 @@ static void test_hrana_values(void)
 			snprintf(got, sizeof got, "%.17g", v.r);
 			good = !strcmp(got, cases[k].text);
 		} else {
-			good = v.n == cases[k].n && !memcmp(v.p, cases[k].text, v.n);
+			good = v.n == cases[k].n && (v.n == 0 || !memcmp(v.p, cases[k].text, v.n));
 		}
 		CHECK(good, "Hrana value %s: %s %s", cases[k].cell, e ? e : "read", got);
 		smg_buf_free(&scratch);
