@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "remote.h"
+#include "tomb.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +29,79 @@ static const char usage[] =
 	"      --add-columns          add columns a table lacks, from the stream's schema\n"
 	"      --only SIDE            apply only changes to local or remote (for sync)\n"
 	"  -r, --report FORMAT        text (default), json or none, on stdout\n"
+	"Instead of a stream:\n"
+	"      --track                remember the deletes of TARGET's tables (or of each\n"
+	"                             --table) in tombstones, for two-way syncs\n"
+	"      --untrack              stop that, and forget their tombstones\n"
+	"      --tracking             with a stream: track each table whose table record\n"
+	"                             says it is tracked (the relay's copies)\n"
+	"  -t, --table NAME           with --track or --untrack: only this table\n"
 	"  -q, --quiet                no progress on stderr\n"
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
+
+/* --track / --untrack: the triggers and the tombstone table (tomb.h), in
+ * one transaction; the tables are those a sync covers, or those named. */
+static int track(const char *path, char **names, size_t n, bool on, bool dry_run)
+{
+	sqlite3 *db = smg_db_open(path, !dry_run);
+	struct smg_select sel;
+	smg_select_defaults(&sel);
+	for (size_t i = 0; i < n; i++)
+		smg_select_add(&sel.tables, &sel.ntables, names[i]);
+	if (sqlite3_exec(db, dry_run ? "BEGIN" : "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		smg_die(SMG_EXIT_CONFLICT, "%s: %s", path, sqlite3_errmsg(db));
+	size_t nt;
+	struct smg_table **t = smg_db_tables(db, path, &sel, &nt);
+	struct smg_buf done = SMG_BUF_INIT;
+	for (size_t i = 0; i < nt; i++) {
+		if (!dry_run && on)
+			smg_tomb_track(db, path, t[i]);
+		else if (!dry_run)
+			smg_tomb_untrack(db, path, t[i]->name);
+		smg_buf_addf(&done, "%s%s", done.len ? ", " : "", t[i]->name);
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		smg_die(smg_db_exit_code(sqlite3_errcode(db)), "%s: %s", path, sqlite3_errmsg(db));
+	printf("%s: %s%s: %s\n", path, dry_run ? "would " : "", on ? "track" : "untrack",
+	       done.len ? done.data : "(no tables)");
+	smg_buf_free(&done);
+	smg_tables_free(t, nt);
+	smg_select_free(&sel);
+	smg_db_close(db);
+	return SMG_EXIT_OK;
+}
+
+/* --track / --untrack on a remote target: the same statements, one
+ * request; untracking leaves the tombstone table (empty of the table's
+ * tombstones) in place. */
+static int track_remote(const struct smg_target *t, char **names, size_t n, bool on,
+			bool dry_run, bool verbose)
+{
+	struct smg_select sel;
+	smg_select_defaults(&sel);
+	for (size_t i = 0; i < n; i++)
+		smg_select_add(&sel.tables, &sel.ntables, names[i]);
+	struct smg_remote *rem = smg_remote_open(t, verbose);
+	size_t nt, nsql = 0;
+	struct smg_table **tables = smg_remote_tables(rem, &sel, &nt);
+	struct smg_buf sql = SMG_BUF_INIT, done = SMG_BUF_INIT;
+	for (size_t i = 0; i < nt; i++) {
+		nsql += on ? smg_tomb_track_sql(&sql, t->name, tables[i])
+			   : smg_tomb_untrack_sql(&sql, tables[i]->name);
+		smg_buf_addf(&done, "%s%s", done.len ? ", " : "", tables[i]->name);
+	}
+	if (nsql && !dry_run)
+		smg_remote_exec(rem, sql.data, nsql);
+	printf("%s: %s%s: %s\n", t->name, dry_run ? "would " : "", on ? "track" : "untrack",
+	       done.len ? done.data : "(no tables)");
+	smg_buf_free(&sql);
+	smg_buf_free(&done);
+	smg_tables_free(tables, nt);
+	smg_select_free(&sel);
+	smg_remote_close(rem);
+	return SMG_EXIT_OK;
+}
 
 /* A remote target (remote.h): read everything, then send batches. */
 static int apply_remote(const struct smg_target *t, const char *input,
@@ -72,6 +143,10 @@ int main(int argc, char **argv)
 		{"only", required_argument, NULL, 'O'},
 		{"report", required_argument, NULL, 'r'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"track", no_argument, NULL, 'K'},
+		{"untrack", no_argument, NULL, 'U'},
+		{"table", required_argument, NULL, 't'},
+		{"tracking", no_argument, NULL, 'T'},
 		{"config", required_argument, NULL, 'c'},
 		SMG_TARGET_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
@@ -83,10 +158,14 @@ int main(int argc, char **argv)
 	const char *input = "-";
 	struct smg_target_opts to = {0};
 	struct smg_config cfg;	/* a remote target's profile points into it */
-	int c;
+	int c, tracking = 0;	/* 'K' --track, 'U' --untrack */
+	char **tables = NULL;
+	size_t ntables = 0;
 	smg_setprogname(argv[0]);
 	smg_cli_config(&cfg, argc, argv, NULL, NULL);
-	while ((c = getopt_long(argc, argv, "i:nr:qc:" SMG_TARGET_SHORTOPTS "h", longopts, NULL)) != -1) {
+	o.tombstone_horizon_days = cfg.sync.tombstone_horizon_days;
+	while ((c = getopt_long(argc, argv, "i:nr:qc:t:" SMG_TARGET_SHORTOPTS "h", longopts, NULL)) !=
+	       -1) {
 		if (smg_target_getopt(&to, c, optarg))
 			continue;
 		switch (c) {
@@ -104,6 +183,14 @@ int main(int argc, char **argv)
 			break;
 		case 'r': report = smg_report_parse(optarg); break;
 		case 'q': smg_progress_disable(); break;
+		case 'K':
+		case 'U':
+			if (tracking && tracking != c)
+				smg_die(SMG_EXIT_USAGE, "--track and --untrack exclude each other");
+			tracking = c;
+			break;
+		case 't': smg_select_add(&tables, &ntables, optarg); break;
+		case 'T': o.tracking = true; break;
 		case 'c': break;	/* loaded by smg_cli_config */
 		case 'h': smg_usage(usage, true);
 		case 'V': smg_version();
@@ -114,16 +201,29 @@ int main(int argc, char **argv)
 		smg_usage(usage, false);
 	const char *target = optind < argc ? argv[optind] : NULL;
 	o.progress = smg_progress_enabled();
+	if (ntables && !tracking)
+		smg_die(SMG_EXIT_USAGE, "--table goes with --track or --untrack");
 	struct smg_target remote = {0};
 	if (!target || smg_target_spec_is_remote(target)) {
 		smg_target_resolve(&remote, target, to.profile, to.token, to.endpoint, &cfg);
 		if (remote.type != SMG_TARGET_SQLITE) {
-			int code = apply_remote(&remote, input, &o, report, to.verbose);
+			int code = tracking ? track_remote(&remote, tables, ntables, tracking == 'K',
+							   o.dry_run, to.verbose)
+					    : apply_remote(&remote, input, &o, report, to.verbose);
 			smg_target_free(&remote);
 			smg_config_free(&cfg);
 			return code;
 		}
 		target = remote.path;
+	}
+	if (tracking) {
+		int code = track(target, tables, ntables, tracking == 'K', o.dry_run);
+		for (size_t i = 0; i < ntables; i++)
+			free(tables[i]);
+		free(tables);
+		smg_target_free(&remote);
+		smg_config_free(&cfg);
+		return code;
 	}
 	sqlite3 *db = smg_db_open(target, !o.dry_run);
 	/* the whole stream first: upstream may still be reading target */

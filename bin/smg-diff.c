@@ -226,6 +226,8 @@ int main(int argc, char **argv)
 		smg_source_check_timestamps(local);	/* the timestamps decide */
 		smg_source_check_timestamps(remote);
 	}
+	smg_source_tombstones(local, cfg.sync.tombstone_horizon_days);
+	smg_source_tombstones(remote, cfg.sync.tombstone_horizon_days);
 	if (smg_source_is_db(local) && smg_source_is_db(remote)) {
 		smg_source_read_ahead(local);
 		smg_source_read_ahead(remote);

@@ -8,6 +8,7 @@
 #include "digest.h"
 #include "output.h"
 #include "prefetch.h"
+#include "tomb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,23 +34,34 @@ static const char usage[] =
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
 
+/* Rows, and the tombstones of tracked tables among them in key order. */
 static void write_rows(sqlite3 *db, const char *path, struct smg_table **tables, size_t n,
-		       bool keys_only, struct smg_writer *w)
+		       bool keys_only, int horizon_days, struct smg_writer *w)
 {
 	struct smg_row_counter *total = NULL;	/* for the progress line */
 	/* on this thread: downstream stages of a pipeline want the other core */
 	struct smg_prefetch *rows = smg_prefetch_start(db, tables, n, false);
 	int64_t done = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct smg_value *vals;
+		const struct smg_value *vals, *key, *ts;
 		const unsigned char *hash;
+		struct smg_tombs *tombs = tables[i]->tracked ? smg_tombs_load(db, path, tables[i],
+									      horizon_days) : NULL;
+		struct smg_tomb_merge m;
+		int got;
+		smg_tomb_merge_init(&m, rows, tombs, tables[i], path);
 		smg_write_table(w, tables[i]);
-		while (smg_prefetch_next(rows, &vals, &hash)) {
+		while ((got = smg_tomb_merge_next(&m, &vals, &hash, &key, &ts))) {
+			if (got == 2) {
+				smg_write_tombstone(w, tables[i], key, ts);
+				continue;
+			}
 			smg_write_row_values(w, tables[i], vals, hash, keys_only);
 			smg_progress("hash", ++done, smg_row_counter_total(total));
 			if (!total && smg_progress_showing())	/* a run that short needs none */
 				total = smg_row_counter_start(path, tables, n);
 		}
+		smg_tombs_free(tombs);
 	}
 	smg_prefetch_stop(rows);
 	smg_row_counter_stop(total);
@@ -232,13 +244,14 @@ int main(int argc, char **argv)
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	size_t n;
 	struct smg_table **tables = smg_db_tables(db, path, &sel, &n);
+	smg_tomb_mark(db, tables, n);
 	struct smg_writer w;
 	smg_writer_init(&w, 1, "stdout");
 	if (schema_only)
 		for (size_t i = 0; i < n; i++)
 			smg_write_table(&w, tables[i]);
 	else
-		write_rows(db, path, tables, n, sel.keys_only, &w);
+		write_rows(db, path, tables, n, sel.keys_only, cfg.sync.tombstone_horizon_days, &w);
 	smg_progress_done();
 	smg_write_end(&w);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

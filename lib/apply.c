@@ -8,6 +8,7 @@
 #include "apply.h"
 #include "progress.h"
 #include "schema.h"
+#include "tomb.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +250,8 @@ static void open_table(sqlite3 *db, const char *dbname, const struct smg_table *
 		}
 		create_table(db, dbname, t);
 	}
+	if (o->tracking && t->tracked && !o->dry_run && !smg_tomb_tracked(db, t->name))
+		smg_tomb_track(db, dbname, t);
 	bool dry_added = check_target(db, dbname, t, o, tt->res);
 	prepare_check(db, dbname, tt);
 	if (dry_added) {
@@ -532,8 +535,8 @@ static enum cas still_as_seen(struct target_table *tt, const struct smg_record *
 	if (found == rec->expect &&
 	    (found == SMG_EXPECT_ABSENT || !memcmp(h, rec->expect_hash, SMG_HASH_LEN)))
 		return CAS_WRITE;
-	if (rec->op == SMG_OP_DELETE && found == SMG_EXPECT_ABSENT)
-		return CAS_DONE;
+	if (rec->op != SMG_OP_UPSERT && found == SMG_EXPECT_ABSENT)
+		return CAS_DONE;	/* (a tombstone is then still to be recorded) */
 	if (rec->op == SMG_OP_UPSERT && found == SMG_EXPECT_HASH) {
 		smg_reader_values(r, rec, vals, cap);
 		smg_hash_row(tt->t, *vals, want);
@@ -585,7 +588,7 @@ static int try_checked_write(struct target_table *tt, const struct smg_record *r
 	const struct smg_table *t = tt->t;
 	sqlite3_stmt *st;
 	int n = 1;
-	if (rec->op == SMG_OP_DELETE) {
+	if (rec->op != SMG_OP_UPSERT) {
 		st = tt->delete_if;
 	} else {
 		st = tt->update_if;
@@ -608,6 +611,20 @@ static int try_checked_write(struct target_table *tt, const struct smg_record *r
 	}
 	done(st);
 	return sqlite3_changes(db) ? 1 : 0;
+}
+
+static void delete_row(struct target_table *tt, const struct smg_record *rec, const char *dbname,
+		       bool dry_run)
+{
+	const struct smg_table *t = tt->t;
+	tt->res->deleted++;
+	if (dry_run || tt->missing)
+		return;
+	for (size_t k = 0; k < t->npk; k++)
+		smg_bind_value(tt->del, (int)k + 1, &rec->key[k]);
+	if (sqlite3_step(tt->del) != SQLITE_DONE)
+		die_write_key(sqlite3_db_handle(tt->del), dbname, t, rec->key);
+	done(tt->del);
 }
 
 static void apply_change(struct target_table *tt, const struct smg_record *rec,
@@ -634,29 +651,33 @@ static void apply_change(struct target_table *tt, const struct smg_record *rec,
 	/* A row the diff saw: the write that checks it, and only when it
 	 * finds the row otherwise, the read that says why. */
 	if (rec->expect == SMG_EXPECT_HASH && !dry_run && !tt->missing &&
-	    (rec->op == SMG_OP_DELETE || tt->update_if)) {
+	    (rec->op != SMG_OP_UPSERT || tt->update_if)) {
 		int got = try_checked_write(tt, rec, r, dbname, vals, cap);
 		if (got != 0) {
-			if (rec->op == SMG_OP_DELETE)
+			if (rec->op != SMG_OP_UPSERT)
 				tt->res->deleted++;
 			else
 				tt->res->upserted++;
 			if (got < 0)
 				defer(tt, rec);
+			if (rec->op == SMG_OP_TOMBSTONE)
+				smg_tomb_record(sqlite3_db_handle(tt->del), dbname, t, rec->key, &rec->ts);
 			return;
 		}
 	}
-	if (still_as_seen(tt, rec, r, dbname, vals, cap, res) != CAS_WRITE)
+	enum cas cas = still_as_seen(tt, rec, r, dbname, vals, cap, res);
+	/* a tombstone whose row is gone already is still to be recorded */
+	if (rec->op == SMG_OP_TOMBSTONE && cas != CAS_CONFLICT) {
+		if (cas == CAS_WRITE && rec->expect == SMG_EXPECT_HASH)
+			delete_row(tt, rec, dbname, dry_run);
+		if (!dry_run && !tt->missing)
+			smg_tomb_record(sqlite3_db_handle(tt->del), dbname, t, rec->key, &rec->ts);
+		return;
+	}
+	if (cas != CAS_WRITE)
 		return;
 	if (rec->op == SMG_OP_DELETE) {
-		tt->res->deleted++;
-		if (dry_run || tt->missing)
-			return;
-		for (size_t k = 0; k < t->npk; k++)
-			smg_bind_value(tt->del, (int)k + 1, &rec->key[k]);
-		if (sqlite3_step(tt->del) != SQLITE_DONE)
-			die_write_key(sqlite3_db_handle(tt->del), dbname, t, rec->key);
-		done(tt->del);
+		delete_row(tt, rec, dbname, dry_run);
 		return;
 	}
 	values_of(rec, r, t, vals, cap);
@@ -736,8 +757,10 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 	close_table(&tt);
 	free(vals);
 	if (!o->dry_run) {
-		if (!res->conflicts)
+		if (!res->conflicts) {
 			check_foreign_keys(db, dbname, res);
+			smg_tomb_prune(db, dbname, o->tombstone_horizon_days);
+		}
 		exec(db, res->conflicts ? "ROLLBACK" : "COMMIT", dbname);
 		smg_atdie(NULL);
 		apply_db = NULL;

@@ -11,6 +11,8 @@ struct smg_apply_opts {
 	bool create_tables;	/* create a missing table from the stream's schema */
 	bool add_columns;	/* add a missing column from the stream's schema */
 	int only;		/* -1: every change; else only changes to this side */
+	int tombstone_horizon_days;	/* prune older tombstones (0: never) */
+	bool tracking;		/* track each table its table record says is tracked */
 	bool progress;
 };
 

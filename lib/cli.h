@@ -64,7 +64,8 @@ enum { SMG_OPT_PROFILE = 0x100, SMG_OPT_TOKEN, SMG_OPT_ENDPOINT };
 bool smg_target_getopt(struct smg_target_opts *o, int c, const char *arg);
 
 /* Defaults: timestamp column updated_at; tables that are never user data
- * (smg_default_exclude_tables: sqlite_sequence, _cf_KV, __drizzle_migrations)
+ * (smg_default_exclude_tables: sqlite_sequence, _cf_KV, __drizzle_migrations,
+ * _smugglr_tombstones)
  * excluded. */
 void smg_select_defaults(struct smg_select *sel);
 /*

@@ -12,6 +12,7 @@
 #include "s3.h"
 #include "smg.h"
 #include "target.h"
+#include "tomb.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -56,7 +57,7 @@ static const char *bad_secret(const char *s)
 }
 
 const char *const smg_default_exclude_tables[] = {
-	"sqlite_sequence", "_cf_KV", "__drizzle_migrations", NULL,
+	"sqlite_sequence", "_cf_KV", "__drizzle_migrations", SMG_TOMB_TABLE, NULL,
 };
 
 #define KEY(n, k, field) .name = n, .kind = k, .off = offsetof(struct smg_config, field)
@@ -104,6 +105,8 @@ static const struct key keys[] = {
 	{KEY("sync.watch_interval_secs", K_INT, sync.watch_interval_secs), .i = 60,
 	 RANGE(1, WEEK_SECS)},
 	{KEY("sync.busy_timeout_ms", K_INT, sync.busy_timeout_ms), .i = 10000, RANGE(0, HOUR_MS)},
+	{KEY("sync.tombstone_horizon_days", K_INT, sync.tombstone_horizon_days), .i = 90,
+	 RANGE(0, 36500)},
 	{KEY("sync.timeout_secs", K_INT, sync.timeout_secs), .i = 600, RANGE(1, WEEK_SECS)},
 	{KEY("sync.low_speed_limit", K_INT, sync.low_speed_limit), .i = 1024, RANGE(1, 1000000000)},
 	{KEY("sync.low_speed_secs", K_INT, sync.low_speed_secs), .i = 60, RANGE(1, WEEK_SECS)},
@@ -620,6 +623,7 @@ void smg_config_load(struct smg_config *c, const char *path, bool must_exist)
 		smg_die(rc, "%s", err);
 	/* the one setting every database this program opens from now on follows */
 	smg_db_set_busy_timeout(c->sync.busy_timeout_ms);
+	smg_tomb_horizon_days = c->sync.tombstone_horizon_days;
 }
 
 /* ---- wrangler's local D1 database ---- */

@@ -106,6 +106,9 @@ struct smg_config {
 		int low_speed_limit;
 		int low_speed_secs;
 		int busy_timeout_ms;	/* a SQLite file locked by another process */
+		/* Tombstones older than this are ignored and pruned (0: kept
+		 * for ever): a copy offline longer can bring a row back. */
+		int tombstone_horizon_days;
 	} sync;
 
 	struct {

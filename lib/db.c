@@ -2,6 +2,7 @@
  * db.c - SQLite as a source of rows.
  */
 #include "db.h"
+#include "tomb.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -135,7 +136,8 @@ bool smg_db_has_table(sqlite3 *db, const char *name)
  * syncing them row by row would corrupt its index. */
 static const char table_query[] =
 	"SELECT name FROM pragma_table_list WHERE schema='main' AND type='table' "
-	"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name COLLATE BINARY";
+	"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '" SMG_TOMB_TABLE "' "
+	"ORDER BY name COLLATE BINARY";
 
 static const char virtual_query[] =
 	"SELECT name FROM pragma_table_list WHERE schema='main' AND type='virtual' "
@@ -278,6 +280,9 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 	size_t nnames = 0;
 	if (sel->ntables) {
 		for (size_t i = 0; i < sel->ntables; i++) {
+			if (!strcmp(sel->tables[i], SMG_TOMB_TABLE))	/* its rows travel as tombstones */
+				smg_die(SMG_EXIT_USAGE, "%s: \"%s\" holds the tombstones of tracked tables: "
+					"it is not a table to sync", dbname, sel->tables[i]);
 			bool has = smg_db_has_table(db, sel->tables[i]);
 			if (!has && sel->missing_ok)
 				continue;

@@ -90,6 +90,7 @@ struct smg_row {
 	const struct smg_value *key;	/* table->npk values */
 	const unsigned char *hash;
 	struct smg_value ts;		/* SMG_NULL when the table has none */
+	bool dead;			/* a tombstone: no hash, ts the time of the delete */
 };
 
 struct smg_source;
@@ -117,6 +118,9 @@ bool smg_source_is_db(const struct smg_source *s);
 const struct smg_table *smg_source_next_table(struct smg_source *s);
 /* Next row of the current table, false at the table's end. */
 bool smg_source_next_row(struct smg_source *s, struct smg_row *row);
+/* Give the tombstones of tracked tables too (row->dead), within the
+ * horizon; a database's are read now, so before smg_source_read_ahead. */
+void smg_source_tombstones(struct smg_source *s, int horizon_days);
 /* The current row's values as a JSON array; NULL for a keys-only stream. */
 const char *smg_source_values_json(struct smg_source *s, size_t *len);
 /* Names of the tables this source has (a database: all of them; a stream:

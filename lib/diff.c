@@ -62,6 +62,7 @@ struct merge {
 	struct smg_writer *out;
 	bool header_written;
 	bool grows;			/* --add-columns: out_table has columns to add */
+	bool tombs;			/* both sides track it: tombstones count */
 	struct smg_diff_table *res;
 	struct smg_buf permuted;
 };
@@ -143,6 +144,17 @@ static char *check_compatible(struct merge *m, const char *lname, const char *rn
 	return why;
 }
 
+/* Deletes travel when both sides track the table; one side alone is
+ * worth a word, since its deletes stay where they were made. */
+static bool tracked_both(const struct merge *m, const char *lname, const char *rname)
+{
+	bool l = m->t[0]->tracked, r = m->t[1]->tracked;
+	if (l != r)
+		smg_warn("table \"%s\" is tracked in %s only: its deletes do not travel (smugglr "
+			 "track it in %s too)", m->t[0]->name, l ? lname : rname, l ? rname : lname);
+	return l && r;
+}
+
 static size_t *permutation(const struct smg_table *out, const struct smg_table *r)
 {
 	bool identity = true;
@@ -199,6 +211,25 @@ static const char *values_of(struct merge *m, enum smg_side side, size_t *len)
 	return m->permuted.data;
 }
 
+/* The table record before a table's first change, and the values of the
+ * row the change replaces when the destination is a remote read as a
+ * stream (its compare-and-set is SQL: it needs the values, not only their
+ * hash). */
+static const char *start_change(struct merge *m, enum smg_side to, const unsigned char *expect,
+				size_t *wlen)
+{
+	if (!m->header_written) {
+		smg_write_table(m->out, m->out_table);
+		m->header_written = true;
+	}
+	*wlen = 0;
+	/* (values_of keeps one side's values in m->permuted: the remote's.) */
+	if (expect && !m->grows && !smg_source_is_db(m->src[to]) &&
+	    smg_source_values_json(m->src[to], wlen))
+		return values_of(m, to, wlen);
+	return NULL;
+}
+
 /* expect: the hash of the row the destination holds now, NULL when it holds
  * none; smg-apply writes only if that is still so. */
 static void emit(struct merge *m, enum smg_bucket b, enum smg_op op, enum smg_side to,
@@ -210,21 +241,25 @@ static void emit(struct merge *m, enum smg_bucket b, enum smg_op op, enum smg_si
 		m->res->counts.del[to]++;
 	if (!m->out)
 		return;
-	if (!m->header_written) {
-		smg_write_table(m->out, m->out_table);
-		m->header_written = true;
-	}
-	const char *v = NULL, *was = NULL;
-	size_t vlen = 0, wlen = 0;
+	const char *v = NULL;
+	size_t vlen = 0, wlen;
+	const char *was = start_change(m, to, expect, &wlen);
 	if (op == SMG_OP_UPSERT)
 		v = values_of(m, to == SMG_SIDE_REMOTE ? SMG_SIDE_LOCAL : SMG_SIDE_REMOTE, &vlen);
-	/* A target read as a stream is a remote one (smg-fetch's), whose
-	 * compare-and-set is SQL: it needs the values, not only their hash.
-	 * (values_of keeps one side's values in m->permuted: the remote's.) */
-	if (expect && !m->grows && !smg_source_is_db(m->src[to]) &&
-	    smg_source_values_json(m->src[to], &wlen))
-		was = values_of(m, to, &wlen);
 	smg_write_change(m->out, m->out_table, b, op, to, key, expect, was, wlen, v, vlen);
+}
+
+/* Make key a tombstone of time ts on side to: a delete, counted as one. */
+static void emit_tombstone(struct merge *m, enum smg_bucket b, enum smg_side to,
+			   const struct smg_value *key, const unsigned char *expect,
+			   const struct smg_value *ts)
+{
+	m->res->counts.del[to]++;
+	if (!m->out)
+		return;
+	size_t wlen;
+	const char *was = start_change(m, to, expect, &wlen);
+	smg_write_tombstone_change(m->out, m->out_table, b, to, key, expect, was, wlen, ts);
 }
 
 static void check_uuid_key(struct merge *m, enum smg_side side, const struct smg_value *key)
@@ -270,6 +305,11 @@ static void one_sided(struct merge *m, enum smg_side has, const struct smg_row *
 	enum smg_direction toward = other == SMG_SIDE_REMOTE ? SMG_PUSH : SMG_PULL;
 	m->res->counts.bucket[b]++;
 	add_sample(m->res, b, m->t[has], key, m->opts->samples);
+	if (row->dead) {	/* the other side has neither: it takes the tombstone */
+		if (m->opts->dir == SMG_SYNC || m->opts->dir == toward)
+			emit_tombstone(m, b, other, key, NULL, &row->ts);
+		return;
+	}
 	check_uuid_key(m, has, key);
 	if (m->opts->dir == SMG_SYNC || m->opts->dir == toward)
 		emit(m, b, SMG_OP_UPSERT, other, key, NULL);
@@ -306,8 +346,56 @@ static enum smg_bucket classify(const struct smg_row *l, const struct smg_row *r
 	return SMG_CONTENT_DIFFERS;
 }
 
+static bool writes(const struct smg_diff_opts *o, enum smg_side to)
+{
+	return o->dir == SMG_SYNC || (o->dir == SMG_PUSH && to == SMG_SIDE_REMOTE) ||
+	       (o->dir == SMG_PULL && to == SMG_SIDE_LOCAL);
+}
+
+/* A tombstone against a row or a tombstone: the times say which is newer
+ * (the time of the delete against the row's timestamp).  Without a time
+ * on both sides, or the same time, content_differs. */
+static enum smg_bucket classify_dead(const struct smg_row *l, const struct smg_row *r)
+{
+	int64_t tl, tr;
+	if (smg_ts_parse(&l->ts, &tl) && smg_ts_parse(&r->ts, &tr) && tl != tr)
+		return tl > tr ? SMG_LOCAL_NEWER : SMG_REMOTE_NEWER;
+	return l->dead && r->dead ? SMG_IDENTICAL : SMG_CONTENT_DIFFERS;
+}
+
+/* A delete wins or loses like an edit: by the policy, and under
+ * newer_wins by time, the delete winning a tie or a row without a time.
+ * Two tombstones agree on the later time whatever the policy (both say
+ * "deleted"). */
+static void with_tombstone(struct merge *m, const struct smg_row *l, const struct smg_row *r)
+{
+	const struct smg_row *row[2] = {l, r};
+	enum smg_bucket b = classify_dead(l, r);
+	m->res->counts.bucket[b]++;
+	add_sample(m->res, b, m->t[0], l->key, m->opts->samples);
+	if (b == SMG_IDENTICAL)
+		return;
+	enum smg_side dead = l->dead ? SMG_SIDE_LOCAL : SMG_SIDE_REMOTE, w;
+	if ((l->dead && r->dead) || m->opts->policy == SMG_NEWER_WINS ||
+	    m->opts->policy == SMG_UUID_V7_WINS)
+		w = b == SMG_LOCAL_NEWER ? SMG_SIDE_LOCAL : b == SMG_REMOTE_NEWER ? SMG_SIDE_REMOTE : dead;
+	else
+		w = m->opts->policy == SMG_LOCAL_WINS ? SMG_SIDE_LOCAL : SMG_SIDE_REMOTE;
+	enum smg_side to = w == SMG_SIDE_LOCAL ? SMG_SIDE_REMOTE : SMG_SIDE_LOCAL;
+	if (!writes(m->opts, to))
+		m->res->counts.skipped++;
+	else if (row[w]->dead)
+		emit_tombstone(m, b, to, l->key, row[to]->dead ? NULL : row[to]->hash, &row[w]->ts);
+	else	/* the tombstone's side holds no row; its insert trigger drops it */
+		emit(m, b, SMG_OP_UPSERT, to, l->key, NULL);
+}
+
 static void both_sides(struct merge *m, const struct smg_row *l, const struct smg_row *r)
 {
+	if (l->dead || r->dead) {
+		with_tombstone(m, l, r);
+		return;
+	}
 	enum smg_bucket b = classify(l, r);
 	m->res->counts.bucket[b]++;
 	add_sample(m->res, b, m->t[0], l->key, m->opts->samples);
@@ -315,10 +403,7 @@ static void both_sides(struct merge *m, const struct smg_row *l, const struct sm
 	if (b == SMG_IDENTICAL)
 		return;
 	enum smg_side w = winner(m->opts, b, l->hash, r->hash);
-	bool allowed = m->opts->dir == SMG_SYNC ||
-		       (m->opts->dir == SMG_PUSH && w == SMG_SIDE_LOCAL) ||
-		       (m->opts->dir == SMG_PULL && w == SMG_SIDE_REMOTE);
-	if (allowed)
+	if (writes(m->opts, w == SMG_SIDE_LOCAL ? SMG_SIDE_REMOTE : SMG_SIDE_LOCAL))
 		emit(m, b, SMG_OP_UPSERT, w == SMG_SIDE_LOCAL ? SMG_SIDE_REMOTE : SMG_SIDE_LOCAL,
 		     l->key, w == SMG_SIDE_LOCAL ? r->hash : l->hash);
 	else
@@ -338,24 +423,33 @@ static void tick(struct merge *m)
 	}
 }
 
+/* The next row of a side, or tombstone when both sides track the table. */
+static bool next_row(struct merge *m, enum smg_side side, struct smg_row *row)
+{
+	while (smg_source_next_row(m->src[side], row))
+		if (!row->dead || m->tombs)
+			return true;
+	return false;
+}
+
 static void merge_rows(struct merge *m)
 {
 	struct smg_row l, r;
-	bool hl = m->t[0] && smg_source_next_row(m->src[0], &l);
-	bool hr = m->t[1] && smg_source_next_row(m->src[1], &r);
+	bool hl = m->t[0] && next_row(m, SMG_SIDE_LOCAL, &l);
+	bool hr = m->t[1] && next_row(m, SMG_SIDE_REMOTE, &r);
 	size_t npk = m->out_table->npk;
 	while (hl || hr) {
 		int c = !hl ? 1 : !hr ? -1 : smg_key_cmp(l.key, r.key, npk);
 		if (c < 0) {
 			one_sided(m, SMG_SIDE_LOCAL, &l);
-			hl = smg_source_next_row(m->src[0], &l);
+			hl = next_row(m, SMG_SIDE_LOCAL, &l);
 		} else if (c > 0) {
 			one_sided(m, SMG_SIDE_REMOTE, &r);
-			hr = smg_source_next_row(m->src[1], &r);
+			hr = next_row(m, SMG_SIDE_REMOTE, &r);
 		} else {
 			both_sides(m, &l, &r);
-			hl = smg_source_next_row(m->src[0], &l);
-			hr = smg_source_next_row(m->src[1], &r);
+			hl = next_row(m, SMG_SIDE_LOCAL, &l);
+			hr = next_row(m, SMG_SIDE_REMOTE, &r);
 		}
 		tick(m);
 	}
@@ -467,9 +561,11 @@ void smg_diff(struct smg_source *local, struct smg_source *remote,
 		m.res = add_result(res, m.out_table->name);
 		m.res->only_local = !m.t[1];
 		m.res->only_remote = !m.t[0];
-		if (m.t[0] && m.t[1])
+		if (m.t[0] && m.t[1]) {
 			m.res->skipped_schema = check_compatible(&m, smg_source_name(local),
 								 smg_source_name(remote));
+			m.tombs = tracked_both(&m, smg_source_name(local), smg_source_name(remote));
+		}
 		if (m.res->skipped_schema) {
 			/* its rows are passed over by the next smg_source_next_table */
 			smg_warn("table \"%s\": %s: skipped, the other tables go on",

@@ -11,6 +11,7 @@
 #include "apply.h"
 #include "reconcile.h"
 #include "progress.h"
+#include "tomb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,6 +109,7 @@ void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, con
 		       uint8_t digest[32], uint8_t group[SMG_GROUP_LEN])
 {
 	struct smg_source *src = smg_source_open(db, sel);
+	smg_source_tombstones(src, smg_tomb_horizon_days);	/* a delete changes the digest */
 	struct smg_writer w;
 	smg_writer_init(&w, fd, fdname);
 	crypto_hash_sha256_state ds;
@@ -122,12 +124,18 @@ void smg_exchange_keys(const char *db, const struct smg_select *sel, int fd, con
 		crypto_hash_sha256_update(&ds, (const uint8_t *)t->name, strlen(t->name) + 1);
 		struct smg_row row;
 		while (smg_source_next_row(src, &row)) {
-			smg_write_row(&w, t, row.key, row.hash, t->ts ? &row.ts : NULL, NULL, 0);
+			unsigned char th[SMG_HASH_LEN];
+			if (row.dead) {
+				smg_write_tombstone(&w, t, row.key, &row.ts);
+				smg_tomb_hash(t, row.key, &row.ts, th);
+			} else {
+				smg_write_row(&w, t, row.key, row.hash, t->ts ? &row.ts : NULL, NULL, 0);
+			}
 			smg_buf_reset(&scratch);
 			smg_json_add_values(&scratch, row.key, t->npk);
-			if (t->ts)
+			if (t->ts || row.dead)
 				smg_json_add_value(&scratch, &row.ts);
-			smg_buf_add(&scratch, row.hash, SMG_HASH_LEN);
+			smg_buf_add(&scratch, row.dead ? th : row.hash, SMG_HASH_LEN);
 			crypto_hash_sha256_update(&ds, (const uint8_t *)scratch.data, scratch.len);
 		}
 	}
@@ -549,6 +557,8 @@ static void pull_diff(struct smg_exchange *x, const char *local, const char *rem
 {
 	struct smg_source *l = smg_source_open(local, &x->sel);
 	struct smg_source *r = smg_source_open(remote, &x->sel);
+	smg_source_tombstones(l, smg_tomb_horizon_days);
+	smg_source_tombstones(r, smg_tomb_horizon_days);
 	struct smg_diff_opts d = {.policy = policy, .dir = SMG_PULL};
 	struct smg_diff_result res;
 	struct smg_writer w;
@@ -611,8 +621,14 @@ static void changes_to_rows(const struct smg_select *sel, const char *in, const 
 			smg_write_table(&w, rec->table);
 			break;
 		case SMG_REC_CHANGE:
+			if (rec->op == SMG_OP_TOMBSTONE && rec->to == SMG_SIDE_LOCAL) {
+				/* a delete that won: our own diff weighs it again */
+				smg_write_tombstone(&w, rec->table, rec->key, &rec->ts);
+				break;
+			}
 			if (rec->op != SMG_OP_UPSERT || rec->to != SMG_SIDE_LOCAL)
-				smg_reader_die(r, "the peer sent a change that is not an upsert for us");
+				smg_reader_die(r, "the peer sent a change that is not an upsert or a "
+					       "tombstone for us");
 			smg_reader_values(r, rec, &vals, &cap);
 			for (size_t k = 0; k < rec->table->npk; k++)
 				if (smg_value_cmp(&rec->key[k], &vals[rec->table->pk_idx[k]]))
@@ -718,7 +734,8 @@ void smg_exchange_apply(struct smg_exchange *x)
 		return;
 	sqlite3 *wdb = smg_db_open(x->o.db, true);
 	struct smg_reader *r = smg_reader_open_path(tmp(x, "changes"));
-	struct smg_apply_opts ao = {.only = SMG_SIDE_LOCAL, .progress = smg_progress_enabled()};
+	struct smg_apply_opts ao = {.only = SMG_SIDE_LOCAL, .progress = smg_progress_enabled(),
+				    .tombstone_horizon_days = smg_tomb_horizon_days};
 	struct smg_apply_result ar;
 	if (ao.progress)
 		smg_progress_input(smg_reader_fd(r));

@@ -12,6 +12,7 @@
 #include "reconcile.h"
 
 #include "json.h"
+#include "tomb.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,6 +120,7 @@ static void scan(struct smg_recon *r, const char *only, bool leaves)
 	}
 	s.keys_only = true;
 	struct smg_source *src = smg_source_open(r->db, &s);
+	smg_source_tombstones(src, smg_tomb_horizon_days);	/* items as rows are */
 	const struct smg_table *t;
 	while ((t = smg_source_next_table(src))) {
 		struct smg_recon_table *rt = table_named(r, t->name);
@@ -126,13 +128,19 @@ static void scan(struct smg_recon *r, const char *only, bool leaves)
 			rt->leaf = smg_xcalloc(SMG_RECON_LEAVES, sizeof *rt->leaf);
 		memset(&rt->root, 0, sizeof rt->root);
 		struct smg_row row;
+		unsigned char th[SMG_HASH_LEN];
 		while (smg_source_next_row(src, &row)) {
+			const unsigned char *h = row.hash;
+			if (row.dead) {
+				smg_tomb_hash(t, row.key, &row.ts, th);
+				h = th;
+			}
 			rt->root.count++;
-			fp_add(rt->root.sum, row.hash);
+			fp_add(rt->root.sum, h);
 			if (leaves) {
 				struct smg_recon_fp *f = &rt->leaf[smg_recon_leaf_of(row.key, t->npk)];
 				f->count++;
-				fp_add(f->sum, row.hash);
+				fp_add(f->sum, h);
 			}
 		}
 		r->scans++;
@@ -461,6 +469,7 @@ void smg_recon_write(struct smg_recon *r, struct smg_select *out, int keys_fd,
 	smg_writer_init(&rw, rows_fd, rows_name);
 	if (out->ntables) {
 		struct smg_source *src = smg_source_open(r->db, out);
+		smg_source_tombstones(src, smg_tomb_horizon_days);
 		const struct smg_table *t;
 		while ((t = smg_source_next_table(src))) {
 			const struct smg_recon_table *rt = table_named(r, t->name);
@@ -470,6 +479,11 @@ void smg_recon_write(struct smg_recon *r, struct smg_select *out, int keys_fd,
 			while (smg_source_next_row(src, &row)) {
 				if (!marked(rt, smg_recon_leaf_of(row.key, t->npk)))
 					continue;
+				if (row.dead) {
+					smg_write_tombstone(&kw, t, row.key, &row.ts);
+					smg_write_tombstone(&rw, t, row.key, &row.ts);
+					continue;
+				}
 				const struct smg_value *ts = t->ts ? &row.ts : NULL;
 				size_t vn;
 				const char *v = smg_source_values_json(src, &vn);

@@ -112,7 +112,19 @@ struct apply_ctx {
 	bool batch_raw;		/* the batch holds other statements (CREATE, pieces) */
 	int64_t unchecked;	/* changes without what the diff saw */
 	struct long_rows *longs;	/* rows written in pieces, if any */
+	/* tombstones to record once the batches landed (tomb.h): one
+	 * statement each, NUL-ended */
+	struct smg_buf tombs;
+	size_t ntombs;
 };
+
+/* ---- remote-apply-tomb.c: tombstones ------------------------------------------ */
+
+/* Keep the statement that records rec's tombstone in table t, sent by
+ * rapply_send_tombstones once the batches landed. */
+void rapply_record_tombstone(struct apply_ctx *c, const struct smg_table *t,
+			     const struct smg_record *rec);
+void rapply_send_tombstones(struct apply_ctx *c);
 
 /* ---- remote-apply-spool.c: pass 1 ------------------------------------------- */
 

@@ -256,7 +256,7 @@ static void plan_parking(struct apply_ctx *c, struct atable *a)
  * the diff saw, and the target can be asked in SQL. */
 static int change_op(struct apply_ctx *c, const struct smg_record *rec)
 {
-	bool del = rec->op == SMG_OP_DELETE;
+	bool del = rec->op != SMG_OP_UPSERT;	/* a tombstone's row is deleted */
 	if (rec->expect == SMG_EXPECT_ABSENT)
 		return OP_INS;
 	if (rec->expect == SMG_EXPECT_HASH && rec->was)
@@ -317,6 +317,11 @@ void rapply_spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reade
 		case SMG_REC_CHANGE:
 			if (o->only >= 0 && (int)rec->to != o->only)
 				break;
+			if (rec->op == SMG_OP_TOMBSTONE) {
+				rapply_record_tombstone(c, a->t, rec);
+				if (rec->expect != SMG_EXPECT_HASH)
+					break;	/* no row there: only the tombstone */
+			}
 			int op = change_op(c, rec);
 			if (op == OP_GDEL || op == OP_UPD)
 				read_was(in, rec, a->t, &scratch, &was, &wcap);

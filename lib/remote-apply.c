@@ -59,6 +59,9 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 	res->statements = c.statements;
 	if (!o->dry_run)
 		rapply_run_batches(&c, order, true);
+	if (!o->dry_run && !c.failed && c.ntombs)
+		rapply_send_tombstones(&c);
+	smg_buf_free(&c.tombs);
 	free(order);
 	res->landed = c.landed;
 	res->requests = r->requests;

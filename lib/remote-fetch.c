@@ -5,6 +5,7 @@
  */
 #include "remote-int.h"
 #include "progress.h"
+#include "tomb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +407,7 @@ struct fetch_state {
 	int64_t rows, done;
 	bool progress, keys_only;
 	struct smg_writer *w;
+	struct smg_tombs *tombs;	/* the table's, when it is tracked */
 };
 
 /* Where statement i's rows are in an answer, before anything in it is
@@ -502,6 +504,25 @@ static void fetch_long_value(struct smg_remote *r, const struct smg_table *t,
 	remote_params_free(&ps);
 }
 
+/* The tombstones of the table that come before key (NULL: all left), in
+ * the one key order of rows and tombstones. */
+static void tombs_before(struct smg_remote *r, struct fetch_state *fs, const struct smg_table *t,
+			 const struct smg_value *key)
+{
+	const struct smg_value *tk, *ts;
+	while (smg_tombs_peek(fs->tombs, &tk, &ts)) {
+		int c = key ? smg_key_cmp(tk, key, t->npk) : -1;
+		if (c > 0)
+			break;
+		if (c == 0)
+			smg_die(SMG_EXIT_DATA, "%s: table \"%s\": " SMG_TOMB_TABLE " is damaged: it "
+				"holds a tombstone of a key the table has a row of (smugglr untrack and "
+				"track again to start afresh)", r->t->name, t->name);
+		smg_write_tombstone(fs->w, t, tk, ts);
+		smg_tombs_advance(fs->tombs);
+	}
+}
+
 /* Write the rows of one page; returns how many. */
 static long fetch_rows(struct smg_remote *r, const struct smg_table *t, struct rows_span span,
 		       struct fetch_state *fs)
@@ -541,6 +562,9 @@ static long fetch_rows(struct smg_remote *r, const struct smg_table *t, struct r
 					"(the endpoint does not sort or compare keys as SQLite does)",
 					r->t->name, t->name);
 		}
+		for (size_t q = 0; q < t->npk; q++)
+			fs->key[q] = fs->vals[t->pk_idx[q]];
+		tombs_before(r, fs, t, fs->key);
 		smg_hash_row(t, fs->vals, hash);
 		smg_write_row_values(fs->w, t, fs->vals, hash, fs->keys_only);
 		smg_writer_maybe_flush(fs->w);
@@ -581,6 +605,111 @@ static void fetch_state_table(struct fetch_state *fs, const struct smg_table *t)
 	fs->last.set = false;
 }
 
+/* The names (cell c0) of a statement's rows in the last answer, a NUL
+ * after each; an empty answer is none. */
+static size_t answer_names(struct smg_remote *r, const char *body, size_t len, long i,
+			   struct smg_buf *out)
+{
+	const char *rows, *row, *cell;
+	size_t rowslen, rowlen, cell_len, n = 0;
+	char why[256];
+	bool bad;
+	if (!remote_find_rows(r, body, len, i, &rows, &rowslen, why, sizeof why))
+		return 0;
+	struct smg_jiter it;
+	smg_jarray(&it, rows, rowslen);
+	while (smg_jnext(&it, &row, &rowlen)) {
+		if (remote_row_cells(row, rowlen, 1, &cell, &cell_len, &bad) != 1 || bad)
+			continue;
+		char *name = remote_cell_text(r->p, cell, cell_len);
+		if (name)
+			smg_buf_add(out, name, strlen(name) + 1), n++;
+		free(name);
+	}
+	return n;
+}
+
+static bool has_name(const struct smg_buf *names, size_t n, const char *want)
+{
+	const char *p = names->data;
+	for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
+		if (!strcmp(p, want))
+			return true;
+	return false;
+}
+
+/* The names of the triggers tracking tables (tomb.h), asked for with the
+ * first pages: no request of its own. */
+static const char triggers_sql[] = "SELECT name AS c0 FROM sqlite_schema WHERE type = "
+	"'trigger' AND name LIKE '\\_smugglr\\_%' ESCAPE '\\'";
+
+/* Which tables are tracked (their triggers are named in statement i of the
+ * answer body, the last one): an empty set of tombstones for each, NULL
+ * for an untracked table. */
+static struct smg_tombs **tracked_tables(struct smg_remote *r, const char *body, size_t len,
+					 long i_triggers, struct smg_table **t, size_t n)
+{
+	struct smg_tombs **tombs = smg_xcalloc(n + 1, sizeof *tombs);
+	struct smg_buf names = SMG_BUF_INIT, want = SMG_BUF_INIT;
+	size_t nn = answer_names(r, body, len, i_triggers, &names);
+	for (size_t i = 0; i < n; i++) {
+		smg_buf_reset(&want);
+		smg_buf_addf(&want, "_smugglr_del_%s", t[i]->name);
+		t[i]->tracked = has_name(&names, nn, want.data);
+		smg_buf_reset(&want);
+		smg_buf_addf(&want, "_smugglr_ins_%s", t[i]->name);
+		t[i]->tracked = t[i]->tracked && has_name(&names, nn, want.data);
+		if (t[i]->tracked)
+			tombs[i] = smg_tombs_new(t[i]);
+	}
+	smg_buf_free(&names);
+	smg_buf_free(&want);
+	return tombs;
+}
+
+/* The tombstones of the tracked tables, read whole: a request of its own,
+ * only when a table is tracked. */
+static void read_tombstones(struct smg_remote *r, struct smg_tombs **tombs, struct smg_table **t,
+			    size_t n)
+{
+	static const char tombs_sql[] = "SELECT tbl AS c0, key AS c1, deleted_at AS c2 FROM "
+		SMG_TOMB_TABLE;
+	struct params none = {0};
+	bool any = false;
+	for (size_t i = 0; i < n; i++)
+		any = any || tombs[i];
+	if (!any)
+		return;
+	remote_req_add(r, tombs_sql, strlen(tombs_sql), &none);
+	remote_send_or_die(r);
+	const char *rows, *row, *cell[3];
+	size_t rowslen, rowlen, cell_len[3];
+	char why[256];
+	bool bad;
+	if (remote_find_rows(r, r->resp.body.data, r->resp.body.len, 0, &rows, &rowslen, why,
+			     sizeof why)) {
+		struct smg_jiter it;
+		smg_jarray(&it, rows, rowslen);
+		while (smg_jnext(&it, &row, &rowlen)) {
+			if (remote_row_cells(row, rowlen, 3, cell, cell_len, &bad) != 3 || bad)
+				smg_die(SMG_EXIT_DATA, "%s: " SMG_TOMB_TABLE ": a row that is not "
+					"(tbl, key, deleted_at)", r->t->name);
+			char *v[3];
+			for (int k = 0; k < 3; k++)
+				v[k] = remote_cell_text(r->p, cell[k], cell_len[k]);
+			for (size_t i = 0; v[0] && i < n; i++)
+				if (tombs[i] && !strcmp(t[i]->name, v[0]))
+					smg_tombs_add(tombs[i], r->t->name, t[i], v[1], v[2],
+						      smg_tomb_horizon_days);
+			for (int k = 0; k < 3; k++)
+				free(v[k]);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (tombs[i])
+			smg_tombs_sort(tombs[i], r->t->name, t[i]);
+}
+
 void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct smg_writer *w,
 		      bool progress)
 {
@@ -588,11 +717,20 @@ void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct
 	size_t n;
 	remote_schema_load(r, &s);
 	struct smg_table **tables = select_tables(r, &s, sel, &n);
+	struct smg_tombs **tombs = NULL;
 	struct smg_buf sql = SMG_BUF_INIT, held = SMG_BUF_INIT;
 	struct params ps = {0};
 	struct fetch_state fs = {.w = w, .progress = progress, .keys_only = sel->keys_only};
 	struct rows_span spans[FETCH_GROUP_MAX];
 	long group = r->p->max_statements < FETCH_GROUP_MAX ? r->p->max_statements : FETCH_GROUP_MAX;
+	/* the triggers go with the first pages when there is room, else first */
+	bool apart = (size_t)r->p->max_statements <= (n < (size_t)group ? n : (size_t)group);
+	if (apart && n) {
+		remote_req_add(r, triggers_sql, strlen(triggers_sql), &(struct params){0});
+		remote_send_or_die(r);
+		tombs = tracked_tables(r, r->resp.body.data, r->resp.body.len, 0, tables, n);
+		read_tombstones(r, tombs, tables, n);
+	}
 	for (size_t g = 0; g < n; g += (size_t)group) {
 		size_t gn = n - g < (size_t)group ? n - g : (size_t)group;
 		/* the first page of several tables in one request */
@@ -601,6 +739,9 @@ void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct
 			page_sql(r->p, rt, tables[g + k], NULL, &sql, &ps);
 			remote_req_add(r, sql.data, sql.len, &ps);
 		}
+		bool with_triggers = !tombs;
+		if (with_triggers)
+			remote_req_add(r, triggers_sql, strlen(triggers_sql), &(struct params){0});
 		remote_send_or_die(r);
 		/* keep that answer while later pages of its tables are read */
 		smg_buf_free(&held);
@@ -608,10 +749,15 @@ void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct
 		memset(&r->resp.body, 0, sizeof r->resp.body);
 		for (size_t k = 0; k < gn; k++)
 			spans[k] = find_rows(r, tables[g + k], held.data, held.len, (long)k);
+		if (with_triggers) {	/* (after the spans: the next request is another answer) */
+			tombs = tracked_tables(r, held.data, held.len, (long)gn, tables, n);
+			read_tombstones(r, tombs, tables, n);
+		}
 		for (size_t k = 0; k < gn; k++) {
 			const struct smg_table *t = tables[g + k];
 			struct rtable *rt = remote_schema_find(&s, t->name);
 			fetch_state_table(&fs, t);
+			fs.tombs = tombs[g + k];
 			smg_write_table(w, t);
 			struct rows_span span = spans[k];
 			long got = fetch_rows(r, t, span, &fs);
@@ -622,8 +768,12 @@ void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel, struct
 				span = find_rows(r, t, r->resp.body.data, r->resp.body.len, 0);
 				got = fetch_rows(r, t, span, &fs);
 			}
+			tombs_before(r, &fs, t, NULL);
 		}
 	}
+	for (size_t i = 0; i < n; i++)
+		smg_tombs_free(tombs[i]);
+	free(tombs);
 	if (progress)
 		smg_progress_done();
 	smg_buf_free(&held);

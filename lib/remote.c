@@ -729,3 +729,13 @@ bool remote_answer_truncated(struct smg_remote *r)
 	return *r->p->truncated && smg_jc_path(r->answer, r->p->truncated, 0, &v) &&
 	       json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
+
+void smg_remote_exec(struct smg_remote *r, const char *sql, size_t n)
+{
+	struct params ps = {0};
+	remote_req_reset(r);
+	for (const char *p = sql; n--; p += strlen(p) + 1)
+		remote_req_add(r, p, strlen(p), &ps);
+	remote_send_or_die(r);
+	remote_params_free(&ps);
+}

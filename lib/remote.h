@@ -31,6 +31,9 @@ int64_t smg_remote_requests(const struct smg_remote *r);
  * file (explicitly named ones that are missing: exit 3). */
 struct smg_table **smg_remote_tables(struct smg_remote *r, const struct smg_select *sel,
 				     size_t *n);
+/* Run n statements, each ended by a NUL in sql, in one request (one
+ * transaction where the profile is atomic); errors die. */
+void smg_remote_exec(struct smg_remote *r, const char *sql, size_t n);
 /* Write every selected table's rows in key order to w (without the
  * trailer), paging by key.  Errors die with the documented exit codes. */
 void smg_remote_fetch(struct smg_remote *r, const struct smg_select *sel,

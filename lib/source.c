@@ -4,6 +4,7 @@
  */
 #include "db.h"
 #include "prefetch.h"
+#include "tomb.h"
 #include "ts.h"
 
 #include <pthread.h>
@@ -33,6 +34,8 @@ struct smg_source {
 	const struct smg_value *vals;
 	struct smg_buf json;
 	bool json_ready;
+	struct smg_tombs **tombs;		/* per table, NULL when untracked */
+	struct smg_tomb_merge merge;		/* the current table's rows and tombstones */
 	/* stream */
 	struct smg_reader *reader;
 	const struct smg_record *pending;	/* a table record read ahead */
@@ -40,6 +43,7 @@ struct smg_source {
 	struct smg_table *table;		/* our copy: the reader moves on */
 	bool done;
 	struct smg_buf seen;			/* table names met so far */
+	bool want_tombs;			/* pass tombstone records on as rows */
 	/* both */
 	struct smg_value *key;
 	size_t keycap;
@@ -58,6 +62,7 @@ struct smg_source *smg_source_open(const char *spec, const struct smg_select *se
 	if (strcmp(spec, "-") && (smg_path_is_sqlite(spec) || smg_path_is_empty(spec))) {
 		s->db = smg_db_open(spec, false);
 		s->tables = smg_db_tables(s->db, spec, sel, &s->ntables);
+		smg_tomb_mark(s->db, s->tables, s->ntables);
 		s->all_tables = smg_db_table_list(s->db);	/* before a worker owns db */
 	} else {
 		s->reader = smg_reader_open_path(spec);
@@ -78,6 +83,18 @@ struct smg_source *smg_source_open_side(const char *spec, const struct smg_selec
 void smg_source_check_timestamps(struct smg_source *s)
 {
 	s->audit_ts = true;
+}
+
+void smg_source_tombstones(struct smg_source *s, int horizon_days)
+{
+	s->want_tombs = true;
+	if (!s->db || s->tombs)
+		return;
+	/* read now, while the database is still this thread's */
+	s->tombs = smg_xcalloc(s->ntables + 1, sizeof *s->tombs);
+	for (size_t i = 0; i < s->ntables; i++)
+		if (s->tables[i]->tracked)
+			s->tombs[i] = smg_tombs_load(s->db, s->name, s->tables[i], horizon_days);
 }
 
 void smg_source_read_ahead(struct smg_source *s)
@@ -189,6 +206,9 @@ void smg_source_close(struct smg_source *s)
 	smg_row_counter_stop(s->counter);
 	smg_ts_audit_free(&s->ts_audit);
 	smg_prefetch_stop(s->prefetch);
+	for (size_t i = 0; s->tombs && i < s->ntables; i++)
+		smg_tombs_free(s->tombs[i]);
+	free(s->tombs);
 	smg_tables_free(s->tables, s->ntables);
 	free(s->all_tables);
 	if (s->db)
@@ -206,7 +226,8 @@ void smg_source_close(struct smg_source *s)
 static const struct smg_record *read_record(struct smg_source *s)
 {
 	const struct smg_record *rec = smg_reader_next(s->reader);
-	if (rec && rec->kind != SMG_REC_TABLE && rec->kind != SMG_REC_ROW)
+	if (rec && rec->kind != SMG_REC_TABLE && rec->kind != SMG_REC_ROW &&
+	    rec->kind != SMG_REC_TOMBSTONE)
 		smg_reader_die(s->reader, "expected a row stream (table and row records), got a "
 			       "%s record", rec->kind == SMG_REC_CHANGE ? "change" : "summary");
 	return rec;
@@ -244,6 +265,8 @@ const struct smg_table *smg_source_next_table(struct smg_source *s)
 	s->table_open = true;
 	if (!s->prefetch)	/* nobody asked for a thread: read on this one */
 		s->prefetch = smg_prefetch_start(s->db, s->tables, s->ntables, false);
+	smg_tomb_merge_init(&s->merge, s->prefetch, s->tombs ? s->tombs[s->next_table] : NULL,
+			    s->tables[s->next_table], s->name);
 	return s->tables[s->next_table++];
 }
 
@@ -257,6 +280,7 @@ static void set_key(struct smg_source *s, const struct smg_table *t,
 	for (size_t k = 0; k < t->npk; k++)
 		s->key[k] = vals[t->pk_idx[k]];
 	row->key = s->key;
+	row->dead = false;
 	row->ts.type = SMG_NULL;
 	if (t->ts_idx >= 0) {
 		row->ts = vals[t->ts_idx];
@@ -265,12 +289,15 @@ static void set_key(struct smg_source *s, const struct smg_table *t,
 	}
 }
 
-bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
+/* The next row or tombstone of a stream's table (tombstones only when
+ * asked for: other readers see the rows they always saw). */
+static bool stream_next_row(struct smg_source *s, struct smg_row *row)
 {
-	if (s->reader) {
+	const struct smg_record *rec;
+	do {
 		if (s->pending || s->done || !s->table)
 			return false;
-		const struct smg_record *rec = read_record(s);
+		rec = read_record(s);
 		if (!rec) {
 			s->done = true;
 			return false;
@@ -279,25 +306,42 @@ bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
 			s->pending = rec;
 			return false;
 		}
-		s->cur = rec;
-		row->key = rec->key;
-		row->hash = rec->hash;
-		row->ts = rec->ts;
-		if (s->audit_ts && s->table->ts_idx >= 0)
-			smg_ts_audit_row(&s->ts_audit, s->table, row->key, &row->ts);
-		s->rows++;
-		return true;
-	}
+	} while (rec->kind == SMG_REC_TOMBSTONE && !s->want_tombs);
+	s->cur = rec;
+	row->key = rec->key;
+	row->hash = rec->has_hash ? rec->hash : NULL;
+	row->ts = rec->ts;
+	row->dead = rec->kind == SMG_REC_TOMBSTONE;
+	if (s->audit_ts && s->table->ts_idx >= 0 && !row->dead)
+		smg_ts_audit_row(&s->ts_audit, s->table, row->key, &row->ts);
+	s->rows++;
+	return true;
+}
+
+bool smg_source_next_row(struct smg_source *s, struct smg_row *row)
+{
+	if (s->reader)
+		return stream_next_row(s, row);
+	const struct smg_value *vals, *key, *ts;
 	const unsigned char *hash;
 	if (!s->table_open)
 		return false;
-	if (!smg_prefetch_next(s->prefetch, &s->vals, &hash)) {
+	int got = smg_tomb_merge_next(&s->merge, &vals, &hash, &key, &ts);
+	if (!got) {
 		s->table_open = false;
 		return false;
 	}
-	set_key(s, s->tables[s->next_table - 1], s->vals, row);
-	row->hash = hash;
-	s->json_ready = false;
+	if (got == 2) {
+		row->key = key;
+		row->hash = NULL;
+		row->ts = *ts;
+		row->dead = true;
+	} else {
+		s->vals = vals;
+		set_key(s, s->tables[s->next_table - 1], s->vals, row);
+		row->hash = hash;
+		s->json_ready = false;
+	}
 	s->rows++;
 	return true;
 }

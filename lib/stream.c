@@ -242,6 +242,7 @@ struct fields {
 	char **columns, **pk, **indexes;
 	size_t ncolumns, npk, nindexes;
 	bool has_columns, has_pk;
+	bool tracked;
 };
 
 static bool parse_counts(struct smg_json *j, struct smg_counts *c)
@@ -350,6 +351,15 @@ static bool parse_field(struct smg_reader *r, struct smg_json *j, const char *k,
 		return string_or_null(j, &f->sql, &f->sql_n, &dummy);
 	if (key_is(k, kn, "indexes"))
 		return smg_json_strings(j, &f->indexes, &f->nindexes);
+	if (key_is(k, kn, "tracked")) {
+		smg_json_ws(j);
+		size_t left = (size_t)(j->end - j->p);
+		f->tracked = left >= 4 && !memcmp(j->p, "true", 4);
+		if (!f->tracked && (left < 5 || memcmp(j->p, "false", 5)))
+			return j->err = "\"tracked\" must be true or false", false;
+		j->p += f->tracked ? 4 : 5;
+		return true;
+	}
 	/* Unknown fields are skipped: newer writers may add some. */
 	return smg_json_skip(j, NULL, NULL);
 }
@@ -358,7 +368,7 @@ static bool parse_field(struct smg_reader *r, struct smg_json *j, const char *k,
  * not "the last one wins": two programs could read different records. */
 static const char *const record_members[] = {
 	"kind", "table", "hash", "values", "key", "ts", "bucket", "op", "to", "records",
-	"counts", "columns", "pk", "timestamp", "sql", "expect", "was", "indexes",
+	"counts", "columns", "pk", "timestamp", "sql", "expect", "was", "indexes", "tracked",
 };
 #define NMEMBERS (sizeof record_members / sizeof record_members[0])
 
@@ -398,6 +408,7 @@ static void begin_table(struct smg_reader *r, struct fields *f)
 		t->sql = smg_xstrndup(f->sql, f->sql_n);
 	for (size_t i = 0; i < f->nindexes; i++)
 		smg_table_add_index(t, f->indexes[i]);
+	t->tracked = f->tracked;
 	char *ts = f->timestamp ? smg_xstrndup(f->timestamp, f->timestamp_n) : NULL;
 	const char *err = smg_table_finish(t, ts);
 	free(ts);
@@ -435,7 +446,8 @@ static void remember_key(struct smg_reader *r, const struct smg_value *key, size
 static void check_row(struct smg_reader *r, struct fields *f)
 {
 	struct smg_record *rec = &r->rec;
-	const char *what = rec->kind == SMG_REC_ROW ? "row" : "change";
+	const char *what = rec->kind == SMG_REC_ROW ? "row" : rec->kind == SMG_REC_CHANGE ? "change"
+											     : "tombstone";
 	if (!r->table)
 		smg_reader_die(r, "%s record before any table record", what);
 	if (!f->table || f->table_n != strlen(r->table->name) ||
@@ -523,9 +535,9 @@ static bool parse_row_fast(struct smg_reader *r, const char *line, size_t n)
  * missing or not a name we know. */
 static bool change_names(const struct fields *f, struct smg_record *rec)
 {
-	static const char *const ops[] = {"upsert", "delete"};
+	static const char *const ops[] = {"upsert", "delete", "tombstone"};
 	int b = f->bucket ? name_index(f->bucket, f->bucket_n, smg_bucket_names, SMG_NBUCKETS) : -1;
-	int op = f->op ? name_index(f->op, f->op_n, ops, 2) : -1;
+	int op = f->op ? name_index(f->op, f->op_n, ops, 3) : -1;
 	int to = f->to ? name_index(f->to, f->to_n, smg_side_names, 2) : -1;
 	if (b < 0 || op < 0 || to < 0)
 		return false;
@@ -549,13 +561,32 @@ static bool change_expect(const struct fields *f, struct smg_record *rec)
 	return true;
 }
 
+/* A tombstone's "ts" is the time of the delete: it must be one. */
+static void check_tombstone(struct smg_reader *r, struct fields *f, const char *what)
+{
+	int64_t us;
+	if (!r->table->tracked)
+		smg_reader_die(r, "%s for table \"%s\", which its table record does not say is "
+			       "tracked", what, r->table->name);
+	if (!f->has_ts || !smg_ts_parse(&r->rec.ts, &us))
+		smg_reader_die(r, "%s needs \"ts\": the time of the delete", what);
+	if (r->rec.values)
+		smg_reader_die(r, "%s with \"values\"", what);
+}
+
+static void finish_tombstone(struct smg_reader *r, struct fields *f)
+{
+	check_row(r, f);
+	check_tombstone(r, f, "tombstone record");
+}
+
 static void finish_change(struct smg_reader *r, struct fields *f)
 {
 	struct smg_record *rec = &r->rec;
 	check_row(r, f);
 	if (!change_names(f, rec))
-		smg_reader_die(r, "change record needs \"bucket\", \"op\" (upsert|delete) and "
-			       "\"to\" (local|remote)");
+		smg_reader_die(r, "change record needs \"bucket\", \"op\" (upsert|delete|tombstone) "
+			       "and \"to\" (local|remote)");
 	if (!change_expect(f, rec))
 		smg_reader_die(r, "\"expect\" must be null or a row hash: 64 lowercase hex digits");
 	if (rec->op == SMG_OP_DELETE && rec->expect == SMG_EXPECT_ABSENT)
@@ -564,6 +595,8 @@ static void finish_change(struct smg_reader *r, struct fields *f)
 		smg_reader_die(r, "\"was\" needs \"expect\" to be the hash of that row");
 	if (rec->op == SMG_OP_UPSERT && !rec->values)
 		smg_reader_die(r, "upsert without \"values\"");
+	if (rec->op == SMG_OP_TOMBSTONE)
+		check_tombstone(r, f, "tombstone change");
 }
 
 /* ,"expect":null or ,"expect":"<64 hex>" as the writer lays it out, or
@@ -639,11 +672,13 @@ static bool parse_change_fast(struct smg_reader *r, const char *line, size_t n)
 
 static void classify(struct smg_reader *r, struct fields *f)
 {
-	static const char *const kinds[] = {"table", "row", "change", "summary", "end"};
+	static const char *const kinds[] = {"table", "row", "change", "summary", "end",
+					    "tombstone"};
 	struct smg_record *rec = &r->rec;
-	int k = f->kind ? name_index(f->kind, f->kind_n, kinds, 5) : -1;
+	int k = f->kind ? name_index(f->kind, f->kind_n, kinds, 6) : -1;
 	if (k < 0)
-		smg_reader_die(r, "record without a known \"kind\" (table, row, change, summary, end)");
+		smg_reader_die(r, "record without a known \"kind\" (table, row, tombstone, change, "
+			       "summary, end)");
 	rec->kind = (enum smg_kind)k;
 	switch (rec->kind) {
 	case SMG_REC_TABLE:
@@ -655,6 +690,9 @@ static void classify(struct smg_reader *r, struct fields *f)
 		break;
 	case SMG_REC_CHANGE:
 		finish_change(r, f);
+		break;
+	case SMG_REC_TOMBSTONE:
+		finish_tombstone(r, f);
 		break;
 	case SMG_REC_SUMMARY:
 		if (!f->table || !f->has_counts)
@@ -832,6 +870,8 @@ void smg_write_table(struct smg_writer *w, const struct smg_table *t)
 		smg_buf_adds(b, ",\"indexes\":");
 		add_names(b, t->indexes, t->nindexes);
 	}
+	if (t->tracked)
+		smg_buf_adds(b, ",\"tracked\":true");
 	smg_buf_adds(b, "}\n");
 	w->nrecords++;
 	smg_writer_maybe_flush(w);
@@ -898,16 +938,17 @@ void smg_write_row(struct smg_writer *w, const struct smg_table *t,
 	smg_writer_maybe_flush(w);
 }
 
-void smg_write_change(struct smg_writer *w, const struct smg_table *t,
-		      enum smg_bucket bucket, enum smg_op op, enum smg_side to,
-		      const struct smg_value *key, const unsigned char *expect_hash,
-		      const char *was_json, size_t was_len, const char *values_json, size_t vlen)
+/* A change record up to its op-specific members: head, op, to, key,
+ * expect and was. */
+static void change_start(struct smg_buf *b, const struct smg_table *t, enum smg_bucket bucket,
+			 const char *op, enum smg_side to, const struct smg_value *key,
+			 const unsigned char *expect_hash, const char *was_json, size_t was_len)
 {
-	struct smg_buf *b = &w->buf;
 	smg_buf_add(b, t->change_head, t->change_head_len);
 	smg_buf_adds(b, smg_bucket_names[bucket]);
-	smg_buf_adds(b, op == SMG_OP_UPSERT ? "\",\"op\":\"upsert\"" : "\",\"op\":\"delete\"");
-	smg_buf_adds(b, ",\"to\":\"");
+	smg_buf_adds(b, "\",\"op\":\"");
+	smg_buf_adds(b, op);
+	smg_buf_adds(b, "\",\"to\":\"");
 	smg_buf_adds(b, smg_side_names[to]);
 	smg_buf_addc(b, '"');
 	add_key(b, t, key);
@@ -924,13 +965,52 @@ void smg_write_change(struct smg_writer *w, const struct smg_table *t,
 		smg_buf_add(b, ",\"was\":", 7);
 		smg_buf_add(b, was_json, was_len);
 	}
+}
+
+static void record_done(struct smg_writer *w)
+{
+	smg_buf_adds(&w->buf, "}\n");
+	w->nrecords++;
+	smg_writer_maybe_flush(w);
+}
+
+void smg_write_change(struct smg_writer *w, const struct smg_table *t,
+		      enum smg_bucket bucket, enum smg_op op, enum smg_side to,
+		      const struct smg_value *key, const unsigned char *expect_hash,
+		      const char *was_json, size_t was_len, const char *values_json, size_t vlen)
+{
+	struct smg_buf *b = &w->buf;
+	change_start(b, t, bucket, op == SMG_OP_UPSERT ? "upsert" : "delete", to, key, expect_hash,
+		     was_json, was_len);
 	if (op == SMG_OP_UPSERT) {
 		smg_buf_adds(b, ",\"values\":");
 		smg_buf_add(b, values_json, vlen);
 	}
-	smg_buf_adds(b, "}\n");
-	w->nrecords++;
-	smg_writer_maybe_flush(w);
+	record_done(w);
+}
+
+void smg_write_tombstone_change(struct smg_writer *w, const struct smg_table *t,
+				enum smg_bucket bucket, enum smg_side to,
+				const struct smg_value *key, const unsigned char *expect_hash,
+				const char *was_json, size_t was_len,
+				const struct smg_value *ts)
+{
+	struct smg_buf *b = &w->buf;
+	change_start(b, t, bucket, "tombstone", to, key, expect_hash, was_json, was_len);
+	smg_buf_add(b, ",\"ts\":", 6);
+	smg_json_add_value(b, ts);
+	record_done(w);
+}
+
+void smg_write_tombstone(struct smg_writer *w, const struct smg_table *t,
+			 const struct smg_value *key, const struct smg_value *ts)
+{
+	struct smg_buf *b = &w->buf;
+	add_head(b, "tombstone", t->name);
+	add_key(b, t, key);
+	smg_buf_add(b, ",\"ts\":", 6);
+	smg_json_add_value(b, ts);
+	record_done(w);
 }
 
 void smg_json_add_counts(struct smg_buf *b, const struct smg_counts *c)

@@ -21,14 +21,16 @@ bool smg_ts_parse(const struct smg_value *v, int64_t *usec);
 /* ---- records ------------------------------------------------------------ */
 
 enum smg_kind { SMG_REC_TABLE, SMG_REC_ROW, SMG_REC_CHANGE, SMG_REC_SUMMARY,
-		SMG_REC_END };
+		SMG_REC_END, SMG_REC_TOMBSTONE };
 
 enum smg_bucket { SMG_LOCAL_ONLY, SMG_REMOTE_ONLY, SMG_LOCAL_NEWER,
 		  SMG_REMOTE_NEWER, SMG_CONTENT_DIFFERS, SMG_IDENTICAL,
 		  SMG_NBUCKETS };
 extern const char *const smg_bucket_names[SMG_NBUCKETS];
 
-enum smg_op { SMG_OP_UPSERT, SMG_OP_DELETE };
+/* TOMBSTONE: make the key a tombstone (tomb.h) of time "ts": delete the
+ * row (expect: its hash) or find none (expect: null), and record it. */
+enum smg_op { SMG_OP_UPSERT, SMG_OP_DELETE, SMG_OP_TOMBSTONE };
 /* What a change expects to find on the side it writes: the row the diff
  * saw there, so that smg-apply can refuse to overwrite a row changed since
  * (compare-and-set).  UNKNOWN: the record has no "expect" (an older
@@ -125,6 +127,16 @@ void smg_write_change(struct smg_writer *w, const struct smg_table *t,
 		      enum smg_bucket bucket, enum smg_op op, enum smg_side to,
 		      const struct smg_value *key, const unsigned char *expect_hash,
 		      const char *was_json, size_t was_len, const char *values_json, size_t vlen);
+/* A tombstone of a tracked table (in key order among its rows): the key
+ * was deleted at time ts. */
+void smg_write_tombstone(struct smg_writer *w, const struct smg_table *t,
+			 const struct smg_value *key, const struct smg_value *ts);
+/* A change of op "tombstone": make key a tombstone of time ts on side to. */
+void smg_write_tombstone_change(struct smg_writer *w, const struct smg_table *t,
+				enum smg_bucket bucket, enum smg_side to,
+				const struct smg_value *key, const unsigned char *expect_hash,
+				const char *was_json, size_t was_len,
+				const struct smg_value *ts);
 void smg_write_summary(struct smg_writer *w, const char *table,
 		       const struct smg_counts *c);
 /* The trailer: without it a reader treats the stream as truncated. */

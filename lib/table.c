@@ -154,6 +154,7 @@ struct smg_table *smg_table_copy(const struct smg_table *t)
 		c->sql = smg_xstrdup(t->sql);
 	for (size_t i = 0; i < t->nindexes; i++)
 		smg_table_add_index(c, t->indexes[i]);
+	c->tracked = t->tracked;
 	smg_table_finish(c, t->ts);
 	return c;
 }

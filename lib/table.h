@@ -30,6 +30,7 @@ struct smg_table {
 	char *sql;		/* CREATE statement, or NULL */
 	char **indexes;		/* its CREATE INDEX statements (the source's) */
 	size_t nindexes;
+	bool tracked;		/* its deletes leave tombstones (tomb.h) */
 	size_t *hash_order;	/* hashed columns (all but ts) sorted by name */
 	size_t nhash;
 	/* How every row record of this table starts as the writer lays it out,

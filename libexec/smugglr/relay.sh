@@ -320,7 +320,7 @@ apply_segment() {	# FILE N
 	awk -v p="$tmp/part." '{ print > (p n + 0) } /^\{"kind":"end"/ { close(p n + 0); n++ }' "$1"
 	for part in "$tmp"/part.*; do
 		[ -f "$part" ] || continue
-		relay_stage 2 segment smg-apply -r none --create-tables -i "$part" "$rdb" || return 1
+		relay_stage 2 segment smg-apply -r none --create-tables --tracking -i "$part" "$rdb" || return 1
 	done
 	return 0
 }
@@ -586,14 +586,35 @@ relay_schema() {
 	{ relay_stage 1 schema smg-hash -q --schema-only "$@" "$local_db"; } |
 		relay_stage 1 schema.diff schema_diff - "$tmp/relay.schema" >"$tmp/seg.schema"
 	fail_from schema schema.diff
+	relay_stage 1 schema.local smg-hash -q --schema-only "$@" "$local_db" >"$tmp/local.schema"
+	fail_from schema.local
+	relay_tracking "$tmp/local.schema" "$tmp/relay.schema" "$tmp/seg.schema"
 	if ! grep -q '^{"kind":"table"' "$tmp/seg.schema"; then
 		: >"$tmp/seg.schema"
 		return 1
 	fi
 	cache_detach
-	relay_stage 1 schema.apply smg-apply -q -r none --create-tables -i "$tmp/seg.schema" "$rdb"
+	relay_stage 1 schema.apply smg-apply -q -r none --create-tables --tracking -i "$tmp/seg.schema" "$rdb"
 	fail_from schema.apply
 	return 0
+}
+
+# Tombstones (smugglr track): $tmp/seg.schema gets, besides the tables the
+# relay lacks, the table records of those the local database tracks and
+# the relay does not, so that every copy of the relay tracks them from
+# this segment on (smg-apply --tracking).  Table names of tracked tables
+# hold no quote or backslash, so the name is the text between the quotes.
+relay_tracking() {	# LOCAL-SCHEMA RELAY-SCHEMA SEG-SCHEMA
+	awk 'function name(l) { sub(/^\{"kind":"table","table":"/, "", l); sub(/".*/, "", l); return l }
+	!/^\{"kind":"table"/ { next }
+	FILENAME == ARGV[1] && /,"tracked":true/ { tracked[name($0)] = $0 }
+	FILENAME == ARGV[2] && /,"tracked":true/ { has[name($0)] = 1 }
+	FILENAME == ARGV[3] { out[name($0)] = $0 }
+	END { for (n in tracked) if (!(n in has) && !(n in out)) out[n] = tracked[n]
+	      for (n in out) print out[n] }' "$@" | LC_ALL=C sort >"$tmp/seg.tables"
+	n=$(($(wc -l <"$tmp/seg.tables")))
+	[ "$n" -gt 0 ] || return 0
+	{ cat "$tmp/seg.tables"; printf '{"kind":"end","records":%d}\n' "$n"; } >"$3"
 }
 
 # smg-diff LOCAL RELAY-COPY: the change stream into $tmp/seg.rows, the

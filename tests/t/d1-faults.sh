@@ -52,7 +52,7 @@ done
 reset; fault '{"kind":"garbage"}'; fetch -t t >/dev/null 2>err
 check_grep "garbage is named: not JSON, with what came" "the answer is not JSON (HTTP 200, .* bytes): <html><body><h1>502 Bad Gateway" err
 reset; fault '{"kind":"wrong_count","after":1}'; fetch -t t >/dev/null 2>err
-check_grep "a wrong count of results is named" "0 statement results at result for 1 statement sent" err
+check_grep "a wrong count of results is named" "1 statement result at result for 2 statements sent" err	# (the page and the trigger names)
 reset; fault '{"kind":"success_false"}'; fetch -t t >/dev/null 2>err
 check_grep "success:false without errors is named" "success is false, not true, and no error is given" err
 reset; fault '{"kind":"no_rows","after":1}'; fetch -t t >/dev/null 2>err

@@ -111,7 +111,8 @@ static bool list_is(const struct smg_strlist *l, const char *const *want)
 
 static void check_defaults(const struct smg_config *c, const char *what)
 {
-	static const char *const excl[] = {"sqlite_sequence", "_cf_KV", "__drizzle_migrations", NULL};
+	static const char *const excl[] = {"sqlite_sequence", "_cf_KV", "__drizzle_migrations",
+					   "_smugglr_tombstones", NULL};
 	static const char *const none[] = {NULL};
 	check(!c->local_db && !c->cloudflare_account_id && !c->cloudflare_api_token &&
 	      !c->database_id, "%s: top-level keys unset", what);
