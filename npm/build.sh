@@ -108,7 +108,7 @@ mkdir -p "$O/obj"
 objs=
 for f in "$top"/lib/*.c "$top"/npm/src/*.c; do
 	n=$(basename "$f" .c)
-	case $n in s3|s3file|sigv4|digest|pump|exchange|frame|reconcile|beacon-*) continue ;; esac
+	case $n in s3|s3-*|s3file|sigv4|digest|pump|exchange|frame|reconcile|beacon-*) continue ;; esac
 	extra=
 	[ "$n" = http ] && extra="-include $top/npm/src/curl-fetch.h"
 	[ "$n" = curl-fetch ] && extra="-I$top/npm/src"

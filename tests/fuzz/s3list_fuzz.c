@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/s3list_fuzz.c - libFuzzer target for the S3 listing parser
- * (lib/s3.c: list_page and the XML it reads): whatever a store answers to
+ * (lib/s3-list.c: list_page and the XML it reads): whatever a store answers to
  * ListObjectsV2, a page gives its objects and maybe a continuation token,
  * or one "malformed listing" message and exit 7; never a crash, an
  * out-of-bounds read, a key outside the prefix or a listing that would
@@ -12,10 +12,10 @@
  *
  * The first input byte picks the prefix asked for; the rest is the body of
  * one or more pages, split at each form feed (\f), read in turn as the
- * listing of smg_s3_list reads them.  s3.c is compiled into this file for
- * its static parser (the Makefile's archive then leaves its own copy out).
+ * listing of smg_s3_list reads them.  s3-list.c is compiled into this file
+ * for its static parser (the Makefile's archive then leaves its own copy out).
  */
-#include "../../lib/s3.c"
+#include "../../lib/s3-list.c"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		return 0;
 	const char *prefix = prefixes[data[0] % (sizeof prefixes / sizeof *prefixes)];
 	struct s3_call c;
-	call_init(&c, "GET", "bucket", NULL);
+	s3_call_init(&c, "GET", "bucket", NULL);
 	struct listing l = {.call = &c, .prefix = prefix};
 	const char *p = (const char *)data + 1, *end = (const char *)data + size;
 	int rc = 0;
@@ -57,6 +57,6 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
 		check_object(&l.v[i], prefix);
 	listing_free(&l);
-	call_free(&c);
+	s3_call_free(&c);
 	return 0;
 }
