@@ -73,6 +73,11 @@ struct smg_record {
 
 struct smg_reader;
 
+/* A larger pipe buffer on fd, so that the stages of a pipeline run side
+ * by side (the reader and the writer both ask); ignored when fd is not a
+ * pipe. */
+void smg_widen_pipe(int fd);
+
 /* fd is read to its end; name appears in errors ("-" is shown as stdin). */
 struct smg_reader *smg_reader_open(int fd, const char *name);
 /* Open a path, or stdin for "-"; dies (exit 3) when missing. */
