@@ -251,10 +251,14 @@ database_id = "$D1_DATABASE_ID"
 [target]
 type = "d1"
 endpoint = "$D1_URL"
+# small batches: an apply long enough for its line (the first waits 0.5 s)
+[sync]
+batch_size = 10
 EOF
 in_terminal pd1 "export SMUGGLR_TARGET_TOKEN=$D1_TOKEN TMPDIR=$T/tmp
 smugglr -c pd1.toml --create-tables push"
 drawn_lines pd1 >pd1.lines
+grep -q '^smg-apply: apply: ' pd1.lines || { echo "# the lines drawn:"; sed 's/^/#   /' pd1.lines | tail -8; }
 check_grep "smugglr push into D1 on a terminal: smg-apply's changes taken, percentage, rate, time left" \
 	'^smg-apply: apply: [0-9]*/100000 changes ([0-9]*%), [0-9]* changes/s, [0-9:]*s* left *$' pd1.lines
 check_eq "... one line at a time" "$(one_line pd1)" 0
