@@ -43,7 +43,9 @@ wait_for() {
 stop_bg() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
 fresh() {
-	rm -rf local.db remote.db local.db.smugglr-lock
+	# out and err too: a watcher started in the background truncates its
+	# out only once it runs, and wait_for must not find the last one's tick
+	rm -rf local.db remote.db local.db.smugglr-lock out err w.out w.err
 	sqlite3 local.db "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT);
 		INSERT INTO items VALUES (1,'one',NULL),(2,'two',NULL);"
 	sqlite3 remote.db "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT);
