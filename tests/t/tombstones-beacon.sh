@@ -5,16 +5,11 @@
 # tombstones included), no deleted row came back, an edit newer than a
 # delete wins and a delete newer than an edit wins.  Needs sqlite3, sqldiff.
 . ./lib.sh
+. "$SMG_TOP/tests/tomb-lib.sh"
 need_tools "tombstones-beacon.sh" sqlite3 sqldiff
 bin=$(command -v smg-beacon) || { fail "smg-beacon is not built"; exit 0; }
 mkdir "$T/tmp"
 TMPDIR=$T/tmp; export TMPDIR
-NOW="strftime('%Y-%m-%dT%H:%M:%fZ','now')"
-OLD="'2026-01-01T00:00:00Z'"
-sq() { sqlite3 "$@"; }
-names() { sq "$1" "SELECT group_concat(id || '=' || name, ' ') FROM (SELECT * FROM items ORDER BY id)"; }
-tombs() { sq "$1" "SELECT group_concat(key, ' ') FROM (SELECT key FROM _smugglr_tombstones ORDER BY key)"; }
-tick() { sleep 0.02; }
 pipe() {	# A B: exchange A with B (B through --stdio), newer_wins on both ends
 	"$bin" -o json -p newer_wins --connect "$bin -p newer_wins --stdio $T/$2" "$T/$1" \
 		>>"$T/beacon.out" 2>>"$T/beacon.err" || { fail "exchange $1 with $2"; tail -5 "$T/beacon.err"; }
@@ -30,12 +25,7 @@ smg-apply --track -t items m1.db >/dev/null
 cp m1.db m2.db
 cp m1.db m3.db
 
-sq m1.db "DELETE FROM items WHERE id IN (1, 2); UPDATE items SET name='e3', updated_at=$NOW WHERE id=3;
-	INSERT INTO items VALUES (11, 'n11', $NOW); DELETE FROM plain WHERE id=1"
-sq m2.db "DELETE FROM items WHERE id=4; UPDATE items SET name='e5', updated_at=$NOW WHERE id=5;
-	INSERT INTO items VALUES (12, 'n12', $NOW)"
-sq m3.db "DELETE FROM items WHERE id=6; UPDATE items SET name='e7', updated_at=$NOW WHERE id=7;
-	INSERT INTO items VALUES (13, 'n13', $NOW)"
+tomb_round1
 rounds
 check_same_db "round 1: m1 = m2 (rows and tombstones)" m1.db m2.db
 check_same_db "round 1: m2 = m3" m2.db m3.db
@@ -45,13 +35,7 @@ check_eq "round 1: the tombstones too" "$(tombs m1.db)" "[1] [2] [4] [6]"
 check_eq "round 1: the untracked table behaves as before: the deleted row came back" \
 	"$(sq m1.db "SELECT count(*) FROM plain")" 2
 
-sq m1.db "DELETE FROM items WHERE id=8"; tick
-sq m3.db "UPDATE items SET name='late8', updated_at=$NOW WHERE id=8"
-sq m2.db "UPDATE items SET name='early9', updated_at=$NOW WHERE id=9"; tick
-sq m3.db "DELETE FROM items WHERE id=9"
-sq m2.db "DELETE FROM items WHERE id=10"; tick
-sq m3.db "DELETE FROM items WHERE id=10"
-sq m1.db "INSERT INTO items VALUES (1, 'again1', $NOW)"
+tomb_round2
 rounds
 check_same_db "round 2: m1 = m2" m1.db m2.db
 check_same_db "round 2: m2 = m3" m2.db m3.db

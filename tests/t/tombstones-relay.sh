@@ -6,17 +6,12 @@
 # edit wins; a relay whose table was not tracked starts tracking it with
 # the first stash of a machine that tracks it.  Needs sqlite3, sqldiff.
 . ./lib.sh
+. "$SMG_TOP/tests/tomb-lib.sh"
 need_tools "tombstones-relay.sh" sqlite3 sqldiff
 smugglr() { sh "$SMG_TOP/bin/smugglr" "$@"; }
 TMPDIR=$T/tmp
 mkdir -p "$TMPDIR" "$T/store"
 export TMPDIR
-NOW="strftime('%Y-%m-%dT%H:%M:%fZ','now')"
-OLD="'2026-01-01T00:00:00Z'"
-sq() { sqlite3 "$@"; }
-names() { sq "$1" "SELECT group_concat(id || '=' || name, ' ') FROM (SELECT * FROM items ORDER BY id)"; }
-tombs() { sq "$1" "SELECT group_concat(key, ' ') FROM (SELECT key FROM _smugglr_tombstones ORDER BY key)"; }
-tick() { sleep 0.02; }
 
 cfg() {	# NAME DB
 	cat >"$1.toml" <<EOF
@@ -54,12 +49,7 @@ for m in m2 m3; do check_exit 0 "$m retrieves" mach $m retrieve; done
 check_same_db "the relay's rows reached m3" m1.db m3.db
 
 # ---- round 1 ---------------------------------------------------------------
-sq m1.db "DELETE FROM items WHERE id IN (1, 2); UPDATE items SET name='e3', updated_at=$NOW WHERE id=3;
-	INSERT INTO items VALUES (11, 'n11', $NOW); DELETE FROM plain WHERE id=1"
-sq m2.db "DELETE FROM items WHERE id=4; UPDATE items SET name='e5', updated_at=$NOW WHERE id=5;
-	INSERT INTO items VALUES (12, 'n12', $NOW)"
-sq m3.db "DELETE FROM items WHERE id=6; UPDATE items SET name='e7', updated_at=$NOW WHERE id=7;
-	INSERT INTO items VALUES (13, 'n13', $NOW)"
+tomb_round1
 round
 check_same_db "round 1: m1 = m2 (rows and tombstones)" m1.db m2.db
 check_same_db "round 1: m2 = m3" m2.db m3.db
@@ -70,13 +60,7 @@ check_eq "round 1: the untracked table behaves as before: the deleted row came b
 	"$(sq m1.db "SELECT count(*) FROM plain")" 2
 
 # ---- round 2: deletes against edits ----------------------------------------
-sq m1.db "DELETE FROM items WHERE id=8"; tick
-sq m3.db "UPDATE items SET name='late8', updated_at=$NOW WHERE id=8"
-sq m2.db "UPDATE items SET name='early9', updated_at=$NOW WHERE id=9"; tick
-sq m3.db "DELETE FROM items WHERE id=9"
-sq m2.db "DELETE FROM items WHERE id=10"; tick
-sq m3.db "DELETE FROM items WHERE id=10"
-sq m1.db "INSERT INTO items VALUES (1, 'again1', $NOW)"
+tomb_round2
 round
 round	# m3's stash came last: the earlier machines retrieve what it won
 check_same_db "round 2: m1 = m2" m1.db m2.db

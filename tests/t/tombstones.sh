@@ -9,10 +9,9 @@
 # tombstone with a bad key in a stream) is refused with its exit code and
 # nothing written.  Needs sqlite3, sqldiff.
 . ./lib.sh
+. "$SMG_TOP/tests/tomb-lib.sh"
 need_tools "tombstones.sh" sqlite3 sqldiff
 smugglr() { sh "$SMG_TOP/bin/smugglr" "$@"; }
-NOW="strftime('%Y-%m-%dT%H:%M:%fZ','now')"
-OLD="'2026-01-01T00:00:00Z'"
 
 pair() {	# CONFIG LOCAL TARGET [POLICY]
 	cat >"$1" <<EOF
@@ -25,10 +24,6 @@ conflict_resolution = "${4:-newer_wins}"
 EOF
 }
 
-sq() { sqlite3 "$@"; }
-names() { sq "$1" "SELECT group_concat(id || '=' || name, ' ') FROM (SELECT * FROM items ORDER BY id)"; }
-# a moment, so that the next write's time is later than the last one's
-tick() { sleep 0.02; }
 
 sq m1.db "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT);
 	CREATE TABLE plain(id INTEGER PRIMARY KEY, v TEXT);
@@ -55,12 +50,7 @@ smugglr -c c12.toml status >status.out 2>&1
 check_nogrep "the tombstone table is not listed as a table to sync" _smugglr_tombstones status.out
 
 # ---- round 1: each machine deletes, edits and inserts ----------------------
-sq m1.db "DELETE FROM items WHERE id IN (1, 2); UPDATE items SET name='e3', updated_at=$NOW WHERE id=3;
-	INSERT INTO items VALUES (11, 'n11', $NOW); DELETE FROM plain WHERE id=1"
-sq m2.db "DELETE FROM items WHERE id=4; UPDATE items SET name='e5', updated_at=$NOW WHERE id=5;
-	INSERT INTO items VALUES (12, 'n12', $NOW)"
-sq m3.db "DELETE FROM items WHERE id=6; UPDATE items SET name='e7', updated_at=$NOW WHERE id=7;
-	INSERT INTO items VALUES (13, 'n13', $NOW)"
+tomb_round1
 sync_all
 check_same_db "round 1: m1 = m2 (rows and tombstones)" m1.db m2.db
 check_same_db "round 1: m2 = m3" m2.db m3.db
@@ -76,13 +66,7 @@ check_eq "a tombstone keeps the time of the delete on every copy" \
 	"$(sq m3.db "SELECT deleted_at FROM _smugglr_tombstones WHERE key='[1]'")" "$t1"
 
 # ---- round 2: deletes against edits ----------------------------------------
-sq m1.db "DELETE FROM items WHERE id=8"; tick
-sq m3.db "UPDATE items SET name='late8', updated_at=$NOW WHERE id=8"	# newer than the delete
-sq m2.db "UPDATE items SET name='early9', updated_at=$NOW WHERE id=9"; tick
-sq m3.db "DELETE FROM items WHERE id=9"					# newer than the edit
-sq m2.db "DELETE FROM items WHERE id=10"; tick
-sq m3.db "DELETE FROM items WHERE id=10"				# deleted twice
-sq m1.db "INSERT INTO items VALUES (1, 'again1', $NOW)"			# a deleted key born again
+tomb_round2
 sq m2.db "DELETE FROM items WHERE id=13"
 sync_all
 check_same_db "round 2: m1 = m2" m1.db m2.db
