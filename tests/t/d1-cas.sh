@@ -109,8 +109,9 @@ writer 1 & w1=$!
 writer 2 & w2=$!
 smugglr() { sh "$SMG_TOP/bin/smugglr" "$@"; }
 conflicts=0 rounds=0 gave_up=0 failed=0 i=0
-# (more rounds, up to 24, until the race has shown at least once)
-while [ $i -lt 8 ] || { [ $i -lt 24 ] && [ $((conflicts + gave_up)) -eq 0 ]; }; do
+# (more rounds, up to 48, until the race has shown at least once: the
+# window between a fetch and its apply is short, so it may take a while)
+while [ $i -lt 8 ] || { [ $i -lt 48 ] && [ $((conflicts + gave_up)) -eq 0 ]; }; do
 	smugglr -c live.toml -o json sync >s.json 2>s.err
 	case $? in
 	0) rounds=$((rounds + $(jq '.rounds // 1' s.json)))
