@@ -5,6 +5,8 @@
 #include "cli.h"
 #include "progress.h"
 #include "remote.h"
+#include "since.h"
+#include "changelog.h"
 #include "tomb.h"
 
 #include <stdio.h>
@@ -36,6 +38,9 @@ static const char usage[] =
 	"      --tracking             with a stream: track each table whose table record\n"
 	"                             says it is tracked (the relay's copies)\n"
 	"  -t, --table NAME           with --track or --untrack: only this table\n"
+	"      --mark SIDE:FILE       mark TARGET as compared, from smg-diff --mark-file\n"
+	"                             FILE: SIDE is TARGET's side there, local or remote,\n"
+	"                             or now: as TARGET is now (a copy nobody else writes)\n"
 	"  -q, --quiet                no progress on stderr\n"
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
@@ -55,8 +60,13 @@ static int track(const char *path, char **names, size_t n, bool on, bool dry_run
 	struct smg_table **t = smg_db_tables(db, path, &sel, &nt);
 	struct smg_buf done = SMG_BUF_INIT;
 	for (size_t i = 0; i < nt; i++) {
-		if (!dry_run && on)
+		if (!dry_run && on) {
 			smg_tomb_track(db, path, t[i]);
+			if (!smg_log_track(db, path, t[i]))
+				smg_warn("%s: table \"%s\": its changes are not logged, its key being "
+					 "neither INTEGER nor TEXT: each diff reads it whole", path,
+					 t[i]->name);
+		}
 		else if (!dry_run)
 			smg_tomb_untrack(db, path, t[i]->name);
 		smg_buf_addf(&done, "%s%s", done.len ? ", " : "", t[i]->name);
@@ -68,6 +78,54 @@ static int track(const char *path, char **names, size_t n, bool on, bool dry_run
 	smg_buf_free(&done);
 	smg_tables_free(t, nt);
 	smg_select_free(&sel);
+	smg_db_close(db);
+	return SMG_EXIT_OK;
+}
+
+/* A copy marked as it is now: its tracked tables start their change logs
+ * (a copy tracks what its source tracks, smg-apply --tracking; its log
+ * starts at its first mark, after the rows it was made with). */
+static void start_logs(sqlite3 *db, const char *path)
+{
+	struct smg_select sel;
+	smg_select_defaults(&sel);
+	size_t n;
+	struct smg_table **t = smg_db_tables(db, path, &sel, &n);
+	for (size_t i = 0; i < n; i++)
+		if (smg_tomb_tracked(db, t[i]->name) && !smg_log_active(db, t[i]->name))
+			smg_log_track(db, path, t[i]);
+	smg_tables_free(t, n);
+	smg_select_free(&sel);
+}
+
+/* --mark SIDE:FILE: the mark of smg-diff --since, once the changes of
+ * that diff are written; nothing on a database without a change log. */
+static int mark(const char *path, const char *spec, bool dry_run)
+{
+	const char *colon = strchr(spec, ':');
+	size_t n = colon ? (size_t)(colon - spec) : 0;
+	int side = n == 5 && !strncmp(spec, "local", 5) ? 0 :
+		   n == 6 && !strncmp(spec, "remote", 6) ? 1 : n == 3 && !strncmp(spec, "now", 3) ? 2 : -1;
+	if (side < 0)
+		smg_die(SMG_EXIT_USAGE, "--mark takes local:FILE, remote:FILE or now:FILE, not \"%s\"",
+			spec);
+	char *name;
+	struct smg_mark m;
+	smg_since_read(colon + 1, side == 2 ? 1 : side, &name, &m);
+	sqlite3 *db = smg_db_open(path, !dry_run);
+	if (side == 2 && !dry_run)
+		start_logs(db, path);
+	if (side == 2)
+		m.seq = smg_log_seq(db);
+	bool logged = smg_db_has_table(db, SMG_MARK_TABLE);
+	if (logged && !dry_run)
+		smg_mark_write(db, path, name, &m);
+	if (logged)
+		printf("%s: %smark %s at change %lld\n", path, dry_run ? "would " : "", name,
+		       (long long)m.seq);
+	else
+		printf("%s: no change log (smugglr track): no mark\n", path);
+	free(name);
 	smg_db_close(db);
 	return SMG_EXIT_OK;
 }
@@ -147,6 +205,7 @@ int main(int argc, char **argv)
 		{"untrack", no_argument, NULL, 'U'},
 		{"table", required_argument, NULL, 't'},
 		{"tracking", no_argument, NULL, 'T'},
+		{"mark", required_argument, NULL, 'M'},
 		{"config", required_argument, NULL, 'c'},
 		SMG_TARGET_LONGOPTS,
 		{"help", no_argument, NULL, 'h'},
@@ -161,6 +220,7 @@ int main(int argc, char **argv)
 	int c, tracking = 0;	/* 'K' --track, 'U' --untrack */
 	char **tables = NULL;
 	size_t ntables = 0;
+	const char *mark_spec = NULL;
 	smg_setprogname(argv[0]);
 	smg_cli_config(&cfg, argc, argv, NULL, NULL);
 	o.tombstone_horizon_days = cfg.sync.tombstone_horizon_days;
@@ -191,6 +251,7 @@ int main(int argc, char **argv)
 			break;
 		case 't': smg_select_add(&tables, &ntables, optarg); break;
 		case 'T': o.tracking = true; break;
+		case 'M': mark_spec = optarg; break;
 		case 'c': break;	/* loaded by smg_cli_config */
 		case 'h': smg_usage(usage, true);
 		case 'V': smg_version();
@@ -207,6 +268,8 @@ int main(int argc, char **argv)
 	if (!target || smg_target_spec_is_remote(target)) {
 		smg_target_resolve(&remote, target, to.profile, to.token, to.endpoint, &cfg);
 		if (remote.type != SMG_TARGET_SQLITE) {
+			if (mark_spec)
+				smg_die(SMG_EXIT_USAGE, "--mark marks a SQLite file, not %s", remote.name);
 			int code = tracking ? track_remote(&remote, tables, ntables, tracking == 'K',
 							   o.dry_run, to.verbose)
 					    : apply_remote(&remote, input, &o, report, to.verbose);
@@ -215,6 +278,14 @@ int main(int argc, char **argv)
 			return code;
 		}
 		target = remote.path;
+	}
+	if (mark_spec && tracking)
+		smg_die(SMG_EXIT_USAGE, "--mark goes alone, without --track or --untrack");
+	if (mark_spec) {
+		int code = mark(target, mark_spec, o.dry_run);
+		smg_target_free(&remote);
+		smg_config_free(&cfg);
+		return code;
 	}
 	if (tracking) {
 		int code = track(target, tables, ntables, tracking == 'K', o.dry_run);

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "diff.h"
 #include "progress.h"
+#include "since.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +29,12 @@ static const char usage[] =
 	"      --local-name NAME, --remote-name NAME\n"
 	"                             what reports call the inputs (for \"-\")\n"
 	"      --exit-code            exit 1 when there are changes to write\n"
+	"      --since NAME           two databases: read only the rows of tracked tables\n"
+	"                             changed since both were marked NAME (smg-apply\n"
+	"                             --mark), else every row\n"
+	"      --mark-file FILE       with --since: write the marks this run would make\n"
+	"                             to FILE, for smg-apply --mark once its changes\n"
+	"                             are written\n"
 	"      --print-config FORMAT  print the effective configuration (sh, toml,\n"
 	"                             json) and exit\n"
 	"  -q, --quiet                no progress on stderr\n"
@@ -36,11 +43,20 @@ static const char usage[] =
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
 
+/* --since, when given: what the reports say of it */
+static const struct smg_since *since;
+
 static void report_text(const struct smg_diff_result *res, const struct smg_diff_opts *o,
 			const char *lname, const char *rname)
 {
 	printf("%s (local) vs %s (remote), %s, %s\n", lname, rname,
 	       smg_direction_names[o->dir], smg_policy_names[o->policy]);
+	if (since && since->whole)
+		printf("every row compared: %s\n", since->why);
+	else if (since)
+		printf("only rows changed since mark %s compared: %zu key%s in %zu table%s\n",
+		       since->name, since->keys, since->keys == 1 ? "" : "s", since->tables,
+		       since->tables == 1 ? "" : "s");
 	for (size_t i = 0; i < res->ntables; i++) {
 		const struct smg_diff_table *t = &res->tables[i];
 		const struct smg_counts *c = &t->counts;
@@ -107,7 +123,18 @@ static void report_json(const struct smg_diff_result *res, const struct smg_diff
 		}
 		smg_buf_adds(&b, "}}");
 	}
-	smg_buf_adds(&b, "],\"total\":");
+	smg_buf_adds(&b, "]");
+	if (since) {
+		smg_buf_adds(&b, ",\"since\":{\"name\":");
+		smg_json_add_string(&b, since->name, strlen(since->name));
+		smg_buf_addf(&b, ",\"whole\":%s,\"why\":", since->whole ? "true" : "false");
+		if (since->whole)
+			smg_json_add_string(&b, since->why, strlen(since->why));
+		else
+			smg_buf_adds(&b, "null");
+		smg_buf_addf(&b, ",\"keys\":%zu,\"tables\":%zu}", since->keys, since->tables);
+	}
+	smg_buf_adds(&b, ",\"total\":");
 	smg_json_add_counts(&b, &res->total);
 	smg_buf_addf(&b, ",\"partial\":%s", res->nskipped_schema ? "true" : "false");
 	smg_buf_adds(&b, "}\n");
@@ -131,6 +158,18 @@ static int print_effective_config(struct smg_config *cfg, const char *format)
 
 /* What reports call the inputs, when "stdin" would say nothing. */
 static const char *local_name, *remote_name;
+/* --since NAME, --mark-file FILE */
+static const char *since_name, *mark_file;
+
+/* A mark's name goes into a mark file as a word: letters, digits and a
+ * few marks, as smugglr(1) makes them. */
+static bool mark_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 200)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == n;
+}
 
 static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct smg_select *sel,
 		       int *report, bool *exit_code, const char **print_config,
@@ -148,6 +187,8 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 		{"local-name", required_argument, NULL, 'L'},
 		{"remote-name", required_argument, NULL, 'R'},
 		{"exit-code", no_argument, NULL, 'E'},
+		{"since", required_argument, NULL, 'Z'},
+		{"mark-file", required_argument, NULL, 'M'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"print-config", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
@@ -175,6 +216,13 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 			break;
 		case 'E': *exit_code = true; break;
 		case 'F': *report_file = optarg; break;
+		case 'Z':
+			if (!mark_name_ok(optarg))
+				smg_die(SMG_EXIT_USAGE, "--since \"%s\": a mark's name is 1 to 200 letters, "
+					"digits, '.', '_', ':' or '-'", optarg);
+			since_name = optarg;
+			break;
+		case 'M': mark_file = optarg; break;
 		case 'L': local_name = optarg; break;
 		case 'R': remote_name = optarg; break;
 		case 'P': *print_config = optarg; return;
@@ -188,6 +236,20 @@ static void parse_args(int argc, char **argv, struct smg_diff_opts *o, struct sm
 		smg_usage(usage, false);
 	if (!strcmp(argv[optind], "-") && !strcmp(argv[optind + 1], "-"))
 		smg_die(SMG_EXIT_USAGE, "only one input can be stdin");
+	if (mark_file && !since_name)
+		smg_die(SMG_EXIT_USAGE, "--mark-file goes with --since");
+}
+
+/* What decides a row's fate besides the two tables: marks made under
+ * other options are not trusted (since.h). */
+static void comparison(struct smg_buf *b, const struct smg_diff_opts *o,
+		       const struct smg_select *sel, int horizon_days)
+{
+	smg_buf_addf(b, "direction %s policy %s delete %d add_columns %d keys_only %d "
+		     "horizon %d tables", smg_direction_names[o->dir], smg_policy_names[o->policy],
+		     o->del, o->add_columns, sel->keys_only, horizon_days);
+	for (size_t i = 0; i < o->ntables; i++)
+		smg_buf_addf(b, " %s", o->tables[i]);
 }
 
 int main(int argc, char **argv)
@@ -226,6 +288,14 @@ int main(int argc, char **argv)
 		smg_source_check_timestamps(local);	/* the timestamps decide */
 		smg_source_check_timestamps(remote);
 	}
+	struct smg_since plan;
+	if (since_name) {
+		struct smg_buf what = SMG_BUF_INIT;
+		comparison(&what, &o, &sel, cfg.sync.tombstone_horizon_days);
+		smg_since_plan(&plan, since_name, local, remote, what.data);
+		smg_buf_free(&what);
+		since = &plan;
+	}
 	smg_source_tombstones(local, cfg.sync.tombstone_horizon_days);
 	smg_source_tombstones(remote, cfg.sync.tombstone_horizon_days);
 	if (smg_source_is_db(local) && smg_source_is_db(remote)) {
@@ -246,6 +316,8 @@ int main(int argc, char **argv)
 		report_json(&res, &o, lname, rname);
 	if (fflush(stdout) != 0)
 		smg_die(SMG_EXIT_FAILURE, "writing the report failed: %s", strerror(errno));
+	if (mark_file)	/* only once the diff is whole */
+		smg_since_write(&plan, mark_file);
 	const struct smg_counts *t = &res.total;
 	bool changes = t->upsert[0] + t->upsert[1] + t->del[0] + t->del[1] > 0;
 	bool partial = res.nskipped_schema > 0;

@@ -3,6 +3,7 @@
  */
 #include "db.h"
 #include "tomb.h"
+#include "changelog.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -122,6 +123,23 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
+void smg_db_exec(sqlite3 *db, const char *dbname, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+	if (rc != SQLITE_OK)
+		smg_die(smg_db_exit_code(rc), "%s: %s", dbname, err ? err : sqlite3_errstr(rc));
+}
+
+sqlite3_stmt *smg_db_prepare(sqlite3 *db, const char *dbname, const char *sql)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		smg_die(smg_db_exit_code(rc), "%s: %s", dbname, sqlite3_errmsg(db));
+	return st;
+}
+
 bool smg_db_has_table(sqlite3 *db, const char *name)
 {
 	sqlite3_stmt *st = prepare(db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?");
@@ -136,7 +154,8 @@ bool smg_db_has_table(sqlite3 *db, const char *name)
  * syncing them row by row would corrupt its index. */
 static const char table_query[] =
 	"SELECT name FROM pragma_table_list WHERE schema='main' AND type='table' "
-	"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '" SMG_TOMB_TABLE "' "
+	"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+	"AND name NOT IN ('" SMG_TOMB_TABLE "', '" SMG_LOG_TABLE "', '" SMG_MARK_TABLE "') "
 	"ORDER BY name COLLATE BINARY";
 
 static const char virtual_query[] =
@@ -282,6 +301,9 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 		for (size_t i = 0; i < sel->ntables; i++) {
 			if (!strcmp(sel->tables[i], SMG_TOMB_TABLE))	/* its rows travel as tombstones */
 				smg_die(SMG_EXIT_USAGE, "%s: \"%s\" holds the tombstones of tracked tables: "
+					"it is not a table to sync", dbname, sel->tables[i]);
+			if (!strcmp(sel->tables[i], SMG_LOG_TABLE) || !strcmp(sel->tables[i], SMG_MARK_TABLE))
+				smg_die(SMG_EXIT_USAGE, "%s: \"%s\" is the change log of tracked tables: "
 					"it is not a table to sync", dbname, sel->tables[i]);
 			bool has = smg_db_has_table(db, sel->tables[i]);
 			if (!has && sel->missing_ok)
@@ -474,10 +496,21 @@ struct smg_scan *smg_scan_open(sqlite3 *db, const struct smg_table *t)
 	smg_sql_idents(&sql, t->cols, t->ncols, NULL);
 	smg_buf_adds(&sql, " FROM ");
 	smg_sql_ident(&sql, t->name);
+	if (t->only_keys) {
+		/* the key arrays' values are SQL values again: a lookup each */
+		smg_buf_adds(&sql, " WHERE (");
+		smg_sql_idents(&sql, t->pk, t->npk, NULL);
+		smg_buf_adds(&sql, ") IN (SELECT ");
+		for (size_t k = 0; k < t->npk; k++)
+			smg_buf_addf(&sql, "%sjson_extract(value,'$[%zu]')", k ? "," : "", k);
+		smg_buf_adds(&sql, " FROM json_each(?1))");
+	}
 	smg_buf_adds(&sql, " ORDER BY ");
 	smg_sql_idents(&sql, t->pk, t->npk, " COLLATE BINARY");
 	struct smg_scan *s = smg_xcalloc(1, sizeof *s);
 	s->st = prepare(db, sql.data);
+	if (t->only_keys)
+		sqlite3_bind_text(s->st, 1, t->only_keys, -1, SQLITE_STATIC);
 	s->t = t;
 	s->vals = smg_xcalloc(t->ncols, sizeof *s->vals);
 	smg_buf_free(&sql);

@@ -39,6 +39,10 @@ void smg_db_set_busy_timeout(int ms);
  * file, 6 for a lock held past the busy timeout, else 1. */
 int smg_db_exit_code(int rc);
 void smg_db_close(sqlite3 *db);
+/* Run sql (statements) or prepare one statement; a failure dies with
+ * smg_db_exit_code's code, naming dbname. */
+void smg_db_exec(sqlite3 *db, const char *dbname, const char *sql);
+sqlite3_stmt *smg_db_prepare(sqlite3 *db, const char *dbname, const char *sql);
 /* Does the table exist (as a table, not a view)? */
 bool smg_db_has_table(sqlite3 *db, const char *name);
 /* Comma-separated list of the database's tables, for error messages. */
@@ -121,6 +125,10 @@ bool smg_source_next_row(struct smg_source *s, struct smg_row *row);
 /* Give the tombstones of tracked tables too (row->dead), within the
  * horizon; a database's are read now, so before smg_source_read_ahead. */
 void smg_source_tombstones(struct smg_source *s, int horizon_days);
+/* A database source's connection and tables (NULL and 0 for a stream),
+ * for smg-diff --since (since.h): before anything reads its rows. */
+sqlite3 *smg_source_db(const struct smg_source *s);
+struct smg_table **smg_source_tables(const struct smg_source *s, size_t *n);
 /* The current row's values as a JSON array; NULL for a keys-only stream. */
 const char *smg_source_values_json(struct smg_source *s, size_t *len);
 /* Names of the tables this source has (a database: all of them; a stream:

@@ -103,6 +103,17 @@ void smg_source_read_ahead(struct smg_source *s)
 		s->prefetch = smg_prefetch_start(s->db, s->tables, s->ntables, true);
 }
 
+sqlite3 *smg_source_db(const struct smg_source *s)
+{
+	return s->db;
+}
+
+struct smg_table **smg_source_tables(const struct smg_source *s, size_t *n)
+{
+	*n = s->ntables;
+	return s->tables;
+}
+
 bool smg_source_is_db(const struct smg_source *s)
 {
 	return s->db != NULL;

@@ -136,6 +136,7 @@ void smg_table_free(struct smg_table *t)
 	free(t->col_len);
 	free(t->ts);
 	free(t->sql);
+	free(t->only_keys);
 	free_names(t->indexes, t->nindexes);
 	free(t->hash_order);
 	free(t->row_head);

@@ -31,6 +31,10 @@ struct smg_table {
 	char **indexes;		/* its CREATE INDEX statements (the source's) */
 	size_t nindexes;
 	bool tracked;		/* its deletes leave tombstones (tomb.h) */
+	bool logged;		/* its changes are logged (changelog.h) */
+	/* A database's table read only at these keys: a JSON array of key
+	 * arrays (smg-diff --since), or NULL for every row. */
+	char *only_keys;
 	size_t *hash_order;	/* hashed columns (all but ts) sorted by name */
 	size_t nhash;
 	/* How every row record of this table starts as the writer lays it out,

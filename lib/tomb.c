@@ -8,6 +8,7 @@
  * json_array(), so one key is one text and the primary key holds.
  */
 #include "tomb.h"
+#include "changelog.h"
 #include "prefetch.h"
 #include "sha256.h"
 
@@ -18,23 +19,6 @@
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
 int smg_tomb_horizon_days = 90;
-
-static void exec_sql(sqlite3 *db, const char *dbname, const char *sql)
-{
-	char *err = NULL;
-	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-	if (rc != SQLITE_OK)
-		smg_die(smg_db_exit_code(rc), "%s: %s", dbname, err ? err : sqlite3_errstr(rc));
-}
-
-static sqlite3_stmt *prepare(sqlite3 *db, const char *dbname, const char *sql)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		smg_die(smg_db_exit_code(rc), "%s: %s", dbname, sqlite3_errmsg(db));
-	return st;
-}
 
 static void trigger_name(struct smg_buf *b, const char *what, const char *table)
 {
@@ -63,8 +47,7 @@ void smg_tomb_mark(sqlite3 *db, struct smg_table **t, size_t n)
 		t[i]->tracked = smg_tomb_tracked(db, t[i]->name);
 }
 
-/* json_array(P."k1",P."k2"): the key of the OLD or NEW row. */
-static void key_json(struct smg_buf *b, const struct smg_table *t, const char *row)
+void smg_tomb_key_json(struct smg_buf *b, const struct smg_table *t, const char *row)
 {
 	smg_buf_adds(b, "json_array(");
 	for (size_t k = 0; k < t->npk; k++) {
@@ -77,7 +60,7 @@ static void key_json(struct smg_buf *b, const struct smg_table *t, const char *r
 static void add_tombstone(struct smg_buf *b, const struct smg_table *t, const char *row)
 {
 	smg_buf_addf(b, "INSERT INTO " SMG_TOMB_TABLE "(tbl,key,deleted_at) VALUES('%s',", t->name);
-	key_json(b, t, row);
+	smg_tomb_key_json(b, t, row);
 	smg_buf_adds(b, "," NOW_SQL ") ON CONFLICT(tbl,key) DO UPDATE SET "
 		     "deleted_at=excluded.deleted_at;");
 }
@@ -85,7 +68,7 @@ static void add_tombstone(struct smg_buf *b, const struct smg_table *t, const ch
 static void drop_tombstone(struct smg_buf *b, const struct smg_table *t, const char *row)
 {
 	smg_buf_addf(b, "DELETE FROM " SMG_TOMB_TABLE " WHERE tbl='%s' AND key=", t->name);
-	key_json(b, t, row);
+	smg_tomb_key_json(b, t, row);
 	smg_buf_addc(b, ';');
 }
 
@@ -157,9 +140,9 @@ size_t smg_tomb_track_sql(struct smg_buf *b, const char *dbname, const struct sm
 	smg_buf_adds(b, " ON ");
 	smg_sql_ident(b, t->name);
 	smg_buf_adds(b, " WHEN ");
-	key_json(b, t, "OLD");
+	smg_tomb_key_json(b, t, "OLD");
 	smg_buf_adds(b, " IS NOT ");
-	key_json(b, t, "NEW");
+	smg_tomb_key_json(b, t, "NEW");
 	smg_buf_adds(b, " BEGIN ");
 	add_tombstone(b, t, "OLD");
 	drop_tombstone(b, t, "NEW");
@@ -185,7 +168,7 @@ static void exec_script(sqlite3 *db, const char *dbname, const struct smg_buf *b
 {
 	const char *p = b->data;
 	for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
-		exec_sql(db, dbname, p);
+		smg_db_exec(db, dbname, p);
 }
 
 void smg_tomb_track(sqlite3 *db, const char *dbname, const struct smg_table *t)
@@ -202,12 +185,13 @@ void smg_tomb_untrack(sqlite3 *db, const char *dbname, const char *table)
 	size_t n = smg_tomb_untrack_sql(&b, table);
 	exec_script(db, dbname, &b, n);
 	smg_buf_free(&b);
-	sqlite3_stmt *st = prepare(db, dbname, "SELECT count(*) FROM sqlite_schema WHERE type='trigger' AND "
-		     "name LIKE '\\_smugglr\\_del\\_%' ESCAPE '\\'");
+	smg_log_untrack(db, dbname, table);
+	sqlite3_stmt *st = smg_db_prepare(db, dbname, "SELECT count(*) FROM sqlite_schema WHERE "
+					  "type='trigger' AND name LIKE '\\_smugglr\\_del\\_%' ESCAPE '\\'");
 	bool others = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
 	sqlite3_finalize(st);
 	if (!others)
-		exec_sql(db, dbname, "DROP TABLE " SMG_TOMB_TABLE);
+		smg_db_exec(db, dbname, "DROP TABLE " SMG_TOMB_TABLE);
 }
 
 bool smg_tomb_expired(const struct smg_value *ts, int horizon_days)
@@ -223,8 +207,8 @@ int64_t smg_tomb_prune(sqlite3 *db, const char *dbname, int horizon_days)
 {
 	if (horizon_days <= 0 || !smg_db_has_table(db, SMG_TOMB_TABLE))
 		return 0;
-	sqlite3_stmt *sel = prepare(db, dbname, "SELECT tbl, key, deleted_at FROM " SMG_TOMB_TABLE);
-	sqlite3_stmt *del = prepare(db, dbname, "DELETE FROM " SMG_TOMB_TABLE
+	sqlite3_stmt *sel = smg_db_prepare(db, dbname, "SELECT tbl, key, deleted_at FROM " SMG_TOMB_TABLE);
+	sqlite3_stmt *del = smg_db_prepare(db, dbname, "DELETE FROM " SMG_TOMB_TABLE
 				    " WHERE tbl=? AND key=?");
 	int64_t n = 0;
 	while (sqlite3_step(sel) == SQLITE_ROW) {
@@ -344,11 +328,17 @@ struct smg_tombs *smg_tombs_load(sqlite3 *db, const char *dbname, const struct s
 {
 	struct smg_tombs *s = smg_tombs_new(t);
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT key, deleted_at FROM " SMG_TOMB_TABLE " WHERE tbl=?", -1,
-			       &st, NULL) != SQLITE_OK)
+	/* only_keys: the log's keys, json_array()'s text as the tombstones' */
+	const char *sql = t->only_keys ?
+		"SELECT key, deleted_at FROM " SMG_TOMB_TABLE " WHERE tbl=?1 AND key IN "
+		"(SELECT value FROM json_each(?2))" :
+		"SELECT key, deleted_at FROM " SMG_TOMB_TABLE " WHERE tbl=?1";
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		smg_die(SMG_EXIT_DATA, "%s: table \"%s\" is tracked but " SMG_TOMB_TABLE " cannot "
 			"be read: %s", dbname, t->name, sqlite3_errmsg(db));
 	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	if (t->only_keys)
+		sqlite3_bind_text(st, 2, t->only_keys, -1, SQLITE_STATIC);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (sqlite3_column_type(st, 0) != SQLITE_TEXT)
@@ -462,7 +452,7 @@ void smg_tomb_record(sqlite3 *db, const char *dbname, const struct smg_table *t,
 	for (size_t k = 0; k < t->npk; k++)
 		smg_buf_adds(&sql, k ? ",?" : "?");
 	smg_buf_adds(&sql, "),?) ON CONFLICT(tbl,key) DO UPDATE SET deleted_at=excluded.deleted_at");
-	sqlite3_stmt *st = prepare(db, dbname, sql.data);
+	sqlite3_stmt *st = smg_db_prepare(db, dbname, sql.data);
 	smg_buf_free(&sql);
 	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
 	for (size_t k = 0; k < t->npk; k++)

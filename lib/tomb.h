@@ -35,6 +35,9 @@ void smg_tomb_untrack(sqlite3 *db, const char *dbname, const char *table);
  * for a remote target that takes them one by one; how many. */
 size_t smg_tomb_track_sql(struct smg_buf *b, const char *dbname, const struct smg_table *t);
 size_t smg_tomb_untrack_sql(struct smg_buf *b, const char *table);
+/* json_array(ROW."k1",ROW."k2"): the key of the OLD or NEW row, as the
+ * triggers write it (and the change log's, changelog.h). */
+void smg_tomb_key_json(struct smg_buf *b, const struct smg_table *t, const char *row);
 /* Delete the tombstones older than horizon_days (0: none); how many. */
 int64_t smg_tomb_prune(sqlite3 *db, const char *dbname, int horizon_days);
 /* Is a tombstone of that time older than horizon_days (0: never)? */

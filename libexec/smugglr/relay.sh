@@ -206,6 +206,7 @@ cache_paths() {
 	printf '%s\n' "$relay_url" >"$tmp/url"
 	h=$(file_sha256 "$tmp/url")
 	cache_db=$cache_dir/relay-$h.db cache_meta=$cache_dir/relay-$h.meta
+	mark_name=relay-$h	# smg-diff --since, with -push or -pull
 	mine=$cache_db.claim-$$ held=0 held_pos=0 dirty=0
 	mine_re=$(printf '%s' "$mine" | sed 's/[][\.*^$|]/\\&/g')	# for relay_words
 }
@@ -624,11 +625,35 @@ relay_diff() {	# push|pull [smg-diff options]
 	shift
 	IFS=$nl
 	# shellcheck disable=SC2046
-	set -- $(common_args) -d "$dir" -r "$output" --report-file "$tmp/diff.report" "$@"
+	set -- $(common_args) -d "$dir" -r "$output" --report-file "$tmp/diff.report" $(since_args "$dir") "$@"
 	unset IFS
 	relay_stage 0 diff smg-diff "$@" "$local_db" "$rdb" >"$tmp/seg.rows"
 	accept_partial diff
 	fail_from diff
+}
+
+# Tracked tables (smugglr track) log their changes, and a diff between the
+# local database and our copy of the relay marks both when its changes are
+# written: the next diff of that direction reads only the rows either
+# logged since (smg-diff --since, smugglr-relay(7)).  Without a log, or
+# when the marks do not agree, the diff reads every row as before.
+since_args() {	# push|pull: smg-diff's options, a word a line
+	cache_paths
+	rm -f "$tmp/mark"
+	printf '%s\n' --since "$mark_name-$1" --mark-file "$tmp/mark"
+}
+
+# The diff's changes are written (or there were none): mark both sides,
+# our copy as it is now (only this verb wrote it since the diff: the rows
+# it stashed).  That also starts the copy's change log, after the rows a
+# first stash or a base brought: they are not logged.  A mark that cannot
+# be written costs the next diff a read of every row, nothing else.
+relay_mark() {
+	[ "$dry_run" = 0 ] && [ -s "$tmp/mark" ] || return 0
+	relay_stage 1 mark.local smg-apply -q --mark "local:$tmp/mark" "$local_db" >/dev/null &&
+		relay_stage 1 mark.relay smg-apply -q --mark "now:$tmp/mark" "$rdb" >/dev/null ||
+		warn "could not mark $local_db and the relay's copy as compared: the next diff reads every row"
+	return 0
 }
 
 # A stream that writes something: a change record.
@@ -734,6 +759,7 @@ verb_stash() {
 		relay_backoff $attempt
 		[ "$relay_kind" = none ] && relay_open
 	done
+	relay_mark
 	maybe_compact
 	cache_keep
 	relay_result ",\"attempts\":$attempt,\"uploaded\":$uploaded,\"etag\":$(json_str "$etag")$(relay_json)" "$note"
@@ -810,7 +836,7 @@ retrieve_rounds() {
 	rounds=0 conflicts=0
 	IFS=$nl
 	# shellcheck disable=SC2046
-	set -- $(common_args) -d pull -r "$output" --report-file "$tmp/diff.report"
+	set -- $(common_args) -d pull -r "$output" --report-file "$tmp/diff.report" $(since_args pull)
 	unset IFS
 	[ "$delete" = 1 ] && set -- "$@" --delete
 	while :; do
@@ -852,6 +878,7 @@ verb_retrieve() {
 	relay_open
 	[ "$relay_kind" = none ] && die $EXIT_NOTFOUND "no relay at $relay_url: nothing has been stashed there yet (smugglr stash makes it)"
 	retrieve_rounds
+	relay_mark
 	cache_keep	# the relay's state: -n wrote nothing to our copy
 	relay_result ",\"rounds\":$rounds,\"conflicts_retried\":$conflicts$(relay_json)" ""
 }
