@@ -39,8 +39,9 @@ static const char usage[] =
 	"                             says it is tracked (the relay's copies)\n"
 	"  -t, --table NAME           with --track or --untrack: only this table\n"
 	"      --mark SIDE:FILE       mark TARGET as compared, from smg-diff --mark-file\n"
-	"                             FILE: SIDE is TARGET's side there, local or remote,\n"
-	"                             or now: as TARGET is now (a copy nobody else writes)\n"
+	"                             FILE (with -i: in the transaction of that diff's\n"
+	"                             changes): SIDE is TARGET's side there, local or\n"
+	"                             remote, or now (a copy nobody else writes)\n"
 	"  -q, --quiet                no progress on stderr\n"
 	"  -h, --help                 this help\n"
 	"      --version              print the version\n";
@@ -82,25 +83,9 @@ static int track(const char *path, char **names, size_t n, bool on, bool dry_run
 	return SMG_EXIT_OK;
 }
 
-/* A copy marked as it is now: its tracked tables start their change logs
- * (a copy tracks what its source tracks, smg-apply --tracking; its log
- * starts at its first mark, after the rows it was made with). */
-static void start_logs(sqlite3 *db, const char *path)
-{
-	struct smg_select sel;
-	smg_select_defaults(&sel);
-	size_t n;
-	struct smg_table **t = smg_db_tables(db, path, &sel, &n);
-	for (size_t i = 0; i < n; i++)
-		if (smg_tomb_tracked(db, t[i]->name) && !smg_log_active(db, t[i]->name))
-			smg_log_track(db, path, t[i]);
-	smg_tables_free(t, n);
-	smg_select_free(&sel);
-}
-
-/* --mark SIDE:FILE: the mark of smg-diff --since, once the changes of
- * that diff are written; nothing on a database without a change log. */
-static int mark(const char *path, const char *spec, bool dry_run)
+/* --mark SIDE:FILE: which side the target was in smg-diff --since's
+ * diff (0 local, 1 remote; a copy, "now", is the remote side), its mark. */
+static void read_mark(const char *spec, struct smg_apply_opts *o, char **name)
 {
 	const char *colon = strchr(spec, ':');
 	size_t n = colon ? (size_t)(colon - spec) : 0;
@@ -109,23 +94,34 @@ static int mark(const char *path, const char *spec, bool dry_run)
 	if (side < 0)
 		smg_die(SMG_EXIT_USAGE, "--mark takes local:FILE, remote:FILE or now:FILE, not \"%s\"",
 			spec);
-	char *name;
-	struct smg_mark m;
-	smg_since_read(colon + 1, side == 2 ? 1 : side, &name, &m);
-	sqlite3 *db = smg_db_open(path, !dry_run);
-	if (side == 2 && !dry_run)
-		start_logs(db, path);
-	if (side == 2)
-		m.seq = smg_log_seq(db);
-	bool logged = smg_db_has_table(db, SMG_MARK_TABLE);
-	if (logged && !dry_run)
-		smg_mark_write(db, path, name, &m);
-	if (logged)
-		printf("%s: %smark %s at change %lld\n", path, dry_run ? "would " : "", name,
-		       (long long)m.seq);
+	smg_since_read(colon + 1, side == 2 ? 1 : side, name, &o->mark);
+	o->mark_name = *name;
+	o->mark_copy = side == 2;
+}
+
+static void say_mark(const char *path, const struct smg_apply_opts *o, int64_t at)
+{
+	if (at >= 0 || o->dry_run)
+		printf("%s: %smark %s", path, o->dry_run ? "would " : "", o->mark_name);
+	if (at >= 0)
+		printf(" at change %lld\n", (long long)at);
+	else if (o->dry_run)
+		printf("\n");
 	else
 		printf("%s: no change log (smugglr track): no mark\n", path);
-	free(name);
+}
+
+/* --mark alone: the mark, in a transaction of its own. */
+static int mark(const char *path, const struct smg_apply_opts *o)
+{
+	sqlite3 *db = smg_db_open(path, !o->dry_run);
+	int64_t at = -1;
+	if (!o->dry_run) {
+		smg_db_exec(db, path, "BEGIN IMMEDIATE");
+		at = smg_mark_commit(db, path, o->mark_name, o->mark, smg_log_seq(db), o->mark_copy);
+		smg_db_exec(db, path, "COMMIT");
+	}
+	say_mark(path, o, at);
 	smg_db_close(db);
 	return SMG_EXIT_OK;
 }
@@ -221,6 +217,8 @@ int main(int argc, char **argv)
 	char **tables = NULL;
 	size_t ntables = 0;
 	const char *mark_spec = NULL;
+	char *mark_name = NULL;
+	bool input_given = false;
 	smg_setprogname(argv[0]);
 	smg_cli_config(&cfg, argc, argv, NULL, NULL);
 	o.tombstone_horizon_days = cfg.sync.tombstone_horizon_days;
@@ -229,7 +227,7 @@ int main(int argc, char **argv)
 		if (smg_target_getopt(&to, c, optarg))
 			continue;
 		switch (c) {
-		case 'i': input = optarg; break;
+		case 'i': input = optarg; input_given = true; break;
 		case 'n': o.dry_run = true; break;
 		case 'C': o.create_tables = true; break;
 		case 'A': o.add_columns = true; break;
@@ -281,8 +279,10 @@ int main(int argc, char **argv)
 	}
 	if (mark_spec && tracking)
 		smg_die(SMG_EXIT_USAGE, "--mark goes alone, without --track or --untrack");
-	if (mark_spec) {
-		int code = mark(target, mark_spec, o.dry_run);
+	if (mark_spec && !input_given) {
+		read_mark(mark_spec, &o, &mark_name);
+		int code = mark(target, &o);
+		free(mark_name);
 		smg_target_free(&remote);
 		smg_config_free(&cfg);
 		return code;
@@ -302,6 +302,8 @@ int main(int argc, char **argv)
 						  : smg_reader_open(smg_spool(0, "stdin"), "-");
 	if (o.progress)	/* a file now: its size is the total */
 		smg_progress_input(smg_reader_fd(r));
+	if (mark_spec)	/* only now: smg-diff writes it once its stream is whole */
+		read_mark(mark_spec, &o, &mark_name);
 	struct smg_apply_result res;
 	smg_apply_sqlite(db, target, r, &o, &res);
 	struct smg_buf out = SMG_BUF_INIT;
@@ -311,6 +313,7 @@ int main(int argc, char **argv)
 		smg_apply_report_json(&out, target, &res, o.dry_run);
 	smg_write_all(1, out.data, out.len, "stdout");
 	smg_apply_report_conflicts(target, &res);
+	free(mark_name);	/* (the mark is the quiet part of the apply) */
 	int code = res.conflicts ? SMG_EXIT_CONFLICT : SMG_EXIT_OK;
 	smg_buf_free(&out);
 	smg_apply_result_free(&res);

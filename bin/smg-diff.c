@@ -306,6 +306,10 @@ int main(int argc, char **argv)
 	struct smg_diff_result res;
 	smg_writer_init(&w, 1, "stdout");
 	smg_diff(local, remote, &o, report < 0 || report_file ? &w : NULL, &res);
+	/* only once the diff is whole, and before standard output closes: a
+	 * smg-apply --mark reading the stream reads the file at its end */
+	if (mark_file)
+		smg_since_write(&plan, mark_file);
 	if (report_file && !freopen(report_file, "w", stdout))
 		smg_die(SMG_EXIT_FAILURE, "%s: %s", report_file, strerror(errno));
 	const char *lname = local_name ? local_name : smg_source_name(local);
@@ -316,8 +320,6 @@ int main(int argc, char **argv)
 		report_json(&res, &o, lname, rname);
 	if (fflush(stdout) != 0)
 		smg_die(SMG_EXIT_FAILURE, "writing the report failed: %s", strerror(errno));
-	if (mark_file)	/* only once the diff is whole */
-		smg_since_write(&plan, mark_file);
 	const struct smg_counts *t = &res.total;
 	bool changes = t->upsert[0] + t->upsert[1] + t->del[0] + t->del[1] > 0;
 	bool partial = res.nskipped_schema > 0;

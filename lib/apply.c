@@ -726,12 +726,14 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 	size_t cap = 0;
 	int64_t n = 0;
 	memset(res, 0, sizeof *res);
+	res->mark_at = -1;
 	sqlite3_create_function(db, "smg_row_hash", -1, SQLITE_UTF8, NULL, row_hash_fn, NULL, NULL);
 	if (!o->dry_run) {
 		apply_db = db;
 		smg_atdie(rollback);
 		exec(db, "BEGIN IMMEDIATE", dbname);
 	}
+	int64_t begun = smg_log_seq(db);	/* for the mark */
 	const struct smg_record *rec;
 	while ((rec = smg_reader_next(r))) {
 		switch (rec->kind) {
@@ -761,6 +763,9 @@ void smg_apply_sqlite(sqlite3 *db, const char *dbname, struct smg_reader *r,
 		if (!res->conflicts) {
 			check_foreign_keys(db, dbname, res);
 			smg_tomb_prune(db, dbname, o->tombstone_horizon_days);
+			if (o->mark_name)
+				res->mark_at = smg_mark_commit(db, dbname, o->mark_name, o->mark,
+							       begun, o->mark_copy);
 		}
 		exec(db, res->conflicts ? "ROLLBACK" : "COMMIT", dbname);
 		smg_atdie(NULL);

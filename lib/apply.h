@@ -4,6 +4,7 @@
 #ifndef SMG_APPLY_H
 #define SMG_APPLY_H
 
+#include "changelog.h"
 #include "db.h"
 
 struct smg_apply_opts {
@@ -14,6 +15,11 @@ struct smg_apply_opts {
 	int tombstone_horizon_days;	/* prune older tombstones (0: never) */
 	bool tracking;		/* track each table its table record says is tracked */
 	bool progress;
+	/* smg-diff --since's mark for the target, written in the transaction
+	 * when nothing conflicted (changelog.h, smg_mark_commit); NULL: none */
+	const char *mark_name;
+	struct smg_mark mark;
+	bool mark_copy;
 };
 
 struct smg_apply_table {
@@ -53,6 +59,7 @@ struct smg_apply_result {
 	/* PRAGMA foreign_key_check in the tables written (SQLite files) */
 	int64_t nfk;
 	struct smg_buf fk;		/* {"table":..,"rowid":..,"parent":..},... (the first) */
+	int64_t mark_at;		/* the mark's position (opts mark_name), or -1 */
 };
 
 /* Read the change stream from r and apply it to db in one transaction,

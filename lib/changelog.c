@@ -4,6 +4,7 @@
  * changelog.h.
  */
 #include "changelog.h"
+#include "cli.h"
 #include "tomb.h"
 
 #include <ctype.h>
@@ -214,11 +215,11 @@ bool smg_mark_read(sqlite3 *db, const char *name, struct smg_mark *m)
 	return ok;
 }
 
-void smg_mark_write(sqlite3 *db, const char *dbname, const char *name, const struct smg_mark *m)
+/* The mark itself; and what no mark needs any more goes. */
+static void put_mark(sqlite3 *db, const char *dbname, const char *name, const struct smg_mark *m)
 {
-	smg_db_exec(db, dbname, "BEGIN IMMEDIATE");
 	sqlite3_stmt *st = smg_db_prepare(db, dbname, "INSERT OR REPLACE INTO " SMG_MARK_TABLE
-				   "(name, token, seq, fp, at) VALUES(?,?,?,?,?)");
+					  "(name, token, seq, fp, at) VALUES(?,?,?,?,?)");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, m->token, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, m->seq);
@@ -229,18 +230,53 @@ void smg_mark_write(sqlite3 *db, const char *dbname, const char *name, const str
 	if (rc != SQLITE_DONE)
 		smg_die(smg_db_exit_code(rc), "%s: writing mark \"%s\": %s", dbname, name,
 			sqlite3_errmsg(db));
-	/* what every mark has seen is of use to none, and a mark past its age
-	 * (one that came with a copy of another machine's file, one of a relay
-	 * no longer used) is of use to none: the log stays as small as the
-	 * changes the oldest live mark has not seen */
+	/* a mark past its age (one that came with a copy of another machine's
+	 * file, one of a relay no longer used) is of use to none, and so is
+	 * what every mark left has seen: the log stays as small as the changes
+	 * the oldest live mark has not seen */
 	st = smg_db_prepare(db, dbname, "DELETE FROM " SMG_MARK_TABLE " WHERE at < ?");
 	sqlite3_bind_int64(st, 1, m->at - SMG_MARK_MAX_AGE);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		smg_die(smg_db_exit_code(rc), "%s: %s", dbname, sqlite3_errmsg(db));
-	smg_db_exec(db, dbname, "DELETE FROM " SMG_LOG_TABLE " WHERE seq <= (SELECT min(seq) FROM "
-		 SMG_MARK_TABLE "); COMMIT");
+	/* all of it, most often: a DELETE without WHERE only truncates */
+	st = smg_db_prepare(db, dbname, "SELECT min(seq) >= ?1 FROM " SMG_MARK_TABLE);
+	sqlite3_bind_int64(st, 1, smg_log_seq(db));
+	bool all = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	smg_db_exec(db, dbname, all ? "DELETE FROM " SMG_LOG_TABLE :
+		    "DELETE FROM " SMG_LOG_TABLE " WHERE seq <= (SELECT min(seq) FROM "
+		    SMG_MARK_TABLE ")");
+}
+
+/* A copy's tracked tables that log nothing yet start now. */
+static void start_logs(sqlite3 *db, const char *dbname)
+{
+	struct smg_select sel;
+	smg_select_defaults(&sel);
+	size_t n;
+	struct smg_table **t = smg_db_tables(db, dbname, &sel, &n);
+	for (size_t i = 0; i < n; i++)
+		if (smg_tomb_tracked(db, t[i]->name) && !smg_log_active(db, t[i]->name))
+			smg_log_track(db, dbname, t[i]);
+	smg_tables_free(t, n);
+	smg_select_free(&sel);
+}
+
+int64_t smg_mark_commit(sqlite3 *db, const char *dbname, const char *name, struct smg_mark m,
+			int64_t begun, bool copy)
+{
+	if (copy)
+		start_logs(db, dbname);
+	if (!smg_db_has_table(db, SMG_MARK_TABLE))
+		return -1;
+	/* the log had not moved between the diff and this transaction: what
+	 * it logged since is this transaction's own writes, the diff's changes */
+	if (begun == m.seq || copy)
+		m.seq = smg_log_seq(db);
+	put_mark(db, dbname, name, &m);
+	return m.seq;
 }
 
 size_t smg_log_keys_since(sqlite3 *db, const char *dbname, int64_t seq, const char *const *names,

@@ -56,8 +56,19 @@ struct smg_mark {
 };
 /* Read mark name; false when there is none or it is damaged. */
 bool smg_mark_read(sqlite3 *db, const char *name, struct smg_mark *m);
-/* Write mark name, and drop the log rows every mark has seen. */
-void smg_mark_write(sqlite3 *db, const char *dbname, const char *name, const struct smg_mark *m);
+/*
+ * In a write transaction that began when the log was at begun: write mark
+ * name, and drop the log's rows that no mark needs.  Its position is the
+ * one its diff read (m.seq), or the log's now when the log had not moved
+ * from there when the transaction began: what it logged since is then the
+ * transaction's own writes, which the diff asked for.  copy: a file that
+ * only the run that diffed it writes (the relay's cache), marked as it is
+ * now; its tracked tables that log nothing yet start to, so that its log
+ * starts after the rows it was made with.  The position written, or -1
+ * when db has no change log (nothing written).
+ */
+int64_t smg_mark_commit(sqlite3 *db, const char *dbname, const char *name, struct smg_mark m,
+			int64_t begun, bool copy);
 
 /*
  * The keys of table (by name) that db logged after seq, appended to keys:

@@ -643,16 +643,20 @@ since_args() {	# push|pull: smg-diff's options, a word a line
 	printf '%s\n' --since "$mark_name-$1" --mark-file "$tmp/mark"
 }
 
-# The diff's changes are written (or there were none): mark both sides,
-# our copy as it is now (only this verb wrote it since the diff: the rows
-# it stashed).  That also starts the copy's change log, after the rows a
-# first stash or a base brought: they are not logged.  A mark that cannot
-# be written costs the next diff a read of every row, nothing else.
-relay_mark() {
+# The diff's changes are written (or there were none): mark the side the
+# verb did not write; the side it wrote got its mark in the same
+# transaction (smg-apply --mark with -i: its position then counts the
+# verb's own writes as seen).  Our copy is marked "now", which also starts
+# its change log after the rows a first stash or a base brought.  A mark
+# that cannot be written costs the next diff a read of every row, nothing
+# else.
+relay_mark() {	# local|relay
 	[ "$dry_run" = 0 ] && [ -s "$tmp/mark" ] || return 0
-	relay_stage 1 mark.local smg-apply -q --mark "local:$tmp/mark" "$local_db" >/dev/null &&
-		relay_stage 1 mark.relay smg-apply -q --mark "now:$tmp/mark" "$rdb" >/dev/null ||
-		warn "could not mark $local_db and the relay's copy as compared: the next diff reads every row"
+	if [ "$1" = local ]; then
+		relay_stage 1 mark.local smg-apply -q --mark "local:$tmp/mark" "$local_db" >/dev/null
+	else
+		relay_stage 1 mark.relay smg-apply -q --mark "now:$tmp/mark" "$rdb" >/dev/null
+	fi || warn "could not mark the $1 side as compared: the next diff reads every row"
 	return 0
 }
 
@@ -678,9 +682,11 @@ stash_prepare() {
 
 stash_apply() {
 	[ "$applied" = 1 ] && return 0
-	aflags=''
-	[ "$dry_run" = 1 ] && aflags=-n
-	relay_stage 0 apply smg-apply $aflags -r "$output" -i "$tmp/seg.rows" "$rdb" >"$tmp/apply.report"
+	set -- -r "$output" -i "$tmp/seg.rows"
+	[ "$dry_run" = 1 ] && set -- "$@" -n
+	# our copy, marked as it is after its own rows (relay_mark)
+	[ "$dry_run" = 0 ] && [ -s "$tmp/mark" ] && set -- "$@" --mark "now:$tmp/mark"
+	relay_stage 0 apply smg-apply "$@" "$rdb" >"$tmp/apply.report"
 	fail_from apply
 	relay_words "$tmp/apply.report" >"$tmp/apply.out"
 	applied=1
@@ -759,7 +765,7 @@ verb_stash() {
 		relay_backoff $attempt
 		[ "$relay_kind" = none ] && relay_open
 	done
-	relay_mark
+	relay_mark local
 	maybe_compact
 	cache_keep
 	relay_result ",\"attempts\":$attempt,\"uploaded\":$uploaded,\"etag\":$(json_str "$etag")$(relay_json)" "$note"
@@ -864,6 +870,9 @@ retrieve_rounds() {
 retrieve_apply() {
 	set -- -r "$output"
 	[ "$dry_run" = 1 ] && set -- "$@" -n
+	# the local mark, in the apply's transaction (relay_mark): smg-diff
+	# writes the file once its stream is whole, before smg-apply reads on
+	[ "$dry_run" = 0 ] && set -- "$@" -i - --mark "local:$tmp/mark"
 	[ "$create_tables" = 1 ] && set -- "$@" --create-tables
 	cf=${config:-$smg_config_file}
 	[ -n "$cf" ] && set -- "$@" -c "$cf"
@@ -878,7 +887,7 @@ verb_retrieve() {
 	relay_open
 	[ "$relay_kind" = none ] && die $EXIT_NOTFOUND "no relay at $relay_url: nothing has been stashed there yet (smugglr stash makes it)"
 	retrieve_rounds
-	relay_mark
+	relay_mark relay
 	cache_keep	# the relay's state: -n wrote nothing to our copy
 	relay_result ",\"rounds\":$rounds,\"conflicts_retried\":$conflicts$(relay_json)" ""
 }

@@ -62,9 +62,12 @@ one_way() {
 	[ -s full.$dir ] && compared=$((compared + 1))
 	[ $((r % 2)) = 1 ] && sq "$from" "UPDATE items SET name = 'between$r', updated_at = '2026-03-01T00:$(printf %02d "$r"):00Z'
 		WHERE id = (SELECT max(id) FROM items)"
-	smg-apply -q -r none -i inc.$dir "$to" || fail "round $r $dir: smg-apply"
-	smg-apply -q --mark local:mark.$dir "$from" >/dev/null &&
-		smg-apply -q --mark remote:mark.$dir "$to" >/dev/null || fail "round $r $dir: smg-apply --mark"
+	# TO's mark goes in the apply's transaction; a row inserted into TO
+	# before it (every third round) must keep TO's mark where the diff read
+	k=$((7000 + r)); [ "$dir" = pull ] && k=$((7500 + r))
+	[ $((r % 3)) = 0 ] && sq "$to" "INSERT INTO items VALUES ($k, 'before the apply', '2026-03-02T00:00:00Z')"
+	smg-apply -q -r none -i inc.$dir --mark remote:mark.$dir "$to" || fail "round $r $dir: smg-apply --mark"
+	smg-apply -q --mark local:mark.$dir "$from" >/dev/null || fail "round $r $dir: smg-apply --mark alone"
 }
 
 # ---- rounds: --since finds what the whole diff finds -------------------------
@@ -95,6 +98,8 @@ check_eq "... the whole diff ran each time" "$compared" $((rounds * 2))
 smg-diff -p newer_wins -d push x.db y.db | smg-apply -q -r none y.db
 smg-diff -p newer_wins -d pull x.db y.db | smg-apply -q -r none x.db
 check_same_db "after the rounds both files agree (sqldiff)" x.db y.db
+check_eq "... the rows inserted before an apply included" \
+	"$(sq x.db "SELECT count(*) FROM items WHERE name = 'before the apply'")" 8
 check_eq "the log keeps what the oldest mark has not seen, not every change" \
 	"$(sq x.db "SELECT count(*) < 40 FROM _smugglr_changes")" 1
 check_grep "the mark file is one line: name, token, fingerprint, time, two positions" \
@@ -167,7 +172,7 @@ check_exit 2 "smg-apply --mark of a missing file" smg-apply --mark local:nope.ma
 check_exit 2 "smg-apply --mark with --track" smg-apply --track --mark local:mark.m x.db
 check_exit 2 "smg-apply --mark of a remote target" smg-apply --mark local:mark.m https://example.invalid/sql
 check_exit 0 "smg-apply -n --mark" smg-apply -n --mark local:mark.m x.db
-check_grep "... says what it would do" "would mark m at change" .out
+check_grep "... says what it would do" "would mark m" .out
 check_eq "nothing written by any of them" "$(sum_file x.db)" "$sum"
 make_db plainfile.db
 sum=$(sum_file plainfile.db)
