@@ -53,6 +53,7 @@ static int track(const char *path, char **names, size_t n, bool on, bool dry_run
 	sqlite3 *db = smg_db_open(path, !dry_run);
 	struct smg_select sel;
 	smg_select_defaults(&sel);
+	sel.tracking = on;
 	for (size_t i = 0; i < n; i++)
 		smg_select_add(&sel.tables, &sel.ntables, names[i]);
 	if (sqlite3_exec(db, dry_run ? "BEGIN" : "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -134,6 +135,7 @@ static int track_remote(const struct smg_target *t, char **names, size_t n, bool
 {
 	struct smg_select sel;
 	smg_select_defaults(&sel);
+	sel.tracking = on;
 	for (size_t i = 0; i < n; i++)
 		smg_select_add(&sel.tables, &sel.ntables, names[i]);
 	struct smg_remote *rem = smg_remote_open(t, verbose);

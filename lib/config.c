@@ -619,8 +619,10 @@ void smg_config_load(struct smg_config *c, const char *path, bool must_exist)
 {
 	char err[1024];
 	int rc = smg_config_read(c, path, must_exist, err, sizeof err);
-	if (rc)
+	if (rc) {
+		smg_config_free(c);	/* the caller never sees it */
 		smg_die(rc, "%s", err);
+	}
 	/* the one setting every database this program opens from now on follows */
 	smg_db_set_busy_timeout(c->sync.busy_timeout_ms);
 	smg_tomb_horizon_days = c->sync.tombstone_horizon_days;

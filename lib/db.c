@@ -343,8 +343,7 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 		if (t)
 			out[(*n)++] = t;
 		else if (sel->ntables)
-			smg_die(SMG_EXIT_USAGE, "%s: table \"%s\" cannot be synced: %s (smugglr matches "
-				"rows by primary key)", dbname, names[i], why);
+			smg_table_refuse(dbname, names[i], why, sel->tracking);
 		else
 			smg_warn("%s: skipping table \"%s\": %s", dbname, names[i], why);
 	}

@@ -22,6 +22,7 @@ struct smg_select {
 	bool keys_only;
 	bool tables_from_cli;	/* --table given: the config's list no longer counts */
 	bool missing_ok;	/* a named table may be missing (smg-diff: one side may lack it) */
+	bool tracking;		/* the tables are to be tracked (smg-apply --track) */
 };
 
 void smg_select_add(char ***list, size_t *n, const char *name);

@@ -450,24 +450,32 @@ bool smg_json_strings(struct smg_json *j, char ***out, size_t *n)
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
-	if (!smg_json_expect(j, '['))
-		return false;
+	bool ok = smg_json_expect(j, '[');
 	size_t i = 0;
-	int more;
-	while ((more = smg_json_next_item(j, &i, ']')) > 0) {
+	int more = -1;
+	while (ok && (more = smg_json_next_item(j, &i, ']')) > 0) {
 		const char *s;
 		size_t sn;
-		if (!smg_json_string(j, &s, &sn))
-			return false;
-		if (memchr(s, '\0', sn))
-			return fail(j, "NUL in a name");
+		ok = smg_json_string(j, &s, &sn);
+		if (ok && memchr(s, '\0', sn))
+			ok = fail(j, "NUL in a name");
+		if (!ok)
+			break;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 8;
 			*out = smg_xrealloc(*out, cap * sizeof **out);
 		}
 		(*out)[(*n)++] = smg_xstrndup(s, sn);
 	}
-	return more == 0;
+	if (ok && more == 0)
+		return true;
+	/* half an array is nobody's: the caller gets all of it or nothing */
+	for (size_t k = 0; k < *n; k++)
+		free((*out)[k]);
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return false;
 }
 
 bool smg_json_split(const char *raw, size_t len, const char **elem, size_t *elen, size_t want)

@@ -73,7 +73,8 @@ bool smg_json_values(struct smg_json *j, struct smg_value **vals, size_t *nvals,
  * read: 1 with the cursor at the next item, 0 at `close` (consumed), -1 on
  * an error (j->err set).  Start with *i = 0. */
 int smg_json_next_item(struct smg_json *j, size_t *i, char close);
-/* A JSON array of strings, each a new NUL-terminated copy. */
+/* A JSON array of strings, each a new NUL-terminated copy; on an error
+ * nothing is allocated (*out NULL). */
 bool smg_json_strings(struct smg_json *j, char ***out, size_t *n);
 
 /* Split a raw JSON array "[a,b,c]" into the raw spans of its elements. */

@@ -131,6 +131,13 @@ void rapply_send_tombstones(struct apply_ctx *c);
 /* Read and check the whole stream, spooling its SQL; nothing is sent. */
 void rapply_spool_stream(struct apply_ctx *c, struct schema *s, struct smg_reader *in,
 			 const struct smg_apply_opts *o);
+/* The profile's limits on one statement: whether nparams bound parameters
+ * fit, and a row whose statement has nparams of them and bytes of SQL
+ * (parameters expanded) checked, the reader dying naming the table if not. */
+bool rapply_params_fit(const struct smg_http_profile *p, size_t nparams);
+void rapply_check_limits(const struct apply_ctx *c, const struct atable *a, size_t nparams,
+			 size_t bytes, struct smg_reader *in);
+
 /* ---- remote-apply-spoolfile.c: the spool files' records ------------------------ */
 
 /* Bytes into a spool file, or die; out of one (false at its end), or die. */

@@ -37,15 +37,8 @@ static void long_write_statement(struct apply_ctx *c, const struct atable *a,
 				 const struct smg_buf *sql, const struct params *ps,
 				 struct smg_reader *in)
 {
-	FILE *f = c->longs->f;
-	size_t bytes = remote_expanded_len(c->p, sql->data, sql->len, 0);
-	if (c->p->max_params && (long)ps->n > c->p->max_params)
-		smg_reader_die(in, "table \"%s\": a row needs %zu bound parameters, more than the %ld "
-			       "a statement of %s takes", a->t->name, ps->n, c->p->max_params, c->r->t->name);
-	if (c->p->max_statement_bytes && bytes > (size_t)c->p->max_statement_bytes)
-		smg_reader_die(in, "table \"%s\": a row needs a %zu-byte statement, more than "
-			       "max_statement_bytes (%ld)", a->t->name, bytes, c->p->max_statement_bytes);
-	rapply_write_statement(f, sql, ps);
+	rapply_check_limits(c, a, ps->n, remote_expanded_len(c->p, sql->data, sql->len, 0), in);
+	rapply_write_statement(c->longs->f, sql, ps);
 }
 
 void rapply_spool_long_row(struct apply_ctx *c, const struct atable *a,

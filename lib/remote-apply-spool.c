@@ -80,6 +80,24 @@ static struct atable *open_atable(struct apply_ctx *c, struct schema *s,
 	return a;
 }
 
+bool rapply_params_fit(const struct smg_http_profile *p, size_t nparams)
+{
+	return !p->max_params || (long)nparams <= p->max_params;
+}
+
+void rapply_check_limits(const struct apply_ctx *c, const struct atable *a, size_t nparams,
+			 size_t bytes, struct smg_reader *in)
+{
+	const struct smg_http_profile *p = c->p;
+	if (!rapply_params_fit(p, nparams))
+		smg_reader_die(in, "table \"%s\": a row needs %zu bound parameters, more than "
+			       "the %ld a statement of %s takes", a->t->name, nparams,
+			       p->max_params, c->r->t->name);
+	if (p->max_statement_bytes && bytes > (size_t)p->max_statement_bytes)
+		smg_reader_die(in, "table \"%s\": a row needs a %zu-byte statement, more than "
+			       "max_statement_bytes (%ld)", a->t->name, bytes, p->max_statement_bytes);
+}
+
 /* One tuple of SQL values into c->sql and c->ps, checked against the
  * profile's limits, and spooled. */
 static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
@@ -99,20 +117,11 @@ static void spool_tuple(struct apply_ctx *c, struct atable *a, int op,
 		}
 		if (nvals > 1 || op != OP_DEL)
 			smg_buf_addc(&c->sql, ')');
-		if (p->max_params && (long)c->ps.n > p->max_params) {
-			if (attempt == 0)
-				continue;	/* again, with text and blobs as literals */
-			smg_reader_die(in, "table \"%s\": a row needs %zu bound parameters, more than "
-				       "the %ld a statement of %s takes", a->t->name, c->ps.n,
-				       p->max_params, c->r->t->name);
-		}
+		if (attempt == 0 && !rapply_params_fit(p, c->ps.n))
+			continue;	/* again, with text and blobs as literals */
 		size_t bytes = a->head[op].len + a->tail[op].len +
 			       remote_expanded_len(p, c->sql.data, c->sql.len, 0);
-		if (p->max_statement_bytes && bytes > (size_t)p->max_statement_bytes) {
-			smg_reader_die(in, "table \"%s\": a row needs a %zu-byte statement, more than "
-				       "max_statement_bytes (%ld)", a->t->name, bytes,
-				       p->max_statement_bytes);
-		}
+		rapply_check_limits(c, a, c->ps.n, bytes, in);
 		break;
 	}
 	rapply_write_tuple(c->spool[op], c->ntab - 1, &c->sql, &c->ps);

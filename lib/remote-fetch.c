@@ -290,8 +290,7 @@ static struct smg_table **select_tables(struct smg_remote *r, struct schema *s,
 		if (t)
 			out[(*n)++] = t;
 		else if (sel->ntables)
-			smg_die(SMG_EXIT_USAGE, "%s: table \"%s\" cannot be synced: %s (smugglr matches "
-				"rows by primary key)", r->t->name, name, why);
+			smg_table_refuse(r->t->name, name, why, sel->tracking);
 		else
 			smg_warn("%s: skipping table \"%s\": %s", r->t->name, name, why);
 	}

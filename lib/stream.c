@@ -24,6 +24,18 @@ const char *const smg_side_names[2] = {"local", "remote"};
 
 #define READ_CHUNK (1u << 20)
 
+/* Fields of a line before we know which record it is. */
+struct fields {
+	const char *kind, *table, *bucket, *op, *to, *hash, *timestamp, *sql, *expect;
+	size_t kind_n, table_n, bucket_n, op_n, to_n, hash_n, timestamp_n, sql_n, expect_n;
+	bool has_expect;
+	bool has_key, has_ts, has_records, has_counts, has_timestamp;
+	char **columns, **pk, **indexes;
+	size_t ncolumns, npk, nindexes;
+	bool has_columns, has_pk;
+	bool tracked;
+};
+
 struct smg_reader {
 	int fd;
 	bool own_fd;
@@ -44,6 +56,11 @@ struct smg_reader {
 	struct smg_record rec;
 	size_t keycap;
 	const char *linep;		/* current line, for error context */
+	/* The record being read and the table record being built: the
+	 * reader's, so that an error anywhere leaves nothing to free but the
+	 * reader (smg_die's hook may return to a caller that closes it). */
+	struct fields fields;
+	struct smg_table *building;
 };
 
 /* ---- reader ------------------------------------------------------------- */
@@ -149,6 +166,22 @@ const char *smg_reader_name(const struct smg_reader *r)
 	return r->name;
 }
 
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Forget a record's fields, freeing the name lists they hold. */
+static void clear_fields(struct fields *f)
+{
+	free_strings(f->columns, f->ncolumns);
+	free_strings(f->pk, f->npk);
+	free_strings(f->indexes, f->nindexes);
+	memset(f, 0, sizeof *f);
+}
+
 void smg_reader_close(struct smg_reader *r)
 {
 	if (!r)
@@ -163,6 +196,8 @@ void smg_reader_close(struct smg_reader *r)
 	smg_buf_free(&r->prev_bytes);
 	smg_buf_free(&r->scratch);
 	free(r->rec.key);
+	clear_fields(&r->fields);
+	smg_table_free(r->building);
 	free(r);
 }
 
@@ -233,18 +268,6 @@ static int name_index(const char *s, size_t n, const char *const *names, int cou
 			return i;
 	return -1;
 }
-
-/* Fields of a line before we know which record it is. */
-struct fields {
-	const char *kind, *table, *bucket, *op, *to, *hash, *timestamp, *sql, *expect;
-	size_t kind_n, table_n, bucket_n, op_n, to_n, hash_n, timestamp_n, sql_n, expect_n;
-	bool has_expect;
-	bool has_key, has_ts, has_records, has_counts, has_timestamp;
-	char **columns, **pk, **indexes;
-	size_t ncolumns, npk, nindexes;
-	bool has_columns, has_pk;
-	bool tracked;
-};
 
 static bool parse_counts(struct smg_json *j, struct smg_counts *c)
 {
@@ -385,22 +408,17 @@ static bool member_first_time(const char *k, size_t kn, uint32_t *seen)
 	return true;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static void begin_table(struct smg_reader *r, struct fields *f)
 {
 	if (!f->table || !f->has_columns || !f->has_pk)
 		smg_reader_die(r, "table record needs \"table\", \"columns\" and \"pk\"");
 	char *name = smg_xstrndup(f->table, f->table_n);
-	if (r->last_table && strcmp(r->last_table, name) >= 0)
+	smg_table_free(r->building);
+	struct smg_table *t = r->building = smg_table_new(name);
+	free(name);
+	if (r->last_table && strcmp(r->last_table, t->name) >= 0)
 		smg_reader_die(r, "table \"%s\" comes after \"%s\": tables must be in name order "
-			       "and appear once", name, r->last_table);
-	struct smg_table *t = smg_table_new(name);
+			       "and appear once", t->name, r->last_table);
 	for (size_t i = 0; i < f->ncolumns; i++)
 		smg_table_add_col(t, f->columns[i]);
 	for (size_t i = 0; i < f->npk; i++)
@@ -414,11 +432,12 @@ static void begin_table(struct smg_reader *r, struct fields *f)
 	const char *err = smg_table_finish(t, ts);
 	free(ts);
 	if (err)
-		smg_reader_die(r, "table \"%s\": %s", name, err);
+		smg_reader_die(r, "table \"%s\": %s", t->name, err);
 	smg_table_free(r->table);
 	r->table = t;
+	r->building = NULL;
 	free(r->last_table);
-	r->last_table = name;
+	r->last_table = smg_xstrdup(t->name);
 	r->have_prev = false;
 }
 
@@ -725,12 +744,13 @@ static void clear_record(struct smg_reader *r)
 
 static void parse_record(struct smg_reader *r, const char *line, size_t n)
 {
-	struct fields f = {0};
+	struct fields *f = &r->fields;
 	struct smg_json j;
 	clear_record(r);
 	if (parse_row_fast(r, line, n) || parse_change_fast(r, line, n))
 		return;
 	clear_record(r);	/* the fast path may have got part way */
+	clear_fields(f);
 	smg_json_init(&j, line, n, &r->scratch);
 	if (!smg_json_expect(&j, '{'))
 		goto bad;
@@ -744,7 +764,7 @@ static void parse_record(struct smg_reader *r, const char *line, size_t n)
 			goto bad;
 		if (!member_first_time(k, kn, &seen))
 			smg_reader_die(r, "malformed record: member \"%.*s\" appears twice", (int)kn, k);
-		if (!parse_field(r, &j, k, kn, &f))
+		if (!parse_field(r, &j, k, kn, f))
 			goto bad;
 	}
 	if (more < 0)
@@ -754,10 +774,8 @@ static void parse_record(struct smg_reader *r, const char *line, size_t n)
 		j.err = "text after the record";
 		goto bad;
 	}
-	classify(r, &f);
-	free_strings(f.columns, f.ncolumns);
-	free_strings(f.pk, f.npk);
-	free_strings(f.indexes, f.nindexes);
+	classify(r, f);
+	clear_fields(f);
 	return;
 bad:
 	smg_reader_die(r, "malformed record at column %ld: %s", (long)(j.p - line) + 1,

@@ -108,6 +108,14 @@ const char *smg_table_finish(struct smg_table *t, const char *ts)
 	return NULL;
 }
 
+void smg_table_refuse(const char *dbname, const char *name, const char *why, bool tracking)
+{
+	smg_die(SMG_EXIT_USAGE, "%s: table \"%s\" cannot be %s: %s (%s)", dbname, name,
+		tracking ? "tracked" : "synced", why,
+		tracking ? "its tombstones are kept by key"
+			 : "smugglr matches rows by primary key");
+}
+
 struct smg_table *smg_table_done(struct smg_table *t, const char *ts, const char **why)
 {
 	const char *err = smg_table_finish(t, ts);

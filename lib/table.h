@@ -55,6 +55,11 @@ const char *smg_table_finish(struct smg_table *t, const char *ts);
 /* The same for a table built to be returned: t, or NULL with *why set and
  * t freed. */
 struct smg_table *smg_table_done(struct smg_table *t, const char *ts, const char **why);
+/* A table named on the command line that smg_table_finish refused (why) in
+ * dbname: exit 2, saying it cannot be synced, or with tracking that it
+ * cannot be tracked, and what the key is for then. */
+_Noreturn void smg_table_refuse(const char *dbname, const char *name, const char *why,
+				bool tracking);
 void smg_table_free(struct smg_table *t);
 long smg_table_col(const struct smg_table *t, const char *name);
 void smg_table_add_index(struct smg_table *t, const char *sql);

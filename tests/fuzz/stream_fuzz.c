@@ -2,12 +2,14 @@
  * libFuzzer target for the stream reader: any bytes must give records or a
  * clean "bad data" error, never a crash or an out-of-bounds read.
  *
- *   make fuzz
- *   ASAN_OPTIONS=detect_leaks=0 build/fuzz/stream_fuzz -max_total_time=60 tests/fuzz/corpus-stream
- * (leaks are expected: an error jumps out of the reader mid-record)
+ *   make fuzz && mkdir -p build/fuzz/corpus-stream
+ *   build/fuzz/stream_fuzz -max_total_time=60 build/fuzz/corpus-stream tests/fuzz/corpus-stream
+ * (libFuzzer adds what it finds to the first directory: never name
+ * tests/fuzz/corpus-stream first)
  *
  * smg_die exits; here its hook jumps back instead, so an error is an
- * ordinary outcome of one input.
+ * ordinary outcome of one input.  Leaks count: what the reader held when
+ * it died is the reader's, freed by smg_reader_close.
  */
 #include "stream.h"
 

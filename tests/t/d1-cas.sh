@@ -2,8 +2,10 @@
 # a change applied to D1 carries the row smg-diff read ("was"), and smg-apply
 # writes it only if D1 still holds that row (or already holds the result).
 # Rows written on D1 between diff and apply are left as they are, counted,
-# exit 6; the rest lands.  Last, a writer keeps writing D1 and the local
-# file while smugglr sync runs in a loop: no write may be lost.
+# exit 6; the rest lands.  Last, writers keep writing D1 and the local file
+# while smugglr sync runs in a loop, each sync meeting a write between its
+# diff and its apply (the test hook; push and pull too): no write may be
+# lost.
 # Needs node/npm, curl, jq, sqlite3, sqldiff.
 . ./lib.sh
 . "$SMG_TOP/tests/d1-lib.sh"
@@ -67,10 +69,15 @@ sed '0,/"was":\[1,"one old"/s//"was":[1,"one forged"/' changes >forged
 check_exit 7 "was that does not match expect: exit 7" smg-apply -q --endpoint "$D1_URL" "$TGT" -i forged
 check_grep "... saying so" 'does not hash to "expect"' .err
 
-# ---- a live writer on D1 ------------------------------------------------------
-# One process writes D1 (through its test endpoint) and the local file, a
+# ---- live writers on D1 ---------------------------------------------------------
+# Writers write D1 (through its test endpoint) and the local file, a
 # strictly growing clock as each row's updated_at and value; smugglr sync
 # (newer_wins) runs meanwhile.  Each row must end with its newest write.
+# The race is made certain, not left to chance: before each sync the local
+# file gets a newer row 9, and the sync's test hook
+# (SMUGGLR_TEST_HOOK_BEFORE_APPLY, smugglr(1)) writes a newer row 9 still
+# into D1 between the diff and the apply: every sync meets a conflict in its
+# first round and diffs again.
 sqlite3 live.db "CREATE TABLE hot(id INTEGER PRIMARY KEY, v INTEGER, updated_at INTEGER);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
 INSERT INTO hot SELECT i, 0, 1700000000 FROM n;"
@@ -87,8 +94,34 @@ conflict_resolution = "newer_wins"
 timestamp_column = "updated_at"
 tables = ["hot"]
 EOF
-# Each writer has clocks of its own residue mod 4, so all clocks differ;
-# two write D1, one the local file.
+# The hook, run by smugglr: sh race.sh d1|local ROW CLOCK writes ROW at
+# CLOCK on D1 or in the local file, and logs it (writes.log, hooks.log)
+# once it landed.
+cat >race.sh <<EOF
+where=\$1 row=\$2 clock=\$3
+sql="UPDATE hot SET v=\$clock, updated_at=\$clock WHERE id=\$row"
+if [ "\$where" = d1 ]; then
+	printf '%s' "\$sql" | jq -Rs '{sql: .}' | curl -sS -o /dev/null -w '%{http_code}' \\
+		-X POST --data-binary @- "$D1_URL/__test/sql" | grep -q '^200\$' || exit 0
+else
+	sqlite3 -cmd '.timeout 30000' "$T/live.db" "\$sql" || exit 0
+fi
+echo "\$row \$clock" >>"$T/writes.log"
+echo "\$where \$row \$clock" >>"$T/hooks.log"
+EOF
+: >hooks.log
+# race VERB ROW CLOCK WHERE: smugglr VERB, its hook writing ROW at CLOCK
+# on WHERE (d1|local) between the diff and the apply; the report in s.json
+race() {
+	env SMUGGLR_TEST_HOOK_BEFORE_APPLY="sh '$T/race.sh' $4 $2 $3" \
+		sh "$SMG_TOP/bin/smugglr" -c live.toml -o json "$1" >s.json 2>s.err
+}
+local_write() {	# ROW CLOCK
+	sqlite3 -cmd '.timeout 30000' live.db "UPDATE hot SET v=$2, updated_at=$2 WHERE id=$1" &&
+		echo "$1 $2" >>writes.log
+}
+# Each writer has clocks of its own residue mod 4, so all clocks differ
+# (row 9's are 3 mod 4); two write D1, one the local file.
 writer() {	# RESIDUE
 	clock=$((1800000000 + $1))
 	while [ ! -f stop ]; do
@@ -108,22 +141,41 @@ writer 0 & w0=$!
 writer 1 & w1=$!
 writer 2 & w2=$!
 smugglr() { sh "$SMG_TOP/bin/smugglr" "$@"; }
-conflicts=0 rounds=0 gave_up=0 failed=0 i=0
-# (more rounds, up to 48, until the race has shown at least once: the
-# window between a fetch and its apply is short, so it may take a while)
-while [ $i -lt 8 ] || { [ $i -lt 48 ] && [ $((conflicts + gave_up)) -eq 0 ]; }; do
-	smugglr -c live.toml -o json sync >s.json 2>s.err
+conflicts=0 rounds=0 gave_up=0 failed=0 unraced=0 i=0
+while [ $i -lt 8 ]; do
+	i=$((i + 1))
+	clock=$((1900000000 + 8 * i + 3))
+	local_write 9 $clock
+	race sync 9 $((clock + 4)) d1
 	case $? in
 	0) rounds=$((rounds + $(jq '.rounds // 1' s.json)))
-	   conflicts=$((conflicts + $(jq '.conflicts_retried // 0' s.json))) ;;
+	   c=$(jq '.conflicts_retried // 0' s.json)
+	   conflicts=$((conflicts + c))
+	   [ "$c" -gt 0 ] || unraced=$((unraced + 1)) ;;
 	6) gave_up=$((gave_up + 1)) ;;
 	*) failed=$((failed + 1)); sed 's/^/    /' s.err | tail -3 ;;
 	esac
-	i=$((i + 1))
 done
 touch stop
 wait $w0 $w1 $w2
-check_exit 0 "a last sync with the writer stopped: exit 0" smugglr -c live.toml sync
+check_eq "the hook wrote D1 between the diff and the apply of each of the 8 syncs" \
+	"$(grep -c '^d1 9 ' hooks.log)" 8
+check_eq "... and every sync that ended met a conflict in its first round" "$unraced" 0
+
+# push and pull run the hook too: a write on the destination between the
+# diff and the apply is a conflict; the next round keeps it (newer).
+local_write 10 1910000003
+race push 10 1910000007 d1
+check_eq "push with a D1 write between its diff and its apply: exit 0, 2 rounds, 1 conflict" \
+	"$? $(jq -c '[.rounds, .conflicts_retried]' s.json)" "0 [2,1]"
+check_eq "... D1 keeps that write" "$(sqlite3 "$D1_SQLITE" 'SELECT v FROM hot WHERE id=10')" 1910000007
+d1sql "UPDATE hot SET v=1910000011, updated_at=1910000011 WHERE id=11" && echo "11 1910000011" >>writes.log
+race pull 11 1910000015 local
+check_eq "pull with a local write between its diff and its apply: exit 0, 2 rounds, 1 conflict" \
+	"$? $(jq -c '[.rounds, .conflicts_retried]' s.json)" "0 [2,1]"
+check_eq "... the local file keeps that write" "$(sqlite3 live.db 'SELECT v FROM hot WHERE id=11')" 1910000015
+
+check_exit 0 "a last sync with the writers stopped: exit 0" smugglr -c live.toml sync
 check_same_table "... D1 equals the local file (sqldiff)" live.db "$D1_SQLITE" hot
 check_eq "no sync failed other than by giving up on conflicts" "$failed" 0
 check_no_lost_writes writes.log live.db hot

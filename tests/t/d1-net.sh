@@ -148,6 +148,26 @@ check_eq "rows of three long texts (parameters): 300 rows in 10 statements of 33
 check_eq "... 99 parameters at most" "$(stat max_params)" 99
 check_same_table "... sqldiff agrees" txt.db "$D1_SQLITE" txt
 
+# a row whose statement cannot fit max_statement_bytes (its placeholders
+# count, not its parameters): exit 7 naming the table, nothing sent; a row
+# of values in pieces (a 600 kB blob) the same
+printf '[sync]\nmax_statement_bytes = 60\n' >tiny.toml
+sqlite3 txt.db "INSERT INTO txt VALUES (301, 'x', NULL, NULL)"
+reset
+push txt txt.db tiny.toml 2>push.err
+check_eq "a row under max_statement_bytes = 60: exit 7" "$?" 7
+check_grep "... naming the table and the limit" \
+	'table "txt": a row needs a [0-9]*-byte statement, more than max_statement_bytes (60)' push.err
+check_eq "... nothing sent: D1 keeps its 300 rows" "$(d1count txt)" 300
+sqlite3 lng.db "CREATE TABLE lng(id INTEGER PRIMARY KEY, b BLOB); INSERT INTO lng VALUES (1, zeroblob(600000))"
+d1sql "CREATE TABLE lng(id INTEGER PRIMARY KEY, b BLOB)"
+reset
+push lng lng.db tiny.toml 2>push.err
+check_eq "a row of a 600 kB blob (in pieces) under max_statement_bytes = 60: exit 7" "$?" 7
+check_grep "... naming the table and the limit" \
+	'table "lng": a row needs a [0-9]*-byte statement, more than max_statement_bytes (60)' push.err
+check_eq "... nothing sent" "$(d1count lng)" 0
+
 # --- 10k rows each way: rates, as comments --------------------------------------
 sqlite3 10k.db "CREATE TABLE tenk(id INTEGER PRIMARY KEY, name TEXT, qty INTEGER, price REAL, updated_at TEXT, data BLOB);
 	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)

@@ -74,10 +74,19 @@ check_eq "--help exits 0" "$rc" 0
 check_eq "--help lists every verb" \
 	"$(for v in status diff push pull sync watch config; do grep -q "^  $v " out && printf '%s ' $v; done)" \
 	"status diff push pull sync watch config "
-for v in status diff push pull sync watch config; do
-	run smugglr "$v" --help
-	check_eq "$v --help: its usage, exit 0" "$(grep -c '^usage: smugglr ' out) $(head -n 2 out | grep -c " $v\$") $rc" "1 1 0"
+# every verb --help lists has its own help, naming it in its usage
+verbs=$(smugglr --help | sed -n '/^verbs:/,/^$/s/^  \([a-z-]*\) .*/\1/p')
+check_eq "--help lists the relay verbs and help" \
+	"$(for v in stash retrieve restore relay-repair help; do echo "$verbs" | grep -qx "$v" && printf '%s ' $v; done)" \
+	"stash retrieve restore relay-repair help "
+for v in $verbs; do
+	run smugglr help "$v"
+	check_eq "help $v: its usage, exit 0" \
+		"$(grep -c '^usage: smugglr ' out) $(head -n 2 out | grep -cE " $v( [A-Z[]|\$)") $rc" "1 1 0"
 done
+run smugglr help relay-repair
+check_grep "help relay-repair: what it does, as smugglr-relay(7) says" \
+	'skipping each that does not apply' out
 check_eq "--help before the verb, -h, and 'help VERB' say the same" \
 	"$(smugglr --help push | sum_file -)$(smugglr -h push | sum_file -)$(smugglr help push | sum_file -)" \
 	"$(smugglr push --help | sum_file -)$(smugglr push --help | sum_file -)$(smugglr push --help | sum_file -)"

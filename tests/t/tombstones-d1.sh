@@ -3,7 +3,8 @@
 # smugglr track installs the triggers in D1 too; deletes on either side
 # travel with sync, with the time of the delete; an edit newer than a
 # delete wins, a delete newer than an edit wins; afterwards D1's own file
-# and the local one hold the same rows and tombstones (sqldiff).
+# and the local one hold the same rows and tombstones (sqldiff); a table
+# without a primary key cannot be tracked there (exit 2).
 # Needs node/npm, curl, jq, sqlite3, sqldiff, bc.
 . ./lib.sh
 . "$SMG_TOP/tests/d1-lib.sh"
@@ -67,4 +68,14 @@ check_grep "a further sync writes nothing" "wrote 0 upserts and 0 deletes" again
 check_exit 0 "untrack" smugglr -c c.toml untrack -t items
 d1copy
 check_eq "the triggers are gone from D1" \
+	"$(sq d1.db "SELECT count(*) FROM sqlite_schema WHERE type='trigger'")" 0
+
+# a table without a primary key cannot be tracked in D1 either
+d1sql "CREATE TABLE nokey(a, b); INSERT INTO nokey VALUES (1, 2)" || fail "a table without a key in D1"
+check_exit 2 "smg-apply --track of D1's table without a primary key: exit 2" \
+	smg-apply -c c.toml --track -t nokey
+check_grep "... naming it and saying why it cannot be tracked" \
+	'table "nokey" cannot be tracked: no primary key (its tombstones are kept by key)' .err
+d1copy
+check_eq "... no trigger installed in D1" \
 	"$(sq d1.db "SELECT count(*) FROM sqlite_schema WHERE type='trigger'")" 0

@@ -123,10 +123,18 @@ check_same_db "horizon: m1 = m2" m1.db m2.db
 
 # ---- bad input ------------------------------------------------------------------
 sq nokey.db "CREATE TABLE t(a, b); INSERT INTO t VALUES (1, 2)"
-before=$(sum_file nokey.db)
+cp nokey.db nokey2.db
+pair nokey.toml nokey.db nokey2.db
+before=$(sum_file nokey.db)$(sum_file nokey2.db)
 check_exit 2 "tracking a table without a primary key: exit 2" smg-apply --track -t t nokey.db
-check_grep "it says why" 'table "t" cannot be synced: no primary key' .err
-check_eq "and writes nothing" "$(sum_file nokey.db)" "$before"
+check_grep "it names the table and says why it cannot be tracked" \
+	'nokey.db: table "t" cannot be tracked: no primary key (its tombstones are kept by key)' .err
+check_exit 2 "smugglr track of it: exit 2" smugglr -c nokey.toml track -t t
+check_grep "... saying so too" 'table "t" cannot be tracked: no primary key' .err
+check_exit 2 "syncing it still says it cannot be synced: exit 2" smg-hash -t t nokey.db
+check_grep "... and why a key matters there" \
+	'table "t" cannot be synced: no primary key (smugglr matches rows by primary key)' .err
+check_eq "and nothing is written on either side" "$(sum_file nokey.db)$(sum_file nokey2.db)" "$before"
 check_exit 2 "the tombstone table itself cannot be tracked: exit 2" smg-apply --track -t _smugglr_tombstones m1.db
 
 cp m1.db bad.db

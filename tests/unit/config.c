@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +363,32 @@ static void test_choice_errors(void)
 	unsetenv("SMUGGLR_BROADCAST_SECRET");
 }
 
+/* smg_config_load dies on a bad file; what it read is freed first, since
+ * the caller never gets it (its smg_die hook may return to the caller). */
+static jmp_buf died;
+
+static void jump_back(void)
+{
+	longjmp(died, 1);
+}
+
+static void test_load_dies_clean(void)
+{
+	write_file("config.toml", "local_db = \"a.db\"\n[sync]\nbatch_size = \"x\"\n");
+	static struct smg_config c;
+	volatile bool dead = false;
+	capture_start();
+	smg_atdie(jump_back);
+	if (setjmp(died) == 0)
+		smg_config_load(&c, "config.toml", true);
+	else
+		dead = true;
+	smg_atdie(NULL);
+	free(capture_end());
+	check(dead && !c.path && !c.doc && !c.local_db, "load: a bad file dies with nothing left allocated");
+	smg_config_free(&c);
+}
+
 static void test_syntax_error(void)
 {
 	expect_error("[sync]\nbatch_size = 10\nbatch_size = 20\n",
@@ -696,6 +723,7 @@ int main(void)
 	test_range_errors();
 	test_choice_errors();
 	test_syntax_error();
+	test_load_dies_clean();
 	test_env();
 	test_env_references();
 	test_unknown_keys();
