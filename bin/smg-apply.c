@@ -95,8 +95,10 @@ static void read_mark(const char *spec, struct smg_apply_opts *o, char **name)
 	if (side < 0)
 		smg_die(SMG_EXIT_USAGE, "--mark takes local:FILE, remote:FILE or now:FILE, not \"%s\"",
 			spec);
-	smg_since_read(colon + 1, side == 2 ? 1 : side, name, &o->mark);
-	o->mark_name = *name;
+	bool logged = smg_since_read(colon + 1, side == 2 ? 1 : side, name, &o->mark);
+	/* no mark to make where no table is logged; but a copy starts its
+	 * logs, which its source's may need */
+	o->mark_name = logged || side == 2 ? *name : NULL;
 	o->mark_copy = side == 2;
 }
 
@@ -115,6 +117,10 @@ static void say_mark(const char *path, const struct smg_apply_opts *o, int64_t a
 /* --mark alone: the mark, in a transaction of its own. */
 static int mark(const char *path, const struct smg_apply_opts *o)
 {
+	if (!o->mark_name) {	/* not even opened: it may be read-only */
+		printf("%s: no table of it was logged in the diff: no mark\n", path);
+		return SMG_EXIT_OK;
+	}
 	sqlite3 *db = smg_db_open(path, !o->dry_run);
 	int64_t at = -1;
 	if (!o->dry_run) {

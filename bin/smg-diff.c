@@ -51,7 +51,9 @@ static void report_text(const struct smg_diff_result *res, const struct smg_diff
 {
 	printf("%s (local) vs %s (remote), %s, %s\n", lname, rname,
 	       smg_direction_names[o->dir], smg_policy_names[o->policy]);
-	if (since && since->whole)
+	if (since && !since->logged)
+		;	/* no table is logged on both sides: nothing to say */
+	else if (since && since->whole)
 		printf("every row compared: %s\n", since->why);
 	else if (since)
 		printf("only rows changed since mark %s compared: %zu key%s in %zu table%s\n",
@@ -124,7 +126,7 @@ static void report_json(const struct smg_diff_result *res, const struct smg_diff
 		smg_buf_adds(&b, "}}");
 	}
 	smg_buf_adds(&b, "]");
-	if (since) {
+	if (since && since->logged) {
 		smg_buf_adds(&b, ",\"since\":{\"name\":");
 		smg_json_add_string(&b, since->name, strlen(since->name));
 		smg_buf_addf(&b, ",\"whole\":%s,\"why\":", since->whole ? "true" : "false");

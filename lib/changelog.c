@@ -63,11 +63,13 @@ bool smg_log_active(sqlite3 *db, const char *table)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE type='trigger' AND "
-			       "tbl_name=?1 AND name IN ('_smugglr_logi_'||?1, '_smugglr_logu_'||?1, "
-			       "'_smugglr_logd_'||?1)", -1, &st, NULL) != SQLITE_OK)
+			       "((tbl_name=?1 AND name IN ('_smugglr_logi_'||?1, '_smugglr_logu_'||?1, "
+			       "'_smugglr_logd_'||?1)) OR (tbl_name='" SMG_TOMB_TABLE "' AND name IN "
+			       "('_smugglr_logt_i', '_smugglr_logt_u', '_smugglr_logt_d')))", -1, &st,
+			       NULL) != SQLITE_OK)
 		return false;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-	bool yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 3;
+	bool yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 6;
 	sqlite3_finalize(st);
 	return yes && smg_db_has_table(db, SMG_LOG_TABLE) && smg_db_has_table(db, SMG_MARK_TABLE);
 }
@@ -78,13 +80,29 @@ void smg_log_mark_tables(sqlite3 *db, struct smg_table **t, size_t n)
 		t[i]->logged = smg_log_active(db, t[i]->name);
 }
 
-/* INSERT OR REPLACE INTO the log the key of row ROW: the key's old number
- * goes, a new one comes. */
-static void log_key(struct smg_buf *b, const struct smg_table *t, const char *row)
+/* Log key (SQL) of table tbl (SQL), when cond (SQL, or NULL): the key's
+ * old number goes, a new one comes.  A DELETE then an INSERT rather than
+ * INSERT OR REPLACE: the OR clause of the statement that fires a trigger
+ * overrides its body's (INSERT OR IGNORE INTO t would keep the old number,
+ * and the change would go unseen). */
+static void log_stmt(struct smg_buf *b, const char *tbl, const char *key, const char *cond)
 {
-	smg_buf_addf(b, "INSERT OR REPLACE INTO " SMG_LOG_TABLE "(tbl,key) VALUES('%s',", t->name);
-	smg_tomb_key_json(b, t, row);
-	smg_buf_adds(b, ");");
+	smg_buf_addf(b, " DELETE FROM " SMG_LOG_TABLE " WHERE tbl=%s AND key=%s%s%s%s;", tbl, key,
+		     cond ? " AND (" : "", cond ? cond : "", cond ? ")" : "");
+	smg_buf_addf(b, " INSERT INTO " SMG_LOG_TABLE "(tbl,key) SELECT %s,%s%s%s;", tbl, key,
+		     cond ? " WHERE " : "", cond ? cond : "");
+}
+
+/* The same for the key of row ROW (OLD or NEW) of t. */
+static void log_key(struct smg_buf *b, const struct smg_table *t, const char *row,
+		    const char *cond)
+{
+	struct smg_buf tbl = SMG_BUF_INIT, key = SMG_BUF_INIT;
+	smg_buf_addf(&tbl, "'%s'", t->name);	/* (a tracked table's name has no quote) */
+	smg_tomb_key_json(&key, t, row);
+	log_stmt(b, tbl.data, key.data, cond);
+	smg_buf_free(&tbl);
+	smg_buf_free(&key);
 }
 
 static void create_trigger(struct smg_buf *b, int kind, const struct smg_table *t,
@@ -94,7 +112,7 @@ static void create_trigger(struct smg_buf *b, int kind, const struct smg_table *
 	trigger_name(b, kind, t->name);
 	smg_buf_addf(b, " AFTER %s ON ", event);
 	smg_sql_ident(b, t->name);
-	smg_buf_adds(b, " BEGIN ");
+	smg_buf_adds(b, " BEGIN");
 }
 
 static void drop_triggers(sqlite3 *db, const char *dbname, const char *table)
@@ -115,6 +133,24 @@ static void forget_marks(sqlite3 *db, const char *dbname)
 		smg_db_exec(db, dbname, "DELETE FROM " SMG_MARK_TABLE);
 }
 
+/* A tombstone written or changed without a write to its table (smg-apply
+ * recording the time of a delete made elsewhere, the pruning of old ones)
+ * is a change of its key too: the tombstone table logs what it is told. */
+static void tombstone_triggers(struct smg_buf *b)
+{
+	smg_buf_adds(b, "CREATE TRIGGER IF NOT EXISTS _smugglr_logt_i AFTER INSERT ON "
+		     SMG_TOMB_TABLE " BEGIN");
+	log_stmt(b, "NEW.tbl", "NEW.key", NULL);
+	smg_buf_adds(b, " END; CREATE TRIGGER IF NOT EXISTS _smugglr_logt_u AFTER UPDATE ON "
+		     SMG_TOMB_TABLE " BEGIN");
+	log_stmt(b, "NEW.tbl", "NEW.key", NULL);
+	log_stmt(b, "OLD.tbl", "OLD.key", "OLD.tbl IS NOT NEW.tbl OR OLD.key IS NOT NEW.key");
+	smg_buf_adds(b, " END; CREATE TRIGGER IF NOT EXISTS _smugglr_logt_d AFTER DELETE ON "
+		     SMG_TOMB_TABLE " BEGIN");
+	log_stmt(b, "OLD.tbl", "OLD.key", NULL);
+	smg_buf_adds(b, " END;");
+}
+
 bool smg_log_track(sqlite3 *db, const char *dbname, const struct smg_table *t)
 {
 	drop_triggers(db, dbname, t->name);
@@ -127,21 +163,22 @@ bool smg_log_track(sqlite3 *db, const char *dbname, const struct smg_table *t)
 		     "CREATE TABLE IF NOT EXISTS " SMG_MARK_TABLE "(name TEXT PRIMARY KEY, "
 		     "token TEXT NOT NULL, seq INTEGER NOT NULL, fp TEXT NOT NULL, "
 		     "at INTEGER NOT NULL) WITHOUT ROWID;");
+	tombstone_triggers(&b);
 	create_trigger(&b, 0, t, "INSERT");
-	log_key(&b, t, "NEW");
+	log_key(&b, t, "NEW", NULL);
 	smg_buf_adds(&b, " END;");
 	/* the old key too when the key itself changed: that row is gone */
+	struct smg_buf moved = SMG_BUF_INIT;
+	smg_tomb_key_json(&moved, t, "OLD");
+	smg_buf_adds(&moved, " IS NOT ");
+	smg_tomb_key_json(&moved, t, "NEW");
 	create_trigger(&b, 1, t, "UPDATE");
-	log_key(&b, t, "NEW");
-	smg_buf_addf(&b, " INSERT OR REPLACE INTO " SMG_LOG_TABLE "(tbl,key) SELECT '%s',", t->name);
-	smg_tomb_key_json(&b, t, "OLD");
-	smg_buf_adds(&b, " WHERE ");
-	smg_tomb_key_json(&b, t, "OLD");
-	smg_buf_adds(&b, " IS NOT ");
-	smg_tomb_key_json(&b, t, "NEW");
-	smg_buf_adds(&b, "; END;");
+	log_key(&b, t, "NEW", NULL);
+	log_key(&b, t, "OLD", moved.data);
+	smg_buf_adds(&b, " END;");
+	smg_buf_free(&moved);
 	create_trigger(&b, 2, t, "DELETE");
-	log_key(&b, t, "OLD");
+	log_key(&b, t, "OLD", NULL);
 	smg_buf_adds(&b, " END;");
 	smg_db_exec(db, dbname, b.data);
 	smg_buf_free(&b);
@@ -164,8 +201,9 @@ void smg_log_untrack(sqlite3 *db, const char *dbname, const char *table)
 	bool others = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
 	sqlite3_finalize(st);
 	if (!others)
-		smg_db_exec(db, dbname, "DROP TABLE " SMG_LOG_TABLE "; DROP TABLE IF EXISTS "
-			 SMG_MARK_TABLE);
+		smg_db_exec(db, dbname, "DROP TRIGGER IF EXISTS _smugglr_logt_i; DROP TRIGGER IF EXISTS "
+			    "_smugglr_logt_u; DROP TRIGGER IF EXISTS _smugglr_logt_d; DROP TABLE "
+			    SMG_LOG_TABLE "; DROP TABLE IF EXISTS " SMG_MARK_TABLE);
 }
 
 int64_t smg_log_seq(sqlite3 *db)

@@ -166,6 +166,13 @@ void smg_since_plan(struct smg_since *p, const char *name, struct smg_source *lo
 	p->next[1] = p->next[0];
 	for (int s = 0; s < 2; s++)
 		p->next[s].seq = smg_log_seq(db[s]);
+	for (size_t i = 0; i < n[0]; i++) {
+		struct smg_table *r = find(t[1], n[1], t[0][i]->name);
+		p->logged += r && t[0][i]->logged && r->logged;
+	}
+	for (int s = 0; s < 2; s++)
+		for (size_t i = 0; i < n[s]; i++)
+			p->logged_on[s] += t[s][i]->logged;
 	struct smg_mark old[2];
 	p->why = distrust(db, name, p->next, old);
 	p->whole = p->why != NULL;
@@ -178,27 +185,31 @@ void smg_since_write(const struct smg_since *p, const char *path)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
-	fprintf(f, "%s %s %s %" PRId64 " %" PRId64 " %" PRId64 "\n", p->name, p->next[0].token,
-		p->next[0].fp, p->next[0].at, p->next[0].seq, p->next[1].seq);
+	fprintf(f, "%s %s %s %" PRId64 " %" PRId64 " %" PRId64 " %zu %zu\n", p->name,
+		p->next[0].token, p->next[0].fp, p->next[0].at, p->next[0].seq, p->next[1].seq,
+		p->logged_on[0], p->logged_on[1]);
 	if (fclose(f) != 0)
 		smg_die(SMG_EXIT_FAILURE, "%s: %s", path, strerror(errno));
 }
 
-void smg_since_read(const char *path, int side, char **name, struct smg_mark *m)
+bool smg_since_read(const char *path, int side, char **name, struct smg_mark *m)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
 		smg_die(SMG_EXIT_USAGE, "%s: %s", path, strerror(errno));
 	char nm[256], token[64], fp[128], extra;
-	int64_t at, seq[2];
-	int got = fscanf(f, "%255s %63s %127s %" SCNd64 " %" SCNd64 " %" SCNd64 " %c", nm, token, fp,
-			 &at, &seq[0], &seq[1], &extra);
+	int64_t at, seq[2], logged[2];
+	int got = fscanf(f, "%255s %63s %127s %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %"
+			 SCNd64 " %c", nm, token, fp, &at, &seq[0], &seq[1], &logged[0], &logged[1],
+			 &extra);
 	fclose(f);
-	if (got != 6 || strlen(token) != 32 || strlen(fp) != 64 || seq[0] < 0 || seq[1] < 0)
+	if (got != 8 || strlen(token) != 32 || strlen(fp) != 64 || seq[0] < 0 || seq[1] < 0 ||
+	    logged[0] < 0 || logged[1] < 0)
 		smg_die(SMG_EXIT_USAGE, "%s: not a mark file of smg-diff --mark-file", path);
 	*name = smg_xstrdup(nm);
 	memcpy(m->token, token, 33);
 	memcpy(m->fp, fp, 65);
 	m->at = at;
 	m->seq = seq[side];
+	return logged[side] > 0;
 }

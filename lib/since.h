@@ -14,6 +14,9 @@ struct smg_since {
 	const char *why;	/* why, when whole */
 	size_t keys;		/* keys read, when not */
 	size_t tables;		/* tables read at those keys only */
+	size_t logged;		/* tables logged on both sides (else nothing to say) */
+	size_t logged_on[2];	/* on local, on remote: a side without any gets
+				 * no mark */
 	struct smg_mark next[2];	/* local's, remote's: as things are now */
 };
 
@@ -27,10 +30,12 @@ struct smg_since {
 void smg_since_plan(struct smg_since *p, const char *name, struct smg_source *local,
 		    struct smg_source *remote, const char *comparison);
 
-/* The mark file: "NAME TOKEN FP AT LOCAL-SEQ REMOTE-SEQ", one line. */
+/* The mark file: "NAME TOKEN FP AT LOCAL-SEQ REMOTE-SEQ LOCAL-LOGGED
+ * REMOTE-LOGGED", one line. */
 void smg_since_write(const struct smg_since *p, const char *path);
 /* Read one back, and the mark of side 0 (local) or 1 (remote); dies
- * (exit 2) when path is no mark file.  *name is the caller's to free. */
-void smg_since_read(const char *path, int side, char **name, struct smg_mark *m);
+ * (exit 2) when path is no mark file.  *name is the caller's to free.
+ * False when that side logged no table: no mark to make there. */
+bool smg_since_read(const char *path, int side, char **name, struct smg_mark *m);
 
 #endif

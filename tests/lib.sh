@@ -67,6 +67,7 @@ check_same_db() {
 	grep -v -E '^(INSERT INTO|DELETE FROM|UPDATE|CREATE TABLE|DROP TABLE) "?(_smugglr_changes|_smugglr_marks|sqlite_sequence)\b' \
 		"$T/.sqldiff.all" >"$T/.sqldiff"
 	if [ $rc = 0 ] && [ ! -s "$T/.sqldiff" ]; then ok "$1"
+	elif [ $rc != 0 ]; then fail "$1 (sqldiff failed, exit $rc:)"; head -5 "$T/.sqldiff.all" | sed 's/^/    /'
 	else fail "$1 (sqldiff says:)"; head -20 "$T/.sqldiff" | sed 's/^/    /'; fi
 }
 

@@ -31,9 +31,11 @@ make_db() {	# FILE
 churn() {
 	ts="2026-02-01T00:$(printf %02d "$2"):00Z"
 	sq "$1" "UPDATE items SET name = 'e$2-' || abs(random() % 1000), updated_at = '$ts'
-			WHERE id IN (SELECT id FROM items ORDER BY random() LIMIT 3);
-		DELETE FROM items WHERE id IN (SELECT id FROM items ORDER BY random() LIMIT 2);
+			WHERE id IN (SELECT id FROM items WHERE id < 7000 ORDER BY random() LIMIT 3);
+		DELETE FROM items WHERE id IN (SELECT id FROM items WHERE id < 7000 ORDER BY random() LIMIT 2);
 		INSERT OR IGNORE INTO items VALUES (1000 + abs(random() % 500), 'n$2', '$ts');
+		INSERT OR REPLACE INTO items SELECT id, 'replaced$2', '$ts' FROM items WHERE id < 7000
+			ORDER BY random() LIMIT 1;
 		UPDATE OR IGNORE items SET id = id + 5000, updated_at = '$ts'
 			WHERE id = (SELECT id FROM items WHERE id < 5000 ORDER BY random() LIMIT 1);
 		UPDATE pairs SET v = 'e$2', updated_at = '$ts'
@@ -102,8 +104,8 @@ check_eq "... the rows inserted before an apply included" \
 	"$(sq x.db "SELECT count(*) FROM items WHERE name = 'before the apply'")" 8
 check_eq "the log keeps what the oldest mark has not seen, not every change" \
 	"$(sq x.db "SELECT count(*) < 40 FROM _smugglr_changes")" 1
-check_grep "the mark file is one line: name, token, fingerprint, time, two positions" \
-	'^push [0-9a-f]\{32\} [0-9a-f]\{64\} [0-9]* [0-9]* [0-9]*$' mark.push
+check_grep "the mark file is one line: name, token, fingerprint, time, two positions, tables logged on each side" \
+	'^push [0-9a-f]\{32\} [0-9a-f]\{64\} [0-9]* [0-9]* [0-9]* 2 2$' mark.push
 
 # ---- what makes the marks untrusted: the diff reads every row ------------------
 mark_both() {	# x's changes into y, and a fresh pair of marks "m"
@@ -179,8 +181,51 @@ sum=$(sum_file plainfile.db)
 check_exit 0 "smg-apply --mark of a file without a change log: nothing to do" smg-apply --mark local:mark.m plainfile.db
 check_grep "... it says so" "no change log" .out
 check_eq "... and writes nothing" "$(sum_file plainfile.db)" "$sum"
+smg-diff --since m --mark-file mark.none plainfile.db plainfile.db >/dev/null 2>&1
+chmod a-w plainfile.db
+check_exit 0 "a mark of a diff where the side logged no table: nothing to do" \
+	smg-apply --mark local:mark.none plainfile.db
+check_grep "... it says so, without opening the file to write (it may be read-only)" \
+	"no table of it was logged in the diff: no mark" .out
+chmod u+w plainfile.db
 mark_both
 sq x.db "INSERT INTO _smugglr_changes(tbl, key) VALUES ('items', 'garbage')"
 check_exit 7 "a damaged change log: exit 7" smg-diff --since m -p newer_wins x.db y.db
 check_grep "... naming it" "_smugglr_changes is damaged" .err
 check_exit 2 "the change log is not a table to sync" smg-diff -t _smugglr_changes x.db y.db
+
+# ---- smugglr push, pull and sync between two tracked files -----------------------
+make_db p.db
+cp p.db q.db
+cat >pq.toml <<CFG
+local_db = "$T/p.db"
+[target]
+type = "sqlite"
+path = "$T/q.db"
+[sync]
+conflict_resolution = "newer_wins"
+CFG
+smugglr() { sh "$SMG_TOP/bin/smugglr" "$@"; }
+check "smugglr track on both files" smugglr -c pq.toml track -t items -t pairs
+check "the first sync" smugglr -c pq.toml sync
+check_grep "... reads every row" "^every row compared: no mark of an earlier run" .out
+for r in 1 2 3; do
+	churn p.db $((r + 40)); churn q.db $((r + 50))
+	check "sync $r" smugglr -c pq.toml sync
+	check_grep "... reads only what changed" "^only rows changed since mark file-[0-9]*-[0-9]*-sync compared" .out
+	check_same_db "... and both files agree (sqldiff)" p.db q.db
+done
+churn p.db 45
+check "the first push" smugglr -c pq.toml push
+check "a push" smugglr -c pq.toml push
+check_grep "... reads only what changed" "^only rows changed since mark file-[0-9]*-[0-9]*-push compared: 0 keys" .out
+churn q.db 55
+check "the first pull" smugglr -c pq.toml pull
+churn q.db 56
+check "a pull" smugglr -c pq.toml pull
+check_grep "... reads only what changed" "^only rows changed since mark file-[0-9]*-[0-9]*-pull compared" .out
+check "sync" smugglr -c pq.toml sync
+check_same_db "in the end both files agree (sqldiff)" p.db q.db
+sum=$(sum_file q.db)
+check "sync -n" smugglr -c pq.toml -n sync
+check_eq "... marks nothing" "$(sum_file q.db)" "$sum"

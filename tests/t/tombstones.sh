@@ -45,7 +45,7 @@ check_grep "track says which tables of which database" "m2.db: track: items" .ou
 check_exit 0 "track on the second pair (m2 again: idempotent)" smugglr -c c23.toml track -t items
 check_eq "the triggers are in m3" \
 	"$(sq m3.db "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type='trigger' ORDER BY name)")" \
-	"_smugglr_del_items _smugglr_ins_items _smugglr_logd_items _smugglr_logi_items _smugglr_logu_items _smugglr_upd_items"
+	"_smugglr_del_items _smugglr_ins_items _smugglr_logd_items _smugglr_logi_items _smugglr_logt_d _smugglr_logt_i _smugglr_logt_u _smugglr_logu_items _smugglr_upd_items"
 smugglr -c c12.toml status >status.out 2>&1
 check_nogrep "the tombstone table is not listed as a table to sync" _smugglr_tombstones status.out
 
