@@ -206,7 +206,7 @@ cache_paths() {
 	printf '%s\n' "$relay_url" >"$tmp/url"
 	h=$(file_sha256 "$tmp/url")
 	cache_db=$cache_dir/relay-$h.db cache_meta=$cache_dir/relay-$h.meta
-	mark_name=relay-$h	# smg-diff --since, with -push or -pull
+	mark_name=relay-$(printf %.16s "$h")	# smg-diff --since, with -push or -pull
 	mine=$cache_db.claim-$$ held=0 held_pos=0 dirty=0
 	mine_re=$(printf '%s' "$mine" | sed 's/[][\.*^$|]/\\&/g')	# for relay_words
 }
