@@ -139,6 +139,17 @@ check_grep "...says so" '"cache":"busy (another smugglr is using it)"' "$T/.out"
 check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
 check "...and leaves the claim alone" test -f "$f.claim-$$"
 rm -f "$f.claim-$$"
+# a claim whose pid now belongs to another process (it started at another
+# time than the claim says): the owner is gone, the claim goes
+if [ -r /proc/$$/stat ]; then
+	one_more 7
+	f=$(cache_file b)
+	mv "$f" "$f.claim-$$-1"
+	check "a claim whose pid was used again by another process: retrieve" mach b -o json retrieve
+	check_grep "...does not take it for busy" '"cache":"missing"' "$T/.out"
+	check_eq "...and removes the claim" "$(ls "$T/cache-b/smugglr" | grep -c claim)" 0
+	check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+fi
 one_more 8
 check "the next retrieve" mach b -o json retrieve
 check_grep "...uses the cache the busy one kept" '"cache":"used"' "$T/.out"

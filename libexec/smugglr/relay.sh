@@ -207,7 +207,7 @@ cache_paths() {
 	h=$(file_sha256 "$tmp/url")
 	cache_db=$cache_dir/relay-$h.db cache_meta=$cache_dir/relay-$h.meta
 	mark_name=relay-$(printf %.16s "$h")	# smg-diff --since, with -push or -pull
-	mine=$cache_db.claim-$$ held=0 held_pos=0 dirty=0
+	mine=$cache_db.claim-$$-$(proc_start $$) held=0 held_pos=0 dirty=0
 	mine_re=$(printf '%s' "$mine" | sed 's/[][\.*^$|]/\\&/g')	# for relay_words
 }
 
@@ -227,13 +227,30 @@ stamp_matches() {	# FILE STAMP
 	esac
 }
 
+# When process PID started (clock ticks since boot, /proc/PID/stat's 22nd
+# field; 0 where there is no /proc): with the pid, it names a claim's
+# owner, so that a pid used again by another process is not taken for the
+# owner still at work.
+proc_start() {	# PID
+	st=0
+	[ -r "/proc/$1/stat" ] && st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20)
+	case $st in ''|*[!0-9]*) st=0 ;; esac
+	echo "$st"
+}
+
 # Claims left by a smugglr that is gone: what it was doing is unknown.
+# claim-PID-START (claim-PID from smugglr 0.2): gone when PID is not alive
+# or is a process started at another time.
 cache_reap() {
 	for f in "$cache_db".claim-*; do
 		case $f in *-journal|*-wal|*-shm) continue ;; esac
-		p=${f##*-}
-		case $p in ''|*[!0-9]*) continue ;; esac
-		[ -f "$f" ] && ! alive "$p" && rm -f "$f" "$f-journal" "$f-wal" "$f-shm"
+		p=${f##*.claim-} start=''
+		case $p in *-*) start=${p#*-} p=${p%%-*} ;; esac
+		case $p$start in ''|*[!0-9]*) continue ;; esac
+		[ -f "$f" ] || continue
+		if ! alive "$p" || { [ -n "$start" ] && [ "$start" != 0 ] && [ "$(proc_start "$p")" != "$start" ]; }; then
+			rm -f "$f" "$f-journal" "$f-wal" "$f-shm"
+		fi
 	done
 	return 0
 }
@@ -523,7 +540,8 @@ manifest_fresh() {
 }
 
 maybe_compact() {
-	[ "$relay_kind" = log ] && [ "$dry_run" = 0 ] && [ "$pos" -gt "$m_base_seq" ] || return 0
+	[ "$relay_kind" = log ] && [ "$dry_run" = 0 ] && [ "$pos" -gt "$m_base_seq" ] &&
+		[ "${no_compact:-0}" = 0 ] || return 0
 	[ "$m_log_bytes" -ge "$compact_min" ] &&
 		[ $((m_log_bytes * 100)) -ge $((m_base_bytes * compact_percent)) ] || return 0
 	compact
@@ -680,15 +698,29 @@ stash_prepare() {
 	[ $changed = 1 ]
 }
 
-stash_apply() {
+# The diff's rows into our copy.  With N, our segment N is the relay's
+# already: the stash has landed whatever happens to the copy, so a copy that
+# does not take it (a full disk, a damaged file) is dropped, to be rebuilt
+# by the next verb, and nothing is compacted from it or marked.
+stash_apply() {	# [N]
 	[ "$applied" = 1 ] && return 0
-	set -- -r "$output" -i "$tmp/seg.rows"
+	set -- "${1:-}" -r "$output" -i "$tmp/seg.rows"
 	[ "$dry_run" = 1 ] && set -- "$@" -n
 	# our copy, marked as it is after its own rows (relay_mark)
 	[ "$dry_run" = 0 ] && [ -s "$tmp/mark" ] && set -- "$@" --mark "now:$tmp/mark"
-	relay_stage 0 apply smg-apply "$@" "$rdb" >"$tmp/apply.report"
-	fail_from apply
-	relay_words "$tmp/apply.report" >"$tmp/apply.out"
+	landed=$1
+	shift
+	if relay_stage 1 apply smg-apply "$@" "$rdb" >"$tmp/apply.report"; then
+		relay_words "$tmp/apply.report" >"$tmp/apply.out"
+	elif [ -n "$landed" ]; then
+		warn "stashed as segment $landed of $relay_url, but our copy of the relay did not take it: the copy is dropped, and the next smugglr rebuilds it"
+		rm -f "$tmp/apply.rc" "$tmp/mark" "$tmp/relay.db" "$tmp/relay.db-journal"
+		cache_drop	# (and nothing left for cache_keep to adopt)
+		rdb=$tmp/relay.db no_compact=1
+		echo "$relay_url: our copy of the relay is rebuilt next time" >"$tmp/apply.out"
+	else
+		fail_from apply
+	fi
 	applied=1
 }
 
@@ -744,7 +776,7 @@ verb_stash() {
 				(advance_head "$n" "$(file_size "$tmp/seg")"; echo $bytes_sent >"$tmp/head.sent") >/dev/null &
 				head_pid=$!
 				[ "$rdb" = "$mine" ] && dirty=1
-				stash_apply
+				stash_apply "$n"
 				pos=$n uploaded=true etag=$(cat "$tmp/put.etag")
 				[ "$rdb" = "$mine" ] && held_pos=$n
 				dirty=0

@@ -126,7 +126,22 @@ for m in a b c; do check "$m retrieves" mach $m retrieve; done
 check_same_db "in the end a = b (sqldiff)" a.db b.db
 check_same_db "... b = c" b.db c.db
 check_eq "nothing written was lost: the rows of the last round are everywhere" \
-	"$(sq c.db "SELECT count(*) FROM items WHERE name = 'e$((n - 1))' OR name = 'n$((n - 1))'") -gt 0" \
-	"$(sq a.db "SELECT count(*) FROM items WHERE name = 'e$((n - 1))' OR name = 'n$((n - 1))'") -gt 0"
+	"$(sq c.db "SELECT count(*) FROM items WHERE name = 'e$((n - 1))' OR name = 'n$((n - 1))'")" \
+	"$(sq a.db "SELECT count(*) FROM items WHERE name = 'e$((n - 1))' OR name = 'n$((n - 1))'")"
 check "the JSON report says how the diff read" mach b -o json stash
 check_grep "... in diff.since" '"since":{"name":"relay-[0-9a-f]*-push","whole":false' .out
+
+# A stash whose segment landed but whose copy then fails to take it (here
+# the copy is spoiled just before the upload): the stash has happened, it
+# says so and exits 0; the copy is dropped and rebuilt by the next verb.
+churn a.db $n; n=$((n + 1))
+SMUGGLR_TEST_HOOK_BEFORE_PUT='printf "not a database" >"$rdb"' mach a stash >landed.out 2>landed.err
+check_eq "a stash whose copy fails after the upload: exit 0" "$?" 0
+check_grep "... it says the segment landed and the copy is dropped" "our copy of the relay did not take it" landed.err
+check_eq "... and leaves no cache behind" "$(ls cache-a/smugglr | grep -c '\.db')" 0
+check "b retrieves the stash" mach b retrieve
+last() { sq "$1" "SELECT count(*) FROM items WHERE name IN ('e$((n - 1))', 'n$((n - 1))')"; }
+check_eq "... and has a's rows of that stash" "$(last b.db)" "$(last a.db)"
+check "a retrieves: its copy is rebuilt" mach a -o json retrieve
+check_grep "... from the base" '"cache":"missing"' .out
+check_same_db "a = b (sqldiff)" a.db b.db
