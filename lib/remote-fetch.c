@@ -45,9 +45,7 @@ void remote_schema_free(struct schema *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		smg_table_free(s->v[i].t);
-		for (size_t k = 0; k < s->v[i].nnonbinary; k++)
-			free(s->v[i].nonbinary[k]);
-		free(s->v[i].nonbinary);
+		smg_strings_free(s->v[i].nonbinary, s->v[i].nnonbinary);
 		free(s->v[i].col_pk);
 	}
 	free(s->v);
