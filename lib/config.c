@@ -164,9 +164,7 @@ static const void *cfield(const struct smg_config *c, const struct key *k)
 
 static void list_free(struct smg_strlist *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
+	smg_strings_free(l->v, l->n);
 	l->v = NULL;
 	l->n = 0;
 }

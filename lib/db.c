@@ -19,18 +19,11 @@ void smg_select_add(char ***list, size_t *n, const char *name)
 	(*list)[(*n)++] = smg_xstrdup(name);
 }
 
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void smg_select_free(struct smg_select *s)
 {
-	free_list(s->tables, s->ntables);
-	free_list(s->exclude_tables, s->nexclude_tables);
-	free_list(s->exclude_columns, s->nexclude_columns);
+	smg_strings_free(s->tables, s->ntables);
+	smg_strings_free(s->exclude_tables, s->nexclude_tables);
+	smg_strings_free(s->exclude_columns, s->nexclude_columns);
 	memset(s, 0, sizeof *s);
 }
 
@@ -347,7 +340,7 @@ struct smg_table **smg_db_tables(sqlite3 *db, const char *dbname,
 		else
 			smg_warn("%s: skipping table \"%s\": %s", dbname, names[i], why);
 	}
-	free_list(names, nnames);
+	smg_strings_free(names, nnames);
 	return out;
 }
 

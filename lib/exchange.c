@@ -409,13 +409,6 @@ static bool meta_member(struct smg_exchange *x, struct smg_json *j, const char *
 	return smg_json_skip(j, &raw, &rn);
 }
 
-static void free_names(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Parse the peer's META into m. */
 static int recv_meta(struct smg_exchange *x, struct meta *m)
 {
@@ -532,7 +525,7 @@ int smg_exchange_meta(struct smg_exchange *x)
 	if (!e)
 		shared_tables(x, mine, nmine, &m);
 	smg_tables_free(mine, nmine);
-	free_names(m.tables, m.ntables);
+	smg_strings_free(m.tables, m.ntables);
 	return e;
 }
 

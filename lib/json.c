@@ -470,9 +470,7 @@ bool smg_json_strings(struct smg_json *j, char ***out, size_t *n)
 	if (ok && more == 0)
 		return true;
 	/* half an array is nobody's: the caller gets all of it or nothing */
-	for (size_t k = 0; k < *n; k++)
-		free((*out)[k]);
-	free(*out);
+	smg_strings_free(*out, *n);
 	*out = NULL;
 	*n = 0;
 	return false;

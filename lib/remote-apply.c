@@ -15,13 +15,6 @@ static bool is_upsert(int op)
 	return op == OP_UPS || op == OP_INS || op == OP_UPD || op == OP_UPDP;
 }
 
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 		     const struct smg_apply_opts *o, struct smg_remote_result *res)
 {
@@ -102,8 +95,8 @@ int smg_remote_apply(struct smg_remote *r, struct smg_reader *in,
 			t->nadded = a->nadd;
 			a->add = NULL;
 		}
-		free_list(a->add, a->nadd);
-		free_list(a->add_sql, a->nadd);
+		smg_strings_free(a->add, a->nadd);
+		smg_strings_free(a->add_sql, a->nadd);
 		res->res.upserted += t->upserted;
 		res->res.deleted += t->deleted;
 		smg_table_free(a->t);

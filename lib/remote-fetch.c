@@ -27,6 +27,11 @@ static const char schema_collations_sql[] =
 	"SELECT m.name AS c0, i.name AS c1, i.coll AS c2 FROM sqlite_master m, pragma_index_list(m.name) l, "
 	"pragma_index_xinfo(l.name) i WHERE " TABLE_FILTER
 	" AND l.origin = 'pk' AND i.key = 1 AND upper(i.coll) <> 'BINARY'";
+/* the indexes the user made, as smg_db_table reads a local table's */
+static const char schema_indexes_sql[] =
+	"SELECT m.name AS c0, i.sql AS c1 FROM sqlite_master m, sqlite_master i WHERE " TABLE_FILTER
+	" AND i.type = 'index' AND i.tbl_name = m.name AND i.sql IS NOT NULL"
+	" ORDER BY m.name, i.name COLLATE BINARY";
 
 static int by_rtable_name(const void *a, const void *b)
 {
@@ -45,9 +50,7 @@ void remote_schema_free(struct schema *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		smg_table_free(s->v[i].t);
-		for (size_t k = 0; k < s->v[i].nnonbinary; k++)
-			free(s->v[i].nonbinary[k]);
-		free(s->v[i].nonbinary);
+		smg_strings_free(s->v[i].nonbinary, s->v[i].nnonbinary);
 		free(s->v[i].col_pk);
 	}
 	free(s->v);
@@ -119,31 +122,62 @@ static void schema_read_columns(struct smg_remote *r, struct schema *s, const ch
 	qsort(s->v, s->n, sizeof *s->v, by_rtable_name);
 }
 
-static void schema_read_collations(struct smg_remote *r, struct schema *s, const char *body,
-				   size_t blen, long stmt)
+/* Each row of statement stmt's answer (to what) as n text cells, NULL for
+ * a NULL, handed to take; a row of another shape is an error (exit 7). */
+static void schema_each_row(struct smg_remote *r, struct schema *s, const char *body, size_t blen,
+			    long stmt, const char *what, size_t n,
+			    void (*take)(struct schema *s, char *const *f))
 {
 	struct smg_jiter rows;
 	const char *row, *cell[3], *span;
 	size_t rowlen, celllen[3], spanlen;
-	remote_answer_rows(r, body, blen, stmt, "the collation query", &span, &spanlen);
+	remote_answer_rows(r, body, blen, stmt, what, &span, &spanlen);
 	smg_jarray(&rows, span, spanlen);
 	while (smg_jnext(&rows, &row, &rowlen)) {
-		char *f[3] = {0};
+		char *f[3];
 		bool bad;
-		size_t k = remote_row_cells(row, rowlen, 3, cell, celllen, &bad);
-		if (k != 3 || bad)
-			continue;
-		for (k = 0; k < 3; k++)
+		if (remote_row_cells(row, rowlen, n, cell, celllen, &bad) != n || bad)
+			smg_die(SMG_EXIT_DATA, "%s: malformed row in the answer to %s", r->t->name, what);
+		for (size_t k = 0; k < n; k++)
 			f[k] = remote_cell_text(r->p, cell[k], celllen[k]);
-		struct rtable *rt = k == 3 && f[0] && f[1] ? remote_schema_find(s, f[0]) : NULL;
-		if (rt) {
-			rt->nonbinary = smg_xrealloc(rt->nonbinary,
-						     (rt->nnonbinary + 1) * sizeof *rt->nonbinary);
-			rt->nonbinary[rt->nnonbinary++] = smg_xstrdup(f[1]);
-		}
-		for (k = 0; k < 3; k++)
+		take(s, f);
+		for (size_t k = 0; k < n; k++)
 			free(f[k]);
 	}
+	if (rows.bad)
+		smg_die(SMG_EXIT_DATA, "%s: malformed answer to %s", r->t->name, what);
+}
+
+/* A table whose key column is not BINARY: its keys are paged in its order.
+ * (A table made between two requests is not in the schema read.) */
+static void take_collation(struct schema *s, char *const *f)
+{
+	struct rtable *rt = f[0] && f[1] ? remote_schema_find(s, f[0]) : NULL;
+	if (rt) {
+		rt->nonbinary = smg_xrealloc(rt->nonbinary, (rt->nnonbinary + 1) * sizeof *rt->nonbinary);
+		rt->nonbinary[rt->nnonbinary++] = smg_xstrdup(f[1]);
+	}
+}
+
+static void schema_read_collations(struct smg_remote *r, struct schema *s, const char *body,
+				   size_t blen, long stmt)
+{
+	schema_each_row(r, s, body, blen, stmt, "the collation query", 3, take_collation);
+}
+
+/* A CREATE INDEX statement of a table, for a table created from its record
+ * (--create-tables) to get it, and with it its UNIQUE rules. */
+static void take_index(struct schema *s, char *const *f)
+{
+	struct rtable *rt = f[0] && f[1] ? remote_schema_find(s, f[0]) : NULL;
+	if (rt)
+		smg_table_add_index(rt->t, f[1]);
+}
+
+static void schema_read_indexes(struct smg_remote *r, struct schema *s, const char *body,
+				size_t blen, long stmt)
+{
+	schema_each_row(r, s, body, blen, stmt, "the index query", 2, take_index);
 }
 
 /*
@@ -194,37 +228,41 @@ static bool send_probing(struct smg_remote *r, bool probing)
 	smg_die(f.code ? f.code : SMG_EXIT_FAILURE, "%s", f.msg);
 }
 
+typedef void schema_reader(struct smg_remote *r, struct schema *s, const char *body, size_t blen,
+			   long stmt);
+
 /* One request (one a statement if the endpoint takes one at a time): the
- * tables, the collations, and the probe until it has its answer. */
+ * tables, the collations, the indexes, and the probe until it has its
+ * answer.  The columns come first: the others add to their tables. */
 void remote_schema_load(struct smg_remote *r, struct schema *s)
 {
+	static schema_reader *const read[] = {schema_read_columns, schema_read_collations,
+					      schema_read_indexes};
+	enum { NREAD = sizeof read / sizeof *read };
 	struct params none = {0};
-	const char *sql[3] = {schema_columns_sql, schema_collations_sql, NULL};
+	const char *sql[NREAD + 1] = {schema_columns_sql, schema_collations_sql, schema_indexes_sql};
 	remote_probe_version(r);
 	memset(s, 0, sizeof *s);
 	for (;;) {
-		size_t n = 2;
-		if (!r->probed && (sql[2] = probe_sql(r->p)))
-			n = 3;
+		size_t n = NREAD;
+		if (!r->probed && (sql[NREAD] = probe_sql(r->p)))
+			n++;
 		r->probed = true;
 		bool together = (size_t)r->p->max_statements >= n, sent = true;
 		for (size_t k = 0; k < n && sent; k++) {
 			remote_req_add(r, sql[k], strlen(sql[k]), &none);
 			if (!together || k == n - 1)
-				sent = send_probing(r, k == 2);
-			if (sent && !together && k < 2)
-				(k ? schema_read_collations : schema_read_columns)(r, s, r->resp.body.data,
-										  r->resp.body.len, 0);
+				sent = send_probing(r, k == NREAD);
+			if (sent && !together && k < NREAD)
+				read[k](r, s, r->resp.body.data, r->resp.body.len, 0);
 		}
 		if (!sent) {
 			remote_schema_free(s);
 			r->probed = false;
 			continue;
 		}
-		if (together) {
-			schema_read_columns(r, s, r->resp.body.data, r->resp.body.len, 0);
-			schema_read_collations(r, s, r->resp.body.data, r->resp.body.len, 1);
-		}
+		for (size_t k = 0; together && k < NREAD; k++)
+			read[k](r, s, r->resp.body.data, r->resp.body.len, (long)k);
 		break;
 	}
 	for (size_t i = 0; i < s->n; i++)
@@ -265,6 +303,8 @@ static struct smg_table *select_table(const struct rtable *rt, const struct smg_
 		smg_table_add_pk(t, all->pk[k]);
 	if (all->sql)
 		t->sql = smg_xstrdup(all->sql);
+	for (size_t i = 0; i < all->nindexes; i++)
+		smg_table_add_index(t, all->indexes[i]);
 	return smg_table_done(t, sel->ts, why);
 }
 

@@ -198,10 +198,8 @@ static void listing_free(struct listing *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		smg_obj_info_free(&l->v[i]);
-	for (size_t i = 0; i < l->ntokens; i++)
-		free(l->tokens[i]);
 	free(l->v);
-	free(l->tokens);
+	smg_strings_free(l->tokens, l->ntokens);
 }
 
 int smg_s3_list(struct smg_s3 *s, const char *bucket, const char *prefix, int page_size,

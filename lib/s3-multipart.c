@@ -201,9 +201,7 @@ int s3_put_multipart(struct smg_s3 *s, const char *bucket, const char *key, int 
 		rc = multipart_complete(s, bucket, key, id, etags, nparts, cond, etag);
 	if (rc)
 		multipart_abort(s, bucket, key, id);
-	for (int i = 0; i < nparts; i++)
-		free(etags[i]);
-	free(etags);
+	smg_strings_free(etags, (size_t)nparts);
 	free(id);
 	return rc;
 }

@@ -52,6 +52,8 @@ void *smg_xcalloc(size_t n, size_t size);
 void *smg_xrealloc(void *p, size_t n);
 char *smg_xstrdup(const char *s);
 char *smg_xstrndup(const char *s, size_t n);
+/* Free n strings and the array holding them; v may be NULL (given away). */
+void smg_strings_free(char **v, size_t n);
 
 /* A growable byte buffer.  Always NUL-terminated after any append. */
 struct smg_buf {

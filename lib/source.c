@@ -176,9 +176,7 @@ void smg_row_counter_stop(struct smg_row_counter *c)
 	sqlite3_interrupt(c->db);
 	pthread_join(c->thread, NULL);
 	smg_db_close(c->db);
-	for (size_t i = 0; i < c->n; i++)
-		free(c->names[i]);
-	free(c->names);
+	smg_strings_free(c->names, c->n);
 	free(c);
 }
 

@@ -166,19 +166,12 @@ const char *smg_reader_name(const struct smg_reader *r)
 	return r->name;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Forget a record's fields, freeing the name lists they hold. */
 static void clear_fields(struct fields *f)
 {
-	free_strings(f->columns, f->ncolumns);
-	free_strings(f->pk, f->npk);
-	free_strings(f->indexes, f->nindexes);
+	smg_strings_free(f->columns, f->ncolumns);
+	smg_strings_free(f->pk, f->npk);
+	smg_strings_free(f->indexes, f->nindexes);
 	memset(f, 0, sizeof *f);
 }
 

@@ -126,26 +126,19 @@ struct smg_table *smg_table_done(struct smg_table *t, const char *ts, const char
 	return NULL;
 }
 
-static void free_names(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void smg_table_free(struct smg_table *t)
 {
 	if (!t)
 		return;
 	free(t->name);
-	free_names(t->cols, t->ncols);
-	free_names(t->pk, t->npk);
+	smg_strings_free(t->cols, t->ncols);
+	smg_strings_free(t->pk, t->npk);
 	free(t->pk_idx);
 	free(t->col_len);
 	free(t->ts);
 	free(t->sql);
 	free(t->only_keys);
-	free_names(t->indexes, t->nindexes);
+	smg_strings_free(t->indexes, t->nindexes);
 	free(t->hash_order);
 	free(t->row_head);
 	free(t->change_head);

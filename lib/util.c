@@ -90,6 +90,13 @@ char *smg_xstrndup(const char *s, size_t n)
 	return p;
 }
 
+void smg_strings_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void smg_buf_grow(struct smg_buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;

@@ -7,6 +7,8 @@
  *   make fuzz && mkdir -p build/fuzz/corpus-frame
  *   build/fuzz/frame_fuzz -max_total_time=60 -rss_limit_mb=256 -malloc_limit_mb=8 \
  *     build/fuzz/corpus-frame
+ * Leaks count: what a channel holds when a read or a handshake fails is
+ * freed by smg_chan_close.
  *
  * The first input byte picks the target; the rest is the hostile input:
  *   0: one datagram, sealed      1: one datagram, plain

@@ -9,6 +9,8 @@
  *   make fuzz && mkdir -p build/fuzz/corpus-s3list
  *   build/fuzz/s3list_fuzz -max_total_time=60 -close_fd_mask=2 \
  *     build/fuzz/corpus-s3list tests/fuzz/corpus-s3list
+ * Leaks count: the objects a page adds and the tokens kept are the
+ * listing's (listing_free); a bad page frees the token it read.
  *
  * The first input byte picks the prefix asked for; the rest is the body of
  * one or more pages, split at each form feed (\f), read in turn as the
