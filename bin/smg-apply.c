@@ -297,9 +297,7 @@ int main(int argc, char **argv)
 	}
 	if (tracking) {
 		int code = track(target, tables, ntables, tracking == 'K', o.dry_run);
-		for (size_t i = 0; i < ntables; i++)
-			free(tables[i]);
-		free(tables);
+		smg_strings_free(tables, ntables);
 		smg_target_free(&remote);
 		smg_config_free(&cfg);
 		return code;
