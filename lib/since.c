@@ -149,9 +149,14 @@ void smg_since_plan(struct smg_since *p, const char *name, struct smg_source *lo
 	p->name = name;
 	sqlite3 *db[2] = {smg_source_db(local), smg_source_db(remote)};
 	const char *dbname[2] = {smg_source_name(local), smg_source_name(remote)};
-	if (!db[0] || !db[1])
-		smg_die(SMG_EXIT_USAGE, "--since needs two SQLite databases: %s is a stream",
-			db[0] ? dbname[1] : dbname[0]);
+	if (!db[0] || !db[1]) {	/* a stream has no log: every row, and no mark */
+		p->whole = true;
+		p->why = "a side is a stream, not a database";
+		memset(p->next[0].token, '0', 32);
+		memset(p->next[0].fp, '0', 64);
+		p->next[1] = p->next[0];
+		return;
+	}
 	struct smg_table **t[2];
 	size_t n[2];
 	for (int s = 0; s < 2; s++) {

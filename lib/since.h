@@ -21,7 +21,8 @@ struct smg_since {
 };
 
 /*
- * Both sides must be databases (exit 2 otherwise).  comparison describes
+ * A side that is a stream has no log: every row is read then, and neither
+ * side gets a mark.  comparison describes
  * what else decides a row's fate (direction, policy, options): it goes
  * into the marks' fingerprint with both sides' tables, so that marks made
  * for another comparison are not trusted.  Call before anything reads the

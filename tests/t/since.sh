@@ -36,7 +36,7 @@ churn() {
 		INSERT OR IGNORE INTO items VALUES (1000 + abs(random() % 500), 'n$2', '$ts');
 		INSERT OR REPLACE INTO items SELECT id, 'replaced$2', '$ts' FROM items WHERE id < 7000
 			ORDER BY random() LIMIT 1;
-		UPDATE OR IGNORE items SET id = id + 5000, updated_at = '$ts'
+		UPDATE OR IGNORE items SET id = id + 5000, name = 'moved$2', updated_at = '$ts'
 			WHERE id = (SELECT id FROM items WHERE id < 5000 ORDER BY random() LIMIT 1);
 		UPDATE pairs SET v = 'e$2', updated_at = '$ts'
 			WHERE (a, b) IN (SELECT a, b FROM pairs ORDER BY random() LIMIT 2);
@@ -162,8 +162,14 @@ check_grep "... and its changes are all there" 'content_differs 20000' since.out
 
 # ---- bad input: its exit code, nothing written ---------------------------------
 sum=$(sum_file x.db)
-check_exit 2 "--since with a stream: refused" sh -c 'smg-hash x.db | smg-diff --since m - y.db'
-check_grep "... saying what it needs" "needs two SQLite databases" .err
+smg-hash x.db | smg-diff --since m --mark-file mark.stream - y.db >since.out 2>&1
+check_eq "--since with a stream for a side: every row is read, exit 0" "$?" 0
+check_eq "... the changes are the whole diff's" "$(changes since.out)" "$(smg-hash x.db | smg-diff - y.db 2>/dev/null | changes /dev/stdin)"
+check_exit 0 "... and its mark file marks nothing" smg-apply --mark local:mark.stream x.db
+check_grep "... saying so" "no mark" .out
+printf 'not a database\n' >notdb.db
+check_exit 7 "a target that is no database, with --since: exit 7 as without (the stream reader)" \
+	smg-diff --since m x.db notdb.db
 check_exit 2 "--mark-file without --since" smg-diff --mark-file mk x.db y.db
 check_exit 2 "a mark's name with a space" smg-diff --since "a b" x.db y.db
 check_exit 2 "smg-apply --mark SIDE not local, remote or now" smg-apply --mark left:mark.m x.db
