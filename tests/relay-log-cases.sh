@@ -46,6 +46,7 @@ mkdb big-b.db
 cfg a big-a.db big.db; cfg b big-b.db big.db
 full=$(wc -c <big-a.db | tr -d ' ')
 check "100k rows: the first stash" mach a -o json stash
+check_grep "...its JSON etag is the base object's ETag (not its name)" '"etag":"[^b"][^"]*"' "$T/.out"
 check "100k rows: another machine retrieves them" mach b -o json retrieve
 check_same_db "...and has them all (sqldiff)" big-a.db big-b.db
 

@@ -451,12 +451,13 @@ relay_single() {
 # If-None-Match when there was none; a marker that is there already stays),
 # then the manifest (If-None-Match).  Returns 6 when U changed meanwhile.
 relay_create() {
+	rm -f "$tmp/put.etag"
 	if [ "$relay_kind" = marker ]; then
 		id=$m_id base=$m_base
 	else
 		id=$(rand_hex)
 		base=base-0000000000-$id
-		relay_put "$log_url/$base" "$tmp/relay.db" --if-none-match || return $?
+		relay_put "$log_url/$base" "$tmp/relay.db" --if-none-match --etag-file "$tmp/put.etag" || return $?
 		{
 			echo "smugglr-relay-moved 1"
 			echo "This relay is kept as a log under $log_url/ (smugglr-relay(7)); a smugglr that"
@@ -756,7 +757,7 @@ verb_stash() {
 		if [ "$relay_kind" = none ]; then
 			# the first stash: its copy is the base
 			if relay_create; then
-				relay_kind=log uploaded=true etag=$m_base
+				relay_kind=log uploaded=true etag=$(cat "$tmp/put.etag" 2>/dev/null)
 				note="stashed to $relay_url"
 				break
 			fi
