@@ -102,18 +102,6 @@ static void read_mark(const char *spec, struct smg_apply_opts *o, char **name)
 	o->mark_copy = side == 2;
 }
 
-static void say_mark(const char *path, const struct smg_apply_opts *o, int64_t at)
-{
-	if (at >= 0 || o->dry_run)
-		printf("%s: %smark %s", path, o->dry_run ? "would " : "", o->mark_name);
-	if (at >= 0)
-		printf(" at change %lld\n", (long long)at);
-	else if (o->dry_run)
-		printf("\n");
-	else
-		printf("%s: no change log (smugglr track): no mark\n", path);
-}
-
 /* --mark alone: the mark, in a transaction of its own. */
 static int mark(const char *path, const struct smg_apply_opts *o)
 {
@@ -128,7 +116,12 @@ static int mark(const char *path, const struct smg_apply_opts *o)
 		at = smg_mark_commit(db, path, o->mark_name, o->mark, smg_log_seq(db), o->mark_copy);
 		smg_db_exec(db, path, "COMMIT");
 	}
-	say_mark(path, o, at);
+	if (o->dry_run)
+		printf("%s: would mark %s\n", path, o->mark_name);
+	else if (at >= 0)
+		printf("%s: mark %s at change %lld\n", path, o->mark_name, (long long)at);
+	else
+		printf("%s: no change log (smugglr track): no mark\n", path);
 	smg_db_close(db);
 	return SMG_EXIT_OK;
 }

@@ -124,13 +124,18 @@ check_grep "...finds it damaged" '"cache":"damaged"' "$T/.out"
 check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
 # a claim (the cache renamed while a verb works on it) of a smugglr killed
 sh -c 'exit 0' & dead=$!; wait $dead
+# reaped WHAT OWNER: b's cache, claimed by OWNER (PID or PID-START) that is
+# gone, is neither trusted nor left behind
+reaped() {
+	f=$(cache_file b)
+	mv "$f" "$f.claim-$2"
+	check "$1: retrieve" mach b -o json retrieve
+	check_grep "...does not trust it, nor take it for busy" '"cache":"missing"' "$T/.out"
+	check_eq "...and removes the claim" "$(ls "$T/cache-b/smugglr" | grep -c claim)" 0
+	check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+}
 one_more 6
-f=$(cache_file b)
-mv "$f" "$f.claim-$dead"
-check "a cache claimed by a smugglr that was killed: retrieve" mach b -o json retrieve
-check_grep "...does not trust it" '"cache":"missing"' "$T/.out"
-check_eq "...and removes the claim" "$(ls "$T/cache-b/smugglr" | grep -c claim)" 0
-check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+reaped "a cache claimed by a smugglr that was killed" "$dead"
 # a claim of a smugglr at work: the other works from the base, both keep going
 one_more 7
 f=$(cache_file b)
@@ -145,12 +150,7 @@ rm -f "$f.claim-$$"
 if [ -r /proc/$$/stat ]; then
 	sqlite3 big-a.db "UPDATE items SET qty = qty + 1, updated_at = '2026-03-07T12:00:00Z' WHERE id = 17"
 	mach a stash >/dev/null 2>&1
-	f=$(cache_file b)
-	mv "$f" "$f.claim-$$-1"
-	check "a claim whose pid was used again by another process: retrieve" mach b -o json retrieve
-	check_grep "...does not take it for busy" '"cache":"missing"' "$T/.out"
-	check_eq "...and removes the claim" "$(ls "$T/cache-b/smugglr" | grep -c claim)" 0
-	check_same_db "...and brings every row (sqldiff)" big-a.db big-b.db
+	reaped "a claim whose pid was used again by another process" "$$-1"
 fi
 one_more 8
 check "the next retrieve" mach b -o json retrieve

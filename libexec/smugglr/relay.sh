@@ -705,12 +705,11 @@ stash_prepare() {
 # by the next verb, and nothing is compacted from it or marked.
 stash_apply() {	# [N]
 	[ "$applied" = 1 ] && return 0
-	set -- "${1:-}" -r "$output" -i "$tmp/seg.rows"
+	landed=${1:-}
+	set -- -r "$output" -i "$tmp/seg.rows"
 	[ "$dry_run" = 1 ] && set -- "$@" -n
 	# our copy, marked as it is after its own rows (relay_mark)
 	[ "$dry_run" = 0 ] && [ -s "$tmp/mark" ] && set -- "$@" --mark "now:$tmp/mark"
-	landed=$1
-	shift
 	if relay_stage 1 apply smg-apply "$@" "$rdb" >"$tmp/apply.report"; then
 		relay_words "$tmp/apply.report" >"$tmp/apply.out"
 	elif [ -n "$landed" ]; then
